@@ -1,0 +1,48 @@
+"""xiso: make anisotropic volumes near-isotropic, the xarray way.
+
+Importing xiso registers the ``.iso`` accessor on DataArray and Dataset.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import accessor as _accessor  # noqa: F401  (registers .iso)
+from .errors import (
+    DtypeError,
+    FactorError,
+    MissingCoordinateError,
+    NonUniformSpacingError,
+    OptionError,
+    SpacingError,
+    SpatialDimError,
+    UnitError,
+    XisoError,
+)
+from .reduce import METHODS
+from .resample import downsample, near_isotropic, near_isotropic_factors, spacing_info
+from .spacing import spatial_dims
+
+try:
+    __version__ = version("xiso")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "METHODS",
+    "DtypeError",
+    "FactorError",
+    "MissingCoordinateError",
+    "NonUniformSpacingError",
+    "OptionError",
+    "SpacingError",
+    "SpatialDimError",
+    "UnitError",
+    "XisoError",
+    "__version__",
+    "downsample",
+    "near_isotropic",
+    "near_isotropic_factors",
+    "spacing_info",
+    "spatial_dims",
+]

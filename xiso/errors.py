@@ -1,0 +1,57 @@
+"""The exception tree of xiso.
+
+Every error xiso raises on bad input is an :class:`XisoError`, which is a
+:class:`ValueError`, so ``except ValueError`` keeps working for callers that do
+not know xiso.  Messages say what was found, name the dimension with ``!r`` and
+say how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "XisoError",
+    "SpatialDimError",
+    "MissingCoordinateError",
+    "SpacingError",
+    "NonUniformSpacingError",
+    "UnitError",
+    "FactorError",
+    "OptionError",
+    "DtypeError",
+]
+
+
+class XisoError(ValueError):
+    """Base class of every error raised by xiso on bad input."""
+
+
+class SpatialDimError(XisoError):
+    """A dimension is unknown, or no spatial dimension could be found."""
+
+
+class MissingCoordinateError(XisoError):
+    """A spatial dimension has no coordinate to read its spacing from."""
+
+
+class SpacingError(XisoError):
+    """A spacing is zero, negative, NaN, infinite or cannot be derived."""
+
+
+class NonUniformSpacingError(SpacingError):
+    """A spatial coordinate is not evenly spaced."""
+
+
+class UnitError(XisoError):
+    """A unit cannot be parsed, is not a length, or units are inconsistent."""
+
+
+class FactorError(XisoError):
+    """A reduction factor does not fit the data (too large, not an integer, ...)."""
+
+
+class OptionError(XisoError):
+    """An option has a value outside the documented choices."""
+
+
+class DtypeError(XisoError):
+    """A reduction cannot be applied to the data type of the input."""

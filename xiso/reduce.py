@@ -1,0 +1,395 @@
+"""Array layer: block reductions on numpy and dask arrays.
+
+This module knows nothing about labels.  It takes an array and a mapping of
+axis -> integer factor and returns the block-reduced array.  A reduction is one
+kernel function plus one entry in :data:`KERNELS`.
+
+Kernels receive an array whose every axis length is a multiple of the block
+size along that axis, and return the reduced array in the requested output
+dtype.  The driver :func:`reduce_numpy` cuts an array whose last block is
+partial into pieces of whole blocks, so kernels never see ragged blocks, and
+:func:`block_reduce` maps the driver over dask chunks that have been aligned to
+block boundaries, so the result does not depend on the input chunking.
+
+dtype policy
+------------
+The output dtype is the input dtype unless ``dtype`` is given.  Integer means
+and medians are computed exactly in a wider integer type and rounded to the
+nearest integer, ties to even, then clipped to the output range; they are never
+truncated and never go through a float64 copy of the input.  A float ``dtype``
+returns the unrounded result.  Float inputs keep their precision (float16 is
+accumulated in float32).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from .errors import DtypeError, FactorError, OptionError
+
+__all__ = [
+    "BOUNDARIES",
+    "KERNELS",
+    "METHODS",
+    "aligned_chunks",
+    "block_reduce",
+    "output_length",
+    "reduce_numpy",
+    "result_dtype",
+]
+
+BOUNDARIES = ("trim", "pad", "exact")
+
+Kernel = Callable[[np.ndarray, tuple[int, ...], np.dtype, bool], np.ndarray]
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+def _blocked(x: np.ndarray, block: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...]]:
+    """View ``x`` as (n0, b0, n1, b1, ...); return the view and its block axes.
+
+    Splitting an axis in two never needs a copy, whatever the strides.
+    """
+    shape: list[int] = []
+    for n, b in zip(x.shape, block):
+        shape += [n // b, b]
+    axes = tuple(2 * i + 1 for i in range(len(block)))
+    return x.reshape(shape), axes
+
+
+def _flat_blocks(x: np.ndarray, block: tuple[int, ...]) -> np.ndarray:
+    """Copy ``x`` into shape (n0, n1, ..., k) with each block on the last axis."""
+    xb, _ = _blocked(x, block)
+    nd = x.ndim
+    order = [2 * i for i in range(nd)] + [2 * i + 1 for i in range(nd)]
+    out_shape = tuple(n // b for n, b in zip(x.shape, block)) + (math.prod(block),)
+    return xb.transpose(order).reshape(out_shape)
+
+
+def _wide_int(dtype: np.dtype, count: int) -> np.dtype | None:
+    """Smallest integer type that holds a sum of ``count`` values of ``dtype``."""
+    if dtype.kind == "b":
+        return np.dtype(np.uint32) if count < 2**32 else np.dtype(np.uint64)
+    info = np.iinfo(dtype)
+    worst = max(abs(int(info.min)), int(info.max)) * count
+    candidates = (np.int32, np.int64) if dtype.kind == "i" else (np.uint32, np.uint64)
+    for cand in candidates:
+        if worst <= np.iinfo(cand).max:
+            return np.dtype(cand)
+    return None
+
+
+def _round_div(s: np.ndarray, n: int | np.ndarray) -> np.ndarray:
+    """``s / n`` rounded to nearest, ties to even, in integer arithmetic."""
+    q, r = np.divmod(s, n)
+    twice = r * 2
+    up = (twice > n) | ((twice == n) & ((q & 1) == 1))
+    return q + up.astype(q.dtype)
+
+
+def _cast(a: np.ndarray, out_dtype: np.dtype) -> np.ndarray:
+    """Cast ``a`` to ``out_dtype``: floats to integers are rounded half to even
+    and clipped, integers are clipped to the output range, never wrapped."""
+    out_dtype = np.dtype(out_dtype)
+    if a.dtype == out_dtype:
+        return a
+    if out_dtype.kind in "iu":
+        info = np.iinfo(out_dtype)
+        if a.dtype.kind == "f":
+            a = np.rint(a)
+            a = np.nan_to_num(a, nan=0.0)
+            a = np.clip(a, float(info.min), float(info.max))
+        elif a.dtype.kind in "iu":
+            src = np.iinfo(a.dtype)
+            lo, hi = max(int(info.min), int(src.min)), min(int(info.max), int(src.max))
+            if lo > src.min or hi < src.max:
+                a = np.clip(a, a.dtype.type(lo), a.dtype.type(hi))
+    elif out_dtype.kind == "b" and a.dtype.kind != "b":
+        return a != 0
+    return a.astype(out_dtype)
+
+
+def _quiet(func: Callable[..., np.ndarray], *args: Any, **kwargs: Any) -> np.ndarray:
+    """Run a nan-aware numpy reduction without its all-NaN RuntimeWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return func(*args, **kwargs)
+
+
+def _float_acc(dtype: np.dtype) -> np.dtype:
+    return np.dtype(np.float32) if dtype.itemsize < 4 else dtype
+
+
+# --------------------------------------------------------------------------
+# kernels: (x, block, out_dtype, skipna) -> reduced array in out_dtype
+# --------------------------------------------------------------------------
+def _int_block_sum(x: np.ndarray, block: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Exact block sums of an integer array.
+
+    Returns ``(sums, None)`` when a wide enough accumulator exists, otherwise
+    ``(quotient_sums, remainder_sums)`` of ``x // n`` and ``x % n`` so that the
+    block mean is ``quotient_sums + remainder_sums / n`` without overflow.
+    """
+    n = math.prod(block)
+    xb, axes = _blocked(x, block)
+    acc = _wide_int(x.dtype, n)
+    if acc is not None:
+        return np.add.reduce(xb, axis=axes, dtype=acc), None
+    q, r = np.divmod(x, x.dtype.type(n))
+    qb, _ = _blocked(q, block)
+    rb, _ = _blocked(r, block)
+    return np.add.reduce(qb, axis=axes), np.add.reduce(rb, axis=axes, dtype=np.uint64)
+
+
+def _mean(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool) -> np.ndarray:
+    n = math.prod(block)
+    if x.dtype.kind in "biu":
+        s, rem = _int_block_sum(x, block)
+        if out_dtype.kind == "f":
+            m = s / n if rem is None else s + rem / n
+            return m.astype(out_dtype)
+        if rem is None:
+            return _cast(_round_div(s, n), out_dtype)
+        extra = _round_div(rem, n).astype(s.dtype)
+        return _cast(s + extra, out_dtype)
+    xb, axes = _blocked(x, block)
+    acc = _float_acc(x.dtype)
+    m = np.mean(xb, axis=axes, dtype=acc)
+    if skipna and np.isnan(m).any():
+        m = _quiet(np.nanmean, xb, axis=axes, dtype=acc)
+    return _cast(np.asarray(m), out_dtype)
+
+
+def _median(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool) -> np.ndarray:
+    v = _flat_blocks(x, block)
+    k = v.shape[-1]
+    if x.dtype.kind == "f":
+        m = np.median(v, axis=-1)
+        if skipna and np.isnan(m).any():
+            m = _quiet(np.nanmedian, v, axis=-1)
+        return _cast(np.asarray(m).astype(x.dtype), out_dtype)
+    if k % 2:
+        mid = np.partition(v, k // 2, axis=-1)[..., k // 2]
+        return _cast(mid, out_dtype)
+    p = np.partition(v, [k // 2 - 1, k // 2], axis=-1)
+    acc = _wide_int(x.dtype, 2) or np.dtype(np.float64)
+    lo = p[..., k // 2 - 1].astype(acc)
+    hi = p[..., k // 2].astype(acc)
+    if out_dtype.kind == "f" or acc.kind == "f":
+        return _cast((lo.astype(np.float64) + hi) / 2, out_dtype)
+    return _cast(_round_div(lo + hi, 2), out_dtype)
+
+
+def _extreme(func: Callable[..., np.ndarray], nanfunc: Callable[..., np.ndarray]) -> Kernel:
+    def kernel(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool) -> np.ndarray:
+        xb, axes = _blocked(x, block)
+        r = func(xb, axis=axes)
+        if skipna and x.dtype.kind == "f" and np.isnan(r).any():
+            r = _quiet(nanfunc, xb, axis=axes)
+        return _cast(np.asarray(r), out_dtype)
+
+    return kernel
+
+
+def _mode(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool) -> np.ndarray:
+    """Most frequent value in each block; ties go to the smallest value."""
+    s = np.sort(_flat_blocks(x, block), axis=-1)
+    k = s.shape[-1]
+    run = np.ones(s.shape, dtype=np.int32)
+    for i in range(1, k):
+        same = s[..., i] == s[..., i - 1]
+        run[..., i] = np.where(same, run[..., i - 1] + 1, 1)
+    # the first position reaching the longest run ends the run of the smallest
+    # most-frequent value, because s is sorted ascending
+    best = np.argmax(run, axis=-1)[..., None]
+    return _cast(np.take_along_axis(s, best, axis=-1)[..., 0], out_dtype)
+
+
+def _nearest(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool) -> np.ndarray:
+    """The sample at offset (b - 1) // 2 of each block."""
+    index = tuple(slice((b - 1) // 2, None, b) for b in block)
+    return _cast(np.ascontiguousarray(x[index]), out_dtype)
+
+
+KERNELS: dict[str, Kernel] = {
+    "mean": _mean,
+    "median": _median,
+    "min": _extreme(np.min, np.nanmin),
+    "max": _extreme(np.max, np.nanmax),
+    "mode": _mode,
+    "nearest": _nearest,
+}
+METHODS = tuple(KERNELS)
+
+# dtype kinds each method accepts
+_KINDS = {
+    "mean": "biuf",
+    "median": "biuf",
+    "min": "biufmM",
+    "max": "biufmM",
+    "mode": "biufmMUS",
+    "nearest": "biufcmMOUSV",
+}
+
+
+# --------------------------------------------------------------------------
+# drivers
+# --------------------------------------------------------------------------
+def output_length(n: int, factor: int, boundary: str) -> int:
+    """Length of an axis of ``n`` samples after reducing by ``factor``."""
+    return -(-n // factor) if boundary == "pad" else n // factor
+
+
+def result_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
+    """Output dtype of ``method`` on ``in_dtype`` (``dtype`` overrides it)."""
+    in_dtype = np.dtype(in_dtype)
+    if method not in KERNELS:
+        raise OptionError(f"method={method!r} is not supported; use one of {METHODS!r}")
+    if in_dtype.kind not in _KINDS[method]:
+        raise DtypeError(
+            f"method={method!r} cannot reduce data of dtype {in_dtype}; "
+            "use method='nearest' or 'mode', or convert the data first"
+        )
+    return in_dtype if dtype is None else np.dtype(dtype)
+
+
+def reduce_numpy(
+    x: np.ndarray,
+    block: tuple[int, ...],
+    method: str,
+    out_dtype: np.dtype,
+    skipna: bool,
+) -> np.ndarray:
+    """Reduce every axis of ``x`` by ``block``, the last block being partial
+    where the length is not a multiple (it is reduced over its valid samples)."""
+    kernel = KERNELS[method]
+    x = np.asarray(x)
+    out_shape = tuple(-(-n // b) for n, b in zip(x.shape, block))
+    if 0 in x.shape:
+        return np.empty(out_shape, dtype=out_dtype)
+    parts: list[list[tuple[slice, int]]] = []
+    for n, b in zip(x.shape, block):
+        full = n // b * b
+        segs = [(slice(0, full), b)] if full else []
+        if n > full:
+            segs.append((slice(full, n), n - full))
+        parts.append(segs)
+    if all(len(p) == 1 for p in parts):
+        return kernel(x, tuple(p[0][1] for p in parts), out_dtype, skipna)
+    pieces = {}
+    for combo in itertools.product(*(range(len(p)) for p in parts)):
+        index = tuple(parts[ax][i][0] for ax, i in enumerate(combo))
+        sub = tuple(parts[ax][i][1] for ax, i in enumerate(combo))
+        pieces[combo] = kernel(x[index], sub, out_dtype, skipna)
+
+    def assemble(prefix: tuple[int, ...]) -> np.ndarray:
+        ax = len(prefix)
+        if ax == x.ndim:
+            return pieces[prefix]
+        items = [assemble(prefix + (i,)) for i in range(len(parts[ax]))]
+        return items[0] if len(items) == 1 else np.concatenate(items, axis=ax)
+
+    return assemble(())
+
+
+def aligned_chunks(chunks: tuple[int, ...], factor: int) -> tuple[int, ...]:
+    """Chunk sizes along one axis whose boundaries fall on block boundaries.
+
+    Chunks that are already multiples of ``factor`` (but for the last) are
+    kept; otherwise the axis is re-cut into chunks of about the largest input
+    chunk, rounded to a multiple of ``factor`` (at least ``factor``).
+    """
+    if factor == 1 or all(c % factor == 0 for c in chunks[:-1]):
+        return chunks
+    total = sum(chunks)
+    target = max(factor, round(max(chunks) / factor) * factor)
+    out = [target] * (total // target)
+    if total % target:
+        out.append(total % target)
+    return tuple(out)
+
+
+def _is_dask(x: Any) -> bool:
+    return type(x).__module__.startswith("dask.")
+
+
+def block_reduce(
+    x: Any,
+    factors: Mapping[int, int],
+    *,
+    method: str = "mean",
+    boundary: str = "trim",
+    dtype: Any = None,
+    skipna: bool | None = None,
+) -> Any:
+    """Block-reduce a numpy or dask array.
+
+    Parameters
+    ----------
+    x : numpy.ndarray or dask.array.Array
+        The data.
+    factors : mapping of int to int
+        Axis -> factor. Missing axes (and factor 1) are left untouched.
+    method : {"mean", "median", "min", "max", "mode", "nearest"}
+        The reduction; see the module notes for the dtype policy.
+    boundary : {"trim", "pad", "exact"}
+        What to do with trailing samples that do not fill a block: drop them,
+        reduce them as a partial block, or refuse.
+    dtype : dtype, optional
+        Output dtype; defaults to the input dtype.
+    skipna : bool, optional
+        Ignore NaN in float data (default True for floats, as xarray does).
+
+    Returns
+    -------
+    numpy.ndarray or dask.array.Array
+        Same kind as ``x``; a dask input gives a lazy result.
+    """
+    if boundary not in BOUNDARIES:
+        raise OptionError(f"boundary={boundary!r} is not supported; use one of {BOUNDARIES!r}")
+    out_dtype = result_dtype(x.dtype, method, dtype)
+    block = [1] * x.ndim
+    for axis, factor in factors.items():
+        if not isinstance(factor, (int, np.integer)) or isinstance(factor, bool) or factor < 1:
+            raise FactorError(f"the factor of axis {axis} is {factor!r}; it must be an integer >= 1")
+        n = x.shape[axis]
+        if factor > n:
+            raise FactorError(
+                f"axis {axis} has {n} samples, fewer than its factor {factor}; use a smaller factor"
+            )
+        if boundary == "exact" and n % factor:
+            raise FactorError(
+                f"axis {axis} has {n} samples, not a multiple of its factor {factor}; "
+                "use boundary='trim' or 'pad'"
+            )
+        block[axis] = int(factor)
+    block_t = tuple(block)
+    if skipna is None:
+        skipna = np.dtype(x.dtype).kind == "f"
+    if boundary == "trim":
+        x = x[tuple(slice(0, n // b * b) for n, b in zip(x.shape, block_t))]
+    func = partial(reduce_numpy, block=block_t, method=method, out_dtype=out_dtype, skipna=skipna)
+    if not _is_dask(x):
+        return func(x)
+    import dask.array as dsa
+    from dask.base import tokenize
+
+    x = x.rechunk(tuple(aligned_chunks(c, b) for c, b in zip(x.chunks, block_t)))
+    out_chunks = tuple(tuple(-(-c // b) for c in cs) for cs, b in zip(x.chunks, block_t))
+    name = f"xiso-{method}-" + tokenize(x, block_t, method, str(out_dtype), skipna)
+    return dsa.map_blocks(
+        func,
+        x,
+        chunks=out_chunks,
+        dtype=out_dtype,
+        meta=np.empty((0,) * x.ndim, dtype=out_dtype),
+        name=name,
+    )

@@ -1,0 +1,309 @@
+"""Labelled layer: downsample and near_isotropic on DataArray and Dataset.
+
+This module turns dimension names into axes, reduces data variables with
+:mod:`xiso.reduce`, and takes care of coordinates, attrs, names and encodings.
+
+Coordinate convention
+---------------------
+For block methods (mean, median, min, max, mode) the coordinate of an output
+sample is the mean of the input coordinates of its block: the block centre.
+For ``nearest`` it is the coordinate of the sample that was taken.  Non-index
+coordinates along reduced dims are reduced the same way (non-numeric ones take
+the nearest sample); everything else is kept as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import numpy as np
+import xarray as xr
+
+from . import factors as _factors
+from .errors import DtypeError, FactorError, OptionError
+from .reduce import BOUNDARIES, block_reduce, result_dtype
+from .spacing import SpacingInfo, read_spacing, spatial_dims, to_common_unit
+
+__all__ = ["downsample", "near_isotropic", "near_isotropic_factors", "spacing_info"]
+
+T = TypeVar("T", xr.DataArray, xr.Dataset)
+
+# encoding keys that describe the stored layout of the input, not the data
+_LAYOUT_ENCODING = ("chunks", "preferred_chunks", "chunksizes", "original_shape", "shards")
+
+
+def _merge_factors(
+    factors: Mapping[Hashable, int] | None, kwargs: Mapping[Hashable, int]
+) -> dict[Hashable, int]:
+    if factors is not None and kwargs:
+        raise OptionError(
+            "pass factors either as a mapping or as keyword arguments, not both "
+            f"(got {dict(factors)!r} and {dict(kwargs)!r})"
+        )
+    merged = dict(factors if factors is not None else kwargs)
+    if not merged:
+        raise FactorError("no factors given; pass e.g. downsample(z=4) or downsample({'z': 4})")
+    return merged
+
+
+def check_factors(
+    obj: xr.DataArray | xr.Dataset, factors: Mapping[Hashable, Any], boundary: str
+) -> dict[Hashable, int]:
+    """Validate ``factors`` against ``obj``'s dims and lengths; return them as ints."""
+    if boundary not in BOUNDARIES:
+        raise OptionError(f"boundary={boundary!r} is not supported; use one of {BOUNDARIES!r}")
+    sizes = obj.sizes
+    checked: dict[Hashable, int] = {}
+    for dim, factor in factors.items():
+        if dim not in sizes:
+            raise FactorError(
+                f"a factor is given for {dim!r}, which is not a dimension of this object "
+                f"(its dims are {tuple(sizes)!r}); use an existing dimension name"
+            )
+        if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+            raise FactorError(
+                f"the factor of dimension {dim!r} is {factor!r}; it must be an integer >= 1"
+            )
+        n = sizes[dim]
+        if factor > n:
+            raise FactorError(
+                f"dimension {dim!r} has length {n}, smaller than its factor {factor}; "
+                f"use a factor of at most {n} for {dim!r}"
+            )
+        if boundary == "exact" and n % factor:
+            raise FactorError(
+                f"dimension {dim!r} has length {n}, which is not a multiple of its factor "
+                f"{factor}; use boundary='trim' or boundary='pad', or crop {dim!r} first"
+            )
+        checked[dim] = int(factor)
+    return checked
+
+
+def _layout_free(encoding: Mapping[Any, Any], dtype_changed: bool) -> dict[Any, Any]:
+    drop = set(_LAYOUT_ENCODING) | ({"dtype"} if dtype_changed else set())
+    return {k: v for k, v in encoding.items() if k not in drop}
+
+
+def _reduce_variable(
+    name: Hashable,
+    var: xr.Variable,
+    factors: Mapping[Hashable, int],
+    *,
+    is_coord: bool,
+    method: str,
+    boundary: str,
+    dtype: Any,
+    skipna: bool | None,
+) -> xr.Variable:
+    axes = {var.get_axis_num(d): f for d, f in factors.items() if d in var.dims and f > 1}
+    if not axes:
+        return var
+    if is_coord:
+        numeric = var.dtype.kind in "biuf"
+        coord_method = "nearest" if method == "nearest" or not numeric else "mean"
+        out_dtype = np.float64 if coord_method == "mean" and var.dtype.kind != "f" else None
+        data = block_reduce(
+            var.data, axes, method=coord_method, boundary=boundary, dtype=out_dtype, skipna=False
+        )
+    else:
+        try:
+            result_dtype(var.dtype, method, dtype)
+        except DtypeError as err:
+            raise DtypeError(f"variable {name!r}: {err}") from None
+        data = block_reduce(
+            var.data, axes, method=method, boundary=boundary, dtype=dtype, skipna=skipna
+        )
+    encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
+    return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
+
+
+def downsample(
+    obj: T,
+    factors: Mapping[Hashable, int] | None = None,
+    /,
+    *,
+    method: str = "mean",
+    boundary: str = "trim",
+    dtype: Any = None,
+    skipna: bool | None = None,
+    **factors_kwargs: int,
+) -> T:
+    """Block-reduce ``obj`` by integer factors per dimension.
+
+    Parameters
+    ----------
+    obj : DataArray or Dataset
+        The data; numpy- or dask-backed (a dask input gives a lazy result).
+    factors : mapping of dim to int, optional
+        Factor per dimension; or pass them as keyword arguments (``z=4``).
+    method : {"mean", "median", "min", "max", "mode", "nearest"}, default "mean"
+        ``mode`` is the most frequent value per block (ties to the smallest),
+        for label images; ``nearest`` takes the sample at offset
+        ``(f - 1) // 2`` of each block.
+    boundary : {"trim", "pad", "exact"}, default "trim"
+        Trailing samples that do not fill a block are dropped (``trim``),
+        reduced as a partial block over the valid samples (``pad``), or
+        refused with :class:`~xiso.errors.FactorError` (``exact``).
+    dtype : dtype, optional
+        Output dtype of data variables. By default the input dtype: integer
+        means and medians are rounded to nearest (ties to even), never
+        truncated. A float dtype returns the unrounded result.
+    skipna : bool, optional
+        Ignore NaN in float data; default True for floats, as in xarray.
+
+    Returns
+    -------
+    DataArray or Dataset
+        A new object; reduced dims have block-centre coordinates, all attrs,
+        names and non-reduced dims are kept.
+
+    Raises
+    ------
+    FactorError
+        A factor is not an integer >= 1, names an unknown dimension, exceeds the
+        dimension's length, or does not divide it with ``boundary="exact"``.
+    OptionError
+        ``method`` or ``boundary`` is not a documented value.
+    DtypeError
+        ``method`` cannot reduce a variable's dtype.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.arange(8, dtype="uint16"), dims="z",
+    ...                   coords={"z": np.arange(8) * 0.25})
+    >>> out = downsample(da, z=4)
+    >>> out.values, out.z.values
+    (array([ 2,  6], dtype=uint16), array([0.375, 1.375]))
+    """
+    merged = check_factors(obj, _merge_factors(factors, factors_kwargs), boundary)
+    options: dict[str, Any] = dict(method=method, boundary=boundary, dtype=dtype, skipna=skipna)
+
+    def coords_of(o: xr.DataArray | xr.Dataset) -> dict[Hashable, xr.Variable]:
+        return {
+            k: _reduce_variable(k, c.variable, merged, is_coord=True, **options)
+            for k, c in o.coords.items()
+        }
+
+    if isinstance(obj, xr.DataArray):
+        data = _reduce_variable(obj.name, obj.variable, merged, is_coord=False, **options)
+        return xr.DataArray(data, coords=coords_of(obj), name=obj.name)
+    if isinstance(obj, xr.Dataset):
+        data_vars = {
+            k: _reduce_variable(k, v.variable, merged, is_coord=False, **options)
+            for k, v in obj.data_vars.items()
+        }
+        out = xr.Dataset(data_vars, coords=coords_of(obj), attrs=dict(obj.attrs))
+        out.encoding = _layout_free(obj.encoding, dtype_changed=False)
+        return out
+    raise TypeError(f"expected an xarray DataArray or Dataset, got {type(obj).__name__}")
+
+
+def spacing_info(
+    obj: xr.DataArray | xr.Dataset,
+    *,
+    dims: Iterable[Hashable] | None = None,
+    spacing: Mapping[Hashable, Any] | None = None,
+) -> SpacingInfo:
+    """Spacing and units of ``obj``'s spatial dims (see :func:`xiso.spacing.read_spacing`)."""
+    return read_spacing(obj, spatial_dims(obj, dims), spacing)
+
+
+def near_isotropic_factors(
+    obj: xr.DataArray | xr.Dataset | Mapping[Hashable, float],
+    *,
+    rounding: str = "pow2",
+    target: Any = None,
+    dims: Iterable[Hashable] | None = None,
+    spacing: Mapping[Hashable, Any] | None = None,
+) -> dict[Hashable, int]:
+    """Per-dimension factors that make ``obj`` near-isotropic.
+
+    ``obj`` is either a mapping of spacings (all in one unit; the pure rule of
+    :func:`xiso.factors.near_isotropic_factors`) or a DataArray / Dataset whose
+    spacing is read from its coordinates, units aware.
+
+    Parameters
+    ----------
+    obj : DataArray, Dataset or mapping of dim to float
+        The data, or its spacings.
+    rounding : {"pow2", "int"}, default "pow2"
+        Round the spacing ratio to the nearest power of two (in log2) or to the
+        nearest integer; ties go to the smaller factor.
+    target : float or str, optional
+        A coarser reference spacing; a number is in the unit of the coarsest
+        dimension, a string such as ``"2 um"`` is converted.
+    dims : list of dims, optional
+        The spatial dims (default: x, y, z and CF/NGFF-tagged dims).
+    spacing : mapping, optional
+        Spacing per dim where the coordinates do not give it.
+
+    Returns
+    -------
+    dict
+        Spatial dim -> integer factor >= 1.
+
+    Examples
+    --------
+    >>> near_isotropic_factors({"z": 0.25, "y": 1.0, "x": 1.0})
+    {'z': 4, 'y': 1, 'x': 1}
+    """
+    if isinstance(obj, (xr.DataArray, xr.Dataset)):
+        info = spacing_info(obj, dims=dims, spacing=spacing)
+        tgt = None if target is None else to_common_unit(target, info)
+        return _factors.near_isotropic_factors(info.common, rounding=rounding, target=tgt)
+    if dims is not None or spacing is not None:
+        raise OptionError("dims= and spacing= apply to xarray objects, not to a mapping of spacings")
+    if target is not None and not isinstance(target, (int, float, np.number)):
+        raise OptionError(f"target={target!r}: with a mapping of spacings, pass a plain number")
+    return _factors.near_isotropic_factors(obj, rounding=rounding, target=target)
+
+
+def near_isotropic(
+    obj: T,
+    *,
+    dims: Iterable[Hashable] | None = None,
+    spacing: Mapping[Hashable, Any] | None = None,
+    rounding: str = "pow2",
+    target: Any = None,
+    method: str = "mean",
+    boundary: str = "trim",
+    dtype: Any = None,
+    skipna: bool | None = None,
+) -> T:
+    """Downsample the finer spatial dims of ``obj`` so its voxels are near-isotropic.
+
+    The factors come from :func:`near_isotropic_factors` (spacing read from the
+    coordinates, units aware); the reduction is :func:`downsample`.
+
+    Parameters
+    ----------
+    obj : DataArray or Dataset
+        The data; numpy- or dask-backed.
+    dims, spacing, rounding, target
+        As in :func:`near_isotropic_factors`.
+    method, boundary, dtype, skipna
+        As in :func:`downsample`.
+
+    Returns
+    -------
+    DataArray or Dataset
+        Spatial spacing now near the coarsest input spacing; coordinates at
+        block centres; attrs, names and non-spatial dims untouched.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.zeros((8, 2, 2)), dims=("z", "y", "x"),
+    ...                   coords={"z": np.arange(8) * 0.25, "y": [0.0, 1.0], "x": [0.0, 1.0]})
+    >>> near_isotropic(da).sizes
+    Frozen({'z': 2, 'y': 2, 'x': 2})
+    """
+    factors = near_isotropic_factors(obj, rounding=rounding, target=target, dims=dims, spacing=spacing)
+    active = {d: f for d, f in factors.items() if f > 1}
+    if not active:
+        check_factors(obj, {}, boundary)
+        result_dtype(np.float64, method)  # validate the method name
+        return obj.copy(deep=False) if dtype is None else obj.astype(dtype)
+    return downsample(obj, active, method=method, boundary=boundary, dtype=dtype, skipna=skipna)

@@ -1,0 +1,271 @@
+"""Which dimensions are spatial, and their sample spacing and units.
+
+Spacing is read from each spatial dimension's 1-D coordinate; units come from
+the coordinate attrs ``units`` (or ``unit``) and are parsed with pint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pint
+import xarray as xr
+
+from .errors import (
+    MissingCoordinateError,
+    NonUniformSpacingError,
+    SpacingError,
+    SpatialDimError,
+    UnitError,
+)
+
+__all__ = [
+    "SPACING_RTOL",
+    "SpacingInfo",
+    "read_spacing",
+    "spatial_dims",
+    "unit_registry",
+]
+
+SPACING_RTOL = 1e-3
+_SPATIAL_NAMES = {"x", "y", "z"}
+_SPATIAL_AXES = {"X", "Y", "Z"}
+
+XarrayObject = xr.DataArray | xr.Dataset
+
+
+def unit_registry() -> pint.UnitRegistry:
+    """The pint registry xiso parses units with (pint's application registry,
+    so quantities interoperate with pint-xarray)."""
+    return pint.get_application_registry()
+
+
+def _coord_attrs(obj: XarrayObject, dim: Hashable) -> Mapping[Any, Any]:
+    return obj.coords[dim].attrs if dim in obj.coords else {}
+
+
+def _is_spatial(obj: XarrayObject, dim: Hashable) -> bool:
+    if isinstance(dim, str) and dim.lower() in _SPATIAL_NAMES:
+        return True
+    attrs = _coord_attrs(obj, dim)
+    axis = attrs.get("axis")
+    if isinstance(axis, str) and axis.upper() in _SPATIAL_AXES:
+        return True
+    return attrs.get("type") == "space"
+
+
+def spatial_dims(obj: XarrayObject, dims: Iterable[Hashable] | None = None) -> tuple[Hashable, ...]:
+    """The spatial dimensions of ``obj``, in the order of ``obj.dims``.
+
+    By default: dims named x, y or z (any case), and dims whose coordinate has
+    attrs ``axis`` in X/Y/Z (CF) or ``type == "space"`` (NGFF). ``dims``
+    overrides the choice.
+    """
+    if dims is not None:
+        if isinstance(dims, str) or not isinstance(dims, Iterable):
+            dims = [dims]
+        chosen = list(dims)
+        for d in chosen:
+            if d not in obj.dims:
+                raise SpatialDimError(
+                    f"dims contains {d!r}, which is not a dimension of this object "
+                    f"(its dims are {tuple(obj.dims)!r}); pass existing dimension names"
+                )
+        return tuple(d for d in obj.dims if d in chosen)
+    found = tuple(d for d in obj.dims if _is_spatial(obj, d))
+    if not found:
+        raise SpatialDimError(
+            f"found no spatial dimension among {tuple(obj.dims)!r}; name them x/y/z, "
+            "give their coordinates attrs axis='X'/'Y'/'Z', or pass dims=[...]"
+        )
+    return found
+
+
+def _parse_unit(dim: Hashable, text: Any) -> pint.Unit:
+    ureg = unit_registry()
+    try:
+        unit = ureg.Unit(str(text).strip())
+    except Exception:  # pint raises several unrelated types on bad strings
+        raise UnitError(
+            f"the unit {text!r} of dimension {dim!r} cannot be parsed; use a length "
+            "unit such as 'micrometer', 'um', 'nm' or 'mm'"
+        ) from None
+    if not unit.is_compatible_with(ureg.meter):
+        raise UnitError(
+            f"the unit {text!r} of dimension {dim!r} is not a length; spatial "
+            "coordinates need a length unit such as 'micrometer' or 'nm'"
+        )
+    return unit
+
+
+def coordinate_unit(obj: XarrayObject, dim: Hashable) -> str | None:
+    """The unit string of ``dim``'s coordinate attrs, or None."""
+    attrs = _coord_attrs(obj, dim)
+    for key in ("units", "unit"):
+        value = attrs.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+def coordinate_step(obj: XarrayObject, dim: Hashable) -> float:
+    """The absolute step of ``dim``'s 1-D coordinate, which must be uniform."""
+    if dim not in obj.coords:
+        raise MissingCoordinateError(
+            f"dimension {dim!r} has no coordinate to read its spacing from; assign one "
+            f"(obj.assign_coords({dim}=np.arange(n) * step)) or pass spacing={{{dim!r}: step}}"
+        )
+    coord = obj.coords[dim]
+    if coord.dtype.kind not in "iuf":
+        raise SpacingError(
+            f"the coordinate of dimension {dim!r} has dtype {coord.dtype}, not a number; "
+            f"pass spacing={{{dim!r}: step}} or assign a numeric coordinate"
+        )
+    values = np.asarray(coord.values, dtype=np.float64)
+    n = values.size
+    if n < 2:
+        raise SpacingError(
+            f"dimension {dim!r} has {n} sample(s), too few to read a spacing from its "
+            f"coordinate; pass spacing={{{dim!r}: step}}"
+        )
+    step = (values[-1] - values[0]) / (n - 1)
+    if not np.isfinite(step) or step == 0:
+        raise SpacingError(
+            f"the coordinate of dimension {dim!r} has a step of {step!r}; it must be "
+            f"non-zero and finite. Fix the coordinate or pass spacing={{{dim!r}: step}}"
+        )
+    diffs = np.diff(values)
+    if not np.all(np.abs(diffs - step) <= SPACING_RTOL * abs(step)):
+        raise NonUniformSpacingError(
+            f"the coordinate of dimension {dim!r} is not evenly spaced (steps from "
+            f"{np.nanmin(diffs)!r} to {np.nanmax(diffs)!r}, mean {step!r}); resample it onto a "
+            f"regular grid, or pass spacing={{{dim!r}: step}} to use a nominal spacing"
+        )
+    return float(abs(step))
+
+
+@dataclass(frozen=True)
+class SpacingInfo:
+    """Spacing of the spatial dims of an object.
+
+    Attributes
+    ----------
+    native : dict
+        Spacing of each dim in its own coordinate unit.
+    units : dict
+        Unit string of each dim (None where there are no units).
+    common : dict
+        Spacing of each dim in ``unit`` (equal to ``native`` without units).
+    unit : str or None
+        The common unit: that of the coarsest dimension.
+    """
+
+    native: dict[Hashable, float]
+    units: dict[Hashable, str | None]
+    common: dict[Hashable, float]
+    unit: str | None
+
+
+def _override(dim: Hashable, value: Any, coord_unit: str | None) -> tuple[float, str | None]:
+    ureg = unit_registry()
+    if isinstance(value, str):
+        try:
+            value = ureg.Quantity(value)
+        except Exception:
+            raise UnitError(
+                f"spacing of {dim!r} is {value!r}, which cannot be parsed; pass a number "
+                "or a quantity such as '250 nm'"
+            ) from None
+    if isinstance(value, pint.Quantity):
+        if value.dimensionless:
+            return float(value.magnitude), coord_unit
+        _parse_unit(dim, f"{value.units:~}")
+        return float(value.magnitude), f"{value.units}"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SpacingError(
+            f"spacing of {dim!r} is {value!r}; pass a positive number or a quantity "
+            "such as '250 nm'"
+        ) from None
+    return number, coord_unit
+
+
+def read_spacing(
+    obj: XarrayObject,
+    dims: Iterable[Hashable],
+    spacing: Mapping[Hashable, Any] | None = None,
+) -> SpacingInfo:
+    """Read the spacing and units of ``dims`` from ``obj``'s coordinates.
+
+    ``spacing`` overrides the coordinate of a dim: a number (in the
+    coordinate's unit when it has one), a string such as ``"250 nm"`` or a pint
+    quantity.
+    """
+    dims = tuple(dims)
+    spacing = dict(spacing or {})
+    for d in spacing:
+        if d not in dims:
+            raise SpatialDimError(
+                f"spacing names {d!r}, which is not one of the spatial dims {dims!r}; "
+                "pass dims=[...] to choose the spatial dims"
+            )
+    native: dict[Hashable, float] = {}
+    units: dict[Hashable, str | None] = {}
+    for d in dims:
+        unit = coordinate_unit(obj, d)
+        if d in spacing:
+            step, unit = _override(d, spacing[d], unit)
+            if not np.isfinite(step) or step <= 0:
+                raise SpacingError(
+                    f"spacing of {d!r} is {spacing[d]!r}; it must be positive and finite"
+                )
+        else:
+            step = coordinate_step(obj, d)
+        if unit is not None:
+            _parse_unit(d, unit)
+        native[d] = step
+        units[d] = unit
+    with_units = [d for d in dims if units[d] is not None]
+    if not with_units:
+        return SpacingInfo(native, units, dict(native), None)
+    if len(with_units) != len(dims):
+        missing = [d for d in dims if units[d] is None]
+        raise UnitError(
+            f"dimensions {with_units!r} have units but {missing!r} have none, so their "
+            "spacings cannot be compared; set attrs['units'] on every spatial coordinate "
+            "or remove them from all"
+        )
+    ureg = unit_registry()
+    metres = {d: ureg.Quantity(native[d], _parse_unit(d, units[d])).to("m").magnitude for d in dims}
+    coarsest = max(dims, key=lambda d: metres[d])
+    ref_unit = _parse_unit(coarsest, units[coarsest])
+    common = {d: float(ureg.Quantity(metres[d], "m").to(ref_unit).magnitude) for d in dims}
+    return SpacingInfo(native, units, common, units[coarsest])
+
+
+def to_common_unit(value: Any, info: SpacingInfo) -> float:
+    """Express ``value`` (a number in the common unit, a string or a quantity)
+    in ``info.unit``."""
+    ureg = unit_registry()
+    if isinstance(value, str):
+        try:
+            value = ureg.Quantity(value)
+        except Exception:
+            raise UnitError(f"target {value!r} cannot be parsed; pass a number or '1 um'") from None
+    if isinstance(value, pint.Quantity):
+        if value.dimensionless:
+            return float(value.magnitude)
+        if info.unit is None:
+            raise UnitError(
+                f"target {value!r} has a unit but the spatial coordinates have none; "
+                "pass a plain number or set attrs['units'] on the coordinates"
+            )
+        return float(value.to(_parse_unit("target", info.unit)).magnitude)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise SpacingError(f"target is {value!r}; pass a positive number or '1 um'") from None

@@ -23,7 +23,7 @@ class _IsoAccessor(Generic[T]):
     """Shared implementation of the DataArray and Dataset accessors."""
 
     def __init__(self, obj: T) -> None:
-        self._obj = obj
+        self._obj: T = obj
 
     @property
     def spatial_dims(self) -> tuple[Hashable, ...]:

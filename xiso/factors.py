@@ -25,8 +25,7 @@ def _check_positive(name: str, value: float, what: str) -> float:
         v = float(value)
     except (TypeError, ValueError):
         raise SpacingError(
-            f"{what} of {name} is {value!r}, which is not a number; "
-            "pass a positive finite number"
+            f"{what} of {name} is {value!r}, which is not a number; pass a positive finite number"
         ) from None
     if not math.isfinite(v) or v <= 0:
         raise SpacingError(
@@ -106,9 +105,7 @@ def near_isotropic_factors(
     {'z': 4, 'y': 4, 'x': 4}
     """
     if rounding not in ROUNDINGS:
-        raise OptionError(
-            f"rounding={rounding!r} is not supported; use one of {ROUNDINGS!r}"
-        )
+        raise OptionError(f"rounding={rounding!r} is not supported; use one of {ROUNDINGS!r}")
     if not spacing:
         return {}
     checked = {

@@ -70,7 +70,7 @@ def _flat_blocks(x: np.ndarray, block: tuple[int, ...]) -> np.ndarray:
     xb, _ = _blocked(x, block)
     nd = x.ndim
     order = [2 * i for i in range(nd)] + [2 * i + 1 for i in range(nd)]
-    out_shape = tuple(n // b for n, b in zip(x.shape, block)) + (math.prod(block),)
+    out_shape = (*tuple(n // b for n, b in zip(x.shape, block)), math.prod(block))
     return xb.transpose(order).reshape(out_shape)
 
 
@@ -189,7 +189,9 @@ def _median(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: 
 
 
 def _extreme(func: Callable[..., np.ndarray], nanfunc: Callable[..., np.ndarray]) -> Kernel:
-    def kernel(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool) -> np.ndarray:
+    def kernel(
+        x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool
+    ) -> np.ndarray:
         xb, axes = _blocked(x, block)
         r = func(xb, axis=axes)
         if skipna and x.dtype.kind == "f" and np.isnan(r).any():
@@ -213,7 +215,9 @@ def _mode(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bo
     return _cast(np.take_along_axis(s, best, axis=-1)[..., 0], out_dtype)
 
 
-def _nearest(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool) -> np.ndarray:
+def _nearest(
+    x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool
+) -> np.ndarray:
     """The sample at offset (b - 1) // 2 of each block."""
     index = tuple(slice((b - 1) // 2, None, b) for b in block)
     return _cast(np.ascontiguousarray(x[index]), out_dtype)
@@ -294,7 +298,7 @@ def reduce_numpy(
         ax = len(prefix)
         if ax == x.ndim:
             return pieces[prefix]
-        items = [assemble(prefix + (i,)) for i in range(len(parts[ax]))]
+        items = [assemble((*prefix, i)) for i in range(len(parts[ax]))]
         return items[0] if len(items) == 1 else np.concatenate(items, axis=ax)
 
     return assemble(())
@@ -359,7 +363,9 @@ def block_reduce(
     block = [1] * x.ndim
     for axis, factor in factors.items():
         if not isinstance(factor, (int, np.integer)) or isinstance(factor, bool) or factor < 1:
-            raise FactorError(f"the factor of axis {axis} is {factor!r}; it must be an integer >= 1")
+            raise FactorError(
+                f"the factor of axis {axis} is {factor!r}; it must be an integer >= 1"
+            )
         n = x.shape[axis]
         if factor > n:
             raise FactorError(

@@ -34,14 +34,15 @@ _LAYOUT_ENCODING = ("chunks", "preferred_chunks", "chunksizes", "original_shape"
 
 
 def _merge_factors(
-    factors: Mapping[Hashable, int] | None, kwargs: Mapping[Hashable, int]
+    factors: Mapping[Hashable, int] | None, kwargs: Mapping[str, int]
 ) -> dict[Hashable, int]:
     if factors is not None and kwargs:
         raise OptionError(
             "pass factors either as a mapping or as keyword arguments, not both "
             f"(got {dict(factors)!r} and {dict(kwargs)!r})"
         )
-    merged = dict(factors if factors is not None else kwargs)
+    merged: dict[Hashable, int] = {}
+    merged.update(factors if factors is not None else kwargs)
     if not merged:
         raise FactorError("no factors given; pass e.g. downsample(z=4) or downsample({'z': 4})")
     return merged
@@ -254,10 +255,14 @@ def near_isotropic_factors(
         tgt = None if target is None else to_common_unit(target, info)
         return _factors.near_isotropic_factors(info.common, rounding=rounding, target=tgt)
     if dims is not None or spacing is not None:
-        raise OptionError("dims= and spacing= apply to xarray objects, not to a mapping of spacings")
+        raise OptionError(
+            "dims= and spacing= apply to xarray objects, not to a mapping of spacings"
+        )
     if target is not None and not isinstance(target, (int, float, np.number)):
         raise OptionError(f"target={target!r}: with a mapping of spacings, pass a plain number")
-    return _factors.near_isotropic_factors(obj, rounding=rounding, target=target)
+    return _factors.near_isotropic_factors(
+        obj, rounding=rounding, target=None if target is None else float(target)
+    )
 
 
 def near_isotropic(
@@ -300,7 +305,9 @@ def near_isotropic(
     >>> near_isotropic(da).sizes
     Frozen({'z': 2, 'y': 2, 'x': 2})
     """
-    factors = near_isotropic_factors(obj, rounding=rounding, target=target, dims=dims, spacing=spacing)
+    factors = near_isotropic_factors(
+        obj, rounding=rounding, target=target, dims=dims, spacing=spacing
+    )
     active = {d: f for d, f in factors.items() if f > 1}
     if not active:
         check_factors(obj, {}, boundary)

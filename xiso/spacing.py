@@ -131,7 +131,7 @@ def coordinate_step(obj: XarrayObject, dim: Hashable) -> float:
             f"dimension {dim!r} has {n} sample(s), too few to read a spacing from its "
             f"coordinate; pass spacing={{{dim!r}: step}}"
         )
-    step = (values[-1] - values[0]) / (n - 1)
+    step = float((values[-1] - values[0]) / (n - 1))
     if not np.isfinite(step) or step == 0:
         raise SpacingError(
             f"the coordinate of dimension {dim!r} has a step of {step!r}; it must be "
@@ -141,8 +141,8 @@ def coordinate_step(obj: XarrayObject, dim: Hashable) -> float:
     if not np.all(np.abs(diffs - step) <= SPACING_RTOL * abs(step)):
         raise NonUniformSpacingError(
             f"the coordinate of dimension {dim!r} is not evenly spaced (steps from "
-            f"{np.nanmin(diffs)!r} to {np.nanmax(diffs)!r}, mean {step!r}); resample it onto a "
-            f"regular grid, or pass spacing={{{dim!r}: step}} to use a nominal spacing"
+            f"{float(np.nanmin(diffs))!r} to {float(np.nanmax(diffs))!r}, mean {step!r}); resample "
+            f"it onto a regular grid, or pass spacing={{{dim!r}: step}} to use a nominal spacing"
         )
     return float(abs(step))
 

@@ -1,0 +1,170 @@
+import numpy as np
+import pint
+import pytest
+import xarray as xr
+from conftest import make_volume
+
+import xiso
+
+
+def test_spatial_dims_by_name_any_case():
+    da = xr.DataArray(np.zeros((2, 3, 4, 5)), dims=("c", "Z", "y", "X"))
+    assert da.iso.spatial_dims == ("Z", "y", "X")
+
+
+def test_spatial_dims_by_attrs():
+    da = xr.DataArray(
+        np.zeros((2, 3, 4)),
+        dims=("t", "row", "col"),
+        coords={
+            "row": ("row", np.arange(3.0), {"axis": "Y"}),
+            "col": ("col", np.arange(4.0), {"type": "space"}),
+            "t": ("t", [0, 1], {"type": "time"}),
+        },
+    )
+    assert da.iso.spatial_dims == ("row", "col")
+
+
+def test_spatial_dims_override_and_errors():
+    da = xr.DataArray(np.zeros((2, 3)), dims=("a", "b"))
+    with pytest.raises(xiso.SpatialDimError, match=r"no spatial dimension among \('a', 'b'\)"):
+        _ = da.iso.spatial_dims
+    assert xiso.spatial_dims(da, dims=["b"]) == ("b",)
+    assert xiso.spatial_dims(da, dims="a") == ("a",)
+    with pytest.raises(xiso.SpatialDimError, match="'q'"):
+        xiso.spatial_dims(da, dims=["q"])
+
+
+def test_hashable_dim_names():
+    # xarray cannot index non-string dim names, so give spacing explicitly
+    da = xr.DataArray(np.zeros((8, 2)), dims=(1, "x"))
+    spacing = {1: 0.5, "x": 2.0}
+    assert da.iso.factors(dims=[1, "x"], spacing=spacing) == {1: 4, "x": 1}
+    out = xiso.near_isotropic(da, dims=[1, "x"], spacing=spacing)
+    assert out.sizes[1] == 2
+
+
+def test_spacing_from_coords(volume):
+    assert volume.iso.spacing == {"z": 0.25, "y": 1.0, "x": 1.0}
+
+
+def test_descending_coordinate_keeps_order():
+    da = make_volume(nz=8)
+    da = da.assign_coords(z=da.z.values[::-1])
+    assert da.iso.spacing["z"] == 0.25
+    out = da.iso.near_isotropic()
+    np.testing.assert_allclose(out.z.values, [1.375, 0.375])
+
+
+def test_float_noise_is_accepted():
+    da = make_volume(nz=8)
+    noisy = np.arange(8) * 0.25 + np.random.default_rng(0).normal(0, 1e-6, 8)
+    da = da.assign_coords(z=noisy)
+    assert da.iso.factors() == {"z": 4, "y": 1, "x": 1}
+
+
+def test_non_uniform():
+    da = make_volume(nz=4).assign_coords(z=[0.0, 0.25, 0.5, 1.0])
+    with pytest.raises(xiso.NonUniformSpacingError, match="dimension 'z' is not evenly spaced"):
+        da.iso.near_isotropic()
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        ([0.0, 0.0, 0.0, 0.0], "step of 0.0"),
+        ([0.0, np.nan, 1.0, np.nan], "step of nan"),
+        ([0.0, 1.0, 2.0, np.inf], "step of inf"),
+    ],
+)
+def test_bad_steps(values, match):
+    da = make_volume(nz=4).assign_coords(z=values)
+    with pytest.raises(xiso.SpacingError, match=match):
+        da.iso.factors()
+
+
+def test_missing_coordinate_and_override():
+    da = make_volume(nz=8).drop_vars("z")
+    with pytest.raises(xiso.MissingCoordinateError, match="dimension 'z' has no coordinate"):
+        da.iso.factors()
+    assert da.iso.factors(spacing={"z": 0.25}) == {"z": 4, "y": 1, "x": 1}
+    out = da.iso.near_isotropic(spacing={"z": 0.25})
+    assert out.sizes["z"] == 2 and "z" not in out.coords
+
+
+def test_single_sample_needs_spacing():
+    da = make_volume(nz=1)
+    with pytest.raises(xiso.SpacingError, match="'z' has 1 sample"):
+        da.iso.factors()
+    assert da.iso.factors(spacing={"z": 1.0}) == {"z": 1, "y": 1, "x": 1}
+
+
+def test_non_numeric_coordinate():
+    da = make_volume(nz=2).assign_coords(z=["a", "b"])
+    with pytest.raises(xiso.SpacingError, match="'z' has dtype"):
+        da.iso.factors()
+
+
+def test_spacing_override_unknown_dim(volume):
+    with pytest.raises(xiso.SpatialDimError, match="'t'"):
+        volume.iso.factors(spacing={"t": 1.0})
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), "abc def", object()])
+def test_spacing_override_bad(volume, bad):
+    with pytest.raises(xiso.XisoError, match="'z'"):
+        volume.iso.factors(spacing={"z": bad})
+
+
+@pytest.mark.parametrize("um", ["micrometer", "µm", "μm", "um", "micron"])
+def test_units_mixed_nm_um(um):
+    da = make_volume(nz=8, dz=250.0, units=("nm", um, um))
+    assert da.iso.spacing == {"z": 250.0, "y": 1.0, "x": 1.0}
+    assert da.iso.factors() == {"z": 4, "y": 1, "x": 1}
+    out = da.iso.near_isotropic()
+    assert out.sizes["z"] == 2
+    assert out.z.attrs["units"] == "nm"
+    assert out.iso.spacing == {"z": 1000.0, "y": 1.0, "x": 1.0}
+
+
+def test_unit_key_alias_and_millimetre():
+    da = make_volume(nz=8, dz=0.00025, units=(None, None, None))
+    da.z.attrs["unit"] = "millimeter"
+    da.y.attrs["unit"] = "micrometer"
+    da.x.attrs["unit"] = "micrometer"
+    assert da.iso.factors() == {"z": 4, "y": 1, "x": 1}
+    assert da.iso.units == {"z": "millimeter", "y": "micrometer", "x": "micrometer"}
+
+
+def test_unparseable_unit():
+    da = make_volume(units=("furlongs-ish", "um", "um"))
+    with pytest.raises(xiso.UnitError, match="'furlongs-ish' of dimension 'z' cannot be parsed"):
+        da.iso.factors()
+
+
+def test_non_length_unit():
+    da = make_volume(units=("s", "um", "um"))
+    with pytest.raises(xiso.UnitError, match="'s' of dimension 'z' is not a length"):
+        da.iso.factors()
+
+
+def test_units_on_some_dims_only():
+    da = make_volume(units=("um", None, "um"))
+    with pytest.raises(xiso.UnitError, match=r"\['y'\] have none"):
+        da.iso.factors()
+
+
+def test_spacing_override_quantity():
+    da = make_volume(nz=8, units=("um", "um", "um")).drop_vars("z")
+    assert da.iso.factors(spacing={"z": "250 nm"}) == {"z": 4, "y": 1, "x": 1}
+    ureg = pint.get_application_registry()
+    assert da.iso.factors(spacing={"z": ureg.Quantity(0.25, "um")}) == {"z": 4, "y": 1, "x": 1}
+
+
+def test_target_with_units():
+    da = make_volume(nz=16, ny=8, nx=8, units=("um", "um", "um"))
+    assert da.iso.factors(target="2 um") == {"z": 8, "y": 2, "x": 2}
+    assert da.iso.factors(target=2.0) == {"z": 8, "y": 2, "x": 2}
+    assert da.iso.factors(target="2000 nm") == {"z": 8, "y": 2, "x": 2}
+    with pytest.raises(xiso.UnitError, match="target"):
+        make_volume().iso.factors(target="2 um")

@@ -176,7 +176,7 @@ def downsample(
     ...                   coords={"z": np.arange(8) * 0.25})
     >>> out = downsample(da, z=4)
     >>> out.values, out.z.values
-    (array([ 2,  6], dtype=uint16), array([0.375, 1.375]))
+    (array([2, 6], dtype=uint16), array([0.375, 1.375]))
     """
     merged = check_factors(obj, _merge_factors(factors, factors_kwargs), boundary)
     options: dict[str, Any] = dict(method=method, boundary=boundary, dtype=dtype, skipna=skipna)

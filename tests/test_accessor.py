@@ -1,0 +1,157 @@
+import subprocess
+import sys
+
+import dask.array as dsa
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import make_volume
+
+import xiso
+
+
+def test_import_raises_no_accessor_warning():
+    code = "import xarray, xiso; assert hasattr(xarray.DataArray, 'iso')"
+    done = subprocess.run(
+        [sys.executable, "-W", "error::Warning", "-c", code], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_accessor_init_does_not_raise_on_bad_objects():
+    da = xr.DataArray(np.zeros(3), dims="q")
+    acc = da.iso  # nothing is read at construction
+    with pytest.raises(xiso.SpatialDimError, match="'q'"):
+        _ = acc.spacing
+
+
+@pytest.mark.parametrize("kind", ["DataArray", "Dataset"])
+def test_methods_and_twins_agree(kind):
+    obj = make_volume(nz=16)
+    if kind == "Dataset":
+        obj = obj.to_dataset()
+    a = obj.iso.near_isotropic()
+    b = xiso.near_isotropic(obj)
+    c = obj.iso.downsample(z=4)
+    d = obj.iso.downsample({"z": 4})
+    e = xiso.downsample(obj, {"z": 4})
+    f = xiso.downsample(obj, z=4)
+    for other in (b, c, d, e, f):
+        xr.testing.assert_identical(a, other)
+    assert obj.iso.factors() == xiso.near_isotropic_factors(obj) == {"z": 4, "y": 1, "x": 1}
+    assert obj.iso.spatial_dims == ("z", "y", "x")
+    assert obj.iso.spacing == {"z": 0.25, "y": 1.0, "x": 1.0}
+    assert obj.iso.units == {"z": None, "y": None, "x": None}
+
+
+def test_user_example():
+    nz, ny, nx = 16, 8, 8
+    vol = np.random.default_rng(1).random((nz, ny, nx))
+    da = xr.DataArray(
+        vol,
+        dims=("z", "y", "x"),
+        coords={"z": np.arange(nz) * 0.25, "y": np.arange(ny) * 1.0, "x": np.arange(nx) * 1.0},
+    )
+    iso = da.iso.near_isotropic()
+    assert iso.iso.spacing == {"z": 1.0, "y": 1.0, "x": 1.0}
+    np.testing.assert_allclose(iso.z.values[:2], [0.375, 1.375])
+    ref = vol.reshape(nz // 4, 4, ny, nx).mean(axis=1)
+    np.testing.assert_allclose(iso.values, ref)
+
+
+def test_every_finer_dim_is_reduced():
+    da = xr.DataArray(
+        np.zeros((8, 8, 8)),
+        dims=("z", "y", "x"),
+        coords={"z": np.arange(8) * 4.0, "y": np.arange(8) * 2.0, "x": np.arange(8) * 1.0},
+    )
+    out = da.iso.near_isotropic()
+    assert dict(out.sizes) == {"z": 8, "y": 4, "x": 2}
+    assert out.iso.spacing == {"z": 4.0, "y": 4.0, "x": 4.0}
+
+
+def test_non_spatial_dims_untouched():
+    data = np.random.default_rng(0).integers(0, 50, (3, 2, 8, 4, 4)).astype("uint8")
+    da = xr.DataArray(
+        data,
+        dims=("t", "c", "z", "y", "x"),
+        coords={
+            "t": [0.0, 1.0, 2.0],
+            "c": ["dapi", "gfp"],
+            "z": np.arange(8) * 0.5,
+            "y": np.arange(4.0),
+            "x": np.arange(4.0),
+        },
+        attrs={"long_name": "intensity"},
+    )
+    out = da.iso.near_isotropic()
+    assert dict(out.sizes) == {"t": 3, "c": 2, "z": 4, "y": 4, "x": 4}
+    xr.testing.assert_identical(out.c, da.c)
+    xr.testing.assert_identical(out.t, da.t)
+    assert out.attrs == da.attrs
+
+
+def test_input_not_mutated(volume):
+    before = volume.copy(deep=True)
+    volume.iso.near_isotropic(method="median")
+    xr.testing.assert_identical(volume, before)
+
+
+def test_dask_backed_is_lazy(raise_if_dask_computes):
+    da = make_volume(nz=16).chunk({"z": 3})
+    out = da.iso.near_isotropic()
+    assert isinstance(out.data, dsa.Array)
+    _ = out.iso.spacing  # coordinates are numpy; reading them computes nothing
+
+
+def test_near_isotropic_noop_and_dtype():
+    da = make_volume(nz=4, dz=1.0)
+    out = da.iso.near_isotropic()
+    xr.testing.assert_identical(out, da)
+    assert da.iso.near_isotropic(dtype="float32").dtype == np.float32
+    with pytest.raises(xiso.OptionError, match="method='average'"):
+        da.iso.near_isotropic(method="average")
+    with pytest.raises(xiso.OptionError, match="boundary='wrap'"):
+        da.iso.near_isotropic(boundary="wrap")
+
+
+def test_factor_larger_than_dim():
+    da = make_volume(nz=3, dz=0.25)
+    with pytest.raises(xiso.FactorError, match="dimension 'z' has length 3, smaller than its factor 4"):
+        da.iso.near_isotropic()
+
+
+def test_exact_boundary():
+    da = make_volume(nz=10, dz=0.25)
+    with pytest.raises(xiso.FactorError, match="dimension 'z' has length 10, which is not a multiple"):
+        da.iso.near_isotropic(boundary="exact")
+    assert da.iso.near_isotropic(boundary="trim").sizes["z"] == 2
+    assert da.iso.near_isotropic(boundary="pad").sizes["z"] == 3
+
+
+def test_both_mapping_and_kwargs(volume):
+    with pytest.raises(xiso.OptionError, match="not both"):
+        volume.iso.downsample({"z": 2}, y=2)
+    with pytest.raises(xiso.FactorError, match="no factors given"):
+        volume.iso.downsample()
+
+
+@pytest.mark.parametrize("bad", [0, -2, 2.0, "4", True])
+def test_bad_factor_values(volume, bad):
+    with pytest.raises(xiso.FactorError, match="factor of dimension 'z'"):
+        volume.iso.downsample(z=bad)
+
+
+def test_errors_are_value_errors():
+    assert issubclass(xiso.XisoError, ValueError)
+    for name in (
+        "SpatialDimError",
+        "MissingCoordinateError",
+        "SpacingError",
+        "NonUniformSpacingError",
+        "UnitError",
+        "FactorError",
+        "OptionError",
+        "DtypeError",
+    ):
+        assert issubclass(getattr(xiso, name), xiso.XisoError)

@@ -54,24 +54,28 @@ Kernel = Callable[[np.ndarray, tuple[int, ...], np.dtype, bool], np.ndarray]
 # helpers
 # --------------------------------------------------------------------------
 def _blocked(x: np.ndarray, block: tuple[int, ...]) -> tuple[np.ndarray, tuple[int, ...]]:
-    """View ``x`` as (n0, b0, n1, b1, ...); return the view and its block axes.
+    """View ``x`` with every reduced axis split in two, (n, b); return the view
+    and the positions of the block axes. Reducing over them gives the output.
 
     Splitting an axis in two never needs a copy, whatever the strides.
     """
     shape: list[int] = []
+    axes: list[int] = []
     for n, b in zip(x.shape, block):
-        shape += [n // b, b]
-    axes = tuple(2 * i + 1 for i in range(len(block)))
-    return x.reshape(shape), axes
+        if b > 1:
+            shape += [n // b, b]
+            axes.append(len(shape) - 1)
+        else:
+            shape.append(n)
+    return x.reshape(shape), tuple(axes)
 
 
 def _flat_blocks(x: np.ndarray, block: tuple[int, ...]) -> np.ndarray:
     """Copy ``x`` into shape (n0, n1, ..., k) with each block on the last axis."""
-    xb, _ = _blocked(x, block)
-    nd = x.ndim
-    order = [2 * i for i in range(nd)] + [2 * i + 1 for i in range(nd)]
+    xb, axes = _blocked(x, block)
+    keep = [i for i in range(xb.ndim) if i not in axes]
     out_shape = (*tuple(n // b for n, b in zip(x.shape, block)), math.prod(block))
-    return xb.transpose(order).reshape(out_shape)
+    return xb.transpose(keep + list(axes)).reshape(out_shape)
 
 
 def _wide_int(dtype: np.dtype, count: int) -> np.dtype | None:
@@ -79,7 +83,8 @@ def _wide_int(dtype: np.dtype, count: int) -> np.dtype | None:
     if dtype.kind == "b":
         return np.dtype(np.uint32) if count < 2**32 else np.dtype(np.uint64)
     info = np.iinfo(dtype)
-    worst = max(abs(int(info.min)), int(info.max)) * count
+    # headroom of ``count`` for the rounding offset added in _round_div
+    worst = max(abs(int(info.min)), int(info.max)) * count + count
     candidates = (np.int32, np.int64) if dtype.kind == "i" else (np.uint32, np.uint64)
     for cand in candidates:
         if worst <= np.iinfo(cand).max:
@@ -88,7 +93,21 @@ def _wide_int(dtype: np.dtype, count: int) -> np.dtype | None:
 
 
 def _round_div(s: np.ndarray, n: int | np.ndarray) -> np.ndarray:
-    """``s / n`` rounded to nearest, ties to even, in integer arithmetic."""
+    """``s / n`` rounded to nearest, ties to even, in integer arithmetic.
+
+    ``s`` is a fresh array (it may be modified in place).
+    """
+    if isinstance(n, int) and n & (n - 1) == 0:
+        # power of two: floor((s + n/2 - 1 + odd(floor(s/n))) / n) by shifts,
+        # which rounds half to even for either sign (shifts floor)
+        k = n.bit_length() - 1
+        if k == 0:
+            return s
+        odd = (s >> k) & 1
+        s += n // 2 - 1
+        s += odd
+        s >>= k
+        return s
     q, r = np.divmod(s, n)
     twice = r * 2
     up = (twice > n) | ((twice == n) & ((q & 1) == 1))
@@ -158,8 +177,13 @@ def _mean(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bo
             return m.astype(out_dtype)
         if rem is None:
             return _cast(_round_div(s, n), out_dtype)
-        extra = _round_div(rem, n).astype(s.dtype)
-        return _cast(s + extra, out_dtype)
+        # mean = s + rem / n with 0 <= rem < n * n: carry whole parts of rem
+        # into s, then round the fraction using the parity of the total
+        carry, frac = np.divmod(rem, np.uint64(n))
+        base = s + carry.astype(s.dtype)
+        twice = frac * 2
+        up = (twice > n) | ((twice == n) & ((base & 1) == 1))
+        return _cast(base + up.astype(base.dtype), out_dtype)
     xb, axes = _blocked(x, block)
     acc = _float_acc(x.dtype)
     m = np.mean(xb, axis=axes, dtype=acc)
@@ -180,12 +204,23 @@ def _median(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: 
         mid = np.partition(v, k // 2, axis=-1)[..., k // 2]
         return _cast(mid, out_dtype)
     p = np.partition(v, [k // 2 - 1, k // 2], axis=-1)
-    acc = _wide_int(x.dtype, 2) or np.dtype(np.float64)
-    lo = p[..., k // 2 - 1].astype(acc)
-    hi = p[..., k // 2].astype(acc)
-    if out_dtype.kind == "f" or acc.kind == "f":
+    lo, hi = p[..., k // 2 - 1], p[..., k // 2]
+    if out_dtype.kind == "f":
         return _cast((lo.astype(np.float64) + hi) / 2, out_dtype)
-    return _cast(_round_div(lo + hi, 2), out_dtype)
+    return _cast(_midpoint(lo, hi), out_dtype)
+
+
+def _midpoint(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``(lo + hi) / 2`` for integers with ``lo <= hi``, rounded half to even,
+    exact and overflow-free for every integer dtype (64-bit included)."""
+    acc = _wide_int(lo.dtype, 2)
+    if acc is not None:
+        return _round_div(lo.astype(acc) + hi.astype(acc), 2)
+    # hi - lo < 2**64 always fits in uint64 (two's complement wraps correctly)
+    diff = hi.astype(np.uint64) - lo.astype(np.uint64)
+    base = (lo.astype(np.uint64) + (diff >> np.uint64(1))).astype(lo.dtype)
+    up = ((diff & np.uint64(1)) == 1) & ((base & 1) == 1)
+    return base + up.astype(lo.dtype)
 
 
 def _extreme(func: Callable[..., np.ndarray], nanfunc: Callable[..., np.ndarray]) -> Kernel:
@@ -265,20 +300,16 @@ def result_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
     return in_dtype if dtype is None else np.dtype(dtype)
 
 
-def reduce_numpy(
-    x: np.ndarray,
-    block: tuple[int, ...],
-    method: str,
-    out_dtype: np.dtype,
-    skipna: bool,
+# Inputs larger than this are reduced slab by slab, so that the temporaries
+# of a slab stay in the CPU cache and come from the heap (large ones are fresh
+# pages that fault on every use); extra memory is the output plus one slab.
+SLAB_BYTES = 2**19
+
+
+def _reduce_pieces(
+    x: np.ndarray, block: tuple[int, ...], kernel: Kernel, out_dtype: np.dtype, skipna: bool
 ) -> np.ndarray:
-    """Reduce every axis of ``x`` by ``block``, the last block being partial
-    where the length is not a multiple (it is reduced over its valid samples)."""
-    kernel = KERNELS[method]
-    x = np.asarray(x)
-    out_shape = tuple(-(-n // b) for n, b in zip(x.shape, block))
-    if 0 in x.shape:
-        return np.empty(out_shape, dtype=out_dtype)
+    """Apply ``kernel`` to the whole-block pieces of ``x`` and reassemble them."""
     parts: list[list[tuple[slice, int]]] = []
     for n, b in zip(x.shape, block):
         full = n // b * b
@@ -302,6 +333,63 @@ def reduce_numpy(
         return items[0] if len(items) == 1 else np.concatenate(items, axis=ax)
 
     return assemble(())
+
+
+def reduce_numpy(
+    x: np.ndarray,
+    block: tuple[int, ...],
+    method: str,
+    out_dtype: np.dtype,
+    skipna: bool,
+) -> np.ndarray:
+    """Reduce every axis of ``x`` by ``block``, the last block being partial
+    where the length is not a multiple (it is reduced over its valid samples)."""
+    kernel = KERNELS[method]
+    x = np.asarray(x)
+    out_shape = tuple(-(-n // b) for n, b in zip(x.shape, block))
+    if 0 in x.shape:
+        return np.empty(out_shape, dtype=out_dtype)
+    if x.nbytes <= SLAB_BYTES:
+        return _reduce_pieces(x, block, kernel, out_dtype, skipna)
+    out = np.empty(out_shape, dtype=out_dtype)
+    _reduce_slabs(x, block, kernel, out_dtype, skipna, out, 0)
+    return out
+
+
+def _reduce_slabs(
+    x: np.ndarray,
+    block: tuple[int, ...],
+    kernel: Kernel,
+    out_dtype: np.dtype,
+    skipna: bool,
+    out: np.ndarray,
+    axis: int,
+) -> None:
+    """Reduce ``x`` into ``out`` in block-aligned slabs of about SLAB_BYTES,
+    cutting along ``axis`` and, where one output row is still too large, along
+    the next axes too."""
+    n_out = out.shape[axis]
+    row_bytes = x.nbytes / n_out
+    lead = (slice(None),) * axis
+    b = block[axis]
+    if row_bytes > SLAB_BYTES and axis + 1 < x.ndim:
+        for i in range(n_out):
+            _reduce_slabs(
+                x[(*lead, slice(i * b, (i + 1) * b))],
+                block,
+                kernel,
+                out_dtype,
+                skipna,
+                out[(*lead, slice(i, i + 1))],
+                axis + 1,
+            )
+        return
+    rows = max(1, int(SLAB_BYTES // row_bytes))
+    for start in range(0, n_out, rows):
+        stop = min(start + rows, n_out)
+        out[(*lead, slice(start, stop))] = _reduce_pieces(
+            x[(*lead, slice(start * b, stop * b))], block, kernel, out_dtype, skipna
+        )
 
 
 def aligned_chunks(chunks: tuple[int, ...], factor: int) -> tuple[int, ...]:

@@ -19,6 +19,14 @@ from .errors import (
     UnitError,
     XisoError,
 )
+from .ome_zarr import (
+    OmeZarrError,
+    StoreExistsError,
+    open_ome_zarr,
+    open_ome_zarr_pyramid,
+    to_ome_zarr,
+)
+from .pyramid import pyramid
 from .reduce import METHODS
 from .resample import downsample, near_isotropic, near_isotropic_factors, spacing_info
 from .spacing import spatial_dims
@@ -34,6 +42,8 @@ __all__ = [
     "FactorError",
     "MissingCoordinateError",
     "NonUniformSpacingError",
+    "OmeZarrError",
+    "StoreExistsError",
     "OptionError",
     "SpacingError",
     "SpatialDimError",
@@ -43,6 +53,10 @@ __all__ = [
     "downsample",
     "near_isotropic",
     "near_isotropic_factors",
+    "open_ome_zarr",
+    "open_ome_zarr_pyramid",
+    "pyramid",
     "spacing_info",
     "spatial_dims",
+    "to_ome_zarr",
 ]

@@ -11,10 +11,12 @@ from typing import Any, Generic, TypeVar
 
 import xarray as xr
 
-from . import resample
+from . import ome_zarr, resample
+from . import pyramid as _pyramid
+from .errors import XisoError
 from .spacing import spatial_dims
 
-__all__ = ["IsoDataArrayAccessor", "IsoDatasetAccessor"]
+__all__ = ["IsoDataArrayAccessor", "IsoDataTreeAccessor", "IsoDatasetAccessor"]
 
 T = TypeVar("T", xr.DataArray, xr.Dataset)
 
@@ -105,7 +107,102 @@ class _IsoAccessor(Generic[T]):
 class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
     """``DataArray.iso``: near-isotropic resampling of labelled volumes."""
 
+    def pyramid(
+        self,
+        *,
+        levels: int | None = None,
+        min_size: int = 32,
+        method: str = "mean",
+        near_isotropic: bool = True,
+        dims: Iterable[Hashable] | None = None,
+        spacing: Mapping[Hashable, Any] | None = None,
+    ) -> xr.DataTree:
+        """A multiscale pyramid as a DataTree; see :func:`xiso.pyramid`."""
+        return _pyramid.pyramid(
+            self._obj,
+            levels=levels,
+            min_size=min_size,
+            method=method,
+            near_isotropic=near_isotropic,
+            dims=dims,
+            spacing=spacing,
+        )
+
+    def to_ome_zarr(
+        self,
+        store: Any,
+        *,
+        pyramid: bool = True,
+        levels: int | None = None,
+        version: str = "0.5",
+        chunks: Any = None,
+        compressor: Any = None,
+        overwrite: bool = False,
+        method: str = "mean",
+        min_size: int = 32,
+    ) -> None:
+        """Write as OME-Zarr (a pyramid by default); see :func:`xiso.to_ome_zarr`."""
+        ome_zarr.to_ome_zarr(
+            self._obj,
+            store,
+            pyramid=pyramid,
+            levels=levels,
+            version=version,
+            chunks=chunks,
+            compressor=compressor,
+            overwrite=overwrite,
+            method=method,
+            min_size=min_size,
+        )
+
 
 @xr.register_dataset_accessor("iso")
 class IsoDatasetAccessor(_IsoAccessor[xr.Dataset]):
     """``Dataset.iso``: near-isotropic resampling of every spatial variable."""
+
+
+def _has_spatial_data(ds: xr.Dataset) -> bool:
+    return bool(ds.data_vars) and any(d in ds.dims for d in _spatial_or_empty(ds))
+
+
+def _spatial_or_empty(ds: xr.Dataset) -> tuple[Hashable, ...]:
+    try:
+        return spatial_dims(ds)
+    except XisoError:
+        return ()
+
+
+@xr.register_datatree_accessor("iso")
+class IsoDataTreeAccessor:
+    """``DataTree.iso``: apply xiso to every node, and write pyramids."""
+
+    def __init__(self, obj: xr.DataTree) -> None:
+        self._obj: xr.DataTree = obj
+
+    def _map(self, func: Any, **kwargs: Any) -> xr.DataTree:
+        def apply(ds: xr.Dataset) -> xr.Dataset:
+            return func(ds, **kwargs) if _has_spatial_data(ds) else ds
+
+        return self._obj.map_over_datasets(apply)
+
+    def near_isotropic(self, **kwargs: Any) -> xr.DataTree:
+        """:func:`xiso.near_isotropic` on every node that has spatial data."""
+        return self._map(resample.near_isotropic, **kwargs)
+
+    def downsample(
+        self, factors: Mapping[Hashable, int] | None = None, /, **kwargs: Any
+    ) -> xr.DataTree:
+        """:func:`xiso.downsample` on every node that has spatial data."""
+        options = {
+            k: kwargs.pop(k) for k in ("method", "boundary", "dtype", "skipna") if k in kwargs
+        }
+        merged = dict(factors or {}, **kwargs)
+
+        def apply(ds: xr.Dataset) -> xr.Dataset:
+            return resample.downsample(ds, merged, **options)
+
+        return self._map(apply)
+
+    def to_ome_zarr(self, store: Any, **kwargs: Any) -> None:
+        """Write the tree (one child per level) as OME-Zarr; see :func:`xiso.to_ome_zarr`."""
+        ome_zarr.to_ome_zarr(self._obj, store, **kwargs)

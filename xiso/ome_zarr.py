@@ -1,0 +1,666 @@
+"""OME-Zarr (NGFF 0.4 and 0.5) <-> DataArray / DataTree, at the edge.
+
+Reading turns a multiscale image into labelled, lazy DataArrays whose
+coordinates come from the NGFF ``coordinateTransformations``
+(``coord = translation + index * scale``, composed with the multiscale-level
+transforms). Writing derives ``scale`` and ``translation`` exactly from the
+coordinates, builds the metadata with ome-zarr-models (so it validates), and is
+atomic for local paths and fsspec URLs: everything goes to a temporary sibling
+that is moved into place at the end, and the OME metadata is written last.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pydantic
+import xarray as xr
+import zarr
+
+from .errors import OptionError, XisoError
+from .pyramid import pyramid as build_pyramid
+from .resample import near_isotropic as make_near_isotropic
+from .spacing import coordinate_step, coordinate_unit, spatial_dims, unit_registry
+
+__all__ = [
+    "OmeZarrError",
+    "StoreExistsError",
+    "open_ome_zarr",
+    "open_ome_zarr_pyramid",
+    "to_ome_zarr",
+]
+
+NGFF_VERSIONS = ("0.4", "0.5")
+_TIME_NAMES = {"t", "time"}
+_CHANNEL_NAMES = {"c", "ch", "channel", "channels"}
+# keys of DataArray attrs that hold OME metadata rather than user attrs
+_OME_ATTRS = ("ngff_version", "omero")
+
+
+class OmeZarrError(XisoError):
+    """A store is not a readable OME-Zarr image, or metadata cannot be written."""
+
+
+class StoreExistsError(XisoError):
+    """The output store exists and ``overwrite=True`` was not given."""
+
+
+# --------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------
+def _open_group(store: Any) -> zarr.Group:
+    try:
+        return zarr.open_group(store, mode="r")
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError) as err:
+        raise OmeZarrError(
+            f"no zarr group at {store!r} ({err}); check the path, or pass the image group "
+            "inside the store (e.g. 'data.zarr/0')"
+        ) from None
+
+
+def _image_attrs(group: zarr.Group, where: Any) -> tuple[str, Any]:
+    """(NGFF version, validated ome-zarr-models ImageAttrs) of an image group."""
+    attrs = group.attrs.asdict()
+    if "ome" in attrs and isinstance(attrs["ome"], dict):
+        from ome_zarr_models.v05.image import ImageAttrs as Attrs05
+
+        raw: dict[str, Any] = dict(attrs["ome"])
+        version = str(raw.get("version", "0.5"))
+        model: Any = Attrs05
+    elif "multiscales" in attrs:
+        from ome_zarr_models.v04.image import ImageAttrs as Attrs04
+
+        raw = {k: attrs[k] for k in ("multiscales", "omero") if k in attrs}
+        version = str(raw["multiscales"][0].get("version", "0.4")) if raw["multiscales"] else "0.4"
+        model = Attrs04
+    else:
+        raise OmeZarrError(
+            f"{where!r} is a zarr group but not an OME-Zarr image: its attributes have no "
+            "'multiscales' (NGFF 0.4) or 'ome' (NGFF 0.5) entry; open the image group itself"
+        )
+    if version not in NGFF_VERSIONS:
+        raise OmeZarrError(
+            f"{where!r} declares NGFF version {version!r}; xiso reads {NGFF_VERSIONS!r}"
+        )
+    try:
+        return version, model.model_validate(raw)
+    except pydantic.ValidationError as err:
+        first = err.errors()[0]
+        raise OmeZarrError(
+            f"the OME-Zarr metadata of {where!r} is invalid: {first.get('msg')} at "
+            f"{'/'.join(str(p) for p in first.get('loc', ()))}"
+        ) from None
+
+
+def _vectors(transforms: Any, ndim: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, translation) of a list of NGFF transforms."""
+    scale = np.ones(ndim)
+    translation = np.zeros(ndim)
+    for t in transforms or ():
+        kind = getattr(t, "type", None)
+        if kind == "identity":
+            continue
+        if kind == "scale" and hasattr(t, "scale"):
+            scale = scale * np.asarray(t.scale, dtype=np.float64)
+            translation = translation * np.asarray(t.scale, dtype=np.float64)
+        elif kind == "translation" and hasattr(t, "translation"):
+            translation = translation + np.asarray(t.translation, dtype=np.float64)
+        else:
+            raise OmeZarrError(
+                f"{where}: the {kind!r} transform given by path is not supported; "
+                "inline its values in the metadata"
+            )
+    if scale.shape != (ndim,) or translation.shape != (ndim,):
+        raise OmeZarrError(f"{where}: transforms have {scale.size} values for {ndim} axes")
+    return scale, translation
+
+
+def _level_index(datasets: Sequence[Any], level: int | str, where: Any) -> int:
+    paths = [d.path for d in datasets]
+    if isinstance(level, str):
+        if level in paths:
+            return paths.index(level)
+    elif isinstance(level, (int, np.integer)) and -len(paths) <= level < len(paths):
+        return int(level) % len(paths)
+    raise OmeZarrError(
+        f"level {level!r} does not exist in {where!r}; it has {len(paths)} level(s): "
+        f"indices 0..{len(paths) - 1}, paths {paths!r}"
+    )
+
+
+def _read_level(
+    group: zarr.Group,
+    version: str,
+    attrs_model: Any,
+    index: int,
+    chunks: Any,
+    where: Any,
+) -> xr.DataArray:
+    import dask.array as dsa
+    from dask.base import tokenize
+
+    ms = attrs_model.multiscales[0]
+    axes = list(ms.axes)
+    ndim = len(axes)
+    dataset = ms.datasets[index]
+    try:
+        array = group[dataset.path]
+    except KeyError:
+        raise OmeZarrError(
+            f"level {dataset.path!r} is listed in the metadata of {where!r} but has no array"
+        ) from None
+    if not isinstance(array, zarr.Array):
+        raise OmeZarrError(f"{dataset.path!r} in {where!r} is a group, not an array")
+    if array.ndim != ndim:
+        raise OmeZarrError(
+            f"level {dataset.path!r} of {where!r} has {array.ndim} dimensions but the metadata "
+            f"names {ndim} axes {[a.name for a in axes]!r}; the store is inconsistent"
+        )
+    scale, translation = _vectors(
+        dataset.coordinateTransformations, ndim, f"level {dataset.path!r}"
+    )
+    g_scale, g_translation = _vectors(ms.coordinateTransformations, ndim, "multiscale")
+    scale, translation = g_scale * scale, g_scale * translation + g_translation
+    for ax, s in zip(axes, scale):
+        if not np.isfinite(s) or s <= 0:
+            raise OmeZarrError(
+                f"level {dataset.path!r} of {where!r} has scale {float(s)!r} for axis "
+                f"{ax.name!r}; NGFF scales must be positive"
+            )
+    dims = [str(a.name) for a in axes]
+    omero = getattr(attrs_model, "omero", None)
+    omero_dict = _to_plain(omero) if omero is not None else None
+    labels = _channel_labels(omero_dict)
+    coords: dict[Hashable, xr.Variable] = {}
+    for i, (ax, n) in enumerate(zip(axes, array.shape)):
+        cattrs: dict[str, Any] = {}
+        if ax.type is not None:
+            cattrs["type"] = str(ax.type)
+        if ax.unit is not None:
+            cattrs["units"] = str(ax.unit)
+        if ax.type == "channel":
+            if labels is not None and len(labels) == n:
+                coords[dims[i]] = xr.Variable(dims[i], np.array(labels, dtype=object), cattrs)
+            continue
+        values = translation[i] + np.arange(n) * scale[i]
+        coords[dims[i]] = xr.Variable(dims[i], values, cattrs)
+    data = dsa.from_array(
+        array,
+        chunks=array.chunks if chunks is None else chunks,
+        name="xiso-open-" + tokenize(str(where), dataset.path, array.shape, str(array.dtype)),
+        lock=False,
+        asarray=True,
+        inline_array=True,
+    )
+    stored: Any = group.attrs.asdict().get("xiso", {})
+    user_attrs = dict(stored.get("attrs", {})) if isinstance(stored, dict) else {}
+    attrs: dict[str, Any] = {**user_attrs, "ngff_version": version}
+    if omero_dict is not None:
+        attrs["omero"] = omero_dict
+    name = ms.name if isinstance(ms.name, str) and ms.name else None
+    return xr.DataArray(data, dims=dims, coords=coords, name=name, attrs=attrs)
+
+
+def _to_plain(model: Any) -> Any:
+    if isinstance(model, pydantic.BaseModel):
+        return model.model_dump(mode="json", exclude_none=True, by_alias=True)
+    return json.loads(json.dumps(model))
+
+
+def _channel_labels(omero: Mapping[str, Any] | None) -> list[str] | None:
+    if not omero or not isinstance(omero.get("channels"), list):
+        return None
+    labels = [c.get("label") if isinstance(c, dict) else None for c in omero["channels"]]
+    if not labels or any(not isinstance(lb, str) or not lb for lb in labels):
+        return None
+    return [str(lb) for lb in labels]
+
+
+def open_ome_zarr(
+    store: Any,
+    *,
+    level: int | str = 0,
+    near_isotropic: bool = False,
+    method: str = "mean",
+    rounding: str = "pow2",
+    chunks: Any = None,
+) -> xr.DataArray:
+    """Open one level of an OME-Zarr image as a lazy, labelled DataArray.
+
+    Parameters
+    ----------
+    store : str, Path, zarr store or fsspec URL
+        The image group (NGFF 0.4 on zarr v2, or 0.5 on zarr v3).
+    level : int or str, default 0
+        Index into the multiscale datasets, or a dataset path.
+    near_isotropic : bool, default False
+        Return ``open_ome_zarr(...).iso.near_isotropic(method=..., rounding=...)``
+        (still lazy).
+    method, rounding
+        As in :func:`xiso.near_isotropic`.
+    chunks : optional
+        Dask chunks; default the stored chunks.
+
+    Returns
+    -------
+    DataArray
+        Dask-backed; dims are the axis names, coordinates
+        ``translation + index * scale`` with attrs ``units`` and ``type``, the
+        channel coordinate holds omero labels when present, the name is the
+        multiscale name, attrs keep ``ngff_version`` and ``omero``.
+
+    Raises
+    ------
+    OmeZarrError
+        Not an OME-Zarr image group, a missing level, axes that disagree with
+        the array rank, or a zero or negative scale.
+    """
+    group = _open_group(store)
+    version, attrs_model = _image_attrs(group, store)
+    index = _level_index(attrs_model.multiscales[0].datasets, level, store)
+    da = _read_level(group, version, attrs_model, index, chunks, store)
+    if near_isotropic:
+        return make_near_isotropic(da, method=method, rounding=rounding)
+    return da
+
+
+def open_ome_zarr_pyramid(store: Any, *, chunks: Any = None) -> xr.DataTree:
+    """Open every stored level of an OME-Zarr image as a DataTree.
+
+    One child node per level, named by its NGFF dataset path, each holding a
+    Dataset with the image as its single variable (named like the multiscale,
+    ``"image"`` when unnamed).
+    """
+    group = _open_group(store)
+    version, attrs_model = _image_attrs(group, store)
+    nodes: dict[str, xr.Dataset] = {}
+    for i, dataset in enumerate(attrs_model.multiscales[0].datasets):
+        da = _read_level(group, version, attrs_model, i, chunks, store)
+        nodes[dataset.path] = da.to_dataset(name=da.name if da.name is not None else "image")
+    return xr.DataTree.from_dict(nodes)
+
+
+# --------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------
+def _axis_type(da: xr.DataArray, dim: Hashable, spatial: Sequence[Hashable]) -> str | None:
+    attrs = da.coords[dim].attrs if dim in da.coords else {}
+    if isinstance(attrs.get("type"), str):
+        return str(attrs["type"])
+    if dim in spatial:
+        return "space"
+    name = str(dim).lower()
+    if name in _TIME_NAMES or str(attrs.get("axis", "")).upper() == "T":
+        return "time"
+    if name in _CHANNEL_NAMES:
+        return "channel"
+    return None
+
+
+def _ngff_unit(dim: Hashable, text: str | None) -> str | None:
+    """The NGFF (UDUNITS long) name of a unit: 'um' and 'µm' -> 'micrometer'."""
+    if text is None:
+        return None
+    try:
+        return f"{unit_registry().Unit(text)}"
+    except Exception:
+        raise OmeZarrError(
+            f"the unit {text!r} of dimension {dim!r} cannot be parsed; use a unit such as "
+            "'micrometer' or 'second'"
+        ) from None
+
+
+def _level_transform(
+    da: xr.DataArray, axis_types: Sequence[str | None], previous: Sequence[float] | None
+) -> tuple[list[float], list[float]]:
+    scale: list[float] = []
+    translation: list[float] = []
+    for i, dim in enumerate(da.dims):
+        numeric = dim in da.coords and da.coords[dim].dtype.kind in "iuf"
+        if axis_types[i] == "channel" or not numeric:
+            scale.append(1.0 if previous is None else previous[i])
+            translation.append(0.0)
+            continue
+        values = np.asarray(da.coords[dim].values, dtype=np.float64)
+        if values.size >= 2:
+            step = coordinate_step(da, dim)
+            if values[-1] < values[0]:
+                raise OmeZarrError(
+                    f"the coordinate of dimension {dim!r} is descending, which NGFF cannot "
+                    f"express (scales are positive); use .sortby({dim!r}) first"
+                )
+        elif previous is not None:
+            step = previous[i]
+        else:
+            step = 1.0
+        scale.append(float(step))
+        translation.append(float(values[0]))
+    return scale, translation
+
+
+def _default_chunks(da: xr.DataArray, axis_types: Sequence[str | None], chunks: Any) -> tuple:
+    n_space = sum(t == "space" for t in axis_types) or 1
+    edge = 128 if n_space >= 3 else 512
+    out = []
+    for dim, kind, n in zip(da.dims, axis_types, da.shape):
+        if isinstance(chunks, Mapping) and dim in chunks:
+            c = int(chunks[dim])
+        elif isinstance(chunks, int) and kind == "space":
+            c = chunks
+        elif kind == "space":
+            c = edge
+        else:
+            c = 1
+        if c < 1:
+            raise OptionError(f"the chunk size of dimension {dim!r} is {c}; it must be >= 1")
+        out.append(max(1, min(c, n)))
+    return tuple(out)
+
+
+def _omero_for(da: xr.DataArray, axis_types: Sequence[str | None]) -> dict[str, Any] | None:
+    omero = da.attrs.get("omero")
+    omero = json.loads(json.dumps(omero)) if isinstance(omero, Mapping) else None
+    if "channel" not in axis_types:
+        return omero
+    cdim = da.dims[list(axis_types).index("channel")]
+    labels = (
+        [str(v) for v in da.coords[cdim].values]
+        if cdim in da.coords and da.coords[cdim].dtype.kind in "OUS"
+        else None
+    )
+    if omero is None and labels is None:
+        return None
+    if omero is None:
+        if np.dtype(da.dtype).kind in "iu":
+            info = np.iinfo(da.dtype)
+            lo, hi = float(info.min), float(info.max)
+        else:
+            lo, hi = 0.0, 1.0
+        window = {"min": lo, "max": hi, "start": lo, "end": hi}
+        omero = {"channels": [{"color": "FFFFFF", "window": window} for _ in range(da.sizes[cdim])]}
+    if labels is not None and len(omero.get("channels", [])) == len(labels):
+        for channel, label in zip(omero["channels"], labels):
+            channel["label"] = label
+    return omero
+
+
+def _json_safe_attrs(attrs: Mapping[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in attrs.items():
+        if k in _OME_ATTRS or not isinstance(k, str):
+            continue
+        if isinstance(v, np.generic):
+            v = v.item()
+        elif isinstance(v, np.ndarray):
+            v = v.tolist()
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError):
+            continue
+        out[k] = v
+    return out
+
+
+def _levels_of(
+    obj: xr.DataArray | xr.DataTree, **pyramid_options: Any
+) -> list[tuple[str, xr.DataArray]]:
+    if isinstance(obj, xr.DataTree):
+        levels = []
+        for path, node in obj.children.items():
+            variables = list(node.data_vars)
+            if len(variables) != 1:
+                raise OmeZarrError(
+                    f"pyramid level {path!r} holds {len(variables)} variables {variables!r}; "
+                    "each level must hold exactly one image"
+                )
+            image = node.to_dataset()[variables[0]]
+            levels.append((str(path), image))
+        if not levels:
+            raise OmeZarrError("the DataTree has no child nodes; one node per level is expected")
+        return levels
+    if pyramid_options.pop("pyramid"):
+        tree = build_pyramid(obj, **pyramid_options)
+        return _levels_of(tree)
+    return [("0", obj)]
+
+
+def _ngff_metadata(
+    levels: Sequence[tuple[str, xr.DataArray]], version: str
+) -> tuple[dict[str, Any], list[str | None]]:
+    """The OME attributes (validated by ome-zarr-models) and the axis types."""
+    from ome_zarr_models.common.coordinate_transformations import VectorScale, VectorTranslation
+
+    if version == "0.5":
+        from ome_zarr_models.v05.axes import Axis
+        from ome_zarr_models.v05.image import ImageAttrs
+        from ome_zarr_models.v05.multiscales import Dataset, Multiscale
+    else:
+        from ome_zarr_models.v04.axes import Axis  # type: ignore[assignment]
+        from ome_zarr_models.v04.image import ImageAttrs  # type: ignore[assignment]
+        from ome_zarr_models.v04.multiscales import Dataset, Multiscale  # type: ignore[assignment]
+
+    base = levels[0][1]
+    try:
+        spatial: Sequence[Hashable] = spatial_dims(base)
+    except XisoError:
+        spatial = ()
+    types = [_axis_type(base, d, spatial) for d in base.dims]
+    axes = []
+    for dim, kind in zip(base.dims, types):
+        unit = coordinate_unit(base, dim) if kind in ("space", "time") else None
+        axes.append(Axis(name=str(dim), type=kind, unit=_ngff_unit(dim, unit)))
+    datasets = []
+    previous: list[float] | None = None
+    for path, da in levels:
+        if da.dims != base.dims:
+            raise OmeZarrError(
+                f"level {path!r} has dims {da.dims!r} but level 0 has {base.dims!r}; "
+                "all levels need the same dims in the same order"
+            )
+        scale, translation = _level_transform(da, types, previous)
+        previous = scale
+        datasets.append(
+            Dataset(
+                path=path,
+                coordinateTransformations=(
+                    VectorScale.build(scale),
+                    VectorTranslation.build(translation),
+                ),
+            )
+        )
+    name = str(base.name) if base.name is not None else None
+    omero = _omero_for(base, types)
+    try:
+        ms_options: dict[str, Any] = {"version": "0.4"} if version == "0.4" else {}
+        multiscale = Multiscale(axes=axes, datasets=tuple(datasets), name=name, **ms_options)
+        extra: dict[str, Any] = {"omero": omero} if omero is not None else {}
+        if version == "0.5":
+            model = ImageAttrs(version="0.5", multiscales=[multiscale], **extra)
+        else:
+            model = ImageAttrs(multiscales=[multiscale], **extra)
+    except pydantic.ValidationError as err:
+        first = err.errors()[0]
+        raise OmeZarrError(
+            f"these dims {tuple(base.dims)!r} cannot be written as NGFF {version}: "
+            f"{first.get('msg')}. NGFF wants 2-5 axes ordered (t, c, z, y, x) with 2 or 3 "
+            "space axes last; transpose or rename the dims"
+        ) from None
+    return model.model_dump(mode="json", exclude_none=True, by_alias=True), types
+
+
+def _is_url(store: Any) -> bool:
+    return isinstance(store, str) and "://" in store and not store.startswith("file://")
+
+
+def _local_path(store: Any) -> Path | None:
+    if isinstance(store, Path):
+        return store
+    if isinstance(store, str) and not _is_url(store):
+        return Path(store.removeprefix("file://"))
+    return None
+
+
+def _write_group(
+    target: Any,
+    levels: Sequence[tuple[str, xr.DataArray]],
+    attrs: dict[str, Any],
+    user_attrs: dict[str, Any],
+    version: str,
+    chunk_shape: tuple[int, ...],
+    compressor: Any,
+) -> None:
+    import dask.array as dsa
+
+    zarr_format: Literal[2, 3] = 3 if version == "0.5" else 2
+    group = zarr.open_group(target, mode="w", zarr_format=zarr_format)
+    sources: list[Any] = []
+    targets: list[Any] = []
+    for path, da in levels:
+        chunks = tuple(min(c, n) for c, n in zip(chunk_shape, da.shape))
+        kwargs: dict[str, Any] = {}
+        if compressor is not None:
+            kwargs["compressors"] = compressor
+        if zarr_format == 3:
+            kwargs["dimension_names"] = [str(d) for d in da.dims]
+        array = group.create_array(
+            name=path, shape=da.shape, dtype=da.dtype, chunks=chunks, fill_value=0, **kwargs
+        )
+        data = da.data
+        if not isinstance(data, dsa.Array):
+            data = dsa.from_array(np.asarray(data), chunks=chunks)
+        sources.append(data.rechunk(chunks))
+        targets.append(array)
+    dsa.store(sources, targets, lock=False, compute=True)
+    # metadata last: a store that failed above never looks like a valid image
+    meta: dict[str, Any] = {"ome": attrs} if version == "0.5" else dict(attrs)
+    if user_attrs:
+        meta["xiso"] = {"attrs": user_attrs}
+    group.attrs.update(meta)
+
+
+def _exists(store: Any) -> bool:
+    local = _local_path(store)
+    if local is not None:
+        return local.exists()
+    if _is_url(store):
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(store)
+        return bool(fs.exists(path))
+    try:
+        zarr.open_group(store, mode="r")
+        return True
+    except Exception:
+        return False
+
+
+def to_ome_zarr(
+    obj: xr.DataArray | xr.DataTree,
+    store: Any,
+    *,
+    pyramid: bool = True,
+    levels: int | None = None,
+    version: str = "0.5",
+    chunks: Any = None,
+    compressor: Any = None,
+    overwrite: bool = False,
+    method: str = "mean",
+    min_size: int = 32,
+) -> None:
+    """Write a DataArray (optionally as a pyramid) or a DataTree as OME-Zarr.
+
+    Parameters
+    ----------
+    obj : DataArray or DataTree
+        An image, or a pyramid with one child node per level (as returned by
+        :func:`xiso.pyramid` or :func:`open_ome_zarr_pyramid`).
+    store : str, Path, fsspec URL or zarr store
+        Where to write.
+    pyramid : bool, default True
+        For a DataArray: write a near-isotropic pyramid (see
+        :func:`xiso.pyramid`), else only level 0.
+    levels, min_size, method
+        Passed to :func:`xiso.pyramid`.
+    version : {"0.5", "0.4"}
+        NGFF 0.5 on zarr v3, or NGFF 0.4 on zarr v2.
+    chunks : int or mapping, optional
+        Chunk edge of the spatial dims (default 128 for 3-D, 512 for 2-D; other
+        dims 1), the same at every level so chunks align with the pyramid.
+    compressor : codec, optional
+        A zarr codec (default: zarr's default, zstd).
+    overwrite : bool, default False
+        Replace an existing store; without it an existing target raises.
+
+    Notes
+    -----
+    Local paths and fsspec URLs are written to a temporary sibling and moved
+    into place at the end; a failure leaves the target as it was. A zarr store
+    object is written in place with the OME metadata last, so a failed write
+    never looks like a valid image.
+    """
+    if version not in NGFF_VERSIONS:
+        raise OptionError(f"version={version!r} is not supported; use one of {NGFF_VERSIONS!r}")
+    if _exists(store) and not overwrite:
+        raise StoreExistsError(
+            f"{store!r} already exists; pass overwrite=True to replace it, or choose another path"
+        )
+    pairs = _levels_of(obj, pyramid=pyramid, levels=levels, method=method, min_size=min_size)
+    attrs, types = _ngff_metadata(pairs, version)
+    base = pairs[0][1]
+    chunk_shape = _default_chunks(base, types, chunks)
+    user_attrs = _json_safe_attrs(base.attrs)
+    write = lambda target: _write_group(  # noqa: E731
+        target, pairs, attrs, user_attrs, version, chunk_shape, compressor
+    )
+    local = _local_path(store)
+    if local is not None:
+        _replace_local(local, write)
+    elif _is_url(store):
+        _replace_fsspec(store, write)
+    else:
+        write(store)
+
+
+def _replace_local(target: Path, write: Any) -> None:
+    target = target.absolute()
+    tmp = target.with_name(f".{target.name}.xiso-tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        write(str(tmp))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if target.exists():
+        trash = target.with_name(f".{target.name}.xiso-old-{uuid.uuid4().hex[:8]}")
+        target.rename(trash)
+        tmp.rename(target)
+        if trash.is_dir():
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            trash.unlink(missing_ok=True)
+    else:
+        tmp.rename(target)
+
+
+def _replace_fsspec(url: str, write: Any) -> None:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    protocol = url.split("://", 1)[0]
+    path = path.rstrip("/")
+    parent, _, name = path.rpartition("/")
+    tmp = f"{parent}/.{name}.xiso-tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        write(f"{protocol}://{tmp}")
+    except BaseException:
+        if fs.exists(tmp):
+            fs.rm(tmp, recursive=True)
+        raise
+    if fs.exists(path):
+        fs.rm(path, recursive=True)
+    fs.mv(tmp, path, recursive=True)

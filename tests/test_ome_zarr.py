@@ -222,7 +222,7 @@ def test_descending_and_bad_dims(tmp_path):
     with pytest.raises(xiso.OmeZarrError, match="cannot be written as NGFF"):
         xiso.to_ome_zarr(weird, tmp_path / "w.zarr", pyramid=False)
     assert not (tmp_path / "d.zarr").exists() and not (tmp_path / "w.zarr").exists()
-    with pytest.raises(xiso.OptionError, match="version='0.6'"):
+    with pytest.raises(xiso.OptionError, match=r"version=.0\.6."):
         xiso.to_ome_zarr(da, tmp_path / "v.zarr", version="0.6")
 
 
@@ -262,7 +262,7 @@ def test_rank_mismatch_and_bad_scale(tmp_path):
         ome["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"][0] = 0.0
 
     _edit_attrs(tmp_path / "b.zarr", zero_scale)
-    with pytest.raises(xiso.OmeZarrError, match="scale 0.0 for axis 'z'"):
+    with pytest.raises(xiso.OmeZarrError, match=r"scale 0\.0 for axis .z."):
         xiso.open_ome_zarr(tmp_path / "b.zarr")
 
 

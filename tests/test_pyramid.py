@@ -1,0 +1,116 @@
+import threading
+
+import dask.array as dsa
+import numpy as np
+import pytest
+import xarray as xr
+
+import xiso
+from xiso.pyramid import pyramid_factors
+
+
+def _vol(nz=64, ny=64, nx=64, dz=0.25, dtype="uint16", chunks=None):
+    data = np.random.default_rng(0).integers(0, 5000, (nz, ny, nx)).astype(dtype)
+    da = xr.DataArray(
+        data,
+        dims=("z", "y", "x"),
+        name="img",
+        coords={"z": np.arange(nz) * dz, "y": np.arange(ny) * 1.0, "x": np.arange(nx) * 1.0},
+    )
+    return da.chunk(chunks) if chunks else da
+
+
+def test_factors_rule():
+    steps = pyramid_factors({"z": 0.25, "y": 1.0, "x": 1.0}, {"z": 512, "y": 256, "x": 256})
+    assert steps == [{"z": 2}, {"z": 2}, {"z": 2, "y": 2, "x": 2}, {"z": 2, "y": 2, "x": 2}]
+    # finest first: z (0.25) and y (0.5) both below 1/sqrt(2) of x
+    steps = pyramid_factors(
+        {"z": 0.25, "y": 0.5, "x": 1.0}, {"z": 64, "y": 64, "x": 64}, min_size=8
+    )
+    assert steps[:3] == [{"z": 2, "y": 2}, {"z": 2}, {"z": 2, "y": 2, "x": 2}]
+    classic = pyramid_factors(
+        {"z": 0.25, "y": 1.0, "x": 1.0}, {"z": 64, "y": 64, "x": 64}, near_isotropic=False
+    )
+    assert classic == [{"z": 2, "y": 2, "x": 2}]
+    assert pyramid_factors({"z": 1.0}, {"z": 1024}, levels=3, min_size=1) == [{"z": 2}, {"z": 2}]
+    assert pyramid_factors({"z": 1.0}, {"z": 16}, min_size=32) == []
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5])
+def test_bad_levels(bad):
+    with pytest.raises(xiso.OptionError, match="levels="):
+        pyramid_factors({"z": 1.0}, {"z": 16}, levels=bad)
+    with pytest.raises(xiso.OptionError, match="min_size="):
+        pyramid_factors({"z": 1.0}, {"z": 16}, min_size=bad)
+
+
+def test_levels_match_independent_reference():
+    da = _vol()
+    tree = da.iso.pyramid(min_size=8)
+    names = list(tree.children)
+    assert names == ["0", "1", "2", "3"]  # a 4th level would take z below min_size
+    xr.testing.assert_identical(tree["0"]["img"], da)
+    expected_shapes = [(64, 64, 64), (32, 64, 64), (16, 64, 64), (8, 32, 32)]
+    assert [tree[k]["img"].shape for k in names] == expected_shapes
+    # level 1 from level 0, level 3 from level 2: reshape + mean, rounded half to even
+    ref1 = np.round(da.values.reshape(32, 2, 64, 64).mean(axis=1, dtype=np.float64))
+    np.testing.assert_array_equal(tree["1"]["img"].values, ref1.astype("uint16"))
+    lvl2 = tree["2"]["img"].values.astype(np.float64)
+    ref3 = np.round(lvl2.reshape(8, 2, 32, 2, 32, 2).mean(axis=(1, 3, 5)))
+    np.testing.assert_array_equal(tree["3"]["img"].values, ref3.astype("uint16"))
+    assert tree["3"]["img"].iso.spacing == {"z": 2.0, "y": 2.0, "x": 2.0}
+
+
+def test_levels_argument_and_names():
+    tree = _vol().rename(None).iso.pyramid(levels=2)
+    assert list(tree.children) == ["0", "1"]
+    assert list(tree["1"].data_vars) == ["image"]
+
+
+def test_lazy_and_chained(raise_if_dask_computes):
+    da = _vol(chunks={"z": 1})
+    tree = da.iso.pyramid(min_size=8)
+    lvl2 = tree["2"]["img"].data
+    lvl1 = tree["1"]["img"].data
+    # each level is computed from the previous one: level 1's output is in level 2's graph
+    assert lvl1.name in dict(lvl2.__dask_graph__()).keys() or any(
+        k[0] == lvl1.name for k in dict(lvl2.__dask_graph__()) if isinstance(k, tuple)
+    )
+
+
+def test_label_pyramid_never_invents_labels():
+    rng = np.random.default_rng(1)
+    labels = rng.choice(np.array([0, 3, 7, 250], dtype="uint8"), size=(32, 32, 32))
+    da = xr.DataArray(
+        labels,
+        dims=("z", "y", "x"),
+        name="lab",
+        coords={"z": np.arange(32) * 0.5, "y": np.arange(32.0), "x": np.arange(32.0)},
+    )
+    tree = da.iso.pyramid(method="mode", min_size=2)
+    for node in tree.children.values():
+        assert set(np.unique(node["lab"].values)) <= {0, 3, 7, 250}
+
+
+def test_pyramid_write_reads_source_once(tmp_path):
+    calls = []
+    lock = threading.Lock()
+    base = np.random.default_rng(0).integers(0, 100, (64, 64, 64)).astype("uint16")
+
+    def load(block_info=None):
+        with lock:
+            calls.append(block_info[None]["chunk-location"])
+        return base[tuple(slice(a, b) for a, b in block_info[None]["array-location"])]
+
+    src = dsa.map_blocks(load, dtype="uint16", chunks=((16,) * 4,) * 3)
+    da = xr.DataArray(
+        src,
+        dims=("z", "y", "x"),
+        name="img",
+        coords={"z": np.arange(64) * 0.25, "y": np.arange(64.0), "x": np.arange(64.0)},
+    )
+    xiso.to_ome_zarr(da, tmp_path / "p.zarr", min_size=4, chunks=16)
+    assert len(calls) == 64 and len(set(calls)) == 64
+    back = xiso.open_ome_zarr_pyramid(tmp_path / "p.zarr")
+    assert len(back.children) >= 4
+    np.testing.assert_array_equal(back["0"]["img"].values, base)

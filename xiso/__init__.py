@@ -8,6 +8,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import accessor as _accessor  # noqa: F401  (registers .iso)
+from . import data
 from .errors import (
     DtypeError,
     FactorError,
@@ -50,6 +51,7 @@ __all__ = [
     "UnitError",
     "XisoError",
     "__version__",
+    "data",
     "downsample",
     "near_isotropic",
     "near_isotropic_factors",

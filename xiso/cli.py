@@ -1,71 +1,362 @@
 """The ``xiso`` command line: a consumer of the public API only.
 
-Exit codes: 0 success, 1 a user error (bad input or option; one line on
-stderr, ``--debug`` for the traceback), 2 a usage error (from argparse).
+Exit codes
+----------
+0  success
+1  a user error: missing input, existing output without ``--overwrite``, bad
+   values, non-uniform spacing, ... (one line on stderr; ``--debug`` shows the
+   traceback)
+2  a usage error (unknown command or option; printed by argparse)
+130 interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import xiso
 
 EXAMPLES = """examples:
-  xiso demo                      make synthetic lightsheet data near-isotropic
+  xiso demo                                  synthetic lightsheet -> near-isotropic pyramid
+  xiso info data.ome.zarr                    axes, units, levels, spacing, factors
+  xiso info data.ome.zarr --json             the same, for machines
+  xiso convert in.ome.zarr out.ome.zarr      near-isotropic pyramid (NGFF 0.5)
+  xiso convert in.zarr out.zarr --method mode --no-pyramid     label image, one level
+  xiso convert in.zarr out.zarr --target "2 um" --ngff-version 0.4 --overwrite
+  xiso convert in.zarr out.zarr --scheduler tcp://10.0.0.5:8786
+
+exit codes: 0 success, 1 user error (one line, --debug for the traceback),
+            2 usage error, 130 interrupted
 """
 
 
-def _fmt_spacing(da: Any) -> str:
-    spacing = da.iso.spacing
-    units = da.iso.units
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+def _disk_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _human(nbytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(nbytes) < 1024 or unit == "TiB":
+            return f"{nbytes:.1f} {unit}" if unit != "B" else f"{int(nbytes)} B"
+        nbytes /= 1024
+    return f"{nbytes:.1f} TiB"  # pragma: no cover
+
+
+def _spacing_text(da: Any) -> str:
+    try:
+        info = xiso.spacing_info(da)
+    except xiso.XisoError as err:
+        return f"? ({err.__class__.__name__})"
     return ", ".join(
-        f"{d}={v:g}" + (f" {units[d]}" if units.get(d) else "") for d, v in spacing.items()
+        f"{d}={v:g}" + (f" {info.units[d]}" if info.units[d] else "")
+        for d, v in info.native.items()
     )
 
 
-def _row(label: str, da: Any, seconds: float | None = None) -> str:
-    shape = " x ".join(f"{d}={n}" for d, n in da.sizes.items())
-    mib = da.nbytes / 2**20
-    t = "" if seconds is None else f"  {seconds:6.2f} s"
-    return f"{label:<7} {shape:<28} {_fmt_spacing(da):<48} {da.dtype!s:<7} {mib:8.1f} MiB{t}"
+def _print_table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
 
 
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[None]:
+    """A dask progress bar on stderr when ``enabled`` (a TTY and not --quiet)."""
+    if not enabled:
+        yield
+        return
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar(out=sys.stderr, dt=0.2):
+        yield
+
+
+@contextlib.contextmanager
+def _scheduler(address: str | None) -> Iterator[None]:
+    if address is None:
+        yield
+        return
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise xiso.OptionError(
+            "--scheduler needs dask.distributed; install it with pip install 'xiso[distributed]'"
+        ) from None
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as err:
+        raise xiso.OptionError(f"cannot reach the dask scheduler at {address!r}: {err}") from None
+    with client:
+        yield
+
+
+def _show_progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty() and args.scheduler is None
+
+
+def _target(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text  # a quantity such as "2 um", parsed by xiso
+
+
+# --------------------------------------------------------------------------
+# commands
+# --------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import data
 
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    src = out / "lightsheet.ome.zarr"
+    dst = out / "lightsheet-iso.ome.zarr"
     t0 = time.perf_counter()
     vol = data.lightsheet(shape=tuple(args.shape), seed=args.seed)
-    t_make = time.perf_counter() - t0
-    print(f"synthetic lightsheet volume made in {t_make:.2f} s")
-    print(f"factors chosen by near_isotropic: {vol.iso.factors()}")
+    print(f"made a synthetic lightsheet volume in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
-    iso = vol.iso.near_isotropic()
-    t_iso = time.perf_counter() - t0
-    print(_row("before", vol))
-    print(_row("after", iso, t_iso))
+    xiso.to_ome_zarr(vol, src, pyramid=False, overwrite=True)
+    t_write = time.perf_counter() - t0
+    before = xiso.open_ome_zarr(src)
+    print(f"near_isotropic factors: {before.iso.factors()}")
+    t0 = time.perf_counter()
+    with _progress(_show_progress(args)):
+        xiso.to_ome_zarr(before.iso.near_isotropic(), dst, overwrite=True)
+    t_convert = time.perf_counter() - t0
+    after = xiso.open_ome_zarr(dst)
+    levels = len(xiso.open_ome_zarr_pyramid(dst).children)
+    rows = []
+    for label, da, path, seconds in (
+        ("before", before, src, t_write),
+        ("after", after, dst, t_convert),
+    ):
+        rows.append(
+            [
+                label,
+                " x ".join(f"{d}={n}" for d, n in da.sizes.items()),
+                _spacing_text(da),
+                str(da.dtype),
+                _human(_disk_size(path)),
+                f"{seconds:.2f} s",
+            ]
+        )
+    print()
+    _print_table(rows, ["", "shape", "spacing", "dtype", "on disk", "time"])
+    print(f"\nwrote {src} (input) and {dst} ({levels} levels, NGFF 0.5)")
+    try:
+        from . import plot
+    except ImportError:
+        plot = None  # type: ignore[assignment]
+    if plot is not None:
+        try:
+            fig = plot.compare(before, after, mode="mip")
+        except ImportError as err:
+            print(f"no picture: {err}")
+        else:
+            png = out / "orthoviews.png"
+            fig.savefig(png, dpi=100)
+            print(f"wrote {png} (orthogonal views, before and after, physical aspect)")
     return 0
 
 
+def _level_rows(store: Any) -> tuple[list[dict[str, Any]], Any]:
+    tree = xiso.open_ome_zarr_pyramid(store)
+    rows = []
+    first = None
+    for path, node in tree.children.items():
+        name = next(iter(node.data_vars))
+        da = node.to_dataset()[name]
+        first = da if first is None else first
+        rows.append(
+            {
+                "path": path,
+                "shape": dict(zip(map(str, da.dims), map(int, da.shape))),
+                "chunks": [int(c[0]) for c in da.chunks] if da.chunks else None,
+                "spacing": {str(k): v for k, v in xiso.spacing_info(da).native.items()}
+                if _has_spacing(da)
+                else None,
+            }
+        )
+    return rows, first
+
+
+def _has_spacing(da: Any) -> bool:
+    try:
+        xiso.spacing_info(da)
+    except xiso.XisoError:
+        return False
+    return True
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    levels, base = _level_rows(args.store)
+    info = xiso.spacing_info(base)
+    common = info.common
+    report = {
+        "store": str(args.store),
+        "name": base.name,
+        "ngff_version": base.attrs.get("ngff_version"),
+        "dims": [str(d) for d in base.dims],
+        "axes": {
+            str(d): {
+                "type": base.coords[d].attrs.get("type") if d in base.coords else None,
+                "units": base.coords[d].attrs.get("units") if d in base.coords else None,
+            }
+            for d in base.dims
+        },
+        "dtype": str(base.dtype),
+        "levels": levels,
+        "spacing": {str(k): v for k, v in info.native.items()},
+        "anisotropy": max(common.values()) / min(common.values()),
+        "near_isotropic_factors": {str(k): v for k, v in base.iso.factors().items()},
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{report['store']}  (NGFF {report['ngff_version']}, name {report['name']!r})")
+    axes = ", ".join(
+        f"{d} [{a['type'] or '-'}{', ' + a['units'] if a['units'] else ''}]"
+        for d, a in report["axes"].items()
+    )
+    print(f"axes:        {axes}")
+    print(f"dtype:       {report['dtype']}")
+    print(f"spacing:     {_spacing_text(base)}")
+    print(f"anisotropy:  {report['anisotropy']:.3g} (coarsest / finest spacing)")
+    print(f"factors:     {report['near_isotropic_factors']} (what near_isotropic would use)")
+    print()
+    _print_table(
+        [
+            [
+                lv["path"],
+                " x ".join(f"{k}={v}" for k, v in lv["shape"].items()),
+                " x ".join(map(str, lv["chunks"] or [])),
+                ", ".join(f"{k}={v:g}" for k, v in (lv["spacing"] or {}).items()),
+            ]
+            for lv in levels
+        ],
+        ["level", "shape", "chunks", "spacing"],
+    )
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    source = Path(args.input) if "://" not in args.input else args.input
+    if isinstance(source, Path) and not source.exists():
+        raise FileNotFoundError(f"input {args.input!r} does not exist")
+    if args.levels is not None and args.levels < 1:
+        raise xiso.OptionError(f"--levels {args.levels}: pass a whole number >= 1")
+    chunks = None
+    if args.chunks is not None:
+        try:
+            chunks = int(args.chunks)
+        except ValueError:
+            raise xiso.OptionError(
+                f"--chunks {args.chunks!r}: pass one whole number (the chunk edge of spatial dims)"
+            ) from None
+    t0 = time.perf_counter()
+    with _scheduler(args.scheduler):
+        da = xiso.open_ome_zarr(source, level=args.level)
+        iso = da.iso.near_isotropic(
+            method=args.method, rounding=args.rounding, target=_target(args.target)
+        )
+        with _progress(_show_progress(args)):
+            xiso.to_ome_zarr(
+                iso,
+                args.output,
+                pyramid=not args.no_pyramid,
+                levels=args.levels,
+                version=args.ngff_version,
+                chunks=chunks,
+                overwrite=args.overwrite,
+                method=args.method,
+                min_size=args.min_size,
+            )
+    if not args.quiet:
+        print(
+            f"{args.input}: {dict(da.sizes)} -> {args.output}: {dict(iso.sizes)} "
+            f"(factors {da.iso.factors(rounding=args.rounding, target=_target(args.target))}, "
+            f"{time.perf_counter() - t0:.1f} s)"
+        )
+    return 0
+
+
+# --------------------------------------------------------------------------
+# parser
+# --------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xiso",
-        description="Make anisotropic volumes near-isotropic.",
+        description="Make anisotropic volumes near-isotropic (OME-Zarr in, OME-Zarr out).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"xiso {xiso.__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = sub.add_parser("demo", help="run near_isotropic on built-in synthetic data")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run on built-in synthetic data",
+        description="Write a synthetic lightsheet volume as OME-Zarr, convert it to a "
+        "near-isotropic pyramid, print a before/after table and draw orthogonal views. "
+        "Rewrites its own outputs in --out.",
+    )
+    demo.add_argument("--out", default="xiso-demo", help="output folder (default: xiso-demo)")
     demo.add_argument(
         "--shape", type=int, nargs=3, default=(256, 512, 512), metavar=("NZ", "NY", "NX")
     )
     demo.add_argument("--seed", type=int, default=0)
-    demo.set_defaults(func=cmd_demo)
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.set_defaults(func=cmd_demo, scheduler=None)
+
+    info = sub.add_parser("info", help="describe an OME-Zarr image")
+    info.add_argument("store", help="path or URL of an OME-Zarr image group")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(func=cmd_info)
+
+    conv = sub.add_parser(
+        "convert",
+        help="OME-Zarr to near-isotropic OME-Zarr",
+        description="Read an OME-Zarr image, make it near-isotropic and write it as "
+        "OME-Zarr (a pyramid by default). Writing is atomic: the output appears only "
+        "when complete.",
+    )
+    conv.add_argument("input", help="input OME-Zarr image (path or URL)")
+    conv.add_argument("output", help="output OME-Zarr path or URL")
+    conv.add_argument("--method", default="mean", choices=xiso.METHODS)
+    conv.add_argument("--rounding", default="pow2", choices=("pow2", "int"))
+    conv.add_argument("--target", help="target spacing, a number or a quantity like '2 um'")
+    conv.add_argument("--level", type=int, default=0, help="input level to read (default 0)")
+    group = conv.add_mutually_exclusive_group()
+    group.add_argument("--levels", type=int, help="number of pyramid levels (default: auto)")
+    group.add_argument("--no-pyramid", action="store_true", help="write one level only")
+    conv.add_argument(
+        "--min-size", type=int, default=32, help="smallest spatial length of a level (default 32)"
+    )
+    conv.add_argument("--ngff-version", default="0.5", choices=("0.4", "0.5"))
+    conv.add_argument("--chunks", help="chunk edge of spatial dims (default 128)")
+    conv.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    conv.add_argument("--scheduler", help="address of a dask.distributed scheduler")
+    conv.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    conv.set_defaults(func=cmd_convert)
     return parser
 
 
@@ -74,10 +365,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:
+        print("xiso: interrupted", file=sys.stderr)
+        return 130
     except (xiso.XisoError, OSError) as err:
-        if args.debug:
+        if args.debug or os.environ.get("XISO_DEBUG"):
             raise
-        print(f"xiso: error: {err}", file=sys.stderr)
+        message = str(err).splitlines()[0] if str(err) else err.__class__.__name__
+        if isinstance(err, xiso.StoreExistsError):
+            message = f"{message} (on the command line: --overwrite)"
+        print(f"xiso: error: {message}", file=sys.stderr)
         return 1
 
 

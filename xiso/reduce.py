@@ -150,45 +150,64 @@ def _float_acc(dtype: np.dtype) -> np.dtype:
 # --------------------------------------------------------------------------
 # kernels: (x, block, out_dtype, skipna) -> reduced array in out_dtype
 # --------------------------------------------------------------------------
-def _int_block_sum(x: np.ndarray, block: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Exact block sums of an integer array.
+def _sequential_sum(xb: np.ndarray, axes: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """Sum over ``axes`` one axis at a time, last first.
 
-    Returns ``(sums, None)`` when a wide enough accumulator exists, otherwise
-    ``(quotient_sums, remainder_sums)`` of ``x // n`` and ``x % n`` so that the
-    block mean is ``quotient_sums + remainder_sums / n`` without overflow.
+    Reducing one axis at a time makes the float summation order depend only on
+    the block shape, never on the shape of the chunk around it, so float
+    results do not depend on the chunking.
+    """
+    out = xb
+    for ax in sorted(axes, reverse=True):
+        out = np.add.reduce(out, axis=ax, dtype=dtype)
+    return out
+
+
+_TOP_BIT = np.uint64(1 << 63)
+
+
+def _mean_int64(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype) -> np.ndarray:
+    """Exact block mean of 64-bit integers, with no overflow.
+
+    Signed values are shifted to unsigned (offset binary, ``x + 2**63``); with
+    ``u = q * n + r`` the mean is ``sum(q) + sum(r) / n`` where ``sum(q)``
+    cannot exceed the dtype range and ``sum(r) < n * n``.
     """
     n = math.prod(block)
-    xb, axes = _blocked(x, block)
-    acc = _wide_int(x.dtype, n)
-    if acc is not None:
-        return np.add.reduce(xb, axis=axes, dtype=acc), None
-    q, r = np.divmod(x, x.dtype.type(n))
-    qb, _ = _blocked(q, block)
+    signed = x.dtype.kind == "i"
+    u = (x.view(np.uint64) ^ _TOP_BIT) if signed else x.astype(np.uint64, copy=False)
+    q, r = np.divmod(u, np.uint64(n))
+    qb, axes = _blocked(q, block)
     rb, _ = _blocked(r, block)
-    return np.add.reduce(qb, axis=axes), np.add.reduce(rb, axis=axes, dtype=np.uint64)
+    carry, frac = np.divmod(np.add.reduce(rb, axis=axes, dtype=np.uint64), np.uint64(n))
+    base = np.add.reduce(qb, axis=axes, dtype=np.uint64) + carry
+    if out_dtype.kind == "f":
+        whole = (base ^ _TOP_BIT).view(np.int64) if signed else base
+        return (whole.astype(np.float64) + frac / n).astype(out_dtype)
+    twice = frac * np.uint64(2)
+    up = (twice > n) | ((twice == n) & ((base & np.uint64(1)) == 1))
+    result = base + up.astype(np.uint64)
+    return _cast((result ^ _TOP_BIT).view(np.int64) if signed else result, out_dtype)
 
 
 def _mean(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool) -> np.ndarray:
     n = math.prod(block)
-    if x.dtype.kind in "biu":
-        s, rem = _int_block_sum(x, block)
-        if out_dtype.kind == "f":
-            m = s / n if rem is None else s + rem / n
-            return m.astype(out_dtype)
-        if rem is None:
-            return _cast(_round_div(s, n), out_dtype)
-        # mean = s + rem / n with 0 <= rem < n * n: carry whole parts of rem
-        # into s, then round the fraction using the parity of the total
-        carry, frac = np.divmod(rem, np.uint64(n))
-        base = s + carry.astype(s.dtype)
-        twice = frac * 2
-        up = (twice > n) | ((twice == n) & ((base & 1) == 1))
-        return _cast(base + up.astype(base.dtype), out_dtype)
     xb, axes = _blocked(x, block)
-    acc = _float_acc(x.dtype)
-    m = np.mean(xb, axis=axes, dtype=acc)
+    if x.dtype.kind in "biu":
+        acc = _wide_int(x.dtype, n)
+        if acc is None:
+            return _mean_int64(x, block, out_dtype)
+        s = np.add.reduce(xb, axis=axes, dtype=acc)
+        if out_dtype.kind == "f":
+            return (s / n).astype(out_dtype)
+        return _cast(_round_div(s, n), out_dtype)
+    acc_f = _float_acc(x.dtype)
+    m = _sequential_sum(xb, axes, acc_f) / acc_f.type(n)
     if skipna and np.isnan(m).any():
-        m = _quiet(np.nanmean, xb, axis=axes, dtype=acc)
+        valid = ~np.isnan(xb)
+        total = _sequential_sum(np.where(valid, xb, 0), axes, acc_f)
+        count = _sequential_sum(valid, axes, np.intp)
+        m = _quiet(np.true_divide, total, count.astype(acc_f))
     return _cast(np.asarray(m), out_dtype)
 
 
@@ -206,7 +225,11 @@ def _median(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: 
     p = np.partition(v, [k // 2 - 1, k // 2], axis=-1)
     lo, hi = p[..., k // 2 - 1], p[..., k // 2]
     if out_dtype.kind == "f":
-        return _cast((lo.astype(np.float64) + hi) / 2, out_dtype)
+        # exact floor midpoint plus a half where lo + hi is odd (no int64 overflow)
+        diff = hi.astype(np.uint64) - lo.astype(np.uint64)
+        floor_mid = (lo.astype(np.uint64) + (diff >> np.uint64(1))).astype(lo.dtype)
+        half = (diff & np.uint64(1)).astype(np.float64) / 2
+        return _cast(floor_mid.astype(np.float64) + half, out_dtype)
     return _cast(_midpoint(lo, hi), out_dtype)
 
 

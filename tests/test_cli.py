@@ -1,0 +1,114 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import xiso
+from xiso.cli import main
+
+
+@pytest.fixture
+def source(tmp_path):
+    da = xiso.data.lightsheet(shape=(32, 48, 40), seed=2)
+    path = tmp_path / "in.ome.zarr"
+    xiso.to_ome_zarr(da, path, pyramid=False, chunks=16)
+    return da, path
+
+
+def test_convert_matches_library(source, tmp_path, capsys):
+    da, path = source
+    out = tmp_path / "out.ome.zarr"
+    assert main(["convert", str(path), str(out), "--levels", "2", "--min-size", "4"]) == 0
+    assert "factors {'z': 4, 'y': 1, 'x': 1}" in capsys.readouterr().out
+    back = xiso.open_ome_zarr(out)
+    xr.testing.assert_allclose(back.compute().drop_attrs(), da.iso.near_isotropic().drop_attrs())
+    assert len(xiso.open_ome_zarr_pyramid(out).children) == 2
+
+
+def test_convert_options(source, tmp_path):
+    da, path = source
+    out = tmp_path / "o.zarr"
+    code = main(
+        [
+            "convert", str(path), str(out), "--method", "max", "--no-pyramid",
+            "--ngff-version", "0.4", "--target", "2 um", "--quiet",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    back = xiso.open_ome_zarr(out)
+    assert back.attrs["ngff_version"] == "0.4"
+    assert len(xiso.open_ome_zarr_pyramid(out).children) == 1
+    ref = da.values[:32].reshape(4, 8, 24, 2, 20, 2).max(axis=(1, 3, 5))
+    np.testing.assert_array_equal(back.values, ref)
+
+
+def test_user_errors_exit_1_with_one_line(source, tmp_path, capsys):
+    _, path = source
+    out = tmp_path / "o.zarr"
+    assert main(["convert", str(path), str(out), "--quiet"]) == 0
+    assert main(["convert", str(path), str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already exists" in err and "--overwrite" in err
+    assert main(["convert", str(path), str(out), "--quiet", "--overwrite"]) == 0
+    assert main(["convert", str(tmp_path / "missing.zarr"), str(tmp_path / "x.zarr")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["convert", str(path), str(tmp_path / "y.zarr"), "--chunks", "big"]) == 1
+    assert "--chunks" in capsys.readouterr().err
+    assert main(["info", str(tmp_path)]) == 1  # a folder that is no OME-Zarr
+    assert "error:" in capsys.readouterr().err
+
+
+def test_non_uniform_input_is_a_user_error(tmp_path, capsys):
+    import zarr
+
+    da = xiso.data.lightsheet(shape=(16, 16, 16), seed=0)
+    path = tmp_path / "a.zarr"
+    xiso.to_ome_zarr(da, path, pyramid=False)
+    with pytest.raises(xiso.XisoError):
+        main(["--debug", "info", str(tmp_path / "nothing.zarr")])
+    group = zarr.open_group(path, mode="a")
+    attrs = group.attrs.asdict()
+    attrs["ome"]["multiscales"][0]["axes"][0]["unit"] = "parsec-ish"
+    group.attrs.put(attrs)
+    assert main(["info", str(path)]) == 1
+    assert "cannot be parsed" in capsys.readouterr().err
+
+
+def test_bad_choice_is_usage_error(source, tmp_path):
+    _, path = source
+    with pytest.raises(SystemExit) as exc:
+        main(["convert", str(path), str(tmp_path / "o.zarr"), "--method", "avg"])
+    assert exc.value.code == 2
+
+
+def test_info_text_and_json(source, capsys):
+    _, path = source
+    assert main(["info", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "anisotropy:  4" in text and "z=0.25 micrometer" in text
+    assert main(["info", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["near_isotropic_factors"] == {"z": 4, "y": 1, "x": 1}
+    assert report["levels"][0]["shape"] == {"z": 32, "y": 48, "x": 40}
+    assert report["axes"]["z"] == {"type": "space", "units": "micrometer"}
+
+
+def test_demo_small(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--shape", "32", "64", "64", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "before" in text and "after" in text and "z=0.25 micrometer" in text
+    back = xiso.open_ome_zarr(out / "lightsheet-iso.ome.zarr")
+    assert back.sizes["z"] == 8
+
+
+def test_version_and_help():
+    done = subprocess.run(
+        [sys.executable, "-m", "xiso", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.strip() == f"xiso {xiso.__version__}"
+    done = subprocess.run([sys.executable, "-m", "xiso", "--help"], capture_output=True, text=True)
+    assert "examples:" in done.stdout and "exit codes" in done.stdout

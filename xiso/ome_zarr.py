@@ -203,7 +203,8 @@ def _read_level(
     attrs: dict[str, Any] = {**user_attrs, "ngff_version": version}
     if omero_dict is not None:
         attrs["omero"] = omero_dict
-    name = ms.name if isinstance(ms.name, str) and ms.name else None
+    name = ms.name.strip("/") if isinstance(ms.name, str) else None
+    name = name.replace("/", "_") if name else None  # xarray names cannot hold "/"
     return xr.DataArray(data, dims=dims, coords=coords, name=name, attrs=attrs)
 
 
@@ -411,18 +412,22 @@ def _levels_of(
     obj: xr.DataArray | xr.DataTree, **pyramid_options: Any
 ) -> list[tuple[str, xr.DataArray]]:
     if isinstance(obj, xr.DataTree):
+        # every node that holds data is a level, named by its path below the root
+        # (NGFF paths may contain "/", e.g. "scale0/image", which nests nodes)
         levels = []
-        for path, node in obj.children.items():
+        for node in obj.subtree:
+            if not node.has_data or not node.data_vars:
+                continue
+            path = node.relative_to(obj)
             variables = list(node.data_vars)
             if len(variables) != 1:
                 raise OmeZarrError(
                     f"pyramid level {path!r} holds {len(variables)} variables {variables!r}; "
                     "each level must hold exactly one image"
                 )
-            image = node.to_dataset()[variables[0]]
-            levels.append((str(path), image))
+            levels.append((str(path), node.to_dataset()[variables[0]]))
         if not levels:
-            raise OmeZarrError("the DataTree has no child nodes; one node per level is expected")
+            raise OmeZarrError("the DataTree holds no image; one node per level is expected")
         return levels
     if pyramid_options.pop("pyramid"):
         tree = build_pyramid(obj, **pyramid_options)

@@ -117,13 +117,17 @@ def test_near_isotropic_noop_and_dtype():
 
 def test_factor_larger_than_dim():
     da = make_volume(nz=3, dz=0.25)
-    with pytest.raises(xiso.FactorError, match="dimension 'z' has length 3, smaller than its factor 4"):
+    with pytest.raises(
+        xiso.FactorError, match="dimension 'z' has length 3, smaller than its factor 4"
+    ):
         da.iso.near_isotropic()
 
 
 def test_exact_boundary():
     da = make_volume(nz=10, dz=0.25)
-    with pytest.raises(xiso.FactorError, match="dimension 'z' has length 10, which is not a multiple"):
+    with pytest.raises(
+        xiso.FactorError, match="dimension 'z' has length 10, which is not a multiple"
+    ):
         da.iso.near_isotropic(boundary="exact")
     assert da.iso.near_isotropic(boundary="trim").sizes["z"] == 2
     assert da.iso.near_isotropic(boundary="pad").sizes["z"] == 3

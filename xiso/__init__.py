@@ -8,7 +8,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import accessor as _accessor  # noqa: F401  (registers .iso)
-from . import data
+from . import data, plot
 from .errors import (
     DtypeError,
     FactorError,
@@ -52,6 +52,7 @@ __all__ = [
     "XisoError",
     "__version__",
     "data",
+    "plot",
     "downsample",
     "near_isotropic",
     "near_isotropic_factors",

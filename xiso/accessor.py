@@ -7,14 +7,18 @@ Each method checks nothing itself and calls one function of the layers below;
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import xarray as xr
 
-from . import ome_zarr, resample
+from . import ome_zarr, plot, resample
 from . import pyramid as _pyramid
 from .errors import XisoError
 from .spacing import spatial_dims
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["IsoDataArrayAccessor", "IsoDataTreeAccessor", "IsoDatasetAccessor"]
 
@@ -126,6 +130,31 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
             near_isotropic=near_isotropic,
             dims=dims,
             spacing=spacing,
+        )
+
+    def plot(
+        self,
+        *,
+        mode: Literal["slice", "mip"] = "slice",
+        index: Mapping[Hashable, int] | None = None,
+        ax: Axes | None = None,
+        cmap: Any = "gray",
+        title: str | None = None,
+        robust: bool = True,
+        vmin: float | None = None,
+        vmax: float | None = None,
+    ) -> Figure:
+        """Orthogonal views at true physical aspect; see :func:`xiso.plot.orthoviews`."""
+        return plot.orthoviews(
+            self._obj,
+            mode=mode,
+            index=index,
+            ax=ax,
+            cmap=cmap,
+            title=title,
+            robust=robust,
+            vmin=vmin,
+            vmax=vmax,
         )
 
     def to_ome_zarr(

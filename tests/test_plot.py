@@ -1,0 +1,424 @@
+"""Tests of xiso.plot: drawn extents and aspect ratios checked against the
+coordinates, values against numpy, dask laziness, and the error paths."""
+
+import sys
+
+import dask.array as dsa
+import numpy as np
+import pytest
+import xarray as xr
+
+import xiso
+import xiso.data
+from xiso import plot
+
+mpl = pytest.importorskip("matplotlib")
+mpl.use("Agg")
+plt = pytest.importorskip("matplotlib.pyplot")
+mimage = pytest.importorskip("matplotlib.image")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def vol():
+    """Anisotropic demo volume: 64 x 32 x 32 samples, z 0.25 µm, y x 1 µm,
+    so 16 x 32 x 32 µm."""
+    return xiso.data.lightsheet(shape=(64, 32, 32), seed=0)
+
+
+# --- independent references -------------------------------------------------
+
+# panel -> (row dim, column dim, dim it looks along)
+PANEL_DIMS = {"xy": ("y", "x", "z"), "xz": ("z", "x", "y"), "yz": ("y", "z", "x")}
+
+
+def step(da, dim):
+    return float(np.mean(np.diff(da[dim].values.astype(float))))
+
+
+def edges(da, dim):
+    c = da[dim].values.astype(float)
+    s = step(da, dim)
+    return c[0] - s / 2, c[-1] + s / 2
+
+
+def length(da, dim):
+    return da.sizes[dim] * abs(step(da, dim))
+
+
+def expected_extent(da, panel):
+    row, col, _ = PANEL_DIMS[panel]
+    left, right = edges(da, col)
+    top, bottom = edges(da, row)  # first row at the top (origin="upper")
+    return (left, right, bottom, top)
+
+
+def panels(fig, start=0):
+    """The three panel Axes of the layout starting at fig.axes[start]."""
+    axes = fig.axes[start : start + 3]
+    assert [ax.get_label() for ax in axes] == ["xy", "xz", "yz"]
+    return dict(zip(["xy", "xz", "yz"], axes))
+
+
+def box(fig, ax):
+    fig.canvas.draw()
+    return ax.get_window_extent()
+
+
+def check_geometry(fig, axes, da):
+    """Extents equal the coordinate ranges, data aspect is equal, and the
+    drawn boxes have the physical width/height ratio; returns pixels per unit."""
+    scales = []
+    for panel, ax in axes.items():
+        row, col, _ = PANEL_DIMS[panel]
+        np.testing.assert_allclose(ax.images[0].get_extent(), expected_extent(da, panel))
+        assert ax.get_aspect() in ("equal", 1.0)
+        bb = box(fig, ax)
+        phys_w, phys_h = length(da, col), length(da, row)
+        assert bb.width / bb.height == pytest.approx(phys_w / phys_h, rel=0.02)
+        scales += [bb.width / phys_w, bb.height / phys_h]
+    # one scale (pixels per unit of length) for every panel and direction
+    assert max(scales) == pytest.approx(min(scales), rel=0.02)
+    return float(np.mean(scales))
+
+
+def image(ax):
+    return np.asarray(ax.images[0].get_array())
+
+
+# --- rendering and geometry --------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["slice", "mip"])
+def test_png_is_written(vol, mode, tmp_path):
+    fig = plot.orthoviews(vol, mode=mode)
+    path = tmp_path / f"{mode}.png"
+    fig.savefig(path, dpi=50)
+    assert path.is_file()
+    pixels = mimage.imread(path)
+    w, h = fig.get_size_inches() * 50
+    assert pixels.shape == (round(h), round(w), 4)
+    assert pixels[..., :3].std() > 0  # something was drawn
+
+
+@pytest.mark.parametrize("mode", ["slice", "mip"])
+def test_extents_and_aspect_follow_coordinates(vol, mode):
+    fig = plot.orthoviews(vol, mode=mode)
+    axes = panels(fig)
+    check_geometry(fig, axes, vol)
+    # the concrete numbers: x, y from -0.5 to 31.5 µm, z from -0.125 to 15.875 µm
+    assert axes["xz"].images[0].get_extent() == pytest.approx([-0.5, 31.5, 15.875, -0.125])
+    assert axes["yz"].images[0].get_extent() == pytest.approx([-0.125, 15.875, 31.5, -0.5])
+
+
+def test_anisotropic_aspect_true_before_and_after_near_isotropic(vol):
+    iso = vol.iso.near_isotropic()
+    assert iso.sizes["z"] == 16 and step(iso, "z") == pytest.approx(1.0)
+    boxes = {}
+    for name, da in (("before", vol), ("after", iso)):
+        fig = plot.orthoviews(da)
+        axes = panels(fig)
+        check_geometry(fig, axes, da)
+        xz = box(fig, axes["xz"])
+        # 16 µm of z over 32 µm of x, whether drawn from 64 or 16 rows
+        assert xz.height / xz.width == pytest.approx(16 / 32, rel=0.02)
+        yz = box(fig, axes["yz"])
+        assert yz.width / yz.height == pytest.approx(16 / 32, rel=0.02)
+        boxes[name] = (xz.width, xz.height)
+    assert image(panels(plot.orthoviews(vol))["xz"]).shape == (64, 32)
+    assert image(panels(plot.orthoviews(iso))["xz"]).shape == (16, 32)
+    # the same physical volume gives the same figure layout
+    np.testing.assert_allclose(boxes["before"], boxes["after"], rtol=0.02)
+
+
+def test_labels_show_units(vol):
+    axes = panels(plot.orthoviews(vol))
+    assert axes["xy"].get_ylabel() == "y [µm]"
+    assert axes["xz"].get_xlabel() == "x [µm]"
+    assert axes["xz"].get_ylabel() == "z [µm]"
+    assert axes["yz"].get_xlabel() == "z [µm]"
+    assert axes["xy"].get_title() == "z = 8 µm"  # central slice 32 of 64, at 32 * 0.25
+
+
+def test_labels_without_units():
+    da = xr.DataArray(
+        np.zeros((4, 3, 2)),
+        dims=("z", "y", "x"),
+        coords={"z": np.arange(4) * 0.5, "y": np.arange(3.0), "x": np.arange(2.0)},
+    )
+    axes = panels(plot.orthoviews(da))
+    assert axes["xz"].get_xlabel() == "x"
+    assert axes["xz"].get_ylabel() == "z"
+    assert axes["xy"].get_title() == "z = 1"
+
+
+def test_mixed_units_are_converted():
+    """z in nm, y and x in µm: drawn in µm, so the aspect stays true."""
+    da = xiso.data.lightsheet(shape=(16, 8, 8), seed=0)
+    da = da.assign_coords(z=("z", da.z.values * 1000, {"units": "nm"}))
+    fig = plot.orthoviews(da)
+    axes = panels(fig)
+    assert axes["xz"].get_ylabel() == "z [µm]"
+    assert axes["xz"].images[0].get_extent() == pytest.approx([-0.5, 7.5, 3.875, -0.125])
+    xz = box(fig, axes["xz"])
+    assert xz.height / xz.width == pytest.approx(4 / 8, rel=0.02)
+
+
+def test_descending_coordinate():
+    da = xiso.data.lightsheet(shape=(8, 6, 4), seed=0)
+    da = da.isel(y=slice(None, None, -1))  # y from 5 down to 0
+    fig = plot.orthoviews(da)
+    axes = panels(fig)
+    check_geometry(fig, axes, da)
+    assert axes["xy"].images[0].get_extent() == pytest.approx([-0.5, 3.5, -0.5, 5.5])
+
+
+def test_into_given_axes(vol):
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 5))
+    area = left.get_position()
+    out = plot.orthoviews(vol, ax=left, title="")
+    assert out is fig
+    assert left not in fig.axes and right in fig.axes
+    axes = panels(fig, start=1)
+    check_geometry(fig, axes, vol)
+    for ax in axes.values():  # the panels fill the area of the Axes they replace
+        pos = ax.get_position()
+        assert area.x0 - 1e-9 <= pos.x0 and pos.x1 <= area.x1 + 1e-9
+        assert area.y0 - 1e-9 <= pos.y0 and pos.y1 <= area.y1 + 1e-9
+
+
+def test_titles(vol):
+    fig = plot.orthoviews(vol)
+    assert [t.get_text() for t in fig.texts] == ["lightsheet"]  # the name by default
+    fig = plot.orthoviews(vol, title="")
+    assert fig.texts == []
+    fig = plot.orthoviews(vol, mode="mip", title="MIP")
+    assert [t.get_text() for t in fig.texts] == ["MIP"]
+    assert [ax.get_title() for ax in fig.axes] == ["max over z", "max over y", "max over x"]
+
+
+# --- values ------------------------------------------------------------------
+
+
+def test_slice_values(vol):
+    v = vol.values
+    axes = panels(plot.orthoviews(vol))
+    np.testing.assert_array_equal(image(axes["xy"]), v[32, :, :])
+    np.testing.assert_array_equal(image(axes["xz"]), v[:, 16, :])
+    np.testing.assert_array_equal(image(axes["yz"]), v[:, :, 16].T)
+
+
+def test_slice_index(vol):
+    v = vol.values
+    axes = panels(plot.orthoviews(vol, index={"z": 3, "y": -1, "x": np.int64(0)}))
+    np.testing.assert_array_equal(image(axes["xy"]), v[3, :, :])
+    np.testing.assert_array_equal(image(axes["xz"]), v[:, 31, :])
+    np.testing.assert_array_equal(image(axes["yz"]), v[:, :, 0].T)
+    assert axes["xy"].get_title() == "z = 0.75 µm"
+    assert axes["xz"].get_title() == "y = 31 µm"
+
+
+def test_mip_values(vol):
+    v = vol.values
+    axes = panels(plot.orthoviews(vol, mode="mip"))
+    np.testing.assert_array_equal(image(axes["xy"]), v.max(axis=0))
+    np.testing.assert_array_equal(image(axes["xz"]), v.max(axis=1))
+    np.testing.assert_array_equal(image(axes["yz"]), v.max(axis=2).T)
+
+
+def test_mip_ignores_nan():
+    v = np.arange(24, dtype=float).reshape(2, 3, 4)
+    v[1, 0, 0] = np.nan
+    da = xiso.data.lightsheet(shape=(2, 3, 4)).copy(data=v)
+    axes = panels(plot.orthoviews(da, mode="mip"))
+    np.testing.assert_array_equal(image(axes["xy"]), np.nanmax(v, axis=0))
+
+
+def test_dims_found_by_name_in_any_order(vol):
+    v = vol.values
+    axes = panels(plot.orthoviews(vol.transpose("x", "z", "y"), mode="mip"))
+    np.testing.assert_array_equal(image(axes["xy"]), v.max(axis=0))
+    np.testing.assert_array_equal(image(axes["xz"]), v.max(axis=1))
+    np.testing.assert_array_equal(image(axes["yz"]), v.max(axis=2).T)
+
+
+def test_bool_volume():
+    da = xiso.data.lightsheet_labels(shape=(8, 8, 8), seed=0) > 0
+    axes = panels(plot.orthoviews(da, mode="mip"))
+    np.testing.assert_array_equal(image(axes["xy"]), da.values.max(axis=0))
+
+
+# --- color limits --------------------------------------------------------------
+
+
+def test_robust_color_limits(vol):
+    v = vol.values.astype(float)
+    views = [v[32], v[:, 16], v[:, :, 16]]
+    values = np.concatenate([w.ravel() for w in views])
+    fig = plot.orthoviews(vol)
+    lo, hi = np.percentile(values, [2, 98])
+    for ax in fig.axes:
+        assert ax.images[0].get_clim() == pytest.approx((lo, hi))
+    fig = plot.orthoviews(vol, robust=False)
+    assert fig.axes[0].images[0].get_clim() == (values.min(), values.max())
+    fig = plot.orthoviews(vol, vmin=100, vmax=200)
+    assert fig.axes[2].images[0].get_clim() == (100, 200)
+    fig = plot.orthoviews(vol, vmax=5000)
+    assert fig.axes[1].images[0].get_clim() == pytest.approx((lo, 5000))
+
+
+# --- extra dims ----------------------------------------------------------------
+
+
+def test_extra_dims_chosen_with_index(vol):
+    stack = xr.concat([vol, vol + 1, vol + 2], dim="t").expand_dims(c=1)
+    assert stack.dims == ("c", "t", "z", "y", "x")
+    with pytest.raises(xiso.OptionError, match=r"dimension 't' has 3 samples .* index=\{'t': k\}"):
+        plot.orthoviews(stack)
+    axes = panels(plot.orthoviews(stack, mode="mip", index={"t": 2}))  # 'c' has length 1
+    np.testing.assert_array_equal(image(axes["xy"]), vol.values.max(axis=0) + 2)
+    axes = panels(plot.orthoviews(stack, index={"t": -2, "z": 0}))
+    np.testing.assert_array_equal(image(axes["xy"]), vol.values[0] + 1)
+
+
+# --- dask ----------------------------------------------------------------------
+
+
+class RecordingArray:
+    """A numpy-like array that counts the elements read from it."""
+
+    def __init__(self, values):
+        self.values = values
+        self.shape, self.dtype, self.ndim = values.shape, values.dtype, values.ndim
+        self.read = 0
+
+    def __getitem__(self, key):
+        out = self.values[key]
+        self.read += out.size
+        return out
+
+
+@pytest.mark.parametrize("mode", ["slice", "mip"])
+def test_dask_input_reads_only_what_it_draws(vol, mode):
+    source = RecordingArray(vol.values)
+    lazy = vol.copy(data=dsa.from_array(source, chunks=(16, 8, 8)))
+    fig = plot.orthoviews(lazy, mode=mode)
+    reference = plot.orthoviews(vol, mode=mode)
+    for ax, ref in zip(fig.axes, reference.axes):
+        np.testing.assert_array_equal(image(ax), image(ref))
+    check_geometry(fig, panels(fig), vol)
+    if mode == "slice":  # three planes, not the volume
+        assert 0 < source.read < vol.size // 3
+    else:  # the three projections share one pass over the data
+        assert source.read == vol.size
+
+
+# --- compare -------------------------------------------------------------------
+
+
+def test_compare(vol, tmp_path):
+    iso = vol.iso.near_isotropic()
+    fig = plot.compare(vol, iso, title="near_isotropic")
+    assert len(fig.axes) == 6
+    before, after = panels(fig, 0), panels(fig, 3)
+    assert [t.get_text() for t in fig.texts] == ["before", "after", "near_isotropic"]
+    scale_before = check_geometry(fig, before, vol)
+    scale_after = check_geometry(fig, after, iso)
+    assert scale_before == pytest.approx(scale_after, rel=0.02)  # one scale for both
+    # the two layouts are side by side, not overlapping
+    assert box(fig, before["yz"]).x1 < box(fig, after["xy"]).x0
+    clims = {ax.images[0].get_clim() for ax in fig.axes}
+    assert len(clims) == 1  # same color limits
+    views = [image(ax).astype(float).ravel() for ax in fig.axes]
+    assert clims.pop() == pytest.approx(tuple(np.percentile(np.concatenate(views), [2, 98])))
+    # 'after' shows the planes nearest to those of 'before'
+    assert before["xy"].get_title() == "z = 8 µm"
+    assert after["xy"].get_title() == "z = 8.375 µm"  # block 8: mean of z 8, 8.25, 8.5, 8.75
+    np.testing.assert_array_equal(image(after["xy"]), iso.values[8])
+    fig.savefig(tmp_path / "compare.png", dpi=40)
+    assert mimage.imread(tmp_path / "compare.png").ndim == 3
+
+
+def test_compare_mip_and_index(vol):
+    iso = vol.iso.near_isotropic()
+    fig = plot.compare(vol, iso, mode="mip", titles=("a", "b"))
+    np.testing.assert_array_equal(image(fig.axes[4]), iso.values.max(axis=1))
+    fig = plot.compare(vol, iso, index={"z": 5})  # z = 1.25 µm; nearest in iso: 1.375
+    np.testing.assert_array_equal(image(fig.axes[0]), vol.values[5])
+    np.testing.assert_array_equal(image(fig.axes[3]), iso.values[1])
+
+
+# --- errors ----------------------------------------------------------------------
+
+
+def test_error_mode(vol):
+    with pytest.raises(xiso.OptionError, match=r"mode='max' is not supported; use 'slice'"):
+        plot.orthoviews(vol, mode="max")
+    with pytest.raises(xiso.OptionError, match=r"mode='max'"):
+        plot.compare(vol, vol, mode="max")
+
+
+def test_error_not_three_spatial_dims(vol):
+    with pytest.raises(xiso.SpatialDimError, match=r"exactly three spatial dims .*\('y', 'x'\)"):
+        plot.orthoviews(vol.isel(z=0))
+
+
+def test_error_missing_coordinate(vol):
+    with pytest.raises(xiso.MissingCoordinateError, match=r"dimension 'z' has no coordinate"):
+        plot.orthoviews(vol.drop_vars("z"))
+
+
+def test_error_spacing(vol):
+    with pytest.raises(xiso.SpacingError, match=r"dimension 'z' has 1 sample"):
+        plot.orthoviews(vol.isel(z=[3]))
+    uneven = vol.assign_coords(x=("x", np.arange(32) ** 1.5, {"units": "um"}))
+    with pytest.raises(xiso.NonUniformSpacingError, match=r"dimension 'x' is not evenly spaced"):
+        plot.orthoviews(uneven)
+
+
+def test_error_units(vol):
+    no_unit = vol.assign_coords(z=("z", vol.z.values))
+    with pytest.raises(xiso.UnitError, match=r"\['z'\] have none"):
+        plot.orthoviews(no_unit)
+
+
+def test_error_index(vol):
+    with pytest.raises(xiso.OptionError, match=r"index of 'z' is 64, outside its 64 samples"):
+        plot.orthoviews(vol, index={"z": 64})
+    with pytest.raises(xiso.OptionError, match=r"index of 'y' is 1.5; pass an integer"):
+        plot.orthoviews(vol, index={"y": 1.5})
+    with pytest.raises(xiso.OptionError, match=r"index of 'y' is True"):
+        plot.orthoviews(vol, index={"y": True})
+    with pytest.raises(xiso.SpatialDimError, match=r"index names 'w', which is not a dimension"):
+        plot.orthoviews(vol, index={"w": 0})
+    with pytest.raises(xiso.OptionError, match=r"position for 'z', but mode='mip'"):
+        plot.orthoviews(vol, mode="mip", index={"z": 0})
+
+
+def test_error_color_limits(vol):
+    with pytest.raises(xiso.OptionError, match=r"vmin=10.0 > vmax=5.0"):
+        plot.orthoviews(vol, vmin=10, vmax=5)
+
+
+def test_error_input_types(vol):
+    with pytest.raises(TypeError, match=r"pick one variable, e.g. ds\['lightsheet'\]"):
+        plot.orthoviews(vol.to_dataset())
+    with pytest.raises(TypeError, match=r"expected an xarray DataArray, got ndarray"):
+        plot.orthoviews(vol.values)
+    with pytest.raises(xiso.DtypeError, match=r"dtype complex128"):
+        plot.orthoviews(vol.astype(complex))
+    with pytest.raises(xiso.OptionError, match=r"titles='ab'; pass two titles"):
+        plot.compare(vol, vol, titles="ab")
+
+
+def test_error_without_matplotlib(vol, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r'pip install "xiso\[plot\]"'):
+        plot.orthoviews(vol)
+    with pytest.raises(ImportError, match=r'pip install "xiso\[plot\]"'):
+        plot.compare(vol, vol)

@@ -42,13 +42,10 @@ import xarray as xr
 
 from .errors import (
     DtypeError,
-    MissingCoordinateError,
-    NonUniformSpacingError,
     OptionError,
-    SpacingError,
     SpatialDimError,
 )
-from .spacing import SPACING_RTOL, read_spacing, spatial_dims, unit_registry
+from .spacing import read_spacing, spatial_dims, unit_registry
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -234,45 +231,17 @@ def _select_extra(
 
 
 def _axes(obj: xr.DataArray, roles: Mapping[str, Hashable]) -> dict[str, _Axis]:
-    """The coordinates of the spatial dims, in one display unit."""
-    raw: dict[str, tuple[np.ndarray, float]] = {}
-    for role, dim in roles.items():
-        n = obj.sizes[dim]
-        if dim not in obj.coords:
-            raise MissingCoordinateError(
-                f"dimension {dim!r} has no coordinate, so its physical size is unknown; "
-                f"assign one, e.g. obj.assign_coords({dim}=np.arange({n}) * step)"
-            )
-        coord = obj.coords[dim]
-        if coord.dtype.kind not in "iuf":
-            raise SpacingError(
-                f"the coordinate of dimension {dim!r} has dtype {coord.dtype}, not a "
-                "number; assign a numeric coordinate in a length unit"
-            )
-        if n < 2:
-            raise SpacingError(
-                f"dimension {dim!r} has {n} sample(s); orthoviews needs at least 2 along "
-                "each spatial dim to know its spacing. Select a 3-D volume"
-            )
-        values = np.asarray(coord.values, dtype=np.float64)
-        step = float((values[-1] - values[0]) / (n - 1))
-        if not np.isfinite(step) or step == 0:
-            raise SpacingError(
-                f"the coordinate of dimension {dim!r} has a step of {step!r}; it must be "
-                "non-zero and finite"
-            )
-        if not np.all(np.abs(np.diff(values) - step) <= SPACING_RTOL * abs(step)):
-            raise NonUniformSpacingError(
-                f"the coordinate of dimension {dim!r} is not evenly spaced, so it cannot be "
-                "drawn as an image at its physical size; interpolate onto a regular grid "
-                f"first, e.g. obj.interp({dim}=np.linspace(first, last, n))"
-            )
-        raw[role] = (values, step)
-    # units: parsed and converted to that of the coarsest dim (UnitError if inconsistent)
+    """The coordinates of the spatial dims, in one display unit.
+
+    :func:`xiso.spacing.read_spacing` validates them (present, numeric, at
+    least two samples, evenly spaced, consistent length units) and gives the
+    conversion to the unit of the coarsest dim.
+    """
     info = read_spacing(obj, tuple(roles.values()))
     out: dict[str, _Axis] = {}
     for role, dim in roles.items():
-        values, step = raw[role]
+        values = np.asarray(obj.coords[dim].values, dtype=np.float64)
+        step = float((values[-1] - values[0]) / (values.size - 1))  # signed: keeps the order
         scale = info.common[dim] / info.native[dim]
         out[role] = _Axis(dim, values * scale, step * scale, info.unit)
     return out

@@ -112,3 +112,34 @@ def test_version_and_help():
     assert done.returncode == 0 and done.stdout.strip() == f"xiso {xiso.__version__}"
     done = subprocess.run([sys.executable, "-m", "xiso", "--help"], capture_output=True, text=True)
     assert "examples:" in done.stdout and "exit codes" in done.stdout
+
+
+class _FakeTTY:
+    """A stderr that says it is a terminal, to see the progress bar."""
+
+    def __init__(self):
+        self.parts = []
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_on_a_terminal_only(source, tmp_path, monkeypatch, capsys):
+    _, path = source
+    fake = _FakeTTY()
+    monkeypatch.setattr(sys, "stderr", fake)
+    assert main(["convert", str(path), str(tmp_path / "a.zarr")]) == 0
+    assert "100% Completed" in "".join(fake.parts)
+    fake.parts.clear()
+    assert main(["convert", str(path), str(tmp_path / "b.zarr"), "--quiet"]) == 0
+    assert "Completed" not in "".join(fake.parts)
+    monkeypatch.undo()
+    assert main(["convert", str(path), str(tmp_path / "c.zarr")]) == 0  # not a TTY: no bar
+    assert "Completed" not in capsys.readouterr().err

@@ -79,3 +79,17 @@ def test_worker_killed_mid_conversion_still_gives_a_complete_store(source, tmp_p
     back = xiso.open_ome_zarr(tmp_path / "out.zarr")
     np.testing.assert_array_equal(back.values, da.iso.near_isotropic().values)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_cli_scheduler_option(source, tmp_path, client):
+    from xiso.cli import main
+
+    da, src = source
+    address = client.scheduler.address
+    assert main(["convert", str(src), str(tmp_path / "o.zarr"), "--scheduler", address]) == 0
+    back = xiso.open_ome_zarr(tmp_path / "o.zarr")
+    np.testing.assert_array_equal(back.values, da.iso.near_isotropic().values)
+    assert (
+        main(["convert", str(src), str(tmp_path / "p.zarr"), "--scheduler", "tcp://127.0.0.1:9"])
+        == 1
+    )

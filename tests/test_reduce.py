@@ -17,6 +17,7 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from conftest import block_values
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -118,19 +119,9 @@ def reference(x, factors, method="mean", boundary="trim", dtype=None, skipna=Non
             index.append(np.array(idx, dtype=np.intp))
         return x[np.ix_(*index)].astype(out_dtype)
 
-    pad = [(0, (-n) % b) for n, b in zip(x.shape, block)]
-    xp = np.pad(x, pad)
-    valid = np.pad(np.ones(x.shape, dtype=bool), pad, constant_values=False)
-    split = []
-    for n, b in zip(xp.shape, block):
-        split += [n // b, b]
-    order = [2 * i for i in range(nd)] + [2 * i + 1 for i in range(nd)]
-    k = math.prod(block)
-    xb = xp.reshape(split).transpose(order).reshape((*out_shape, k))
-    vb = valid.reshape(split).transpose(order).reshape((*out_shape, k))
+    out_shape, items = block_values(x, block, "pad")  # x is already trimmed
     values = []
-    for idx in np.ndindex(*out_shape):
-        vals = xb[idx][vb[idx]]
+    for _, vals in items:
         if x.dtype.kind in "iu":
             exact = _reduce_block_int(vals, method)
         else:

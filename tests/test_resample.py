@@ -18,6 +18,7 @@ import dask.array as dsa
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import block_values
 
 import xiso
 
@@ -25,26 +26,6 @@ import xiso
 # --------------------------------------------------------------------------
 # independent reference
 # --------------------------------------------------------------------------
-def _blocks(x: np.ndarray, block, boundary):
-    """Yield (output index, valid values of the block) with reshape + mask."""
-    x = np.asarray(x)
-    nd = x.ndim
-    if boundary == "trim":
-        x = x[tuple(slice(0, n // b * b) for n, b in zip(x.shape, block))]
-    out_shape = tuple(-(-n // b) for n, b in zip(x.shape, block))
-    pad = [(0, (-n) % b) for n, b in zip(x.shape, block)]
-    xp = np.pad(x, pad) if x.dtype.kind != "U" else np.pad(x, pad, constant_values="")
-    valid = np.pad(np.ones(x.shape, dtype=bool), pad, constant_values=False)
-    split = []
-    for n, b in zip(xp.shape, block):
-        split += [n // b, b]
-    order = [2 * i for i in range(nd)] + [2 * i + 1 for i in range(nd)]
-    k = math.prod(block)
-    xb = xp.reshape(split).transpose(order).reshape((*out_shape, k))
-    vb = valid.reshape(split).transpose(order).reshape((*out_shape, k))
-    return out_shape, [(idx, xb[idx][vb[idx]]) for idx in np.ndindex(*out_shape)]
-
-
 def _nearest_index(n, b, boundary):
     m = -(-n // b) if boundary == "pad" else n // b
     out = []
@@ -62,7 +43,7 @@ def ref(x, factors_by_axis, method="mean", boundary="trim", dtype=None):
     if method == "nearest":
         idx = [_nearest_index(n, b, boundary) for n, b in zip(x.shape, block)]
         return x[np.ix_(*idx)].astype(out_dtype)
-    out_shape, items = _blocks(x, block, boundary)
+    out_shape, items = block_values(x, block, boundary)
     values = []
     for _, vals in items:
         if x.dtype.kind in "iu":

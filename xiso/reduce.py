@@ -259,8 +259,14 @@ def _extreme(func: Callable[..., np.ndarray], nanfunc: Callable[..., np.ndarray]
     return kernel
 
 
+# blocks of up to this many samples use pairwise counting, larger ones a sort
+_MODE_PAIRWISE_MAX = 16
+
+
 def _mode(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool) -> np.ndarray:
     """Most frequent value in each block; ties go to the smallest value."""
+    if math.prod(block) <= _MODE_PAIRWISE_MAX and x.dtype.kind in "biu":
+        return _cast(_mode_pairwise(x, block), out_dtype)
     s = np.sort(_flat_blocks(x, block), axis=-1)
     k = s.shape[-1]
     run = np.ones(s.shape, dtype=np.int32)
@@ -271,6 +277,35 @@ def _mode(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bo
     # most-frequent value, because s is sorted ascending
     best = np.argmax(run, axis=-1)[..., None]
     return _cast(np.take_along_axis(s, best, axis=-1)[..., 0], out_dtype)
+
+
+def _mode_pairwise(x: np.ndarray, block: tuple[int, ...]) -> np.ndarray:
+    """Mode of small integer blocks by counting equal pairs, without a sort.
+
+    The k samples of every block are k strided views of ``x`` (no copy); each
+    sample's count is the number of samples equal to it, found with
+    k (k - 1) / 2 vectorised comparisons. The winner has the highest count,
+    then the smallest value.
+    """
+    xb, axes = _blocked(x, block)
+    samples = []
+    for offsets in itertools.product(*(range(xb.shape[a]) for a in axes)):
+        index: list[Any] = [slice(None)] * xb.ndim
+        for a, o in zip(axes, offsets):
+            index[a] = o
+        samples.append(xb[tuple(index)])
+    counts = [np.ones(samples[0].shape, dtype=np.uint8) for _ in samples]
+    for i, j in itertools.combinations(range(len(samples)), 2):
+        equal = samples[i] == samples[j]
+        counts[i] += equal
+        counts[j] += equal
+    best = samples[0].copy()
+    best_count = counts[0]
+    for value, count in zip(samples[1:], counts[1:]):
+        better = (count > best_count) | ((count == best_count) & (value < best))
+        np.copyto(best, value, where=better)
+        np.copyto(best_count, count, where=better)
+    return best
 
 
 def _nearest(

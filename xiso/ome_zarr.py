@@ -12,6 +12,7 @@ that is moved into place at the end, and the OME metadata is written last.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from collections.abc import Hashable, Mapping, Sequence
@@ -536,17 +537,40 @@ def _write_group(
         array = group.create_array(
             name=path, shape=da.shape, dtype=da.dtype, chunks=chunks, fill_value=0, **kwargs
         )
-        data = da.data
-        if not isinstance(data, dsa.Array):
-            data = dsa.from_array(np.asarray(data), chunks=chunks)
-        sources.append(data.rechunk(chunks))
-        targets.append(array)
-    dsa.store(sources, targets, lock=False, compute=True)
+        if isinstance(da.data, dsa.Array):
+            sources.append(da.data.rechunk(chunks))
+            targets.append(array)
+        else:
+            _store_numpy(np.asarray(da.data), array, chunks)
+    if sources:
+        dsa.store(sources, targets, lock=False, compute=True)
     # metadata last: a store that failed above never looks like a valid image
     meta: dict[str, Any] = {"ome": attrs} if version == "0.5" else dict(attrs)
     if user_attrs:
         meta["xiso"] = {"attrs": user_attrs}
     group.attrs.update(meta)
+
+
+def _store_numpy(data: np.ndarray, array: zarr.Array, chunks: tuple[int, ...]) -> None:
+    """Write an in-memory array chunk by chunk from views, on a few threads.
+
+    (``dask.array.from_array`` copies a numpy input into its chunks, which
+    would double the memory of writing an in-memory image.)
+    """
+    import itertools
+    from concurrent.futures import ThreadPoolExecutor
+
+    regions = [
+        tuple(slice(i, min(i + c, n)) for i, c, n in zip(starts, chunks, data.shape))
+        for starts in itertools.product(*(range(0, n, c) for n, c in zip(data.shape, chunks)))
+    ]
+
+    def write(region: tuple[slice, ...]) -> None:
+        array[region] = data[region]
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for _ in pool.map(write, regions):
+            pass
 
 
 def _exists(store: Any) -> bool:

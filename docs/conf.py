@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sphinx_autosummary_accessors
 
-import xiso  # noqa: F401  (registers the accessors documented below)
+import xiso
 
 project = "xiso"
 author = "xiso developers"

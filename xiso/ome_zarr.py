@@ -27,6 +27,7 @@ import zarr
 from .errors import OptionError, XisoError
 from .pyramid import pyramid as build_pyramid
 from .resample import near_isotropic as make_near_isotropic
+from .resample import near_isotropic_factors as make_factors
 from .spacing import coordinate_step, coordinate_unit, spatial_dims, unit_registry
 
 __all__ = [
@@ -267,9 +268,15 @@ def open_ome_zarr(
     version, attrs_model = _image_attrs(group, store)
     index = _level_index(attrs_model.multiscales[0].datasets, level, store)
     da = _read_level(group, version, attrs_model, index, chunks, store)
-    if near_isotropic:
-        return make_near_isotropic(da, method=method, rounding=rounding)
-    return da
+    if not near_isotropic:
+        return da
+    if chunks is None:
+        # read whole blocks per task: stored chunks times the factors, so each
+        # output chunk is made by one task from one read, with no re-assembly
+        factors = make_factors(da, rounding=rounding)
+        grown = tuple(c[0] * factors.get(d, 1) for d, c in zip(da.dims, da.chunks or ()))
+        da = _read_level(group, version, attrs_model, index, grown, store)
+    return make_near_isotropic(da, method=method, rounding=rounding)
 
 
 def open_ome_zarr_pyramid(store: Any, *, chunks: Any = None) -> xr.DataTree:

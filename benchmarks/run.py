@@ -147,6 +147,10 @@ def evaluate(name: str, stats: dict[str, Stats]) -> tuple[str, bool | None, str]
     elif name == "xiso-zarr":
         time_target(1.3, "<= 1.3x I/O floor")
         checks.append((f"peak < {PEAK_LIMIT_MIB} MiB", peak < PEAK_LIMIT_MIB * MIB))  # type: ignore[operator]
+        zr, _ = ratio(s, stats.get("zarrnii"))
+        checks.append((">= 3x faster than zarrnii", None if zr is None else zr <= 1 / 3))
+        if zr is not None:
+            note = f"{1 / zr:.1f}x faster than zarrnii"
     elif name in ("xiso-pyramid", "xiso-pyramid-iso"):
         time_target(1.5, "<= 1.5x case 3")
         floor = stats.get("pyramid-io-floor")

@@ -295,3 +295,135 @@ def test_datatree_accessor(tmp_path):
     tree.iso.to_ome_zarr(tmp_path / "t.zarr")
     back = xiso.open_ome_zarr_pyramid(tmp_path / "t.zarr")
     assert list(back.children) == list(tree.children)
+
+
+def test_two_opens_with_other_chunks_never_share_dask_keys(tmp_path):
+    da = _image(3)
+    xiso.to_ome_zarr(da, tmp_path / "a.zarr", pyramid=False, chunks=4)
+    raw = xiso.open_ome_zarr(tmp_path / "a.zarr")
+    iso = xiso.open_ome_zarr(tmp_path / "a.zarr", near_isotropic=True)  # larger read chunks
+    s_raw, s_iso = dask.compute(raw.sum(), iso.sum())
+    assert int(s_raw) == int(da.sum())
+    assert int(s_iso) == int(da.iso.near_isotropic().sum())
+
+
+def test_store_object_overwrite_from_itself_and_protection():
+    da = _image(3)
+    store = zarr.storage.MemoryStore()
+    xiso.to_ome_zarr(da, store, pyramid=False)
+    src = xiso.open_ome_zarr(store)
+    # the new image is computed from the old one in the same store
+    xiso.to_ome_zarr((src // 2).rename("cells"), store, pyramid=False, overwrite=True)
+    np.testing.assert_array_equal(xiso.open_ome_zarr(store).values, da.values // 2)
+    assert not any(k.startswith(".xiso-tmp") for k in store._store_dict)
+    # a store holding something that is no OME-Zarr image is not overwritten either
+    other = zarr.storage.MemoryStore()
+    zarr.create_array(other, shape=(4,), dtype="i4")[:] = [1, 2, 3, 4]
+    with pytest.raises(xiso.StoreExistsError, match="overwrite=True"):
+        xiso.to_ome_zarr(da, other, pyramid=False)
+    np.testing.assert_array_equal(zarr.open_array(other, mode="r")[:], [1, 2, 3, 4])
+
+
+def test_store_object_failure_keeps_old_image():
+    da = _image(3)
+    store = zarr.storage.MemoryStore()
+    xiso.to_ome_zarr(da, store, pyramid=False)
+
+    def explode(block):
+        raise RuntimeError("boom")
+
+    bad = da.copy(data=dsa.from_array(da.values, chunks=4).map_blocks(explode, dtype=da.dtype))
+    with pytest.raises(RuntimeError, match="boom"):
+        xiso.to_ome_zarr(bad, store, pyramid=False, overwrite=True)
+    np.testing.assert_array_equal(xiso.open_ome_zarr(store).values, da.values)
+    assert not any(k.startswith(".xiso-tmp") for k in store._store_dict)
+
+
+def test_target_created_during_the_write_is_not_replaced(tmp_path):
+    da = _image(3)
+    target = tmp_path / "race.zarr"
+
+    def create_target(block):
+        target.mkdir(exist_ok=True)
+        (target / "precious.txt").write_text("keep me")
+        return block
+
+    racing = da.copy(data=dsa.from_array(da.values, chunks=8).map_blocks(create_target))
+    with pytest.raises(xiso.StoreExistsError):
+        xiso.to_ome_zarr(racing, target, pyramid=False)
+    assert (target / "precious.txt").read_text() == "keep me"
+    assert [p.name for p in tmp_path.iterdir()] == ["race.zarr"]
+
+
+def test_failed_swap_is_rolled_back(tmp_path, monkeypatch):
+    da = _image(3)
+    target = tmp_path / "f.zarr"
+    xiso.to_ome_zarr(da, target, pyramid=False)
+    real_rename = type(target).rename
+
+    def flaky(self, dest):
+        if ".xiso-tmp-" in self.name:
+            raise OSError("rename failed")
+        return real_rename(self, dest)
+
+    monkeypatch.setattr(type(target), "rename", flaky)
+    with pytest.raises(OSError, match="rename failed"):
+        xiso.to_ome_zarr(da // 2, target, pyramid=False, overwrite=True)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(xiso.open_ome_zarr(target).values, da.values)
+    assert [p.name for p in tmp_path.iterdir()] == ["f.zarr"]
+
+
+def test_fsspec_failed_move_keeps_old_image(monkeypatch):
+    fsspec = pytest.importorskip("fsspec")
+    da = _image(3)
+    url = "memory://xiso-swap/img.zarr"
+    xiso.to_ome_zarr(da, url, pyramid=False, overwrite=True)
+    fs = fsspec.filesystem("memory")
+    real_mv = type(fs).mv
+
+    def flaky(self, path1, path2, **kw):
+        if ".xiso-tmp-" in path1:
+            raise OSError("mv failed")
+        return real_mv(self, path1, path2, **kw)
+
+    monkeypatch.setattr(type(fs), "mv", flaky)
+    with pytest.raises(OSError, match="mv failed"):
+        xiso.to_ome_zarr(da // 2, url, pyramid=False, overwrite=True)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(xiso.open_ome_zarr(url).values, da.values)
+    assert [p.rsplit("/", 1)[-1] for p in fs.ls("/xiso-swap", detail=False)] == ["img.zarr"]
+
+
+def test_single_sample_axes_keep_their_scale(tmp_path):
+    da = _image(3, nz=1)
+    with pytest.raises(xiso.OmeZarrError, match="dimension 'z' has a single sample"):
+        xiso.to_ome_zarr(da, tmp_path / "a.zarr", pyramid=False)
+    da["z"].encoding["spacing"] = 0.25
+    xiso.to_ome_zarr(da, tmp_path / "a.zarr", pyramid=False)
+    back = xiso.open_ome_zarr(tmp_path / "a.zarr")
+    assert back.iso.spacing == {"z": 0.25, "y": 1.0, "x": 1.0}
+    back.iso.to_ome_zarr(tmp_path / "b.zarr", pyramid=False)
+    meta = json.loads((tmp_path / "b.zarr" / "zarr.json").read_text())["attributes"]["ome"]
+    assert meta["multiscales"][0]["datasets"][0]["coordinateTransformations"][0] == {
+        "type": "scale",
+        "scale": [0.25, 1.0, 1.0],
+    }
+    # a dim a pyramid step reduces to one sample gets the previous scale times the factor
+    small = _image(3, nz=2, ny=2, nx=2)
+    xiso.to_ome_zarr(small, tmp_path / "p.zarr", min_size=1)
+    meta = json.loads((tmp_path / "p.zarr" / "zarr.json").read_text())["attributes"]["ome"]
+    scales = [
+        d["coordinateTransformations"][0]["scale"] for d in meta["multiscales"][0]["datasets"]
+    ]
+    assert scales == [[0.25, 1.0, 1.0], [0.5, 1.0, 1.0]]
+
+
+def test_unlabelled_channel_axis_keeps_its_type(tmp_path):
+    da = _image(4).drop_vars("c")
+    xiso.to_ome_zarr(da, tmp_path / "a.zarr", pyramid=False)
+    back = xiso.open_ome_zarr(tmp_path / "a.zarr")
+    assert back.c.attrs == {"type": "channel"} and list(back.c.values) == [0, 1]
+    back.iso.to_ome_zarr(tmp_path / "b.zarr", pyramid=False)
+    axes = json.loads((tmp_path / "b.zarr" / "zarr.json").read_text())["attributes"]["ome"]
+    assert axes["multiscales"][0]["axes"][0] == {"name": "c", "type": "channel"}

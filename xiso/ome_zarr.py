@@ -145,7 +145,6 @@ def _read_level(
     where: Any,
 ) -> xr.DataArray:
     import dask.array as dsa
-    from dask.base import tokenize
 
     ms = attrs_model.multiscales[0]
     axes = list(ms.axes)
@@ -187,15 +186,26 @@ def _read_level(
         if ax.unit is not None:
             cattrs["units"] = str(ax.unit)
         if ax.type == "channel":
-            if labels is not None and len(labels) == n:
-                coords[dims[i]] = xr.Variable(dims[i], np.array(labels, dtype=object), cattrs)
+            # channel labels from omero when present, else channel indices
+            values = (
+                np.array(labels, dtype=object)
+                if labels is not None and len(labels) == n
+                else np.arange(n)
+            )
+            coords[dims[i]] = xr.Variable(dims[i], values, cattrs)
             continue
         values = translation[i] + np.arange(n) * scale[i]
-        coords[dims[i]] = xr.Variable(dims[i], values, cattrs)
+        # the NGFF scale, so that a single-sample axis keeps its spacing
+        coords[dims[i]] = xr.Variable(dims[i], values, cattrs, encoding={"spacing": scale[i]})
+    chunks = dsa.core.normalize_chunks(
+        array.chunks if chunks is None else chunks, array.shape, dtype=array.dtype
+    )
     data = dsa.from_array(
         array,
-        chunks=array.chunks if chunks is None else chunks,
-        name="xiso-open-" + tokenize(str(where), dataset.path, array.shape, str(array.dtype)),
+        chunks=chunks,
+        # unique per open: two opens of one store (other chunks, or the store
+        # rewritten in between) must never share dask keys
+        name=f"xiso-open-{uuid.uuid4().hex}",
         lock=False,
         asarray=True,
         inline_array=True,
@@ -326,18 +336,25 @@ def _ngff_unit(dim: Hashable, text: str | None) -> str | None:
 
 
 def _level_transform(
-    da: xr.DataArray, axis_types: Sequence[str | None], previous: Sequence[float] | None
+    da: xr.DataArray,
+    axis_types: Sequence[str | None],
+    previous: tuple[Sequence[float], Sequence[int]] | None,
 ) -> tuple[list[float], list[float]]:
+    """NGFF scale and translation of one level, from its coordinates.
+
+    ``previous`` is the (scale, shape) of the level above, used for a dim that
+    a pyramid step reduced to a single sample without a recorded spacing.
+    """
     scale: list[float] = []
     translation: list[float] = []
     for i, dim in enumerate(da.dims):
         numeric = dim in da.coords and da.coords[dim].dtype.kind in "iuf"
         if axis_types[i] == "channel" or not numeric:
-            scale.append(1.0 if previous is None else previous[i])
+            scale.append(1.0 if previous is None else previous[0][i])
             translation.append(0.0)
             continue
         values = np.asarray(da.coords[dim].values, dtype=np.float64)
-        if values.size >= 2:
+        if values.size >= 2 or da.coords[dim].encoding.get("spacing") is not None:
             step = coordinate_step(da, dim)
             if values[-1] < values[0]:
                 raise OmeZarrError(
@@ -345,9 +362,14 @@ def _level_transform(
                     f"express (scales are positive); use .sortby({dim!r}) first"
                 )
         elif previous is not None:
-            step = previous[i]
+            prev_scale, prev_shape = previous
+            step = prev_scale[i] * max(1, round(prev_shape[i] / values.size))
         else:
-            step = 1.0
+            raise OmeZarrError(
+                f"dimension {dim!r} has a single sample, so its spacing is unknown and no "
+                f"NGFF scale can be written; record it with da[{dim!r}].encoding['spacing'] "
+                "= step (opening an OME-Zarr image does this)"
+            )
         scale.append(float(step))
         translation.append(float(values[0]))
     return scale, translation
@@ -469,7 +491,7 @@ def _ngff_metadata(
         unit = coordinate_unit(base, dim) if kind in ("space", "time") else None
         axes.append(Axis(name=str(dim), type=kind, unit=_ngff_unit(dim, unit)))
     datasets = []
-    previous: list[float] | None = None
+    previous: tuple[Sequence[float], Sequence[int]] | None = None
     for path, da in levels:
         if da.dims != base.dims:
             raise OmeZarrError(
@@ -477,7 +499,7 @@ def _ngff_metadata(
                 "all levels need the same dims in the same order"
             )
         scale, translation = _level_transform(da, types, previous)
-        previous = scale
+        previous = (scale, da.shape)
         datasets.append(
             Dataset(
                 path=path,
@@ -520,7 +542,7 @@ def _local_path(store: Any) -> Path | None:
 
 
 def _write_group(
-    target: Any,
+    target: tuple[Any, str],
     levels: Sequence[tuple[str, xr.DataArray]],
     attrs: dict[str, Any],
     user_attrs: dict[str, Any],
@@ -531,7 +553,8 @@ def _write_group(
     import dask.array as dsa
 
     zarr_format: Literal[2, 3] = 3 if version == "0.5" else 2
-    group = zarr.open_group(target, mode="w", zarr_format=zarr_format)
+    store, prefix = target
+    group = zarr.open_group(store, path=prefix, mode="w", zarr_format=zarr_format)
     sources: list[Any] = []
     targets: list[Any] = []
     for path, da in levels:
@@ -581,6 +604,7 @@ def _store_numpy(data: np.ndarray, array: zarr.Array, chunks: tuple[int, ...]) -
 
 
 def _exists(store: Any) -> bool:
+    """Whether anything at all is at ``store`` (an image or not)."""
     local = _local_path(store)
     if local is not None:
         return local.exists()
@@ -589,11 +613,16 @@ def _exists(store: Any) -> bool:
 
         fs, path = fsspec.core.url_to_fs(store)
         return bool(fs.exists(path))
-    try:
-        zarr.open_group(store, mode="r")
-        return True
-    except Exception:
-        return False
+    return _store_keys(store, "") != []
+
+
+def _store_keys(store: Any, prefix: str) -> list[str]:
+    from zarr.core.sync import sync
+
+    async def collect() -> list[str]:
+        return [key async for key in store.list_prefix(prefix)]
+
+    return sync(collect())
 
 
 def to_ome_zarr(
@@ -642,48 +671,63 @@ def to_ome_zarr(
     """
     if version not in NGFF_VERSIONS:
         raise OptionError(f"version={version!r} is not supported; use one of {NGFF_VERSIONS!r}")
-    if _exists(store) and not overwrite:
-        raise StoreExistsError(
-            f"{store!r} already exists; pass overwrite=True to replace it, or choose another path"
-        )
+    if not overwrite and _exists(store):
+        raise _exists_error(store)
     pairs = _levels_of(obj, pyramid=pyramid, levels=levels, method=method, min_size=min_size)
     attrs, types = _ngff_metadata(pairs, version)
     base = pairs[0][1]
     chunk_shape = _default_chunks(base, types, chunks)
     user_attrs = _json_safe_attrs(base.attrs)
-    write = lambda target: _write_group(  # noqa: E731
-        target, pairs, attrs, user_attrs, version, chunk_shape, compressor
+    write = lambda store_and_prefix: _write_group(  # noqa: E731
+        store_and_prefix, pairs, attrs, user_attrs, version, chunk_shape, compressor
     )
+    if isinstance(store, zarr.storage.LocalStore):
+        store = Path(store.root)
     local = _local_path(store)
     if local is not None:
-        _replace_local(local, write)
+        _replace_local(local, write, overwrite)
     elif _is_url(store):
-        _replace_fsspec(store, write)
+        _replace_fsspec(store, write, overwrite)
     else:
-        write(store)
+        _replace_in_store(store, write, overwrite)
 
 
-def _replace_local(target: Path, write: Any) -> None:
+def _exists_error(where: Any) -> StoreExistsError:
+    return StoreExistsError(
+        f"{where!r} already exists; pass overwrite=True to replace it, or choose another path"
+    )
+
+
+def _replace_local(target: Path, write: Any, overwrite: bool) -> None:
+    """Write to a temporary sibling, then swap it in (rolled back on failure)."""
     target = target.absolute()
     tmp = target.with_name(f".{target.name}.xiso-tmp-{uuid.uuid4().hex[:8]}")
     try:
-        write(str(tmp))
+        write((str(tmp), ""))
+        if not target.exists():
+            # fails on a non-empty directory that appeared meanwhile, never replaces it
+            tmp.rename(target)
+            return
+        if not overwrite:  # created by someone else while we computed
+            raise _exists_error(str(target))
+        trash = target.with_name(f".{target.name}.xiso-old-{uuid.uuid4().hex[:8]}")
+        target.rename(trash)
+        try:
+            tmp.rename(target)
+        except BaseException:
+            trash.rename(target)
+            raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if target.exists():
-        trash = target.with_name(f".{target.name}.xiso-old-{uuid.uuid4().hex[:8]}")
-        target.rename(trash)
-        tmp.rename(target)
-        if trash.is_dir():
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            trash.unlink(missing_ok=True)
+    if trash.is_dir():
+        shutil.rmtree(trash, ignore_errors=True)
     else:
-        tmp.rename(target)
+        trash.unlink(missing_ok=True)
 
 
-def _replace_fsspec(url: str, write: Any) -> None:
+def _replace_fsspec(url: str, write: Any, overwrite: bool) -> None:
+    """As :func:`_replace_local` on an fsspec filesystem (a move may be a copy)."""
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(url)
@@ -691,12 +735,58 @@ def _replace_fsspec(url: str, write: Any) -> None:
     path = path.rstrip("/")
     parent, _, name = path.rpartition("/")
     tmp = f"{parent}/.{name}.xiso-tmp-{uuid.uuid4().hex[:8]}"
+    trash = f"{parent}/.{name}.xiso-old-{uuid.uuid4().hex[:8]}"
     try:
-        write(f"{protocol}://{tmp}")
+        write((f"{protocol}://{tmp}", ""))
+        existed = fs.exists(path)
+        if existed and not overwrite:
+            raise _exists_error(url)
+        if existed:
+            fs.mv(path, trash, recursive=True)
+        try:
+            fs.mv(tmp, path, recursive=True)
+        except BaseException:
+            if existed:
+                fs.mv(trash, path, recursive=True)
+            raise
     except BaseException:
         if fs.exists(tmp):
             fs.rm(tmp, recursive=True)
         raise
-    if fs.exists(path):
-        fs.rm(path, recursive=True)
-    fs.mv(tmp, path, recursive=True)
+    if existed:
+        fs.rm(trash, recursive=True)
+
+
+_ROOT_METADATA = ("zarr.json", ".zgroup", ".zattrs", ".zmetadata")
+
+
+def _replace_in_store(store: Any, write: Any, overwrite: bool) -> None:
+    """Write under a temporary prefix of a zarr store object, then move the keys.
+
+    The computation (where failures happen) only ever writes under the prefix,
+    so the old image, which the computation may be reading, stays intact until
+    it succeeded. The move then removes the root metadata first and writes it
+    last: while it runs, the store never looks like a valid image.
+    """
+    from zarr.core.sync import sync
+
+    prefix = f".xiso-tmp-{uuid.uuid4().hex[:8]}"
+    existing = _store_keys(store, "")
+    try:
+        write((store, prefix))
+        # keys outside the prefix (zarr may have added root metadata for it)
+        old = [k for k in _store_keys(store, "") if not k.startswith(prefix + "/")]
+        if not overwrite and set(existing) - set(_ROOT_METADATA) != set():
+            raise _exists_error(store)
+    except BaseException:
+        for key in _store_keys(store, prefix + "/"):
+            sync(store.delete(key))
+        raise
+    new = _store_keys(store, prefix + "/")
+    for key in sorted(old, key=lambda k: k not in _ROOT_METADATA):
+        sync(store.delete(key))
+    buffer = zarr.core.buffer.default_buffer_prototype()
+    for key in sorted(new, key=lambda k: k[len(prefix) + 1 :] in _ROOT_METADATA):
+        value = sync(store.get(key, prototype=buffer))
+        sync(store.set(key[len(prefix) + 1 :], value))
+        sync(store.delete(key))

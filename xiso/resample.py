@@ -116,6 +116,9 @@ def _reduce_variable(
             var.data, axes, method=method, boundary=boundary, dtype=dtype, skipna=skipna
         )
     encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
+    if is_coord and "spacing" in encoding and len(axes) == 1:
+        # a recorded sample spacing grows with the factor (see spacing.coordinate_step)
+        encoding["spacing"] = encoding["spacing"] * next(iter(axes.values()))
     return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
 
 

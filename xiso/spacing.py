@@ -126,6 +126,10 @@ def coordinate_step(obj: XarrayObject, dim: Hashable) -> float:
         )
     values = np.asarray(coord.values, dtype=np.float64)
     n = values.size
+    recorded = coord.encoding.get("spacing")
+    if n < 2 and recorded is not None and np.isfinite(recorded) and recorded > 0:
+        # a single sample: the spacing recorded when it was read (e.g. NGFF scale)
+        return float(recorded)
     if n < 2:
         raise SpacingError(
             f"dimension {dim!r} has {n} sample(s), too few to read a spacing from its "

@@ -159,3 +159,29 @@ def test_errors_are_value_errors():
         "DtypeError",
     ):
         assert issubclass(getattr(xiso, name), xiso.XisoError)
+
+
+def test_dtype_policy_when_nothing_is_reduced():
+    da = make_volume(nz=4, dz=1.0, dtype="float64")
+    da[:] = 1.5
+    da[0, 0, 0] = -3.2
+    out = da.iso.near_isotropic(dtype="uint8")  # isotropic: a cast only, still rounded
+    assert out.dtype == np.uint8
+    assert out.values[0, 0, 1] == 2 and out.values[0, 0, 0] == 0  # 1.5 -> 2 (even), clipped
+    assert da.iso.downsample(z=1, dtype="uint8").dtype == np.uint8
+    lazy = da.chunk({"z": 1}).iso.near_isotropic(dtype="uint8")
+    np.testing.assert_array_equal(lazy.values, out.values)
+    with pytest.raises(xiso.DtypeError, match="variable 'vol'"):
+        da.astype(str).iso.near_isotropic()
+
+
+def test_nan_into_an_integer_dtype_is_an_error():
+    da = make_volume(nz=8, dtype="float32")
+    da[:4] = np.nan
+    with pytest.raises(xiso.DtypeError, match="NaN"):
+        da.iso.near_isotropic(dtype="uint16")
+    lazy = da.chunk({"z": 4}).iso.near_isotropic(dtype="uint16")  # lazy: raised on compute
+    with pytest.raises(xiso.DtypeError, match="fillna"):
+        lazy.compute()
+    ok = da.fillna(0).iso.near_isotropic(dtype="uint16")
+    assert ok.dtype == np.uint16

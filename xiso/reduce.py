@@ -123,8 +123,12 @@ def _cast(a: np.ndarray, out_dtype: np.dtype) -> np.ndarray:
     if out_dtype.kind in "iu":
         info = np.iinfo(out_dtype)
         if a.dtype.kind == "f":
+            if np.isnan(a).any():
+                raise DtypeError(
+                    f"the result holds NaN (e.g. a block of NaN only), which dtype {out_dtype} "
+                    "cannot represent; fill it first (obj.fillna(0)) or keep a float dtype"
+                )
             a = np.rint(a)
-            a = np.nan_to_num(a, nan=0.0)
             a = np.clip(a, float(info.min), float(info.max))
         elif a.dtype.kind in "iu":
             src = np.iinfo(a.dtype)

@@ -98,9 +98,9 @@ def _reduce_variable(
     skipna: bool | None,
 ) -> xr.Variable:
     axes = {var.get_axis_num(d): f for d, f in factors.items() if d in var.dims and f > 1}
-    if not axes:
-        return var
     if is_coord:
+        if not axes:
+            return var
         numeric = var.dtype.kind in "biuf"
         coord_method = "nearest" if method == "nearest" or not numeric else "mean"
         out_dtype = np.float64 if coord_method == "mean" and var.dtype.kind != "f" else None
@@ -108,12 +108,23 @@ def _reduce_variable(
             var.data, axes, method=coord_method, boundary=boundary, dtype=out_dtype, skipna=False
         )
     else:
+        if not any(d in var.dims for d in factors):
+            return var  # a variable without the dims being reduced passes through
         try:
             result_dtype(var.dtype, method, dtype)
         except DtypeError as err:
             raise DtypeError(f"variable {name!r}: {err}") from None
+        if not axes and (dtype is None or np.dtype(dtype) == var.dtype):
+            return var
+        # with no axis to reduce, "nearest" with blocks of 1 is a cast that follows
+        # the dtype policy (rounded, clipped), lazily for dask
         data = block_reduce(
-            var.data, axes, method=method, boundary=boundary, dtype=dtype, skipna=skipna
+            var.data,
+            axes,
+            method=method if axes else "nearest",
+            boundary=boundary,
+            dtype=dtype,
+            skipna=skipna,
         )
     encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
     if is_coord and "spacing" in encoding and len(axes) == 1:
@@ -150,7 +161,8 @@ def downsample(
         reduced as a partial block over the valid samples (``pad``), or
         refused with :class:`~xiso.errors.FactorError` (``exact``).
     dtype : dtype, optional
-        Output dtype of data variables. By default the input dtype: integer
+        Output dtype of the data variables that have a dim in ``factors`` (a
+        factor of 1 included). By default the input dtype: integer
         means and medians are rounded to nearest (ties to even), never
         truncated. A float dtype returns the unrounded result.
     skipna : bool, optional
@@ -311,9 +323,4 @@ def near_isotropic(
     factors = near_isotropic_factors(
         obj, rounding=rounding, target=target, dims=dims, spacing=spacing
     )
-    active = {d: f for d, f in factors.items() if f > 1}
-    if not active:
-        check_factors(obj, {}, boundary)
-        result_dtype(np.float64, method)  # validate the method name
-        return obj.copy(deep=False) if dtype is None else obj.astype(dtype)
-    return downsample(obj, active, method=method, boundary=boundary, dtype=dtype, skipna=skipna)
+    return downsample(obj, factors, method=method, boundary=boundary, dtype=dtype, skipna=skipna)

@@ -143,3 +143,13 @@ def test_progress_bar_on_a_terminal_only(source, tmp_path, monkeypatch, capsys):
     monkeypatch.undo()
     assert main(["convert", str(path), str(tmp_path / "c.zarr")]) == 0  # not a TTY: no bar
     assert "Completed" not in capsys.readouterr().err
+
+
+def test_info_on_nested_level_paths(tmp_path, capsys):
+    da = xiso.data.lightsheet(shape=(32, 32, 32), seed=1)
+    tree = da.iso.pyramid(min_size=8)
+    nested = xr.DataTree.from_dict({f"s{k}/img": tree[k].to_dataset() for k in tree.children})
+    xiso.to_ome_zarr(nested, tmp_path / "n.zarr")
+    assert main(["info", str(tmp_path / "n.zarr"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [lv["path"] for lv in report["levels"]] == ["s0/img", "s1/img", "s2/img"]

@@ -427,3 +427,36 @@ def test_unlabelled_channel_axis_keeps_its_type(tmp_path):
     back.iso.to_ome_zarr(tmp_path / "b.zarr", pyramid=False)
     axes = json.loads((tmp_path / "b.zarr" / "zarr.json").read_text())["attributes"]["ome"]
     assert axes["multiscales"][0]["axes"][0] == {"name": "c", "type": "channel"}
+
+
+def test_datatree_with_coordinates_at_the_root():
+    da = _image(3, nz=16, ny=8, nx=8)
+    tree = xr.DataTree.from_dict(
+        {
+            "/": xr.Dataset(coords=da.coords),
+            "/raw": xr.Dataset({"cells": da.variable}),
+            "/smooth": xr.Dataset({"cells": (da.astype("float32") / 2).variable}),
+        }
+    )
+    iso = tree.iso.near_isotropic()
+    assert dict(iso["raw"]["cells"].sizes) == {"z": 4, "y": 8, "x": 8}
+    np.testing.assert_allclose(iso.z.values, da.iso.near_isotropic().z.values)
+    np.testing.assert_array_equal(iso["raw"]["cells"].values, da.iso.near_isotropic().values)
+    down = tree.iso.downsample(z=2, method="max")
+    assert down["smooth"]["cells"].sizes["z"] == 8
+    with pytest.raises(xiso.OptionError, match="not both"):
+        tree.iso.downsample({"z": 2}, y=2)
+
+
+@pytest.mark.parametrize(("given", "written"), [("micron", "micrometer"), ("µm", "micrometer")])
+def test_units_written_with_ngff_names(tmp_path, given, written):
+    da = _image(3)
+    for d in ("z", "y", "x"):
+        da[d].attrs["units"] = given
+    xiso.to_ome_zarr(da, tmp_path / "a.zarr", pyramid=False)
+    meta = json.loads((tmp_path / "a.zarr" / "zarr.json").read_text())["attributes"]["ome"]
+    assert {a["unit"] for a in meta["multiscales"][0]["axes"]} == {written}
+    for d in ("z", "y", "x"):
+        da[d].attrs["units"] = "furlong"
+    with pytest.raises(xiso.OmeZarrError, match="'furlong' of dimension 'z' is not one NGFF"):
+        xiso.to_ome_zarr(da, tmp_path / "b.zarr", pyramid=False)

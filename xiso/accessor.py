@@ -190,15 +190,12 @@ class IsoDatasetAccessor(_IsoAccessor[xr.Dataset]):
     """``Dataset.iso``: near-isotropic resampling of every spatial variable."""
 
 
-def _has_spatial_data(ds: xr.Dataset) -> bool:
-    return bool(ds.data_vars) and any(d in ds.dims for d in _spatial_or_empty(ds))
-
-
-def _spatial_or_empty(ds: xr.Dataset) -> tuple[Hashable, ...]:
+def _has_spatial_dims(ds: xr.Dataset) -> bool:
+    """Whether a node has spatial dims (in data or coordinates only)."""
     try:
-        return spatial_dims(ds)
+        return bool(spatial_dims(ds))
     except XisoError:
-        return ()
+        return False
 
 
 @xr.register_datatree_accessor("iso")
@@ -209,28 +206,40 @@ class IsoDataTreeAccessor:
         self._obj: xr.DataTree = obj
 
     def _map(self, func: Any, **kwargs: Any) -> xr.DataTree:
+        # nodes holding only coordinates (shared by their children) are reduced
+        # too, so that parents and children stay aligned
         def apply(ds: xr.Dataset) -> xr.Dataset:
-            return func(ds, **kwargs) if _has_spatial_data(ds) else ds
+            return func(ds, **kwargs) if _has_spatial_dims(ds) else ds
 
         return self._obj.map_over_datasets(apply)
 
     def near_isotropic(self, **kwargs: Any) -> xr.DataTree:
-        """:func:`xiso.near_isotropic` on every node that has spatial data."""
+        """:func:`xiso.near_isotropic` on every node that has spatial dims."""
         return self._map(resample.near_isotropic, **kwargs)
 
     def downsample(
-        self, factors: Mapping[Hashable, int] | None = None, /, **kwargs: Any
+        self,
+        factors: Mapping[Hashable, int] | None = None,
+        /,
+        *,
+        method: str = "mean",
+        boundary: str = "trim",
+        dtype: Any = None,
+        skipna: bool | None = None,
+        **factors_kwargs: int,
     ) -> xr.DataTree:
-        """:func:`xiso.downsample` on every node that has spatial data."""
-        options = {
-            k: kwargs.pop(k) for k in ("method", "boundary", "dtype", "skipna") if k in kwargs
-        }
-        merged = dict(factors or {}, **kwargs)
+        """:func:`xiso.downsample` on every node that has one of the named dims."""
+        merged = resample.merge_factors(factors, factors_kwargs)
 
         def apply(ds: xr.Dataset) -> xr.Dataset:
-            return resample.downsample(ds, merged, **options)
+            mine = {d: f for d, f in merged.items() if d in ds.dims}
+            if not mine:
+                return ds
+            return resample.downsample(
+                ds, mine, method=method, boundary=boundary, dtype=dtype, skipna=skipna
+            )
 
-        return self._map(apply)
+        return self._obj.map_over_datasets(apply)
 
     def to_ome_zarr(self, store: Any, **kwargs: Any) -> None:
         """Write the tree (one child per level) as OME-Zarr; see :func:`xiso.to_ome_zarr`."""

@@ -177,9 +177,12 @@ def _level_rows(store: Any) -> tuple[list[dict[str, Any]], Any]:
     tree = xiso.open_ome_zarr_pyramid(store)
     rows = []
     first = None
-    for path, node in tree.children.items():
-        name = next(iter(node.data_vars))
-        da = node.to_dataset()[name]
+    # every node holding data is a level (NGFF paths such as "s0/image" nest)
+    for node in tree.subtree:
+        if not node.has_data or not node.data_vars:
+            continue
+        path = node.relative_to(tree)
+        da = node.to_dataset()[next(iter(node.data_vars))]
         first = da if first is None else first
         rows.append(
             {

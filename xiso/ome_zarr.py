@@ -12,6 +12,7 @@ that is moved into place at the end, and the OME metadata is written last.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import uuid
@@ -322,17 +323,39 @@ def _axis_type(da: xr.DataArray, dim: Hashable, spatial: Sequence[Hashable]) -> 
     return None
 
 
+# the unit names the NGFF specification lists for space and time axes
+_NGFF_UNITS = (
+    "angstrom attometer centimeter decimeter exameter femtometer foot gigameter hectometer "
+    "inch kilometer megameter meter micrometer mile millimeter nanometer parsec petameter "
+    "picometer terameter yard yoctometer yottameter zeptometer zettameter "
+    "attosecond centisecond day decisecond exasecond femtosecond gigasecond hectosecond hour "
+    "kilosecond megasecond microsecond millisecond minute nanosecond petasecond picosecond "
+    "second terasecond yoctosecond yottasecond zeptosecond zettasecond"
+).split()
+
+
 def _ngff_unit(dim: Hashable, text: str | None) -> str | None:
-    """The NGFF (UDUNITS long) name of a unit: 'um' and 'µm' -> 'micrometer'."""
+    """The NGFF name of a unit: 'um', 'µm' and 'micron' -> 'micrometer'."""
     if text is None:
         return None
+    ureg = unit_registry()
     try:
-        return f"{unit_registry().Unit(text)}"
+        unit = ureg.Unit(text)
     except Exception:
-        raise OmeZarrError(
-            f"the unit {text!r} of dimension {dim!r} cannot be parsed; use a unit such as "
-            "'micrometer' or 'second'"
-        ) from None
+        unit = None
+    if unit is not None:
+        if f"{unit}" in _NGFF_UNITS:
+            return f"{unit}"
+        for name in _NGFF_UNITS:
+            candidate = ureg.Unit(name)
+            if candidate.dimensionality == unit.dimensionality and math.isclose(
+                ureg.Quantity(1, unit).to(candidate).magnitude, 1.0, rel_tol=1e-12
+            ):
+                return name
+    raise OmeZarrError(
+        f"the unit {text!r} of dimension {dim!r} is not one NGFF can store; use one of its "
+        "unit names such as 'micrometer', 'nanometer' or 'second'"
+    )
 
 
 def _level_transform(

@@ -33,7 +33,7 @@ T = TypeVar("T", xr.DataArray, xr.Dataset)
 _LAYOUT_ENCODING = ("chunks", "preferred_chunks", "chunksizes", "original_shape", "shards")
 
 
-def _merge_factors(
+def merge_factors(
     factors: Mapping[Hashable, int] | None, kwargs: Mapping[str, int]
 ) -> dict[Hashable, int]:
     if factors is not None and kwargs:
@@ -193,7 +193,7 @@ def downsample(
     >>> out.values, out.z.values
     (array([2, 6], dtype=uint16), array([0.375, 1.375]))
     """
-    merged = check_factors(obj, _merge_factors(factors, factors_kwargs), boundary)
+    merged = check_factors(obj, merge_factors(factors, factors_kwargs), boundary)
     options: dict[str, Any] = dict(method=method, boundary=boundary, dtype=dtype, skipna=skipna)
 
     def coords_of(o: xr.DataArray | xr.Dataset) -> dict[Hashable, xr.Variable]:

@@ -45,7 +45,8 @@ from .errors import (
     OptionError,
     SpatialDimError,
 )
-from .spacing import read_spacing, spatial_dims, unit_registry
+from .resample import spacing_info
+from .spacing import spatial_dims, unit_registry
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -116,7 +117,7 @@ class _Axis:
         try:
             symbol = f"{unit_registry().Unit(self.unit):~P}"
             return "µm" if symbol == "µ" else symbol  # pint's symbol of "micron"
-        except Exception:  # read_spacing parsed it already; never fail on a label
+        except Exception:  # spacing_info parsed it already; never fail on a label
             return self.unit
 
     @property
@@ -233,11 +234,11 @@ def _select_extra(
 def _axes(obj: xr.DataArray, roles: Mapping[str, Hashable]) -> dict[str, _Axis]:
     """The coordinates of the spatial dims, in one display unit.
 
-    :func:`xiso.spacing.read_spacing` validates them (present, numeric, at
+    :func:`xiso.spacing_info` validates them (present, numeric, at
     least two samples, evenly spaced, consistent length units) and gives the
     conversion to the unit of the coarsest dim.
     """
-    info = read_spacing(obj, tuple(roles.values()))
+    info = spacing_info(obj, dims=tuple(roles.values()))
     out: dict[str, _Axis] = {}
     for role, dim in roles.items():
         values = np.asarray(obj.coords[dim].values, dtype=np.float64)

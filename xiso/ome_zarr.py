@@ -334,6 +334,34 @@ _NGFF_UNITS = (
 ).split()
 
 
+def _axis_types(da: xr.DataArray) -> list[str | None]:
+    """The NGFF axis type of every dim of ``da``."""
+    try:
+        spatial: Sequence[Hashable] = spatial_dims(da)
+    except XisoError:
+        spatial = ()
+    return [_axis_type(da, d, spatial) for d in da.dims]
+
+
+def _numpy_as_dask(data: np.ndarray, chunks: tuple[int, ...]) -> Any:
+    """A dask array whose chunks are views of ``data`` (no copy, unlike
+    ``dask.array.from_array``), so that a pyramid of an in-memory image is
+    computed chunk by chunk, all levels in one pass."""
+    import dask.array as dsa
+
+    def view(block_info: Any = None) -> np.ndarray:
+        location = block_info[None]["array-location"]
+        return data[tuple(slice(a, b) for a, b in location)]
+
+    return dsa.map_blocks(
+        view,
+        dtype=data.dtype,
+        chunks=dsa.core.normalize_chunks(chunks, data.shape),
+        meta=np.empty((0,) * data.ndim, dtype=data.dtype),
+        name=f"xiso-view-{uuid.uuid4().hex}",
+    )
+
+
 def _ngff_unit(dim: Hashable, text: str | None) -> str | None:
     """The NGFF name of a unit: 'um', 'µm' and 'micron' -> 'micrometer'."""
     if text is None:
@@ -504,11 +532,7 @@ def _ngff_metadata(
         from ome_zarr_models.v04.multiscales import Dataset, Multiscale  # type: ignore[assignment]
 
     base = levels[0][1]
-    try:
-        spatial: Sequence[Hashable] = spatial_dims(base)
-    except XisoError:
-        spatial = ()
-    types = [_axis_type(base, d, spatial) for d in base.dims]
+    types = _axis_types(base)
     axes = []
     for dim, kind in zip(base.dims, types):
         unit = coordinate_unit(base, dim) if kind in ("space", "time") else None
@@ -696,6 +720,9 @@ def to_ome_zarr(
         raise OptionError(f"version={version!r} is not supported; use one of {NGFF_VERSIONS!r}")
     if not overwrite and _exists(store):
         raise _exists_error(store)
+    if isinstance(obj, xr.DataArray) and pyramid and not hasattr(obj.data, "dask"):
+        view_chunks = _default_chunks(obj, _axis_types(obj), chunks)
+        obj = obj.copy(data=_numpy_as_dask(np.asarray(obj.data), view_chunks))
     pairs = _levels_of(obj, pyramid=pyramid, levels=levels, method=method, min_size=min_size)
     attrs, types = _ngff_metadata(pairs, version)
     base = pairs[0][1]

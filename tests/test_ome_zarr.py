@@ -460,3 +460,82 @@ def test_units_written_with_ngff_names(tmp_path, given, written):
         da[d].attrs["units"] = "furlong"
     with pytest.raises(xiso.OmeZarrError, match="'furlong' of dimension 'z' is not one NGFF"):
         xiso.to_ome_zarr(da, tmp_path / "b.zarr", pyramid=False)
+
+
+def _explode(block):
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("first", ["0.4", "0.5"])
+def test_store_object_failed_write_leaves_no_trace(first):
+    da = _image(3)
+    store = zarr.storage.MemoryStore()
+    xiso.to_ome_zarr(da, store, pyramid=False, version=first)
+    before = dict(store._store_dict)
+    bad = da.copy(data=dsa.from_array(da.values, chunks=4).map_blocks(_explode, dtype=da.dtype))
+    other = "0.5" if first == "0.4" else "0.4"
+    with pytest.raises(RuntimeError, match="boom"):
+        xiso.to_ome_zarr(bad, store, pyramid=False, version=other, overwrite=True)
+    assert sorted(store._store_dict) == sorted(before)
+    np.testing.assert_array_equal(xiso.open_ome_zarr(store).values, da.values)
+    empty = zarr.storage.MemoryStore()
+    with pytest.raises(RuntimeError, match="boom"):
+        xiso.to_ome_zarr(bad, empty, pyramid=False)
+    assert dict(empty._store_dict) == {}
+
+
+def test_store_object_failed_swap_is_restored():
+    da = _image(3)
+
+    class Flaky(zarr.storage.MemoryStore):
+        fail = False
+
+        async def set(self, key, value):
+            if self.fail and key == "0/zarr.json":
+                self.fail = False  # fail once, during the swap; the restore may write it
+                raise OSError("set failed")
+            return await super().set(key, value)
+
+    store = Flaky()
+    xiso.to_ome_zarr(da, store, pyramid=False)
+    store.fail = True
+    with pytest.raises(OSError, match="set failed"):
+        xiso.to_ome_zarr((da // 2).rename("cells"), store, pyramid=False, overwrite=True)
+    np.testing.assert_array_equal(xiso.open_ome_zarr(store).values, da.values)
+    assert not any(k.startswith(".xiso-") for k in store._store_dict)
+
+
+def test_store_object_key_appearing_meanwhile_is_kept():
+    da = _image(3)
+    store = zarr.storage.MemoryStore()
+
+    def intrude(block):
+        zarr.create_array(store, name="theirs", shape=(2,), dtype="i4", overwrite=True)
+        return block
+
+    racing = da.copy(data=dsa.from_array(da.values, chunks=8).map_blocks(intrude))
+    with pytest.raises(xiso.StoreExistsError):
+        xiso.to_ome_zarr(racing, store, pyramid=False)
+    assert "theirs/zarr.json" in store._store_dict
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")  # zip: metadata rewritten
+def test_read_only_and_limited_stores(tmp_path):
+    da = _image(3)
+    xiso.to_ome_zarr(da, tmp_path / "a.zarr", pyramid=False)
+    ro = zarr.storage.LocalStore(tmp_path / "a.zarr", read_only=True)
+    with pytest.raises(xiso.OmeZarrError, match="read-only"):
+        xiso.to_ome_zarr(da // 2, ro, pyramid=False, overwrite=True)
+    np.testing.assert_array_equal(xiso.open_ome_zarr(tmp_path / "a.zarr").values, da.values)
+    plain: dict = {}
+    xiso.to_ome_zarr(da, plain, pyramid=False)  # a dict is a MemoryStore
+    np.testing.assert_array_equal(
+        xiso.open_ome_zarr(zarr.storage.MemoryStore(plain)).values, da.values
+    )
+    zipped = zarr.storage.ZipStore(tmp_path / "a.zip", mode="w")
+    xiso.to_ome_zarr(da, zipped, pyramid=False)  # empty: written in place
+    with pytest.raises(xiso.OmeZarrError, match="cannot list or delete"):
+        xiso.to_ome_zarr(da, zipped, pyramid=False, overwrite=True)
+    zipped.close()
+    back = xiso.open_ome_zarr(zarr.storage.ZipStore(tmp_path / "a.zip", mode="r"))
+    np.testing.assert_array_equal(back.values, da.values)

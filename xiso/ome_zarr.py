@@ -718,6 +718,12 @@ def to_ome_zarr(
     """
     if version not in NGFF_VERSIONS:
         raise OptionError(f"version={version!r} is not supported; use one of {NGFF_VERSIONS!r}")
+    if isinstance(store, zarr.storage.LocalStore):
+        if store.read_only:
+            raise OmeZarrError(f"{store!r} is read-only; open it writable or write elsewhere")
+        store = Path(store.root)
+    elif _local_path(store) is None and not _is_url(store):
+        store = _store_object(store)
     if not overwrite and _exists(store):
         raise _exists_error(store)
     if isinstance(obj, xr.DataArray) and pyramid and not hasattr(obj.data, "dask"):
@@ -731,8 +737,6 @@ def to_ome_zarr(
     write = lambda store_and_prefix: _write_group(  # noqa: E731
         store_and_prefix, pairs, attrs, user_attrs, version, chunk_shape, compressor
     )
-    if isinstance(store, zarr.storage.LocalStore):
-        store = Path(store.root)
     local = _local_path(store)
     if local is not None:
         _replace_local(local, write, overwrite)
@@ -810,33 +814,79 @@ def _replace_fsspec(url: str, write: Any, overwrite: bool) -> None:
 _ROOT_METADATA = ("zarr.json", ".zgroup", ".zattrs", ".zmetadata")
 
 
-def _replace_in_store(store: Any, write: Any, overwrite: bool) -> None:
-    """Write under a temporary prefix of a zarr store object, then move the keys.
-
-    The computation (where failures happen) only ever writes under the prefix,
-    so the old image, which the computation may be reading, stays intact until
-    it succeeded. The move then removes the root metadata first and writes it
-    last: while it runs, the store never looks like a valid image.
-    """
+def _store_object(store: Any) -> Any:
+    """An open zarr store for a store object (a dict becomes a MemoryStore)."""
     from zarr.core.sync import sync
 
+    if isinstance(store, dict):
+        store = zarr.storage.MemoryStore(store)
+    if hasattr(store, "_ensure_open"):
+        sync(store._ensure_open())
+    return store
+
+
+def _copy_key(store: Any, source: str, destination: str) -> None:
+    from zarr.core.sync import sync
+
+    value = sync(store.get(source, prototype=zarr.core.buffer.default_buffer_prototype()))
+    sync(store.set(destination, value))
+
+
+def _delete_keys(store: Any, keys: Any) -> None:
+    from zarr.core.sync import sync
+
+    for key in keys:
+        sync(store.delete(key))
+
+
+def _replace_in_store(store: Any, write: Any, overwrite: bool) -> None:
+    """Write under a temporary prefix of a zarr store object, then swap the keys.
+
+    The computation (where failures happen) only writes under the prefix (and
+    root group metadata, if there was none), so the old image, which the
+    computation may be reading, stays intact until it has succeeded. The swap
+    backs the old keys up under a second prefix and restores them if it fails;
+    it removes the root metadata first and writes it last, so mid-swap the
+    store never looks like a valid image.
+    """
+    if getattr(store, "read_only", False):
+        raise OmeZarrError(f"{store!r} is read-only; open it writable or write elsewhere")
+    if not (
+        getattr(store, "supports_listing", False) and getattr(store, "supports_deletes", False)
+    ):
+        if _store_keys(store, "") if getattr(store, "supports_listing", False) else True:
+            raise OmeZarrError(
+                f"{store!r} cannot list or delete keys, so xiso cannot write it safely unless "
+                "it is empty; write to a new store (or a local path) instead"
+            )
+        write((store, ""))
+        return
+    existing = set(_store_keys(store, ""))
     prefix = f".xiso-tmp-{uuid.uuid4().hex[:8]}"
-    existing = _store_keys(store, "")
     try:
         write((store, prefix))
-        # keys outside the prefix (zarr may have added root metadata for it)
-        old = [k for k in _store_keys(store, "") if not k.startswith(prefix + "/")]
-        if not overwrite and set(existing) - set(_ROOT_METADATA) != set():
+        outside = set(_store_keys(store, "")) - set(_store_keys(store, prefix + "/"))
+        if not overwrite and outside - set(_ROOT_METADATA):  # appeared meanwhile
             raise _exists_error(store)
     except BaseException:
-        for key in _store_keys(store, prefix + "/"):
-            sync(store.delete(key))
+        _delete_keys(store, set(_store_keys(store, "")) - existing)
         raise
-    new = _store_keys(store, prefix + "/")
-    for key in sorted(old, key=lambda k: k not in _ROOT_METADATA):
-        sync(store.delete(key))
-    buffer = zarr.core.buffer.default_buffer_prototype()
-    for key in sorted(new, key=lambda k: k[len(prefix) + 1 :] in _ROOT_METADATA):
-        value = sync(store.get(key, prototype=buffer))
-        sync(store.set(key[len(prefix) + 1 :], value))
-        sync(store.delete(key))
+    backup = f".xiso-old-{uuid.uuid4().hex[:8]}"
+    old = sorted(outside, key=lambda k: k not in _ROOT_METADATA)  # root metadata first
+    new = sorted(_store_keys(store, prefix + "/"), key=lambda k: k.endswith(_ROOT_METADATA))
+    try:
+        for key in old:
+            _copy_key(store, key, f"{backup}/{key}")
+        _delete_keys(store, old)
+        for key in sorted(new, key=lambda k: k[len(prefix) + 1 :] in _ROOT_METADATA):
+            _copy_key(store, key, key[len(prefix) + 1 :])
+    except BaseException:
+        marks = (prefix + "/", backup + "/")
+        _delete_keys(store, [k for k in _store_keys(store, "") if not k.startswith(marks)])
+        for key in _store_keys(store, backup + "/"):
+            _copy_key(store, key, key[len(backup) + 1 :])
+        _delete_keys(store, _store_keys(store, prefix + "/"))
+        _delete_keys(store, _store_keys(store, backup + "/"))
+        raise
+    _delete_keys(store, _store_keys(store, prefix + "/"))
+    _delete_keys(store, _store_keys(store, backup + "/"))

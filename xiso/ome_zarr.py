@@ -343,22 +343,34 @@ def _axis_types(da: xr.DataArray) -> list[str | None]:
     return [_axis_type(da, d, spatial) for d in da.dims]
 
 
+class _Sliceable:
+    """A numpy array seen through ``__getitem__`` only: ``dask.array.from_array``
+    then slices views of it per chunk instead of copying it into its chunks,
+    and the graph holds it once (one key), not once per task."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = data
+        self.shape = data.shape
+        self.dtype = data.dtype
+        self.ndim = data.ndim
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.data[key]
+
+
 def _numpy_as_dask(data: np.ndarray, chunks: tuple[int, ...]) -> Any:
-    """A dask array whose chunks are views of ``data`` (no copy, unlike
-    ``dask.array.from_array``), so that a pyramid of an in-memory image is
-    computed chunk by chunk, all levels in one pass."""
+    """A dask array whose chunks are views of ``data`` (no copy), so that a
+    pyramid of an in-memory image is computed chunk by chunk, in one pass."""
     import dask.array as dsa
 
-    def view(block_info: Any = None) -> np.ndarray:
-        location = block_info[None]["array-location"]
-        return data[tuple(slice(a, b) for a, b in location)]
-
-    return dsa.map_blocks(
-        view,
-        dtype=data.dtype,
-        chunks=dsa.core.normalize_chunks(chunks, data.shape),
-        meta=np.empty((0,) * data.ndim, dtype=data.dtype),
+    return dsa.from_array(
+        _Sliceable(data),
+        chunks=chunks,
+        lock=False,
+        asarray=True,
+        inline_array=False,
         name=f"xiso-view-{uuid.uuid4().hex}",
+        meta=np.empty((0,) * data.ndim, dtype=data.dtype),
     )
 
 

@@ -127,10 +127,26 @@ def _reduce_variable(
             skipna=skipna,
         )
     encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
-    if is_coord and "spacing" in encoding and len(axes) == 1:
-        # a recorded sample spacing grows with the factor (see spacing.coordinate_step)
-        encoding["spacing"] = encoding["spacing"] * next(iter(axes.values()))
+    if is_coord and var.ndim == 1 and var.dims[0] in factors:
+        # record the output spacing, so that it is known even where a dim ends
+        # with a single sample (see spacing.coordinate_step)
+        step = _input_step(var)
+        if step is not None:
+            encoding["spacing"] = step * factors[var.dims[0]]
     return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
+
+
+def _input_step(var: xr.Variable) -> float | None:
+    """The sample spacing of a 1-D numeric coordinate (recorded, else from its
+    first and last values), or None."""
+    recorded = var.encoding.get("spacing")
+    if recorded is not None:
+        return float(recorded)
+    if var.dtype.kind not in "iuf" or var.size < 2:
+        return None
+    values = np.asarray(var.values, dtype=np.float64)
+    step = abs(float(values[-1] - values[0]) / (values.size - 1))
+    return step if np.isfinite(step) and step > 0 else None
 
 
 def downsample(

@@ -127,12 +127,12 @@ def _reduce_variable(
             skipna=skipna,
         )
     encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
-    if is_coord and var.ndim == 1 and var.dims[0] in factors:
+    if is_coord and var.dims == (name,) and name in factors:  # index coords: in memory
         # record the output spacing, so that it is known even where a dim ends
         # with a single sample (see spacing.coordinate_step)
         step = _input_step(var)
         if step is not None:
-            encoding["spacing"] = step * factors[var.dims[0]]
+            encoding["spacing"] = step * factors[name]
     return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
 
 

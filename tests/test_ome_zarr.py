@@ -539,3 +539,31 @@ def test_read_only_and_limited_stores(tmp_path):
     zipped.close()
     back = xiso.open_ome_zarr(zarr.storage.ZipStore(tmp_path / "a.zip", mode="r"))
     np.testing.assert_array_equal(back.values, da.values)
+
+
+def test_datatree_shared_coordinates_need_agreeing_children():
+    da = _image(3, nz=16, ny=8, nx=8)
+    tree = xr.DataTree.from_dict(
+        {"/": xr.Dataset(coords={"z": da.z}), "/a": xr.Dataset({"cells": da})}
+    )
+    iso = tree.iso.near_isotropic()  # the root's z is reduced like its child's
+    np.testing.assert_allclose(iso.z.values, da.iso.near_isotropic().z.values)
+    with pytest.raises(xiso.OptionError, match="method='bogus'"):
+        tree.iso.near_isotropic(method="bogus")
+    with pytest.raises(xiso.FactorError, match=r"\['zz'\]"):
+        tree.iso.downsample(zz=2)
+    mixed = xr.DataTree.from_dict(
+        {
+            "/": xr.Dataset(coords={"y": da.y}),
+            "/a": xr.Dataset({"cells": da}),
+            "/b": xr.Dataset(
+                {
+                    "cells": da.isel(z=slice(0, 4)).assign_coords(
+                        z=xr.Variable("z", np.arange(4.0) * 8, {"units": "micrometer"})
+                    )
+                }
+            ),
+        }
+    )
+    with pytest.raises(xiso.SpacingError, match="different factors"):
+        mixed.iso.near_isotropic()

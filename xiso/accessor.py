@@ -13,7 +13,6 @@ import xarray as xr
 
 from . import ome_zarr, plot, resample
 from . import pyramid as _pyramid
-from .errors import XisoError
 from .spacing import spatial_dims
 
 if TYPE_CHECKING:
@@ -190,14 +189,6 @@ class IsoDatasetAccessor(_IsoAccessor[xr.Dataset]):
     """``Dataset.iso``: near-isotropic resampling of every spatial variable."""
 
 
-def _has_spatial_dims(ds: xr.Dataset) -> bool:
-    """Whether a node has spatial dims (in data or coordinates only)."""
-    try:
-        return bool(spatial_dims(ds))
-    except XisoError:
-        return False
-
-
 @xr.register_datatree_accessor("iso")
 class IsoDataTreeAccessor:
     """``DataTree.iso``: apply xiso to every node, and write pyramids."""
@@ -205,17 +196,12 @@ class IsoDataTreeAccessor:
     def __init__(self, obj: xr.DataTree) -> None:
         self._obj: xr.DataTree = obj
 
-    def _map(self, func: Any, **kwargs: Any) -> xr.DataTree:
-        # nodes holding only coordinates (shared by their children) are reduced
-        # too, so that parents and children stay aligned
-        def apply(ds: xr.Dataset) -> xr.Dataset:
-            return func(ds, **kwargs) if _has_spatial_dims(ds) else ds
-
-        return self._obj.map_over_datasets(apply)
-
     def near_isotropic(self, **kwargs: Any) -> xr.DataTree:
-        """:func:`xiso.near_isotropic` on every node that has spatial dims."""
-        return self._map(resample.near_isotropic, **kwargs)
+        """:func:`xiso.near_isotropic` on every node.
+
+        See :func:`xiso.resample.tree_near_isotropic`.
+        """
+        return resample.tree_near_isotropic(self._obj, **kwargs)
 
     def downsample(
         self,
@@ -229,17 +215,14 @@ class IsoDataTreeAccessor:
         **factors_kwargs: int,
     ) -> xr.DataTree:
         """:func:`xiso.downsample` on every node that has one of the named dims."""
-        merged = resample.merge_factors(factors, factors_kwargs)
-
-        def apply(ds: xr.Dataset) -> xr.Dataset:
-            mine = {d: f for d, f in merged.items() if d in ds.dims}
-            if not mine:
-                return ds
-            return resample.downsample(
-                ds, mine, method=method, boundary=boundary, dtype=dtype, skipna=skipna
-            )
-
-        return self._obj.map_over_datasets(apply)
+        return resample.tree_downsample(
+            self._obj,
+            resample.merge_factors(factors, factors_kwargs),
+            method=method,
+            boundary=boundary,
+            dtype=dtype,
+            skipna=skipna,
+        )
 
     def to_ome_zarr(self, store: Any, **kwargs: Any) -> None:
         """Write the tree (one child per level) as OME-Zarr; see :func:`xiso.to_ome_zarr`."""

@@ -21,8 +21,8 @@ import numpy as np
 import xarray as xr
 
 from . import factors as _factors
-from .errors import DtypeError, FactorError, OptionError
-from .reduce import BOUNDARIES, block_reduce, result_dtype
+from .errors import DtypeError, FactorError, OptionError, SpacingError, XisoError
+from .reduce import BOUNDARIES, METHODS, block_reduce, result_dtype
 from .spacing import SpacingInfo, read_spacing, spatial_dims, to_common_unit
 
 __all__ = ["downsample", "near_isotropic", "near_isotropic_factors", "spacing_info"]
@@ -340,3 +340,73 @@ def near_isotropic(
         obj, rounding=rounding, target=target, dims=dims, spacing=spacing
     )
     return downsample(obj, factors, method=method, boundary=boundary, dtype=dtype, skipna=skipna)
+
+
+def _has_spatial_dims(ds: xr.Dataset) -> bool:
+    try:
+        return bool(spatial_dims(ds))
+    except XisoError:
+        return False
+
+
+def tree_near_isotropic(tree: xr.DataTree, **options: Any) -> xr.DataTree:
+    """:func:`near_isotropic` on every node of a DataTree.
+
+    Each node holding data gets its own factors (pyramid levels differ). A node
+    holding only coordinates that its children share is reduced with the
+    factors of the data below it, which must then agree.
+    """
+    if options.get("method", "mean") not in METHODS:
+        raise OptionError(f"method={options['method']!r} is not supported; use one of {METHODS!r}")
+    factor_options = {
+        k: options[k] for k in ("rounding", "target", "dims", "spacing") if k in options
+    }
+    reduce_options = {
+        k: options[k] for k in ("method", "boundary", "dtype", "skipna") if k in options
+    }
+    factors: dict[str, dict[Hashable, int]] = {}
+    for node in tree.subtree:
+        ds = node.to_dataset()
+        if node.has_data and ds.data_vars and _has_spatial_dims(ds):
+            factors[node.path] = near_isotropic_factors(ds, **factor_options)
+
+    def factors_of(node: xr.DataTree) -> dict[Hashable, int] | None:
+        if node.path in factors:
+            return factors[node.path]
+        below = [f for path, f in factors.items() if path.startswith(node.path.rstrip("/") + "/")]
+        if not below or not _has_spatial_dims(node.to_dataset()):
+            return None
+        if any(f != below[0] for f in below):
+            raise SpacingError(
+                f"node {node.path!r} holds coordinates shared by children that need different "
+                f"factors ({below!r}); move the coordinates into the child nodes"
+            )
+        return {d: f for d, f in below[0].items() if d in node.to_dataset().dims}
+
+    def apply(node: xr.DataTree) -> xr.Dataset:
+        ds = node.to_dataset(inherit=False)
+        mine = factors_of(node)
+        mine = {d: f for d, f in (mine or {}).items() if d in ds.dims}
+        return downsample(ds, mine, **reduce_options) if mine else ds
+
+    return xr.DataTree.from_dict({node.path: apply(node) for node in tree.subtree})
+
+
+def tree_downsample(
+    tree: xr.DataTree, factors: Mapping[Hashable, int], **options: Any
+) -> xr.DataTree:
+    """:func:`downsample` on every node of a DataTree that has a named dim."""
+    all_dims = {d for node in tree.subtree for d in node.to_dataset().dims}
+    unknown = [d for d in factors if d not in all_dims]
+    if unknown:
+        raise FactorError(
+            f"factors are given for {unknown!r}, which no node of the tree has "
+            f"(its dims are {sorted(map(str, all_dims))!r}); use existing dimension names"
+        )
+
+    def apply(node: xr.DataTree) -> xr.Dataset:
+        ds = node.to_dataset(inherit=False)
+        mine = {d: f for d, f in factors.items() if d in ds.dims}
+        return downsample(ds, mine, **options) if mine else ds
+
+    return xr.DataTree.from_dict({node.path: apply(node) for node in tree.subtree})

@@ -567,3 +567,15 @@ def test_datatree_shared_coordinates_need_agreeing_children():
     )
     with pytest.raises(xiso.SpacingError, match="different factors"):
         mixed.iso.near_isotropic()
+
+
+def test_symlinked_target_is_updated_through_the_link(tmp_path):
+    da = _image(3)
+    real = tmp_path / "real.zarr"
+    xiso.to_ome_zarr(da, real, pyramid=False)
+    link = tmp_path / "link.zarr"
+    link.symlink_to(real)
+    xiso.to_ome_zarr((da // 2).rename("cells"), link, pyramid=False, overwrite=True)
+    assert link.is_symlink()
+    np.testing.assert_array_equal(xiso.open_ome_zarr(real).values, da.values // 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.zarr", "real.zarr"]

@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import uuid
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -767,6 +768,8 @@ def _exists_error(where: Any) -> StoreExistsError:
 def _replace_local(target: Path, write: Any, overwrite: bool) -> None:
     """Write to a temporary sibling, then swap it in (rolled back on failure)."""
     target = target.absolute()
+    if target.is_symlink():  # replace what the link points to, keep the link
+        target = target.resolve()
     tmp = target.with_name(f".{target.name}.xiso-tmp-{uuid.uuid4().hex[:8]}")
     try:
         write((str(tmp), ""))
@@ -786,10 +789,13 @@ def _replace_local(target: Path, write: Any, overwrite: bool) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if trash.is_dir():
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        trash.unlink(missing_ok=True)
+    try:
+        if trash.is_dir() and not trash.is_symlink():
+            shutil.rmtree(trash)
+        else:
+            trash.unlink(missing_ok=True)
+    except OSError as err:  # the new image is in place; only the old copy is left
+        warnings.warn(f"could not remove the replaced image at {trash}: {err}", stacklevel=3)
 
 
 def _replace_fsspec(url: str, write: Any, overwrite: bool) -> None:
@@ -820,7 +826,10 @@ def _replace_fsspec(url: str, write: Any, overwrite: bool) -> None:
             fs.rm(tmp, recursive=True)
         raise
     if existed:
-        fs.rm(trash, recursive=True)
+        try:
+            fs.rm(trash, recursive=True)
+        except OSError as err:  # the new image is in place; only the old copy is left
+            warnings.warn(f"could not remove the replaced image at {trash}: {err}", stacklevel=3)
 
 
 _ROOT_METADATA = ("zarr.json", ".zgroup", ".zattrs", ".zmetadata")

@@ -579,3 +579,11 @@ def test_symlinked_target_is_updated_through_the_link(tmp_path):
     assert link.is_symlink()
     np.testing.assert_array_equal(xiso.open_ome_zarr(real).values, da.values // 2)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.zarr", "real.zarr"]
+
+
+def test_open_chunks_by_dim_name(tmp_path):
+    xiso.to_ome_zarr(_image(3), tmp_path / "a.zarr", pyramid=False, chunks=4)
+    da = xiso.open_ome_zarr(tmp_path / "a.zarr", chunks={"z": 8})
+    assert da.chunks[0] == (8, 8) and da.chunks[1][0] == 4
+    with pytest.raises(xiso.OptionError, match=r"\['q'\]"):
+        xiso.open_ome_zarr(tmp_path / "a.zarr", chunks={"q": 8})

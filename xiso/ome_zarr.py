@@ -199,6 +199,12 @@ def _read_level(
         values = translation[i] + np.arange(n) * scale[i]
         # the NGFF scale, so that a single-sample axis keeps its spacing
         coords[dims[i]] = xr.Variable(dims[i], values, cattrs, encoding={"spacing": scale[i]})
+    if isinstance(chunks, Mapping):  # keyed by dim name (or axis number)
+        unknown = [k for k in chunks if k not in dims and not isinstance(k, int)]
+        if unknown:
+            raise OptionError(f"chunks names {unknown!r}, which are not among the axes {dims!r}")
+        chunks = {dims.index(k) if k in dims else k: v for k, v in chunks.items()}
+        chunks = tuple(chunks.get(i, c) for i, c in enumerate(array.chunks))
     chunks = dsa.core.normalize_chunks(
         array.chunks if chunks is None else chunks, array.shape, dtype=array.dtype
     )

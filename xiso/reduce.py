@@ -229,12 +229,18 @@ def _median(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: 
     p = np.partition(v, [k // 2 - 1, k // 2], axis=-1)
     lo, hi = p[..., k // 2 - 1], p[..., k // 2]
     if out_dtype.kind == "f":
-        # exact floor midpoint plus a half where lo + hi is odd (no int64 overflow)
-        diff = hi.astype(np.uint64) - lo.astype(np.uint64)
-        floor_mid = (lo.astype(np.uint64) + (diff >> np.uint64(1))).astype(lo.dtype)
-        half = (diff & np.uint64(1)).astype(np.float64) / 2
-        return _cast(floor_mid.astype(np.float64) + half, out_dtype)
+        base, odd = _floor_midpoint(lo, hi)
+        return _cast(base.astype(np.float64) + odd.astype(np.float64) / 2, out_dtype)
     return _cast(_midpoint(lo, hi), out_dtype)
+
+
+def _floor_midpoint(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``floor((lo + hi) / 2)`` and whether ``lo + hi`` is odd, for integers with
+    ``lo <= hi``, without overflow: ``hi - lo < 2**64`` always fits in uint64
+    (two's complement wraps correctly)."""
+    diff = hi.astype(np.uint64) - lo.astype(np.uint64)
+    base = (lo.astype(np.uint64) + (diff >> np.uint64(1))).astype(lo.dtype)
+    return base, (diff & np.uint64(1)) == 1
 
 
 def _midpoint(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -243,11 +249,8 @@ def _midpoint(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     acc = _wide_int(lo.dtype, 2)
     if acc is not None:
         return _round_div(lo.astype(acc) + hi.astype(acc), 2)
-    # hi - lo < 2**64 always fits in uint64 (two's complement wraps correctly)
-    diff = hi.astype(np.uint64) - lo.astype(np.uint64)
-    base = (lo.astype(np.uint64) + (diff >> np.uint64(1))).astype(lo.dtype)
-    up = ((diff & np.uint64(1)) == 1) & ((base & 1) == 1)
-    return base + up.astype(lo.dtype)
+    base, odd = _floor_midpoint(lo, hi)
+    return base + (odd & ((base & 1) == 1)).astype(lo.dtype)
 
 
 def _extreme(func: Callable[..., np.ndarray], nanfunc: Callable[..., np.ndarray]) -> Kernel:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import xiso
-from xiso.reduce import block_reduce
+from xiso.reduce import block_reduce, group_counts
 
 INT_DTYPES = ("uint8", "uint16", "int16", "int32", "int64", "uint64")
 FLOAT_DTYPES = ("float32", "float64")
@@ -832,3 +832,41 @@ def test_float_mean_identical_whatever_the_chunking(chunks):
         for j in range(2):
             alone = block_reduce(x[2 * i : 2 * i + 2, 2 * j : 2 * j + 2], {0: 2, 1: 2})
             assert alone[0, 0] == whole[i, j], (i, j)
+
+
+# --------------------------------------------------------------------------
+# grouping neighbouring chunks into one task
+# --------------------------------------------------------------------------
+def test_group_counts_keep_output_chunks_as_large_as_input_chunks():
+    chunks = ((128,) * 4, (128,) * 8, (128,) * 8)
+    assert group_counts(chunks, (4, 1, 1), 2, limit=2**27) == (4, 1, 1)
+    # at most the number of chunks along the axis
+    assert group_counts(((128,) * 2, (64,)), (4, 1), 2, limit=2**27) == (2, 1)
+    # a task's input stays within the limit: halve the largest count until it fits
+    assert group_counts(chunks, (4, 2, 1), 2, limit=8 * 2**21) == (2, 2, 1)
+    assert group_counts(chunks, (4, 2, 1), 2, limit=2**21) == (1, 1, 1)
+    assert group_counts(chunks, (4, 2, 1), 2, limit=1) == (1, 1, 1)
+
+
+def test_grouped_output_chunks():
+    dx = da.zeros((512, 256, 256), dtype="uint16", chunks=128)
+    out = block_reduce(dx, {0: 4, 1: 2})
+    assert out.chunks == ((128,), (128,), (128, 128))
+    with dask.config.set({"array.chunk-size": "1B"}):  # no grouping: one task per chunk
+        assert block_reduce(dx, {0: 4, 1: 2}).chunks == ((32,) * 4, (64,) * 2, (128, 128))
+
+
+@pytest.mark.parametrize("limit", ["128MiB", "600B", "1B"])
+@pytest.mark.parametrize("boundary", ["trim", "pad"])
+def test_grouped_and_ungrouped_match_reference(limit, boundary):
+    x = np.random.default_rng(7).integers(0, 2**16, size=(23, 18, 11)).astype("uint16")
+    factors = {0: 4, 1: 3, 2: 2}
+    for chunks in ((5, 4, 3), (4, 6, 2), (1, 1, 11), (23, 18, 11)):
+        dx = da.from_array(x, chunks=chunks)
+        for method in METHODS:
+            with dask.config.set({"array.chunk-size": limit}):
+                lazy = block_reduce(dx, factors, method=method, boundary=boundary)
+            got = _sync_compute(lazy)
+            expected = reference(x, factors, method, boundary)
+            np.testing.assert_array_equal(got, expected, strict=True)
+            assert tuple(sum(c) for c in lazy.chunks) == expected.shape

@@ -9,7 +9,10 @@ size along that axis, and return the reduced array in the requested output
 dtype.  The driver :func:`reduce_numpy` cuts an array whose last block is
 partial into pieces of whole blocks, so kernels never see ragged blocks, and
 :func:`block_reduce` maps the driver over dask chunks that have been aligned to
-block boundaries, so the result does not depend on the input chunking.
+block boundaries, so the result does not depend on the input chunking.  One
+dask task reduces up to ``factor`` neighbouring chunks along each reduced axis
+into one output chunk (without joining them first), so output chunks are about
+as large as the input chunks rather than ``factor`` times smaller.
 
 dtype policy
 ------------
@@ -40,6 +43,7 @@ __all__ = [
     "METHODS",
     "aligned_chunks",
     "block_reduce",
+    "group_counts",
     "output_length",
     "reduce_numpy",
     "result_dtype",
@@ -406,18 +410,52 @@ def reduce_numpy(
     method: str,
     out_dtype: np.dtype,
     skipna: bool,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Reduce every axis of ``x`` by ``block``, the last block being partial
-    where the length is not a multiple (it is reduced over its valid samples)."""
+    where the length is not a multiple (it is reduced over its valid samples).
+
+    ``out``, if given, receives the result (it must have the output shape and
+    dtype) and is returned."""
     kernel = KERNELS[method]
     x = np.asarray(x)
     out_shape = tuple(-(-n // b) for n, b in zip(x.shape, block))
+    if out is None:
+        if 0 not in x.shape and x.nbytes <= SLAB_BYTES:
+            return _reduce_pieces(x, block, kernel, out_dtype, skipna)
+        out = np.empty(out_shape, dtype=out_dtype)
     if 0 in x.shape:
-        return np.empty(out_shape, dtype=out_dtype)
-    if x.nbytes <= SLAB_BYTES:
-        return _reduce_pieces(x, block, kernel, out_dtype, skipna)
-    out = np.empty(out_shape, dtype=out_dtype)
+        return out
     _reduce_slabs(x, block, kernel, out_dtype, skipna, out, 0)
+    return out
+
+
+def _reduce_group(
+    parts: list[np.ndarray],
+    counts: tuple[int, ...],
+    block: tuple[int, ...],
+    method: str,
+    out_dtype: np.dtype,
+    skipna: bool,
+) -> np.ndarray:
+    """Reduce a group of neighbouring chunks (``parts``, in C order over a grid
+    of ``counts`` chunks per axis) into one output array, without joining the
+    inputs first."""
+    grid = np.empty(counts, dtype=object)
+    for index, part in zip(itertools.product(*map(range, counts)), parts):
+        grid[index] = np.asarray(part)
+    edges = []
+    for axis, b in enumerate(block):
+        corner = [0] * len(counts)
+        sizes = []
+        for i in range(counts[axis]):
+            corner[axis] = i
+            sizes.append(-(-grid[tuple(corner)].shape[axis] // b))
+        edges.append(np.cumsum([0, *sizes]).tolist())
+    out = np.empty(tuple(e[-1] for e in edges), dtype=out_dtype)
+    for index in itertools.product(*map(range, counts)):
+        where = tuple(slice(e[i], e[i + 1]) for e, i in zip(edges, index))
+        reduce_numpy(grid[index], block, method, out_dtype, skipna, out=out[where])
     return out
 
 
@@ -542,13 +580,71 @@ def block_reduce(
     from dask.base import tokenize
 
     x = x.rechunk(tuple(aligned_chunks(c, b) for c, b in zip(x.chunks, block_t)))
-    out_chunks = tuple(tuple(-(-c // b) for c in cs) for cs, b in zip(x.chunks, block_t))
     name = f"xiso-{method}-" + tokenize(x, block_t, method, str(out_dtype), skipna)
-    return dsa.map_blocks(
-        func,
-        x,
-        chunks=out_chunks,
-        dtype=out_dtype,
-        meta=np.empty((0,) * x.ndim, dtype=out_dtype),
-        name=name,
+    meta = np.empty((0,) * x.ndim, dtype=out_dtype)
+    counts = group_counts(x.chunks, block_t, x.dtype.itemsize)
+    if all(c == 1 for c in counts):
+        out_chunks = tuple(tuple(-(-c // b) for c in cs) for cs, b in zip(x.chunks, block_t))
+        return dsa.map_blocks(func, x, chunks=out_chunks, dtype=out_dtype, meta=meta, name=name)
+    return _grouped(x, counts, block_t, method, out_dtype, skipna, name, meta)
+
+
+def group_counts(
+    chunks: tuple[tuple[int, ...], ...],
+    block: tuple[int, ...],
+    itemsize: int,
+    limit: int | None = None,
+) -> tuple[int, ...]:
+    """How many neighbouring input chunks one task reduces, per axis.
+
+    A reduced axis takes up to ``factor`` chunks, so output chunks come out
+    about as large as the input chunks instead of ``factor`` times smaller
+    (small outputs cost a page fault per 4 KiB and a task each), as long as a
+    task's input stays within ``limit`` bytes (dask's ``array.chunk-size``).
+    """
+    import dask
+    from dask.utils import parse_bytes
+
+    if limit is None:
+        limit = parse_bytes(dask.config.get("array.chunk-size"))
+    counts = [min(b, len(cs)) if b > 1 else 1 for cs, b in zip(chunks, block)]
+    largest = [max(cs, default=0) for cs in chunks]
+
+    def task_bytes() -> int:
+        return math.prod(n * c for n, c in zip(largest, counts)) * itemsize
+
+    while task_bytes() > limit and max(counts) > 1:
+        axis = max(range(len(counts)), key=lambda a: counts[a])
+        counts[axis] = max(1, counts[axis] // 2)
+    return tuple(counts)
+
+
+def _grouped(
+    x: Any,
+    counts: tuple[int, ...],
+    block: tuple[int, ...],
+    method: str,
+    out_dtype: np.dtype,
+    skipna: bool,
+    name: str,
+    meta: np.ndarray,
+) -> Any:
+    """A dask array whose every chunk reduces a group of ``counts`` input chunks."""
+    from dask.array.core import Array
+    from dask.highlevelgraph import HighLevelGraph
+
+    starts = [range(0, n, c) for n, c in zip(x.numblocks, counts)]
+    dsk: dict[Any, Any] = {}
+    for out_index, first in zip(
+        itertools.product(*(range(len(s)) for s in starts)), itertools.product(*starts)
+    ):
+        spans = [range(f, min(f + c, n)) for f, c, n in zip(first, counts, x.numblocks)]
+        keys = [(x.name, *index) for index in itertools.product(*spans)]
+        size = tuple(len(s) for s in spans)
+        dsk[(name, *out_index)] = (_reduce_group, keys, size, block, method, out_dtype, skipna)
+    out_chunks = tuple(
+        tuple(sum(-(-c // b) for c in cs[i : i + n]) for i in range(0, len(cs), n))
+        for cs, b, n in zip(x.chunks, block, counts)
     )
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
+    return Array(graph, name, out_chunks, meta=meta)

@@ -156,8 +156,7 @@ def evaluate(name: str, stats: dict[str, Stats]) -> tuple[str, bool | None, str]
                 budget = zarrnii.median / 3
                 word = "below" if budget < codec.median else "above"
                 note += (
-                    f"; 3x would be {budget:.2f} s, {word} the codec floor"
-                    f" ({codec.median:.2f} s)"
+                    f"; 3x would be {budget:.2f} s, {word} the codec floor ({codec.median:.2f} s)"
                 )
     elif name in ("xiso-pyramid", "xiso-pyramid-iso"):
         time_target(1.5, "<= 1.5x case 3")

@@ -317,14 +317,16 @@ def run_codec_floor(s: dict) -> Any:
             local.out = np.empty(chunk, dtype=src.dtype)
         buf, out = local.buf, local.out
         oz, oy, ox = index
-        for k in range(FACTOR):
-            raw = (root / str(oz * FACTOR + k) / str(oy) / str(ox)).read_bytes()
+        inputs = range(oz * FACTOR, min((oz + 1) * FACTOR, nz))
+        for k, iz in enumerate(inputs):
+            raw = (root / str(iz) / str(oy) / str(ox)).read_bytes()
             decoder.decode(raw, out=buf)
             out[k * rows : (k + 1) * rows] = buf[::FACTOR]
-        (dst / f"{oz}.{oy}.{ox}").write_bytes(encoder.encode(out))
+        (dst / f"{oz}.{oy}.{ox}").write_bytes(encoder.encode(out[: len(inputs) * rows]))
 
-    nz, ny, nx = (n // c for n, c in zip(src.shape, chunk))
-    grid = [(oz, oy, ox) for oz in range(nz // FACTOR) for oy in range(ny) for ox in range(nx)]
+    nz, ny, nx = (-(-n // c) for n, c in zip(src.shape, chunk))
+    assert all(n % c == 0 for n, c in zip(src.shape, chunk)), "whole chunks assumed"
+    grid = [(oz, oy, ox) for oz in range(-(-nz // FACTOR)) for oy in range(ny) for ox in range(nx)]
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(one, grid))
     return dst

@@ -145,3 +145,21 @@ def test_near_isotropic_pyramid_write_reads_source_once(tmp_path):
         back["0"]["img"].values, np.round(sums / 4).astype("uint16"), strict=True
     )
     assert back["1"]["img"].shape == (8, 32, 32)
+
+
+def test_pyramid_levels_keep_one_task_per_chunk():
+    """Pyramid levels are not grouped (see xiso.reduce.group_counts): each
+    chunk of a level comes from one chunk of the level above, so writing all
+    levels streams chunk by chunk."""
+    src = dsa.zeros((64, 64, 64), dtype="uint16", chunks=16)
+    da = xr.DataArray(
+        src,
+        dims=("z", "y", "x"),
+        name="img",
+        coords={"z": np.arange(64) * 0.25, "y": np.arange(64.0), "x": np.arange(64.0)},
+    )
+    tree = da.iso.pyramid(min_size=4)
+    assert tree["1"]["img"].chunks == ((8,) * 4, (16,) * 4, (16,) * 4)
+    assert tree["2"]["img"].chunks == ((4,) * 4, (16,) * 4, (16,) * 4)
+    # a plain downsample of the same data groups the small outputs
+    assert da.iso.downsample(z=2).chunks == ((16,) * 2, (16,) * 4, (16,) * 4)

@@ -837,23 +837,38 @@ def test_float_mean_identical_whatever_the_chunking(chunks):
 # --------------------------------------------------------------------------
 # grouping neighbouring chunks into one task
 # --------------------------------------------------------------------------
-def test_group_counts_keep_output_chunks_as_large_as_input_chunks():
+def test_group_counts_grow_small_outputs_to_the_target():
     chunks = ((128,) * 4, (128,) * 8, (128,) * 8)
-    assert group_counts(chunks, (4, 1, 1), 2, limit=2**27) == (4, 1, 1)
-    # at most the number of chunks along the axis
-    assert group_counts(((128,) * 2, (64,)), (4, 1), 2, limit=2**27) == (2, 1)
-    # a task's input stays within the limit: halve the largest count until it fits
-    assert group_counts(chunks, (4, 2, 1), 2, limit=8 * 2**21) == (2, 2, 1)
-    assert group_counts(chunks, (4, 2, 1), 2, limit=2**21) == (1, 1, 1)
-    assert group_counts(chunks, (4, 2, 1), 2, limit=1) == (1, 1, 1)
+    # 128^3 uint16 reduced z/4: 1 MiB outputs, grouped by 4 into 4 MiB
+    assert group_counts(chunks, (4, 1, 1), 2, target=2**22, limit=2**27) == (4, 1, 1)
+    # ... but no further than the target: 2 chunks already make 2 MiB
+    assert group_counts(chunks, (4, 1, 1), 2, target=2**21, limit=2**27) == (2, 1, 1)
+    # outputs already at the target: no grouping
+    assert group_counts(((512,) * 4, (128,) * 8), (4, 1), 2, target=2**15) == (1, 1)
+    # at most the factor and the number of chunks along the axis
+    assert group_counts(((128,) * 2, (64,)), (4, 1), 2, target=2**40, limit=2**40) == (2, 1)
+    assert group_counts(((8,) * 9,), (3,), 2, target=2**40, limit=2**40) == (3,)
+    # the axis with the fewest grouped chunks doubles first
+    assert group_counts(chunks, (4, 4, 1), 2, target=2**40, limit=2**40) == (4, 4, 1)
+    assert group_counts(chunks, (4, 4, 1), 2, target=2**20, limit=2**40) == (2, 2, 1)
+    assert group_counts(chunks, (4, 4, 1), 2, target=2**21, limit=2**40) == (4, 2, 1)
+    # a task's input stays within the limit
+    assert group_counts(chunks, (4, 1, 1), 2, target=2**40, limit=2**23) == (2, 1, 1)
+    assert group_counts(chunks, (4, 1, 1), 2, target=2**40, limit=1) == (1, 1, 1)
+    # the output itemsize counts: float64 outputs of uint8 input reach the target sooner
+    assert group_counts(((64,) * 8, (64,) * 2), (4, 1), 1, 8, target=2**14) == (2, 1)
+    assert group_counts(((64,) * 8, (64,) * 2), (4, 1), 1, 1, target=2**14) == (4, 1)
 
 
 def test_grouped_output_chunks():
     dx = da.zeros((512, 256, 256), dtype="uint16", chunks=128)
     out = block_reduce(dx, {0: 4, 1: 2})
     assert out.chunks == ((128,), (128,), (128, 128))
-    with dask.config.set({"array.chunk-size": "1B"}):  # no grouping: one task per chunk
-        assert block_reduce(dx, {0: 4, 1: 2}).chunks == ((32,) * 4, (64,) * 2, (128, 128))
+    # group=False, or a limit that forbids it: one task per chunk
+    ungrouped = ((32,) * 4, (64,) * 2, (128, 128))
+    assert block_reduce(dx, {0: 4, 1: 2}, group=False).chunks == ungrouped
+    with dask.config.set({"array.chunk-size": "1B"}):
+        assert block_reduce(dx, {0: 4, 1: 2}).chunks == ungrouped
 
 
 @pytest.mark.parametrize("limit", ["128MiB", "600B", "1B"])

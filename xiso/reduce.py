@@ -524,6 +524,7 @@ def block_reduce(
     boundary: str = "trim",
     dtype: Any = None,
     skipna: bool | None = None,
+    group: bool = True,
 ) -> Any:
     """Block-reduce a numpy or dask array.
 
@@ -542,6 +543,11 @@ def block_reduce(
         Output dtype; defaults to the input dtype.
     skipna : bool, optional
         Ignore NaN in float data (default True for floats, as xarray does).
+    group : bool, default True
+        Dask only: let one task reduce several neighbouring chunks when their
+        outputs would be small (see :func:`group_counts`). False keeps one task
+        per input chunk, which streams best where every level of a chain of
+        reductions is also stored (pyramids).
 
     Returns
     -------
@@ -582,40 +588,63 @@ def block_reduce(
     x = x.rechunk(tuple(aligned_chunks(c, b) for c, b in zip(x.chunks, block_t)))
     name = f"xiso-{method}-" + tokenize(x, block_t, method, str(out_dtype), skipna)
     meta = np.empty((0,) * x.ndim, dtype=out_dtype)
-    counts = group_counts(x.chunks, block_t, x.dtype.itemsize)
+    if group:
+        counts = group_counts(x.chunks, block_t, x.dtype.itemsize, out_dtype.itemsize)
+    else:
+        counts = (1,) * x.ndim
     if all(c == 1 for c in counts):
         out_chunks = tuple(tuple(-(-c // b) for c in cs) for cs, b in zip(x.chunks, block_t))
         return dsa.map_blocks(func, x, chunks=out_chunks, dtype=out_dtype, meta=meta, name=name)
     return _grouped(x, counts, block_t, method, out_dtype, skipna, name, meta)
 
 
+# one task reduces neighbouring chunks until its output reaches this size: numpy
+# backs arrays of 4 MiB and more with transparent huge pages, smaller outputs
+# fault in 4 KiB at a time (slow on VMs), and each costs a task
+GROUP_OUTPUT_BYTES = 2**22
+
+
 def group_counts(
     chunks: tuple[tuple[int, ...], ...],
     block: tuple[int, ...],
     itemsize: int,
+    out_itemsize: int | None = None,
+    *,
+    target: int = GROUP_OUTPUT_BYTES,
     limit: int | None = None,
 ) -> tuple[int, ...]:
     """How many neighbouring input chunks one task reduces, per axis.
 
-    A reduced axis takes up to ``factor`` chunks, so output chunks come out
-    about as large as the input chunks instead of ``factor`` times smaller
-    (small outputs cost a page fault per 4 KiB and a task each), as long as a
-    task's input stays within ``limit`` bytes (dask's ``array.chunk-size``).
+    Along reduced axes, the count doubles (never beyond the factor or the
+    number of chunks) while the task's output is smaller than ``target``
+    bytes and its input stays within ``limit`` (dask's ``array.chunk-size``).
+    Chunks whose output is already ``target`` bytes are not grouped.
     """
     import dask
     from dask.utils import parse_bytes
 
     if limit is None:
         limit = parse_bytes(dask.config.get("array.chunk-size"))
-    counts = [min(b, len(cs)) if b > 1 else 1 for cs, b in zip(chunks, block)]
+    if out_itemsize is None:
+        out_itemsize = itemsize
     largest = [max(cs, default=0) for cs in chunks]
+    counts = [1] * len(chunks)
+    caps = [min(b, len(cs)) if b > 1 else 1 for cs, b in zip(chunks, block)]
 
-    def task_bytes() -> int:
-        return math.prod(n * c for n, c in zip(largest, counts)) * itemsize
+    def nbytes(sizes: list[int], size: int) -> int:
+        return math.prod(sizes) * size
 
-    while task_bytes() > limit and max(counts) > 1:
-        axis = max(range(len(counts)), key=lambda a: counts[a])
-        counts[axis] = max(1, counts[axis] // 2)
+    while True:
+        out = [-(-n // b) * c for n, b, c in zip(largest, block, counts)]
+        growable = [a for a in range(len(counts)) if counts[a] < caps[a]]
+        if nbytes(out, out_itemsize) >= target or not growable:
+            break
+        axis = min(growable, key=lambda a: counts[a])
+        trial = list(counts)
+        trial[axis] = min(2 * counts[axis], caps[axis])
+        if nbytes([n * c for n, c in zip(largest, trial)], itemsize) > limit:
+            break
+        counts = trial
     return tuple(counts)
 
 

@@ -96,6 +96,7 @@ def _reduce_variable(
     boundary: str,
     dtype: Any,
     skipna: bool | None,
+    group: bool = True,
 ) -> xr.Variable:
     axes = {var.get_axis_num(d): f for d, f in factors.items() if d in var.dims and f > 1}
     if is_coord:
@@ -105,7 +106,13 @@ def _reduce_variable(
         coord_method = "nearest" if method == "nearest" or not numeric else "mean"
         out_dtype = np.float64 if coord_method == "mean" and var.dtype.kind != "f" else None
         data = block_reduce(
-            var.data, axes, method=coord_method, boundary=boundary, dtype=out_dtype, skipna=False
+            var.data,
+            axes,
+            method=coord_method,
+            boundary=boundary,
+            dtype=out_dtype,
+            skipna=False,
+            group=group,
         )
     else:
         if not any(d in var.dims for d in factors):
@@ -125,6 +132,7 @@ def _reduce_variable(
             boundary=boundary,
             dtype=dtype,
             skipna=skipna,
+            group=group,
         )
     encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
     if is_coord and var.dims == (name,) and name in factors:  # index coords: in memory
@@ -211,6 +219,12 @@ def downsample(
     """
     merged = check_factors(obj, merge_factors(factors, factors_kwargs), boundary)
     options: dict[str, Any] = dict(method=method, boundary=boundary, dtype=dtype, skipna=skipna)
+    return reduce_checked(obj, merged, **options)
+
+
+def reduce_checked(obj: T, merged: Mapping[Hashable, int], **options: Any) -> T:
+    """:func:`downsample` after its factors were checked; ``options`` are those of
+    :func:`_reduce_variable` (``group=False`` for pyramid levels)."""
 
     def coords_of(o: xr.DataArray | xr.Dataset) -> dict[Hashable, xr.Variable]:
         return {

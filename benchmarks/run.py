@@ -524,8 +524,9 @@ def report(
             if interleave
             else "in a row in one fresh process per case; "
         )
-        + "times are medians (ratio: median over median, and in brackets the range of "
-        "the ratios of the i-th runs), memory is the worst run",
+        + f"{bench_cases.PREFAULT_X_INPUT}x the input of fresh memory written and freed "
+        "before each timed run; times are medians (ratio: median over median, and in "
+        "brackets the range of the ratios of the i-th runs), memory is the worst run",
         "",
         table(stats, placeholder),
     ]

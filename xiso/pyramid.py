@@ -121,7 +121,7 @@ def pyramid(
     for i, factors in enumerate(steps, start=1):
         # one task per chunk (no grouping): every level is read by the next and
         # by the writer, and 1:1 chains stream chunk by chunk (grouped tasks made
-        # dask hold whole slabs of a level: 3.4x the memory of the full pyramid)
+        # dask hold whole slabs of a level: 3.4x the extra memory for the full pyramid)
         checked = check_factors(current, factors, "trim")
         current = reduce_checked(
             current, checked, method=method, boundary="trim", dtype=None, skipna=None, group=False

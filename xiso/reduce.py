@@ -9,10 +9,10 @@ size along that axis, and return the reduced array in the requested output
 dtype.  The driver :func:`reduce_numpy` cuts an array whose last block is
 partial into pieces of whole blocks, so kernels never see ragged blocks, and
 :func:`block_reduce` maps the driver over dask chunks that have been aligned to
-block boundaries, so the result does not depend on the input chunking.  One
-dask task reduces up to ``factor`` neighbouring chunks along each reduced axis
-into one output chunk (without joining them first), so output chunks are about
-as large as the input chunks rather than ``factor`` times smaller.
+block boundaries, so the result does not depend on the input chunking.  Where
+the outputs of single chunks would be small, one dask task reduces up to
+``factor`` neighbouring chunks along each reduced axis into one output chunk
+(without joining them first; see :func:`group_counts`).
 
 dtype policy
 ------------

@@ -672,3 +672,35 @@ def test_already_isotropic_is_left_as_is():
         xiso.near_isotropic(arr, method="average")
     with pytest.raises(xiso.OptionError):
         xiso.near_isotropic(arr, boundary="wrap")
+
+
+def test_dataset_variables_with_different_dims_keep_consistent_chunks():
+    """Grouping of dask chunks is decided once per object, so variables with
+    fewer dims (whose own outputs would be smaller) get the same chunks along
+    the shared dims; values against an independent numpy reference."""
+    rng = np.random.default_rng(5)
+    # alone, img (2 MiB outputs per chunk) would group 2 chunks per task and
+    # prof (tiny outputs) 4: the object-wide decision follows img
+    img = rng.integers(0, 2**16, (64, 512, 512)).astype("uint16")
+    prof = rng.integers(0, 2**16, (64, 512)).astype("uint16")
+    ds = xr.Dataset(
+        {
+            "img": (("z", "y", "x"), dask.array.from_array(img, chunks=(16, 512, 512))),
+            "prof": (("z", "y"), dask.array.from_array(prof, chunks=(16, 512))),
+        },
+        coords={
+            "z": np.arange(64) * 0.25,
+            "w": ("z", dask.array.from_array(np.arange(64.0), chunks=16)),
+        },
+    )
+    out = xiso.downsample(ds, z=4)
+    assert out["img"].chunks[0] == out["prof"].chunks[0] == out["w"].chunks[0] == (8, 8)
+    assert out.chunks["z"] == out["img"].chunks[0]  # xarray raises if inconsistent
+
+    def ref(a):
+        s = a.reshape(16, 4, *a.shape[1:]).astype(np.uint64).sum(axis=1)
+        return np.round(s / 4).astype(a.dtype)
+
+    np.testing.assert_array_equal(out["img"].values, ref(img), strict=True)
+    np.testing.assert_array_equal(out["prof"].values, ref(prof), strict=True)
+    np.testing.assert_array_equal(out["w"].values, np.arange(64.0).reshape(16, 4).mean(axis=1))

@@ -524,7 +524,7 @@ def block_reduce(
     boundary: str = "trim",
     dtype: Any = None,
     skipna: bool | None = None,
-    group: bool = True,
+    group: bool | Mapping[int, int] = True,
 ) -> Any:
     """Block-reduce a numpy or dask array.
 
@@ -543,11 +543,13 @@ def block_reduce(
         Output dtype; defaults to the input dtype.
     skipna : bool, optional
         Ignore NaN in float data (default True for floats, as xarray does).
-    group : bool, default True
+    group : bool or mapping of int to int, default True
         Dask only: let one task reduce several neighbouring chunks when their
         outputs would be small (see :func:`group_counts`). False keeps one task
         per input chunk, which streams best where every level of a chain of
-        reductions is also stored (pyramids).
+        reductions is also stored (pyramids). A mapping gives the number of
+        chunks per task along each axis (missing axes: 1), so that variables
+        reduced alike get the same output chunks.
 
     Returns
     -------
@@ -586,12 +588,17 @@ def block_reduce(
     from dask.base import tokenize
 
     x = x.rechunk(tuple(aligned_chunks(c, b) for c, b in zip(x.chunks, block_t)))
-    name = f"xiso-{method}-" + tokenize(x, block_t, method, str(out_dtype), skipna)
-    meta = np.empty((0,) * x.ndim, dtype=out_dtype)
-    if group:
+    if isinstance(group, Mapping):
+        counts = tuple(
+            max(1, min(int(group.get(axis, 1)), n)) if b > 1 else 1
+            for axis, (n, b) in enumerate(zip(x.numblocks, block_t))
+        )
+    elif group:
         counts = group_counts(x.chunks, block_t, x.dtype.itemsize, out_dtype.itemsize)
     else:
         counts = (1,) * x.ndim
+    name = f"xiso-{method}-" + tokenize(x, block_t, method, str(out_dtype), skipna, counts)
+    meta = np.empty((0,) * x.ndim, dtype=out_dtype)
     if all(c == 1 for c in counts):
         out_chunks = tuple(tuple(-(-c // b) for c in cs) for cs, b in zip(x.chunks, block_t))
         return dsa.map_blocks(func, x, chunks=out_chunks, dtype=out_dtype, meta=meta, name=name)

@@ -22,7 +22,7 @@ import xarray as xr
 
 from . import factors as _factors
 from .errors import DtypeError, FactorError, OptionError, SpacingError, XisoError
-from .reduce import BOUNDARIES, METHODS, block_reduce, result_dtype
+from .reduce import BOUNDARIES, METHODS, aligned_chunks, block_reduce, group_counts, result_dtype
 from .spacing import SpacingInfo, read_spacing, spatial_dims, to_common_unit
 
 __all__ = ["downsample", "near_isotropic", "near_isotropic_factors", "spacing_info"]
@@ -96,9 +96,14 @@ def _reduce_variable(
     boundary: str,
     dtype: Any,
     skipna: bool | None,
-    group: bool = True,
+    group: bool | Mapping[Hashable, int] = True,
 ) -> xr.Variable:
     axes = {var.get_axis_num(d): f for d, f in factors.items() if d in var.dims and f > 1}
+    per_task: bool | dict[int, int] = (
+        group
+        if isinstance(group, bool)
+        else {var.get_axis_num(d): c for d, c in group.items() if d in var.dims}
+    )  # a mapping: dim -> chunks per task, shared by all variables
     if is_coord:
         if not axes:
             return var
@@ -112,7 +117,7 @@ def _reduce_variable(
             boundary=boundary,
             dtype=out_dtype,
             skipna=False,
-            group=group,
+            group=per_task,
         )
     else:
         if not any(d in var.dims for d in factors):
@@ -132,7 +137,7 @@ def _reduce_variable(
             boundary=boundary,
             dtype=dtype,
             skipna=skipna,
-            group=group,
+            group=per_task,
         )
     encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
     if is_coord and var.dims == (name,) and name in factors:  # index coords: in memory
@@ -222,9 +227,37 @@ def downsample(
     return reduce_checked(obj, merged, **options)
 
 
+def _shared_groups(
+    obj: xr.DataArray | xr.Dataset, factors: Mapping[Hashable, int]
+) -> dict[Hashable, int] | None:
+    """Chunks per task along each dim (see :func:`xiso.reduce.group_counts`),
+    decided once for all variables so that they keep consistent chunks: from
+    the dask data variable with the most dims (then the most bytes) among those
+    with a reduced dim; None when there is none."""
+    if isinstance(obj, xr.DataArray):
+        variables = [obj.variable]
+    else:
+        variables = [v.variable for v in obj.data_vars.values()]
+    candidates = [
+        v for v in variables if v.chunks is not None and any(factors.get(d, 1) > 1 for d in v.dims)
+    ]
+    if not candidates:
+        return None
+    ref = max(candidates, key=lambda v: (v.ndim, v.nbytes))
+    block = tuple(int(factors.get(d, 1)) for d in ref.dims)
+    chunks = tuple(aligned_chunks(c, b) for c, b in zip(ref.chunks or (), block))
+    counts = group_counts(chunks, block, ref.dtype.itemsize)
+    return dict(zip(ref.dims, counts))
+
+
 def reduce_checked(obj: T, merged: Mapping[Hashable, int], **options: Any) -> T:
     """:func:`downsample` after its factors were checked; ``options`` are those of
-    :func:`_reduce_variable` (``group=False`` for pyramid levels)."""
+    :func:`_reduce_variable` (``group=False`` for pyramid levels; by default the
+    dask chunks grouped per task are decided once for all variables)."""
+    if options.get("group", True) is True:
+        groups = _shared_groups(obj, merged)
+        if groups is not None:
+            options = {**options, "group": groups}
 
     def coords_of(o: xr.DataArray | xr.Dataset) -> dict[Hashable, xr.Variable]:
         return {

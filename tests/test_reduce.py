@@ -885,3 +885,13 @@ def test_grouped_and_ungrouped_match_reference(limit, boundary):
             expected = reference(x, factors, method, boundary)
             np.testing.assert_array_equal(got, expected, strict=True)
             assert tuple(sum(c) for c in lazy.chunks) == expected.shape
+
+
+@pytest.mark.parametrize("use_dask", [False, True])
+def test_factor_one_on_an_empty_axis_is_a_no_op(use_dask):
+    x = np.zeros((0, 4), dtype="uint16")
+    arr = da.from_array(x, chunks=2) if use_dask else x
+    out = block_reduce(arr, {0: 1, 1: 2})
+    assert out.shape == (0, 2)
+    with pytest.raises(xiso.FactorError, match="axis 0 has 0 samples"):
+        block_reduce(arr, {0: 2})

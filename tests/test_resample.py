@@ -704,3 +704,16 @@ def test_dataset_variables_with_different_dims_keep_consistent_chunks():
     np.testing.assert_array_equal(out["img"].values, ref(img), strict=True)
     np.testing.assert_array_equal(out["prof"].values, ref(prof), strict=True)
     np.testing.assert_array_equal(out["w"].values, np.arange(64.0).reshape(16, 4).mean(axis=1))
+
+
+def test_factor_one_on_an_empty_dim_is_a_no_op():
+    da = xr.DataArray(
+        np.zeros((0, 4), "uint16"),
+        dims=("z", "x"),
+        coords={"z": np.arange(0.0), "x": np.arange(4.0)},
+    )
+    out = xiso.downsample(da, z=1, x=2)
+    assert out.shape == (0, 2)
+    np.testing.assert_array_equal(out.x.values, [0.5, 2.5])
+    with pytest.raises(xiso.FactorError, match=r"'z' has length 0.*use a factor of 1 \(or none\)"):
+        xiso.downsample(da, z=2)

@@ -566,7 +566,7 @@ def block_reduce(
                 f"the factor of axis {axis} is {factor!r}; it must be an integer >= 1"
             )
         n = x.shape[axis]
-        if factor > n:
+        if factor > max(n, 1):  # a factor of 1 leaves even an empty axis alone
             raise FactorError(
                 f"axis {axis} has {n} samples, fewer than its factor {factor}; use a smaller factor"
             )

@@ -67,10 +67,11 @@ def check_factors(
                 f"the factor of dimension {dim!r} is {factor!r}; it must be an integer >= 1"
             )
         n = sizes[dim]
-        if factor > n:
+        if factor > max(n, 1):  # a factor of 1 leaves even an empty dim alone
+            fix = f"use a factor of at most {n}" if n else "use a factor of 1 (or none)"
             raise FactorError(
                 f"dimension {dim!r} has length {n}, smaller than its factor {factor}; "
-                f"use a factor of at most {n} for {dim!r}"
+                f"{fix} for {dim!r}"
             )
         if boundary == "exact" and n % factor:
             raise FactorError(
@@ -231,23 +232,23 @@ def _shared_groups(
     obj: xr.DataArray | xr.Dataset, factors: Mapping[Hashable, int]
 ) -> dict[Hashable, int] | None:
     """Chunks per task along each dim (see :func:`xiso.reduce.group_counts`),
-    decided once for all variables so that they keep consistent chunks: from
-    the dask data variable with the most dims (then the most bytes) among those
-    with a reduced dim; None when there is none."""
+    decided once for all variables so that they keep consistent chunks: per dim,
+    the smallest count any dask data variable with that dim would take on its
+    own (so every variable's tasks stay within dask's ``array.chunk-size``);
+    None when no dask data variable has a reduced dim."""
     if isinstance(obj, xr.DataArray):
         variables = [obj.variable]
     else:
         variables = [v.variable for v in obj.data_vars.values()]
-    candidates = [
-        v for v in variables if v.chunks is not None and any(factors.get(d, 1) > 1 for d in v.dims)
-    ]
-    if not candidates:
-        return None
-    ref = max(candidates, key=lambda v: (v.ndim, v.nbytes))
-    block = tuple(int(factors.get(d, 1)) for d in ref.dims)
-    chunks = tuple(aligned_chunks(c, b) for c, b in zip(ref.chunks or (), block))
-    counts = group_counts(chunks, block, ref.dtype.itemsize)
-    return dict(zip(ref.dims, counts))
+    shared: dict[Hashable, int] = {}
+    for var in variables:
+        if var.chunks is None or not any(factors.get(d, 1) > 1 for d in var.dims):
+            continue
+        block = tuple(int(factors.get(d, 1)) for d in var.dims)
+        chunks = tuple(aligned_chunks(c, b) for c, b in zip(var.chunks, block))
+        for dim, count in zip(var.dims, group_counts(chunks, block, var.dtype.itemsize)):
+            shared[dim] = min(count, shared.get(dim, count))
+    return shared or None
 
 
 def reduce_checked(obj: T, merged: Mapping[Hashable, int], **options: Any) -> T:

@@ -158,16 +158,32 @@ def _float_acc(dtype: np.dtype) -> np.dtype:
 # --------------------------------------------------------------------------
 # kernels: (x, block, out_dtype, skipna) -> reduced array in out_dtype
 # --------------------------------------------------------------------------
-def _sequential_sum(xb: np.ndarray, axes: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """Sum over ``axes`` one axis at a time, last first.
+def _reduce_blocks(
+    x: np.ndarray, block: tuple[int, ...], ufunc: np.ufunc, dtype: Any = None
+) -> np.ndarray:
+    """Reduce every block of ``x`` with ``ufunc``, one axis at a time, first to last.
 
-    Reducing one axis at a time makes the float summation order depend only on
-    the block shape, never on the shape of the chunk around it, so float
-    results do not depend on the chunking.
+    An axis other than the last is reduced with ``ufunc.reduce``, whose inner
+    loop then runs along whole rows; the last axis, when reduced, combines its
+    ``b`` strided views elementwise (reducing a short innermost axis is ~10x
+    slower). The order depends only on the block shape, never on the chunk
+    around it, so float results do not depend on the chunking.
     """
-    out = xb
-    for ax in sorted(axes, reverse=True):
-        out = np.add.reduce(out, axis=ax, dtype=dtype)
+    out = x
+    last = x.ndim - 1
+    for ax, b in enumerate(block):
+        if b == 1:
+            continue
+        v = out.reshape((*out.shape[:ax], out.shape[ax] // b, b, *out.shape[ax + 1 :]))
+        if ax < last:
+            out = ufunc.reduce(v, axis=ax + 1, dtype=dtype)
+        else:
+            acc = np.array(v[..., 0], dtype=dtype or v.dtype)
+            for k in range(1, b):
+                ufunc(acc, v[..., k], out=acc)
+            out = acc
+    if out is x:  # no axis reduced: a copy, as from a reduction
+        out = np.array(x, dtype=dtype or x.dtype)
     return out
 
 
@@ -185,10 +201,8 @@ def _mean_int64(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype) -> n
     signed = x.dtype.kind == "i"
     u = (x.view(np.uint64) ^ _TOP_BIT) if signed else x.astype(np.uint64, copy=False)
     q, r = np.divmod(u, np.uint64(n))
-    qb, axes = _blocked(q, block)
-    rb, _ = _blocked(r, block)
-    carry, frac = np.divmod(np.add.reduce(rb, axis=axes, dtype=np.uint64), np.uint64(n))
-    base = np.add.reduce(qb, axis=axes, dtype=np.uint64) + carry
+    carry, frac = np.divmod(_reduce_blocks(r, block, np.add, np.uint64), np.uint64(n))
+    base = _reduce_blocks(q, block, np.add, np.uint64) + carry
     if out_dtype.kind == "f":
         whole = (base ^ _TOP_BIT).view(np.int64) if signed else base
         return (whole.astype(np.float64) + frac / n).astype(out_dtype)
@@ -200,21 +214,20 @@ def _mean_int64(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype) -> n
 
 def _mean(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool) -> np.ndarray:
     n = math.prod(block)
-    xb, axes = _blocked(x, block)
     if x.dtype.kind in "biu":
         acc = _wide_int(x.dtype, n)
         if acc is None:
             return _mean_int64(x, block, out_dtype)
-        s = np.add.reduce(xb, axis=axes, dtype=acc)
+        s = _reduce_blocks(x, block, np.add, acc)
         if out_dtype.kind == "f":
             return (s / n).astype(out_dtype)
         return _cast(_round_div(s, n), out_dtype)
     acc_f = _float_acc(x.dtype)
-    m = _sequential_sum(xb, axes, acc_f) / acc_f.type(n)
+    m = _reduce_blocks(x, block, np.add, acc_f) / acc_f.type(n)
     if skipna and np.isnan(m).any():
-        valid = ~np.isnan(xb)
-        total = _sequential_sum(np.where(valid, xb, 0), axes, acc_f)
-        count = _sequential_sum(valid, axes, np.intp)
+        valid = ~np.isnan(x)
+        total = _reduce_blocks(np.where(valid, x, 0), block, np.add, acc_f)
+        count = _reduce_blocks(valid, block, np.add, np.intp)
         m = _quiet(np.true_divide, total, count.astype(acc_f))
     return _cast(np.asarray(m), out_dtype)
 
@@ -257,14 +270,16 @@ def _midpoint(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return base + (odd & ((base & 1) == 1)).astype(lo.dtype)
 
 
-def _extreme(func: Callable[..., np.ndarray], nanfunc: Callable[..., np.ndarray]) -> Kernel:
+def _extreme(func: np.ufunc, nanfunc: np.ufunc) -> Kernel:
+    """min or max: ``func`` propagates NaN, ``nanfunc`` (fmin/fmax) skips it
+    (a block of only NaN stays NaN)."""
+
     def kernel(
         x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool
     ) -> np.ndarray:
-        xb, axes = _blocked(x, block)
-        r = func(xb, axis=axes)
+        r = _reduce_blocks(x, block, func)
         if skipna and x.dtype.kind == "f" and np.isnan(r).any():
-            r = _quiet(nanfunc, xb, axis=axes)
+            r = _reduce_blocks(x, block, nanfunc)
         return _cast(np.asarray(r), out_dtype)
 
     return kernel
@@ -293,18 +308,28 @@ def _mode(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bo
 def _mode_pairwise(x: np.ndarray, block: tuple[int, ...]) -> np.ndarray:
     """Mode of small integer blocks by counting equal pairs, without a sort.
 
-    The k samples of every block are k strided views of ``x`` (no copy); each
-    sample's count is the number of samples equal to it, found with
-    k (k - 1) / 2 vectorised comparisons. The winner has the highest count,
-    then the smallest value.
+    The k samples of every block are k strided views of ``x``; each sample's
+    count is the number of samples equal to it, found with k (k - 1) / 2
+    vectorised comparisons. The winner has the highest count, then the
+    smallest value. Where the last axis is reduced, its samples are first
+    copied apart (one pass), so that every view is contiguous along its last
+    axis: comparisons of interleaved samples are several times slower.
     """
-    xb, axes = _blocked(x, block)
+    parts = [x]
+    if block[-1] > 1:
+        b = block[-1]
+        split = x.reshape((*x.shape[:-1], x.shape[-1] // b, b))
+        apart = np.ascontiguousarray(np.moveaxis(split, -1, 0))
+        parts = list(apart)
+        block = (*block[:-1], 1)
     samples = []
-    for offsets in itertools.product(*(range(xb.shape[a]) for a in axes)):
-        index: list[Any] = [slice(None)] * xb.ndim
-        for a, o in zip(axes, offsets):
-            index[a] = o
-        samples.append(xb[tuple(index)])
+    for part in parts:
+        xb, axes = _blocked(part, block)
+        for offsets in itertools.product(*(range(xb.shape[a]) for a in axes)):
+            index: list[Any] = [slice(None)] * xb.ndim
+            for a, o in zip(axes, offsets):
+                index[a] = o
+            samples.append(xb[tuple(index)])
     counts = [np.ones(samples[0].shape, dtype=np.uint8) for _ in samples]
     for i, j in itertools.combinations(range(len(samples)), 2):
         equal = samples[i] == samples[j]
@@ -330,8 +355,8 @@ def _nearest(
 KERNELS: dict[str, Kernel] = {
     "mean": _mean,
     "median": _median,
-    "min": _extreme(np.min, np.nanmin),
-    "max": _extreme(np.max, np.nanmax),
+    "min": _extreme(np.minimum, np.fmin),
+    "max": _extreme(np.maximum, np.fmax),
     "mode": _mode,
     "nearest": _nearest,
 }

@@ -232,9 +232,31 @@ def _mean(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bo
     return _cast(np.asarray(m), out_dtype)
 
 
+# integer blocks of up to this many samples take their median from a sorting
+# network of elementwise min/max, larger ones (and floats) from np.partition
+_MEDIAN_NETWORK_MAX = 16
+
+
+def _sorted_samples(x: np.ndarray, block: tuple[int, ...]) -> list[np.ndarray]:
+    """The block samples sorted elementwise (odd-even transposition network)."""
+    values = _block_samples(x, block)
+    k = len(values)
+    for step in range(k):
+        for i in range(step % 2, k - 1, 2):
+            a, b = values[i], values[i + 1]
+            values[i], values[i + 1] = np.minimum(a, b), np.maximum(a, b)
+    return values
+
+
 def _median(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool) -> np.ndarray:
+    k = math.prod(block)
+    if x.dtype.kind in "biu" and 1 < k <= _MEDIAN_NETWORK_MAX:
+        ordered = _sorted_samples(x, block)
+        if k % 2:
+            return _cast(ordered[k // 2], out_dtype)
+        lo, hi = ordered[k // 2 - 1], ordered[k // 2]
+        return _median_of_pair(lo, hi, out_dtype)
     v = _flat_blocks(x, block)
-    k = v.shape[-1]
     if x.dtype.kind == "f":
         m = np.median(v, axis=-1)
         if skipna and np.isnan(m).any():
@@ -244,7 +266,11 @@ def _median(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: 
         mid = np.partition(v, k // 2, axis=-1)[..., k // 2]
         return _cast(mid, out_dtype)
     p = np.partition(v, [k // 2 - 1, k // 2], axis=-1)
-    lo, hi = p[..., k // 2 - 1], p[..., k // 2]
+    return _median_of_pair(p[..., k // 2 - 1], p[..., k // 2], out_dtype)
+
+
+def _median_of_pair(lo: np.ndarray, hi: np.ndarray, out_dtype: np.dtype) -> np.ndarray:
+    """The median of an even integer block from its two middle values."""
     if out_dtype.kind == "f":
         base, odd = _floor_midpoint(lo, hi)
         return _cast(base.astype(np.float64) + odd.astype(np.float64) / 2, out_dtype)
@@ -305,22 +331,19 @@ def _mode(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bo
     return _cast(np.take_along_axis(s, best, axis=-1)[..., 0], out_dtype)
 
 
-def _mode_pairwise(x: np.ndarray, block: tuple[int, ...]) -> np.ndarray:
-    """Mode of small integer blocks by counting equal pairs, without a sort.
+def _block_samples(x: np.ndarray, block: tuple[int, ...]) -> list[np.ndarray]:
+    """The k samples of every block as k arrays of the output shape.
 
-    The k samples of every block are k strided views of ``x``; each sample's
-    count is the number of samples equal to it, found with k (k - 1) / 2
-    vectorised comparisons. The winner has the highest count, then the
-    smallest value. Where the last axis is reduced, its samples are first
-    copied apart (one pass), so that every view is contiguous along its last
-    axis: comparisons of interleaved samples are several times slower.
+    They are strided views of ``x``, except where the last axis is reduced:
+    its samples are first copied apart (one pass), so that every array is
+    contiguous along its last axis (elementwise work on interleaved samples
+    is several times slower).
     """
     parts = [x]
     if block[-1] > 1:
         b = block[-1]
         split = x.reshape((*x.shape[:-1], x.shape[-1] // b, b))
-        apart = np.ascontiguousarray(np.moveaxis(split, -1, 0))
-        parts = list(apart)
+        parts = list(np.ascontiguousarray(np.moveaxis(split, -1, 0)))
         block = (*block[:-1], 1)
     samples = []
     for part in parts:
@@ -330,6 +353,18 @@ def _mode_pairwise(x: np.ndarray, block: tuple[int, ...]) -> np.ndarray:
             for a, o in zip(axes, offsets):
                 index[a] = o
             samples.append(xb[tuple(index)])
+    return samples
+
+
+def _mode_pairwise(x: np.ndarray, block: tuple[int, ...]) -> np.ndarray:
+    """Mode of small integer blocks by counting equal pairs, without a sort.
+
+    Each sample's count is the number of samples equal to it, found with
+    k (k - 1) / 2 vectorised comparisons of the block samples (see
+    :func:`_block_samples`). The winner has the highest count, then the
+    smallest value.
+    """
+    samples = _block_samples(x, block)
     counts = [np.ones(samples[0].shape, dtype=np.uint8) for _ in samples]
     for i, j in itertools.combinations(range(len(samples)), 2):
         equal = samples[i] == samples[j]

@@ -158,16 +158,21 @@ def _float_acc(dtype: np.dtype) -> np.dtype:
 # --------------------------------------------------------------------------
 # kernels: (x, block, out_dtype, skipna) -> reduced array in out_dtype
 # --------------------------------------------------------------------------
+_ELEMENTWISE_MAX = 8  # last-axis factors up to this are combined elementwise
+
+
 def _reduce_blocks(
     x: np.ndarray, block: tuple[int, ...], ufunc: np.ufunc, dtype: Any = None
 ) -> np.ndarray:
     """Reduce every block of ``x`` with ``ufunc``, one axis at a time, first to last.
 
     An axis other than the last is reduced with ``ufunc.reduce``, whose inner
-    loop then runs along whole rows; the last axis, when reduced, combines its
-    ``b`` strided views elementwise (reducing a short innermost axis is ~10x
-    slower). The order depends only on the block shape, never on the chunk
-    around it, so float results do not depend on the chunking.
+    loop then runs along whole rows; the last axis, when reduced by at most 8,
+    combines its ``b`` strided views elementwise (reducing a short innermost
+    axis is ~10x slower; numpy sums fewer than 8 terms in order too, so this
+    is as accurate); longer last-axis blocks keep ``ufunc.reduce`` and its
+    pairwise float summation. The order depends only on the block shape, never
+    on the chunk around it, so float results do not depend on the chunking.
     """
     out = x
     last = x.ndim - 1
@@ -175,7 +180,7 @@ def _reduce_blocks(
         if b == 1:
             continue
         v = out.reshape((*out.shape[:ax], out.shape[ax] // b, b, *out.shape[ax + 1 :]))
-        if ax < last:
+        if ax < last or b > _ELEMENTWISE_MAX:
             out = ufunc.reduce(v, axis=ax + 1, dtype=dtype)
         else:
             acc = np.array(v[..., 0], dtype=dtype or v.dtype)
@@ -384,7 +389,7 @@ def _nearest(
 ) -> np.ndarray:
     """The sample at offset (b - 1) // 2 of each block."""
     index = tuple(slice((b - 1) // 2, None, b) for b in block)
-    return _cast(np.ascontiguousarray(x[index]), out_dtype)
+    return _cast(x[index].copy(), out_dtype)  # a copy even with blocks of 1
 
 
 KERNELS: dict[str, Kernel] = {

@@ -92,23 +92,30 @@ def test_label_pyramid_never_invents_labels():
         assert set(np.unique(node["lab"].values)) <= {0, 3, 7, 250}
 
 
-def test_pyramid_write_reads_source_once(tmp_path):
-    calls = []
+def _counted_source(base: np.ndarray) -> tuple[xr.DataArray, list]:
+    """A dask-backed image of ``base`` (16^3 chunks, z spacing 0.25) that
+    records the location of every chunk it loads."""
+    calls: list = []
     lock = threading.Lock()
-    base = np.random.default_rng(0).integers(0, 100, (64, 64, 64)).astype("uint16")
 
     def load(block_info=None):
         with lock:
             calls.append(block_info[None]["chunk-location"])
         return base[tuple(slice(a, b) for a, b in block_info[None]["array-location"])]
 
-    src = dsa.map_blocks(load, dtype="uint16", chunks=((16,) * 4,) * 3)
+    src = dsa.map_blocks(load, dtype=base.dtype, chunks=((16,) * 4,) * 3)
     da = xr.DataArray(
         src,
         dims=("z", "y", "x"),
         name="img",
         coords={"z": np.arange(64) * 0.25, "y": np.arange(64.0), "x": np.arange(64.0)},
     )
+    return da, calls
+
+
+def test_pyramid_write_reads_source_once(tmp_path):
+    base = np.random.default_rng(0).integers(0, 100, (64, 64, 64)).astype("uint16")
+    da, calls = _counted_source(base)
     xiso.to_ome_zarr(da, tmp_path / "p.zarr", min_size=4, chunks=16)
     assert len(calls) == 64 and len(set(calls)) == 64
     back = xiso.open_ome_zarr_pyramid(tmp_path / "p.zarr")
@@ -119,22 +126,8 @@ def test_pyramid_write_reads_source_once(tmp_path):
 def test_near_isotropic_pyramid_write_reads_source_once(tmp_path):
     """Case 4 of the benchmarks: the near-isotropic level and its halvings,
     all written in one pass that reads every source chunk once."""
-    calls = []
-    lock = threading.Lock()
     base = np.random.default_rng(1).integers(0, 2**16, (64, 64, 64)).astype("uint16")
-
-    def load(block_info=None):
-        with lock:
-            calls.append(block_info[None]["chunk-location"])
-        return base[tuple(slice(a, b) for a, b in block_info[None]["array-location"])]
-
-    src = dsa.map_blocks(load, dtype="uint16", chunks=((16,) * 4,) * 3)
-    da = xr.DataArray(
-        src,
-        dims=("z", "y", "x"),
-        name="img",
-        coords={"z": np.arange(64) * 0.25, "y": np.arange(64.0), "x": np.arange(64.0)},
-    )
+    da, calls = _counted_source(base)
     xiso.to_ome_zarr(da.iso.near_isotropic(), tmp_path / "p.zarr", min_size=4, chunks=16)
     assert len(calls) == 64 and len(set(calls)) == 64
     back = xiso.open_ome_zarr_pyramid(tmp_path / "p.zarr")

@@ -664,10 +664,14 @@ def block_reduce(
         counts = (1,) * x.ndim
     name = f"xiso-{method}-" + tokenize(x, block_t, method, str(out_dtype), skipna, counts)
     meta = np.empty((0,) * x.ndim, dtype=out_dtype)
+    # one output chunk per group of ``n`` input chunks (n = 1: per input chunk)
+    out_chunks = tuple(
+        tuple(sum(-(-c // b) for c in cs[i : i + n]) for i in range(0, len(cs), n))
+        for cs, b, n in zip(x.chunks, block_t, counts)
+    )
     if all(c == 1 for c in counts):
-        out_chunks = tuple(tuple(-(-c // b) for c in cs) for cs, b in zip(x.chunks, block_t))
         return dsa.map_blocks(func, x, chunks=out_chunks, dtype=out_dtype, meta=meta, name=name)
-    return _grouped(x, counts, block_t, method, out_dtype, skipna, name, meta)
+    return _grouped(x, counts, out_chunks, block_t, method, out_dtype, skipna, name, meta)
 
 
 # one task reduces neighbouring chunks until its output reaches this size: numpy
@@ -723,6 +727,7 @@ def group_counts(
 def _grouped(
     x: Any,
     counts: tuple[int, ...],
+    out_chunks: tuple[tuple[int, ...], ...],
     block: tuple[int, ...],
     method: str,
     out_dtype: np.dtype,
@@ -743,9 +748,5 @@ def _grouped(
         keys = [(x.name, *index) for index in itertools.product(*spans)]
         size = tuple(len(s) for s in spans)
         dsk[(name, *out_index)] = (_reduce_group, keys, size, block, method, out_dtype, skipna)
-    out_chunks = tuple(
-        tuple(sum(-(-c // b) for c in cs[i : i + n]) for i in range(0, len(cs), n))
-        for cs, b, n in zip(x.chunks, block, counts)
-    )
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
     return Array(graph, name, out_chunks, meta=meta)

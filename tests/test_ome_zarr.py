@@ -33,6 +33,15 @@ def _image(ndim, nz=16, ny=24, nx=20, seed=0, dtype="uint16"):
     return xr.DataArray(data, dims=dims, coords=coords, name="cells", attrs={"note": "hi"})
 
 
+def _failing(da, message):
+    """``da`` with dask data whose computation raises RuntimeError(message)."""
+
+    def explode(block):
+        raise RuntimeError(message)
+
+    return da.copy(data=dsa.from_array(da.values, chunks=4).map_blocks(explode, dtype=da.dtype))
+
+
 @pytest.mark.parametrize("version", ["0.4", "0.5"])
 @pytest.mark.parametrize("ndim", [3, 4, 5])
 def test_round_trip_open_write_open(tmp_path, version, ndim):
@@ -171,10 +180,7 @@ def test_failure_mid_write_leaves_target_untouched(tmp_path):
     xiso.to_ome_zarr(da, target, pyramid=False)
     before = sorted(p.relative_to(target) for p in target.rglob("*"))
 
-    def explode(block):
-        raise RuntimeError("disk on fire")
-
-    bad = da.copy(data=dsa.from_array(da.values, chunks=4).map_blocks(explode, dtype=da.dtype))
+    bad = _failing(da, "disk on fire")
     with pytest.raises(RuntimeError, match="disk on fire"):
         xiso.to_ome_zarr(bad, target, pyramid=False, overwrite=True)
     np.testing.assert_array_equal(xiso.open_ome_zarr(target).values, da.values)
@@ -329,10 +335,7 @@ def test_store_object_failure_keeps_old_image():
     store = zarr.storage.MemoryStore()
     xiso.to_ome_zarr(da, store, pyramid=False)
 
-    def explode(block):
-        raise RuntimeError("boom")
-
-    bad = da.copy(data=dsa.from_array(da.values, chunks=4).map_blocks(explode, dtype=da.dtype))
+    bad = _failing(da, "boom")
     with pytest.raises(RuntimeError, match="boom"):
         xiso.to_ome_zarr(bad, store, pyramid=False, overwrite=True)
     np.testing.assert_array_equal(xiso.open_ome_zarr(store).values, da.values)
@@ -462,17 +465,13 @@ def test_units_written_with_ngff_names(tmp_path, given, written):
         xiso.to_ome_zarr(da, tmp_path / "b.zarr", pyramid=False)
 
 
-def _explode(block):
-    raise RuntimeError("boom")
-
-
 @pytest.mark.parametrize("first", ["0.4", "0.5"])
 def test_store_object_failed_write_leaves_no_trace(first):
     da = _image(3)
     store = zarr.storage.MemoryStore()
     xiso.to_ome_zarr(da, store, pyramid=False, version=first)
     before = dict(store._store_dict)
-    bad = da.copy(data=dsa.from_array(da.values, chunks=4).map_blocks(_explode, dtype=da.dtype))
+    bad = _failing(da, "boom")
     other = "0.5" if first == "0.4" else "0.4"
     with pytest.raises(RuntimeError, match="boom"):
         xiso.to_ome_zarr(bad, store, pyramid=False, version=other, overwrite=True)

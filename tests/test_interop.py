@@ -395,14 +395,13 @@ def test_ome_zarr_write_image_coordinate_transformations(ome_zarr_mod, tmp_path,
     _check_explicit(store, pyramid, [d["path"] for d in ms["datasets"]], None)
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-def test_ome_zarr_write_multiscale_explicit_transforms(ome_zarr_mod, tmp_path, version):
-    """write_multiscale with explicit per-level scale and translation."""
+def _write_multiscale(store: Path, version: str, **name: str) -> list:
+    """Write the explicit pyramid with ome-zarr-py's write_multiscale (explicit
+    per-level transforms); return the pyramid written."""
     from ome_zarr.writer import write_multiscale
 
     fmt = _ome_zarr_format(version)
     pyramid = _explicit_pyramid()
-    store = tmp_path / f"oz-ms-{version}.zarr"
     group = zarr.open_group(store, mode="w", zarr_format=fmt.zarr_format)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -412,8 +411,16 @@ def test_ome_zarr_write_multiscale_explicit_transforms(ome_zarr_mod, tmp_path, v
             fmt=fmt,
             axes=[{"name": d, "type": "space", "unit": UNITS[d]} for d in SPATIAL],
             coordinate_transformations=_explicit_transforms(),
-            name="oz",
+            **name,
         )
+    return pyramid
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_ome_zarr_write_multiscale_explicit_transforms(ome_zarr_mod, tmp_path, version):
+    """write_multiscale with explicit per-level scale and translation."""
+    store = tmp_path / f"oz-ms-{version}.zarr"
+    pyramid = _write_multiscale(store, version, name="oz")
     _check_explicit(store, pyramid, ["s0", "s1"], "oz")
     assert xiso.open_ome_zarr(store).name == "oz"
     assert xiso.open_ome_zarr(store).attrs["ngff_version"] == version
@@ -424,21 +431,8 @@ def test_ome_zarr_write_multiscale_default_name_pyramid(ome_zarr_mod, tmp_path, 
     """write_multiscale without ``name`` stores the group name ``"/"`` as the
     multiscale name (valid NGFF: the name is a free string). Every level must
     still open, one by one and as a pyramid."""
-    from ome_zarr.writer import write_multiscale
-
-    fmt = _ome_zarr_format(version)
-    pyramid = _explicit_pyramid()
     store = tmp_path / f"oz-noname-{version}.zarr"
-    group = zarr.open_group(store, mode="w", zarr_format=fmt.zarr_format)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        write_multiscale(
-            pyramid,
-            group,
-            fmt=fmt,
-            axes=[{"name": d, "type": "space", "unit": UNITS[d]} for d in SPATIAL],
-            coordinate_transformations=_explicit_transforms(),
-        )
+    pyramid = _write_multiscale(store, version)
     attrs = zarr.open_group(store, mode="r").attrs.asdict()
     ms = (attrs["ome"] if version == "0.5" else attrs)["multiscales"][0]
     assert ms["name"] == "/"  # what ome-zarr-py writes; documents the input

@@ -18,6 +18,8 @@ __all__ = [
     "FactorError",
     "OptionError",
     "DtypeError",
+    "OmeZarrError",
+    "StoreExistsError",
 ]
 
 
@@ -55,3 +57,15 @@ class OptionError(XisoError):
 
 class DtypeError(XisoError):
     """A reduction cannot be applied to the data type of the input."""
+
+
+class OmeZarrError(XisoError):
+    """A store is not a readable OME-Zarr image, or metadata cannot be written."""
+
+
+class StoreExistsError(XisoError):
+    """Something is at the output and xiso may not replace it.
+
+    Raised without ``overwrite=True`` for anything at the target, and with it
+    for anything that is not a zarr hierarchy or an empty folder.
+    """

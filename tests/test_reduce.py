@@ -651,6 +651,25 @@ def test_float_keeps_dtype(dtype):
 
 
 # --------------------------------------------------------------------------
+# byte order
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("use_dask", [False, True], ids=["numpy", "dask"])
+@pytest.mark.parametrize("boundary", ["trim", "pad"])
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [">u2", ">i8", ">f4", "<u2"])
+def test_output_is_in_native_byte_order(dtype, method, boundary, use_dask):
+    x = np.random.default_rng(3).integers(0, 1000, size=(7, 5)).astype(dtype)
+    arr = da.from_array(x, chunks=(3, 2)) if use_dask else x
+    got = block_reduce(arr, {0: 2, 1: 2}, method=method, boundary=boundary)
+    native = np.dtype(dtype).newbyteorder("=")
+    assert got.dtype == native  # the declared dtype of a dask array too
+    got = _sync_compute(got) if use_dask else got
+    expected = reference(x.astype(native), {0: 2, 1: 2}, method, boundary)
+    assert got.dtype.byteorder in "=|" and got.dtype == native
+    assert_same(got, expected, exact=is_exact(method, native), x=x, block_size=4)
+
+
+# --------------------------------------------------------------------------
 # boundaries, factor 1, dask laziness
 # --------------------------------------------------------------------------
 def test_trim_and_pad_lengths():
@@ -737,6 +756,15 @@ def test_invalid_method_and_boundary(use_dask):
         block_reduce(arr, {0: 2}, method="average")
     with pytest.raises(xiso.OptionError, match=re.escape("'wrap'")):
         block_reduce(arr, {0: 2}, boundary="wrap")
+
+
+@pytest.mark.parametrize("use_dask", [False, True], ids=["numpy", "dask"])
+@pytest.mark.parametrize("bad", ["foo", "uint17", "int128"])
+def test_unknown_dtype_is_a_dtype_error(use_dask, bad):
+    x = np.zeros((4, 4), dtype="float32")
+    arr = da.from_array(x) if use_dask else x
+    with pytest.raises(xiso.DtypeError, match=re.escape(f"dtype={bad!r} is not a data type")):
+        block_reduce(arr, {0: 2}, dtype=bad)
 
 
 @pytest.mark.parametrize("method", ["mean", "median"])

@@ -580,6 +580,15 @@ def test_bad_method_and_boundary(backend):
         xiso.downsample(make_dataset(backend), z=4, method="average")
 
 
+@pytest.mark.parametrize("kind", ["dataarray", "dataset"])
+def test_unknown_dtype_is_a_dtype_error(kind):
+    obj = make_dataarray() if kind == "dataarray" else make_dataset()
+    with pytest.raises(xiso.DtypeError, match=r"dtype='foo' is not a data type.*dtype='uint16'"):
+        xiso.downsample(obj, z=2, dtype="foo")
+    with pytest.raises(xiso.DtypeError, match=r"dtype='foo' is not a data type"):
+        obj.iso.near_isotropic(dtype="foo")
+
+
 def test_mean_on_string_variable_is_a_dtype_error():
     ds = make_dataset()
     ds["notes"] = (("z",), np.array([f"n{i}" for i in range(NZ)]))
@@ -588,6 +597,21 @@ def test_mean_on_string_variable_is_a_dtype_error():
     # nearest takes samples, which works for strings
     out = xiso.downsample(ds, z=2, method="nearest")
     np.testing.assert_array_equal(out.notes.values, ["n0", "n2", "n4", "n6", "n8"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("method", xiso.METHODS)
+@pytest.mark.parametrize("boundary", ["trim", "pad"])
+def test_big_endian_input_gives_native_byte_order(backend, method, boundary):
+    arr = make_dataarray(backend, dtype=">u2")
+    out = xiso.downsample(arr, z=4, y=1, method=method, boundary=boundary)
+    assert out.dtype == np.dtype("=u2")
+    got = _values(out)
+    assert got.dtype == np.dtype("=u2")
+    expected = ref_var(arr.astype("=u2"), {"z": 4}, method=method, boundary=boundary)
+    assert_data(got.values, expected)
+    # a factor of 1 only: still native, like every reduced variable
+    assert _values(xiso.downsample(arr, z=1, method=method)).dtype == np.dtype("=u2")
 
 
 # --------------------------------------------------------------------------

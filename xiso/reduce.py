@@ -21,7 +21,8 @@ and medians are computed exactly in a wider integer type and rounded to the
 nearest integer, ties to even, then clipped to the output range; they are never
 truncated and never go through a float64 copy of the input.  A float ``dtype``
 returns the unrounded result.  Float inputs keep their precision (float16 is
-accumulated in float32).
+accumulated in float32).  The output is always in native byte order (``>u2``
+in, ``uint16`` out), on numpy and dask alike.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "block_reduce",
     "group_counts",
     "output_length",
+    "parse_dtype",
     "reduce_numpy",
     "result_dtype",
 ]
@@ -422,7 +424,18 @@ def output_length(n: int, factor: int, boundary: str) -> int:
 
 
 def result_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
-    """Output dtype of ``method`` on ``in_dtype`` (``dtype`` overrides it)."""
+    """Output dtype of ``method`` on ``in_dtype`` (``dtype`` overrides it).
+
+    The output is always in native byte order (``>u2`` input gives ``uint16``
+    on a little-endian machine), whatever the method, boundary or backend.
+
+    Raises
+    ------
+    OptionError
+        ``method`` is unknown.
+    DtypeError
+        ``method`` cannot reduce ``in_dtype``, or ``dtype`` is not a data type.
+    """
     in_dtype = np.dtype(in_dtype)
     if method not in KERNELS:
         raise OptionError(f"method={method!r} is not supported; use one of {METHODS!r}")
@@ -431,7 +444,18 @@ def result_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
             f"method={method!r} cannot reduce data of dtype {in_dtype}; "
             "use method='nearest' or 'mode', or convert the data first"
         )
-    return in_dtype if dtype is None else np.dtype(dtype)
+    return (in_dtype if dtype is None else parse_dtype(dtype)).newbyteorder("=")
+
+
+def parse_dtype(dtype: Any) -> np.dtype:
+    """``np.dtype(dtype)``, raising :class:`DtypeError` on what is not a data type."""
+    try:
+        return np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise DtypeError(
+            f"dtype={dtype!r} is not a data type numpy understands; pass e.g. "
+            "dtype='uint16' or 'float32', or dtype=None to keep the input dtype"
+        ) from None
 
 
 # Inputs larger than this are reduced slab by slab, so that the temporaries
@@ -443,7 +467,13 @@ SLAB_BYTES = 2**19
 def _reduce_pieces(
     x: np.ndarray, block: tuple[int, ...], kernel: Kernel, out_dtype: np.dtype, skipna: bool
 ) -> np.ndarray:
-    """Apply ``kernel`` to the whole-block pieces of ``x`` and reassemble them."""
+    """Apply ``kernel`` to the whole-block pieces of ``x`` and reassemble them.
+
+    Kernels see native byte order only (a slab of big-endian input is copied
+    first): their bit tricks, such as viewing int64 as uint64, rely on it.
+    """
+    if not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))
     parts: list[list[tuple[slice, int]]] = []
     for n, b in zip(x.shape, block):
         full = n // b * b

@@ -22,7 +22,15 @@ import xarray as xr
 
 from . import factors as _factors
 from .errors import DtypeError, FactorError, OptionError, SpacingError, XisoError
-from .reduce import BOUNDARIES, METHODS, aligned_chunks, block_reduce, group_counts, result_dtype
+from .reduce import (
+    BOUNDARIES,
+    METHODS,
+    aligned_chunks,
+    block_reduce,
+    group_counts,
+    parse_dtype,
+    result_dtype,
+)
 from .spacing import SpacingInfo, read_spacing, spatial_dims, to_common_unit
 
 __all__ = ["downsample", "near_isotropic", "near_isotropic_factors", "spacing_info"]
@@ -124,10 +132,10 @@ def _reduce_variable(
         if not any(d in var.dims for d in factors):
             return var  # a variable without the dims being reduced passes through
         try:
-            result_dtype(var.dtype, method, dtype)
+            wanted = result_dtype(var.dtype, method, dtype)
         except DtypeError as err:
             raise DtypeError(f"variable {name!r}: {err}") from None
-        if not axes and (dtype is None or np.dtype(dtype) == var.dtype):
+        if not axes and wanted == var.dtype:
             return var
         # with no axis to reduce, "nearest" with blocks of 1 is a cast that follows
         # the dtype policy (rounded, clipped), lazily for dask
@@ -194,7 +202,8 @@ def downsample(
         Output dtype of the data variables that have a dim in ``factors`` (a
         factor of 1 included). By default the input dtype: integer
         means and medians are rounded to nearest (ties to even), never
-        truncated. A float dtype returns the unrounded result.
+        truncated. A float dtype returns the unrounded result. Results are
+        in native byte order (big-endian ``>u2`` input gives ``uint16``).
     skipna : bool, optional
         Ignore NaN in float data; default True for floats, as in xarray.
 
@@ -212,7 +221,8 @@ def downsample(
     OptionError
         ``method`` or ``boundary`` is not a documented value.
     DtypeError
-        ``method`` cannot reduce a variable's dtype.
+        ``method`` cannot reduce a variable's dtype, or ``dtype`` is not a
+        data type.
 
     Examples
     --------
@@ -224,6 +234,7 @@ def downsample(
     (array([2, 6], dtype=uint16), array([0.375, 1.375]))
     """
     merged = check_factors(obj, merge_factors(factors, factors_kwargs), boundary)
+    dtype = None if dtype is None else parse_dtype(dtype)
     options: dict[str, Any] = dict(method=method, boundary=boundary, dtype=dtype, skipna=skipna)
     return reduce_checked(obj, merged, **options)
 

@@ -430,6 +430,36 @@ def test_integer_mean_is_clipped_to_requested_integer_dtype():
     np.testing.assert_array_equal(got, np.array([0, 4], dtype=np.uint8), strict=True)
 
 
+FLOATS_AT_INTEGER_LIMITS = [
+    0.0, -0.5, 1.5, 2.5, -2.5, 127.5, 128.0, -129.0, 255.5, 256.0, 2.0**31 - 1, 2.0**31,
+    -(2.0**31) - 1, 2.0**32, 1e19, 1e20, -1e20, 2.0**63, 2.0**63 - 1024, -(2.0**63),
+    -(2.0**63) - 2048, 2.0**64, 2.0**64 - 2048, np.inf, -np.inf,
+]  # fmt: skip
+
+
+def _clipped_reference(values: np.ndarray, out_dtype) -> np.ndarray:
+    """Round half to even and clip, in exact Python integers."""
+    info = np.iinfo(out_dtype)
+    out = []
+    for v in values.tolist():
+        r = int(info.max) if v == math.inf else int(info.min) if v == -math.inf else round(v)
+        out.append(min(max(r, int(info.min)), int(info.max)))
+    return np.array(out, dtype=out_dtype)
+
+
+@pytest.mark.parametrize("use_dask", [False, True], ids=["numpy", "dask"])
+@pytest.mark.parametrize("in_dtype", ["float64", "float32"])
+@pytest.mark.parametrize("out_dtype", ["int64", "uint64", "int32", "uint32", "int8", "uint8"])
+@pytest.mark.parametrize("method", ["mean", "median", "max", "nearest"])
+def test_float_into_integer_dtype_is_clipped_exactly(method, out_dtype, in_dtype, use_dask):
+    values = np.array(FLOATS_AT_INTEGER_LIMITS, dtype=in_dtype)
+    x = np.repeat(values, 2)  # blocks of two equal values: the block result is the value
+    arr = da.from_array(x, chunks=6) if use_dask else x
+    got = block_reduce(arr, {0: 2}, method=method, dtype=out_dtype)
+    got = _sync_compute(got) if use_dask else got
+    np.testing.assert_array_equal(got, _clipped_reference(values, out_dtype), strict=True)
+
+
 # --------------------------------------------------------------------------
 # extreme values of 64-bit integers
 # --------------------------------------------------------------------------

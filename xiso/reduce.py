@@ -21,8 +21,10 @@ and medians are computed exactly in a wider integer type and rounded to the
 nearest integer, ties to even, then clipped to the output range; they are never
 truncated and never go through a float64 copy of the input.  A float ``dtype``
 returns the unrounded result.  Float inputs keep their precision (float16 is
-accumulated in float32).  The output is always in native byte order (``>u2``
-in, ``uint16`` out), on numpy and dask alike.
+accumulated in float32).  Float results cast to an integer ``dtype`` are
+rounded half to even and clipped to its range (64-bit types too, exactly).  The
+output is always in native byte order (``>u2`` in, ``uint16`` out), on numpy
+and dask alike.
 """
 
 from __future__ import annotations
@@ -134,9 +136,8 @@ def _cast(a: np.ndarray, out_dtype: np.dtype) -> np.ndarray:
                     f"the result holds NaN (e.g. a block of NaN only), which dtype {out_dtype} "
                     "cannot represent; fill it first (obj.fillna(0)) or keep a float dtype"
                 )
-            a = np.rint(a)
-            a = np.clip(a, float(info.min), float(info.max))
-        elif a.dtype.kind in "iu":
+            return _float_to_int(a, out_dtype)
+        if a.dtype.kind in "iu":
             src = np.iinfo(a.dtype)
             lo, hi = max(int(info.min), int(src.min)), min(int(info.max), int(src.max))
             if lo > src.min or hi < src.max:
@@ -144,6 +145,28 @@ def _cast(a: np.ndarray, out_dtype: np.dtype) -> np.ndarray:
     elif out_dtype.kind == "b" and a.dtype.kind != "b":
         return a != 0
     return a.astype(out_dtype)
+
+
+def _float_to_int(a: np.ndarray, out_dtype: np.dtype) -> np.ndarray:
+    """Round float ``a`` half to even and clip it to the range of integer
+    ``out_dtype`` exactly.
+
+    ``float(iinfo.max)`` of a 64-bit type rounds up to ``2**63`` (``2**64``),
+    outside the range, where the cast wraps. ``iinfo.max + 1`` is a power of
+    two, exact in float: values from it up are set to ``iinfo.max`` after the
+    cast, the rest are clipped below it first (the largest float below a power
+    of two truncates to at most ``iinfo.max``).
+    """
+    info = np.iinfo(out_dtype)
+    if a.dtype.itemsize < 8:  # 2**31 and up are out of float16's range
+        a = a.astype(np.float64)
+    a = np.rint(a)
+    top = a.dtype.type(int(info.max) + 1)
+    high = a >= top
+    np.clip(a, a.dtype.type(info.min), np.nextafter(top, a.dtype.type(0)), out=a)
+    out = a.astype(out_dtype)
+    out[high] = info.max
+    return out
 
 
 def _quiet(func: Callable[..., np.ndarray], *args: Any, **kwargs: Any) -> np.ndarray:

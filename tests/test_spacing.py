@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pint
 import pytest
@@ -168,3 +170,19 @@ def test_target_with_units():
     assert da.iso.factors(target="2000 nm") == {"z": 8, "y": 2, "x": 2}
     with pytest.raises(xiso.UnitError, match="target"):
         make_volume().iso.factors(target="2 um")
+
+
+@pytest.mark.parametrize("units", [("um", "um", "um"), None])
+@pytest.mark.parametrize(
+    "target", ["2 s", "3 kg", pint.get_application_registry().Quantity(2, "s")]
+)
+def test_target_that_is_not_a_length(units, target):
+    da = make_volume(nz=16, units=units)
+    ureg = pint.get_application_registry()
+    dimensionality = str(ureg.Quantity(target).dimensionality)
+    fix = "a length such as '2 um', or a plain number in 'um'" if units else "a plain number"
+    pattern = f"target {target!r} is a {dimensionality} quantity, not a length; pass {fix}"
+    with pytest.raises(xiso.UnitError, match=re.escape(pattern)):
+        da.iso.near_isotropic(target=target)
+    with pytest.raises(xiso.UnitError, match=re.escape(pattern)):
+        da.iso.factors(target=target)

@@ -253,8 +253,18 @@ def read_spacing(
 
 def to_common_unit(value: Any, info: SpacingInfo) -> float:
     """Express ``value`` (a number in the common unit, a string or a quantity)
-    in ``info.unit``."""
+    in ``info.unit``.
+
+    Raises
+    ------
+    UnitError
+        ``value`` cannot be parsed, is a quantity that is not a length, or has
+        a unit where the coordinates have none.
+    SpacingError
+        ``value`` is neither a number nor a quantity.
+    """
     ureg = unit_registry()
+    given = value
     if isinstance(value, str):
         try:
             value = ureg.Quantity(value)
@@ -263,6 +273,15 @@ def to_common_unit(value: Any, info: SpacingInfo) -> float:
     if isinstance(value, pint.Quantity):
         if value.dimensionless:
             return float(value.magnitude)
+        if not value.is_compatible_with(ureg.meter):
+            fix = (
+                f"a length such as '2 um', or a plain number in {info.unit!r}"
+                if info.unit is not None
+                else "a plain number (the spatial coordinates have no units)"
+            )
+            raise UnitError(
+                f"target {given!r} is a {value.dimensionality} quantity, not a length; pass {fix}"
+            )
         if info.unit is None:
             raise UnitError(
                 f"target {value!r} has a unit but the spatial coordinates have none; "

@@ -1,5 +1,6 @@
 """Scale-out: the same bytes on a dask.distributed cluster, and retries when a worker dies."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -15,9 +16,14 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {
+    """Every file's bytes; the root metadata without the write id (unique per write)."""
+    files = {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
     }
+    meta = json.loads(files["zarr.json"])
+    assert len(meta["attributes"]["xiso"].pop("write_id")) == 32
+    files["zarr.json"] = json.dumps(meta).encode()
+    return files
 
 
 def _die_once(block, marker):

@@ -359,16 +359,32 @@ def test_target_created_during_the_write_is_not_replaced(tmp_path):
 
 
 def test_failed_swap_is_rolled_back(tmp_path, monkeypatch):
+    import errno
+
+    from xiso.io import targets
+
     da = _image(3)
     target = tmp_path / "f.zarr"
     xiso.to_ome_zarr(da, target, pyramid=False)
+
+    def broken(a, b):
+        raise OSError(errno.EIO, "exchange failed")
+
+    monkeypatch.setattr(targets, "_exchange", broken)
+    with pytest.raises(OSError, match="exchange failed"):
+        xiso.to_ome_zarr(da // 2, target, pyramid=False, overwrite=True)
+    # the two-rename fallback (file systems without RENAME_EXCHANGE), failing half way
     real_rename = type(target).rename
+
+    def unsupported(a, b):
+        raise OSError(errno.EINVAL, "not supported")
 
     def flaky(self, dest):
         if ".xiso-tmp-" in self.name:
             raise OSError("rename failed")
         return real_rename(self, dest)
 
+    monkeypatch.setattr(targets, "_exchange", unsupported)
     monkeypatch.setattr(type(target), "rename", flaky)
     with pytest.raises(OSError, match="rename failed"):
         xiso.to_ome_zarr(da // 2, target, pyramid=False, overwrite=True)
@@ -383,15 +399,15 @@ def test_fsspec_failed_move_keeps_old_image(monkeypatch):
     url = "memory://xiso-swap/img.zarr"
     xiso.to_ome_zarr(da, url, pyramid=False, overwrite=True)
     fs = fsspec.filesystem("memory")
-    real_mv = type(fs).mv
+    real_copy = type(fs).copy
 
     def flaky(self, path1, path2, **kw):
-        if ".xiso-tmp-" in path1:
-            raise OSError("mv failed")
-        return real_mv(self, path1, path2, **kw)
+        if any(".xiso-tmp-" in p and p.endswith("zarr.json") for p in path1):
+            raise OSError("copy failed")  # the new metadata cannot be moved in
+        return real_copy(self, path1, path2, **kw)
 
-    monkeypatch.setattr(type(fs), "mv", flaky)
-    with pytest.raises(OSError, match="mv failed"):
+    monkeypatch.setattr(type(fs), "copy", flaky)
+    with pytest.raises(OSError, match="copy failed"):
         xiso.to_ome_zarr(da // 2, url, pyramid=False, overwrite=True)
     monkeypatch.undo()
     np.testing.assert_array_equal(xiso.open_ome_zarr(url).values, da.values)

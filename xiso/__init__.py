@@ -14,19 +14,15 @@ from .errors import (
     FactorError,
     MissingCoordinateError,
     NonUniformSpacingError,
+    OmeZarrError,
     OptionError,
     SpacingError,
     SpatialDimError,
+    StoreExistsError,
     UnitError,
     XisoError,
 )
-from .ome_zarr import (
-    OmeZarrError,
-    StoreExistsError,
-    open_ome_zarr,
-    open_ome_zarr_pyramid,
-    to_ome_zarr,
-)
+from .io import open_ome_zarr, open_ome_zarr_pyramid, to_ome_zarr
 from .pyramid import pyramid
 from .reduce import METHODS
 from .resample import downsample, near_isotropic, near_isotropic_factors, spacing_info

@@ -1,0 +1,293 @@
+"""Reading: an OME-Zarr image group -> lazy, labelled DataArray / DataTree.
+
+The reader contract
+-------------------
+Every xiso reader (OME-Zarr here; further formats follow the same contract)
+returns a DataArray with:
+
+dims
+    the axis names, in stored order;
+coordinates
+    one per dim. Space and time axes: float64 ``translation + index * scale``
+    with attrs ``units`` (the NGFF unit name) and ``type``, and the scale
+    recorded as ``encoding["spacing"]`` so a one-sample axis keeps its
+    spacing. Channel axes: the channel labels when the file has them, else
+    ``0..n-1``, with attrs ``type = "channel"``;
+data
+    a dask array that reads nothing until computed, with a dask name unique
+    to this open, chunked as stored (or as ``chunks=`` asks); a chunk that
+    cannot be read raises :class:`OmeZarrError` naming the array and region;
+name
+    the image name, or None;
+attrs
+    the user attrs that xiso wrote, plus what the format itself records
+    (``ngff_version``, ``omero``).
+
+Opening is consistent: the group metadata is read again after the level's
+array is opened, and the open is retried if an image was swapped in meanwhile,
+so the coordinates and the array belong to one image.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import numpy as np
+import xarray as xr
+import zarr
+
+from ..errors import OmeZarrError, OptionError
+from . import ngff
+
+T = TypeVar("T")
+_ATTEMPTS = 5
+
+
+def _open_group(store: Any, storage_options: Mapping[str, Any] | None) -> zarr.Group:
+    import os
+
+    from .targets import resolve
+
+    local_or_url = isinstance(store, (str, os.PathLike))
+    location = resolve(store, storage_options).location() if local_or_url else None
+    try:
+        if location is not None:
+            return zarr.open_group(
+                location.store, mode="r", storage_options=location.storage_options
+            )
+        return zarr.open_group(store, mode="r")
+    except zarr.errors.ContainsArrayError:
+        raise OmeZarrError(
+            f"{store!r} is a zarr array (a level of an image?), not an OME-Zarr image group; "
+            "pass the group that holds the levels, e.g. the folder above it"
+        ) from None
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError) as err:
+        raise OmeZarrError(
+            f"no zarr group at {store!r} ({err}); check the path, or pass the image group "
+            "inside the store (e.g. 'data.zarr/0')"
+        ) from None
+    except ValueError as err:  # JSONDecodeError and zarr's metadata errors
+        raise OmeZarrError(
+            f"the zarr metadata at {store!r} cannot be read ({err.__class__.__name__}: "
+            f"{err}); the store is damaged or not zarr"
+        ) from None
+
+
+def _consistent(
+    store: Any, storage_options: Mapping[str, Any] | None, read: Callable[[zarr.Group, str, Any], T]
+) -> T:
+    """``read(group, version, attrs_model)``, retried while the image changes under it."""
+    for _ in range(_ATTEMPTS):
+        group = _open_group(store, storage_options)
+        before = group.attrs.asdict()
+        version, model = ngff.parse_image_attrs(before, store)
+        result = read(group, version, model)
+        if _open_group(store, storage_options).attrs.asdict() == before:
+            return result
+    raise OmeZarrError(
+        f"{store!r} changed {_ATTEMPTS} times while it was being opened (another process is "
+        "rewriting it); try again when that write has finished"
+    )
+
+
+class _Level:
+    """A stored level seen through ``__getitem__``: a chunk that cannot be read
+    raises OmeZarrError naming the array and the region."""
+
+    def __init__(self, array: zarr.Array, where: str) -> None:
+        self.array = array
+        self.where = where
+        self.shape = array.shape
+        self.dtype = array.dtype
+        self.ndim = array.ndim
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        try:
+            return np.asarray(self.array[key])
+        except Exception as err:
+            region = ", ".join(
+                f"{k.start or 0}:{k.stop if k.stop is not None else n}"
+                if isinstance(k, slice)
+                else str(k)
+                for k, n in zip(key if isinstance(key, tuple) else (key,), self.shape)
+            )
+            chunks = tuple(
+                (k.start or 0) // c if isinstance(k, slice) else 0
+                for k, c in zip(key if isinstance(key, tuple) else (key,), self.array.chunks)
+            )
+            raise OmeZarrError(
+                f"reading {self.where} at [{region}] (chunk {'/'.join(map(str, chunks))}) "
+                f"failed: {err.__class__.__name__}: {err}; the stored chunk is damaged or "
+                "unreadable"
+            ) from err
+
+
+def _level_array(group: zarr.Group, path: str, ndim: int, names: list[str], where: Any) -> Any:
+    if path in ("", ".", "..") or any(part in (".", "..") for part in path.split("/")):
+        raise OmeZarrError(
+            f"the metadata of {where!r} names a level at path {path!r}; NGFF dataset paths "
+            "must point inside the image group (e.g. '0')"
+        )
+    try:
+        array = group[path]
+    except KeyError:
+        raise OmeZarrError(
+            f"level {path!r} is listed in the metadata of {where!r} but has no array"
+        ) from None
+    except ValueError as err:
+        raise OmeZarrError(
+            f"the zarr metadata of level {path!r} in {where!r} cannot be read ({err})"
+        ) from None
+    if not isinstance(array, zarr.Array):
+        raise OmeZarrError(f"{path!r} in {where!r} is a group, not an array")
+    if array.ndim != ndim:
+        raise OmeZarrError(
+            f"level {path!r} of {where!r} has {array.ndim} dimensions but the metadata "
+            f"names {ndim} axes {names!r}; the store is inconsistent"
+        )
+    return array
+
+
+def _dask_chunks(array: zarr.Array, chunks: Any, dims: list[str]) -> Any:
+    import dask.array as dsa
+
+    if isinstance(chunks, Mapping):  # keyed by dim name (or axis number)
+        unknown = [k for k in chunks if k not in dims and not isinstance(k, int)]
+        if unknown:
+            raise OptionError(f"chunks names {unknown!r}, which are not among the axes {dims!r}")
+        chunks = {dims.index(k) if k in dims else k: v for k, v in chunks.items()}
+        chunks = tuple(chunks.get(i, c) for i, c in enumerate(array.chunks))
+    if chunks is None:
+        chunks = array.chunks
+    each = chunks if isinstance(chunks, tuple) else (chunks,) * array.ndim
+    for dim, c in zip(dims, each):
+        if isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c < 1 and c != -1:
+            raise OptionError(
+                f"chunks={chunks!r} gives dimension {dim!r} a chunk length of {c}; pass a "
+                "length >= 1, -1 for the whole axis, or None for the stored chunks"
+            )
+    return dsa.core.normalize_chunks(chunks, array.shape, dtype=array.dtype)
+
+
+def _as_dask(array: zarr.Array, chunks: Any, dims: list[str], where: str) -> Any:
+    import dask.array as dsa
+
+    return dsa.from_array(
+        _Level(array, where),
+        chunks=_dask_chunks(array, chunks, dims),
+        # unique per open: two opens of one store (other chunks, or the store
+        # rewritten in between) must never share dask keys
+        name=f"xiso-open-{uuid.uuid4().hex}",
+        lock=False,
+        asarray=True,
+        inline_array=True,
+        meta=np.empty((0,) * array.ndim, dtype=array.dtype),
+    )
+
+
+def _read_level(
+    group: zarr.Group, version: str, model: Any, index: int, chunks: Any, where: Any
+) -> tuple[xr.DataArray, zarr.Array]:
+    """The labelled, lazy level ``index`` (and the zarr array behind it)."""
+    ms = model.multiscales[0]
+    path = ms.datasets[index].path
+    names = [str(a.name) for a in ms.axes]
+    array = _level_array(group, path, len(names), names, where)
+    dims, coords = ngff.level_coords(model, index, array.shape, where)
+    data = _as_dask(array, chunks, dims, f"level {path!r} of {where!r}")
+    attrs = ngff.image_attrs_of(group.attrs.asdict(), version, model)
+    da = xr.DataArray(data, dims=dims, coords=coords, name=ngff.image_name(model), attrs=attrs)
+    return da, array
+
+
+def open_ome_zarr(
+    store: Any,
+    *,
+    level: int | str = 0,
+    near_isotropic: bool = False,
+    method: str = "mean",
+    rounding: str = "pow2",
+    chunks: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> xr.DataArray:
+    """Open one level of an OME-Zarr image as a lazy, labelled DataArray.
+
+    Parameters
+    ----------
+    store : str, Path, zarr store or fsspec URL
+        The image group (NGFF 0.4 on zarr v2, or 0.5 on zarr v3).
+    level : int or str, default 0
+        Index into the multiscale datasets, or a dataset path.
+    near_isotropic : bool, default False
+        Return ``open_ome_zarr(...).iso.near_isotropic(method=..., rounding=...)``
+        (still lazy).
+    method, rounding
+        As in :func:`xiso.near_isotropic`.
+    chunks : optional
+        Dask chunks (an int, a tuple, or a mapping keyed by dim name); default
+        the stored chunks.
+    storage_options : mapping, optional
+        Passed to fsspec for a URL (e.g. ``{"anon": True}`` or
+        ``{"endpoint_url": ...}`` for ``s3://``).
+
+    Returns
+    -------
+    DataArray
+        Dask-backed; dims are the axis names, coordinates
+        ``translation + index * scale`` with attrs ``units`` and ``type``, the
+        channel coordinate holds omero labels when present, the name is the
+        multiscale name, attrs keep ``ngff_version`` and ``omero`` (see the
+        reader contract in :mod:`xiso.io.read`).
+
+    Raises
+    ------
+    OmeZarrError
+        Not an OME-Zarr image group (a plain array, a level path, damaged
+        metadata), a missing level, axes that disagree with the array rank, or
+        a zero or negative scale.
+    OptionError
+        Bad ``chunks``, an unknown URL protocol, or ``storage_options`` for a
+        local path.
+    """
+
+    def read(group: zarr.Group, version: str, model: Any) -> tuple[xr.DataArray, zarr.Array]:
+        index = ngff.level_index(model.multiscales[0].datasets, level, store)
+        return _read_level(group, version, model, index, chunks, store)
+
+    da, array = _consistent(store, storage_options, read)
+    if not near_isotropic:
+        return da
+    from ..resample import near_isotropic as make_near_isotropic
+    from ..resample import near_isotropic_factors
+
+    if chunks is None:
+        # read whole blocks per task: stored chunks times the factors, so each
+        # output chunk is made by one task from one read, with no re-assembly
+        factors = near_isotropic_factors(da, rounding=rounding)
+        grown = tuple(c * factors.get(d, 1) for d, c in zip(da.dims, array.chunks))
+        where = f"level of {store!r}"
+        da = da.copy(data=_as_dask(array, grown, [str(d) for d in da.dims], where))
+    return make_near_isotropic(da, method=method, rounding=rounding)
+
+
+def open_ome_zarr_pyramid(
+    store: Any, *, chunks: Any = None, storage_options: Mapping[str, Any] | None = None
+) -> xr.DataTree:
+    """Open every stored level of an OME-Zarr image as a DataTree.
+
+    One child node per level, named by its NGFF dataset path, each holding a
+    Dataset with the image as its single variable (named like the multiscale,
+    ``"image"`` when unnamed). ``chunks`` and ``storage_options`` as in
+    :func:`open_ome_zarr`.
+    """
+
+    def read(group: zarr.Group, version: str, model: Any) -> dict[str, xr.Dataset]:
+        nodes: dict[str, xr.Dataset] = {}
+        for i, dataset in enumerate(model.multiscales[0].datasets):
+            da, _ = _read_level(group, version, model, i, chunks, store)
+            nodes[dataset.path] = da.to_dataset(name=da.name if da.name is not None else "image")
+        return nodes
+
+    return xr.DataTree.from_dict(_consistent(store, storage_options, read))

@@ -1,0 +1,685 @@
+"""Where an image is written: one interface for local folders, fsspec URLs and
+zarr store objects.
+
+A :class:`Target` says what is at a location (:meth:`Target.inspect`), which
+hidden temporaries earlier writes left beside it (:meth:`Target.leftovers`),
+and replaces it with a freshly written image (:meth:`Target.replace`):
+
+1. temporaries of writers that are known to be dead are removed, and an old
+   image that a killed swap left aside is put back in place;
+2. what is at the target is checked: without ``overwrite`` it must be absent;
+   with it, it must be a zarr hierarchy (zarr v2 or v3 metadata at its root)
+   or an empty folder. Anything else raises :class:`StoreExistsError` and is
+   not touched;
+3. the image is written to a hidden temporary location (the computation,
+   where failures happen, never touches the target);
+4. the target is checked again and the new image is swapped in.
+
+What the swap guarantees depends on the storage:
+
+local folder
+    ``renameat2(RENAME_EXCHANGE)`` (Linux) exchanges the two folders in one
+    step: a reader opening the target sees the old image or the new one, never
+    neither. Elsewhere two renames are used; a kill between them leaves the
+    old image at ``.NAME.xiso-old-*``, and the next write to the target puts it
+    back first.
+fsspec URL (object stores) and zarr store objects
+    There is no rename: keys are copied (server-side on S3). The old image is
+    first copied aside, then deleted root metadata first, then the new keys are
+    copied in with the root metadata last. Between the first delete and the
+    last copy no image is visible at the target (opening it fails); a reader
+    never opens a partial or mixed image. If the swap fails, the old image is
+    restored from its copy.
+
+Every write records a fresh ``write_id`` in the group attributes (under
+``xiso``), so a reader can tell whether the image changed while it read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import json
+import os
+import re
+import shutil
+import socket
+import uuid
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import OmeZarrError, OptionError, StoreExistsError
+
+__all__ = ["Found", "Leftover", "Location", "Target", "resolve"]
+
+# the metadata keys at the root of a zarr hierarchy (v3, then v2)
+ROOT_METADATA = ("zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata")
+# written last and removed first: the keys a reader needs to see an image
+_VISIBLE = ("zarr.json", ".zattrs")
+_HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
+_HIDDEN = re.compile(r"xiso-(?P<kind>tmp|old)-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[0-9a-f]{8}$")
+
+
+@dataclass(frozen=True)
+class Location:
+    """What zarr opens to write or read: a store (path, URL or store object), a
+    path inside it, and fsspec storage options."""
+
+    store: Any
+    path: str = ""
+    storage_options: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Found:
+    """What is at a target: ``kind`` is ``"absent"``, ``"empty"`` (an empty
+    folder), ``"zarr"`` (a zarr hierarchy) or ``"other"``; ``detail`` says it
+    in words."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A hidden temporary beside (or inside) a target, left by a write."""
+
+    where: str
+    kind: str  # "tmp" (a write in progress or killed) or "old" (an image set aside)
+    dead: bool  # its writer is known to be dead (same host, process gone)
+    nbytes: int
+    handle: Any = None  # the path or key prefix, for the target itself
+
+
+def _writer_dead(host: str, pid: int) -> bool:
+    if host != _HOST:
+        return False  # another machine: cannot tell
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _hidden_suffix(kind: str) -> str:
+    return f"xiso-{kind}-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _zarr_root(read: Callable[[str], bytes | None]) -> str | None:
+    """'a zarr v3 group' (etc.) when valid zarr metadata is at the root, else None."""
+    for key, version in (("zarr.json", 3), (".zgroup", 2), (".zarray", 2)):
+        raw = read(key)
+        if raw is None:
+            continue
+        try:
+            meta = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(meta, dict) or meta.get("zarr_format") != version:
+            return None
+        node = meta.get("node_type", "array" if key == ".zarray" else "group")
+        return f"a zarr v{version} {node}"
+    return None
+
+
+def _describe(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in sorted(names)[:3])
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return f"a folder holding {shown}{more} (no zarr metadata at its root)"
+
+
+class Target(ABC):
+    """A place to write an image to (see the module docstring)."""
+
+    where: str
+
+    @abstractmethod
+    def inspect(self) -> Found:
+        """What is at the target now."""
+
+    @abstractmethod
+    def leftovers(self) -> list[Leftover]:
+        """Hidden temporaries of earlier writes to this target."""
+
+    @abstractmethod
+    def location(self) -> Location:
+        """Where zarr opens the target."""
+
+    @abstractmethod
+    def _temporary(self, kind: str) -> Any:
+        """A fresh hidden temporary beside (or inside) the target."""
+
+    @abstractmethod
+    def _write_location(self, tmp: Any) -> Location:
+        """Where zarr writes the temporary ``tmp``."""
+
+    @abstractmethod
+    def _recover(self, leftover: Leftover) -> None:
+        """Remove a dead writer's leftover, or put an image set aside back."""
+
+    @abstractmethod
+    def _swap(self, tmp: Any) -> None:
+        """Move the complete image at ``tmp`` to the target (see the module docstring)."""
+
+    @abstractmethod
+    def _discard(self, tmp: Any) -> None:
+        """Remove the temporary ``tmp`` (whatever it holds)."""
+
+    def check(self, overwrite: bool) -> None:
+        """Raise :class:`StoreExistsError` unless the target may be written."""
+        found = self.inspect()
+        if found.kind == "absent":
+            return
+        if not overwrite:
+            raise StoreExistsError(
+                f"{self.where} already exists; pass overwrite=True to replace it, or choose "
+                f"another path (it holds {found.detail})"
+            )
+        if found.kind not in ("zarr", "empty"):
+            raise StoreExistsError(
+                f"{self.where} holds {found.detail}; overwrite=True replaces only a zarr "
+                "hierarchy or an empty folder, so nothing was touched: remove it yourself "
+                "or choose another path"
+            )
+
+    def prepare(self, overwrite: bool) -> None:
+        """Clean up after writers that died (see :meth:`leftovers`), then :meth:`check`."""
+        for leftover in self.leftovers():
+            if leftover.dead:
+                self._recover(leftover)
+        self.check(overwrite)
+
+    def replace(self, write: Callable[[Location], None], overwrite: bool) -> None:
+        """Write the image with ``write`` to a temporary, then swap it in."""
+        self.prepare(overwrite)
+        tmp = self._temporary("tmp")
+        try:
+            write(self._write_location(tmp))
+            self.check(overwrite)  # something may have appeared while we computed
+            self._swap(tmp)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._discard(tmp)
+            raise
+
+
+# --------------------------------------------------------------------------
+# local folders
+# --------------------------------------------------------------------------
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap two paths atomically (Linux ``renameat2``); OSError where unsupported."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available")
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(a))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _tree_size(path: Path) -> int:
+    if not path.is_dir():
+        return path.stat().st_size if path.exists() else 0
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+class LocalTarget(Target):
+    """A folder on a local (or mounted) file system."""
+
+    def __init__(self, path: Path) -> None:
+        path = Path(os.path.abspath(path))
+        if path.is_symlink():  # replace what the link points to, keep the link
+            path = path.resolve()
+        self.path = path
+        self.where = repr(str(path))
+
+    def location(self) -> Location:
+        return Location(str(self.path))
+
+    def inspect(self) -> Found:
+        path = self.path
+        if not os.path.lexists(path):
+            return Found("absent", "nothing")
+        if not path.is_dir():
+            return Found("other", "a file")
+        names = os.listdir(path)
+        if not names:
+            return Found("empty", "an empty folder")
+
+        def read(key: str) -> bytes | None:
+            try:
+                return (path / key).read_bytes()
+            except OSError:
+                return None
+
+        kind = _zarr_root(read)
+        return Found("zarr", kind) if kind else Found("other", _describe(names))
+
+    def leftovers(self) -> list[Leftover]:
+        prefix = f".{self.path.name}."
+        out = []
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.path.parent):
+                match = _HIDDEN.match(entry.name[len(prefix) :])
+                if entry.name.startswith(prefix) and match:
+                    dead = _writer_dead(match["host"], int(match["pid"]))
+                    size = _tree_size(Path(entry.path))
+                    out.append(Leftover(entry.path, match["kind"], dead, size, Path(entry.path)))
+        return out
+
+    def _temporary(self, kind: str) -> Path:
+        return self.path.with_name(f".{self.path.name}.{_hidden_suffix(kind)}")
+
+    def _write_location(self, tmp: Path) -> Location:
+        return Location(str(tmp))
+
+    def _recover(self, leftover: Leftover) -> None:
+        aside = leftover.handle
+        if leftover.kind == "old" and not os.path.lexists(self.path):
+            aside.rename(self.path)  # a swap was killed between its two renames
+            warnings.warn(
+                f"restored the image at {self.where} that an interrupted write had set aside "
+                f"at {str(aside)!r}",
+                stacklevel=4,
+            )
+        else:
+            _remove(aside)
+
+    def _swap(self, tmp: Path) -> None:
+        if not os.path.lexists(self.path):
+            # fails on a non-empty folder that appeared meanwhile, never replaces it
+            tmp.rename(self.path)
+            return
+        try:
+            _exchange(tmp, self.path)  # tmp now holds the old image
+        except OSError as err:
+            if err.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EXDEV):
+                raise
+            aside = self._temporary("old")
+            self.path.rename(aside)
+            try:
+                tmp.rename(self.path)
+            except BaseException:
+                aside.rename(self.path)
+                raise
+            tmp = aside
+        try:
+            _remove(tmp)
+        except OSError as err:  # the new image is in place; only the old copy is left
+            warnings.warn(
+                f"could not remove the replaced image at {str(tmp)!r}: {err}", stacklevel=4
+            )
+
+    def _discard(self, tmp: Path) -> None:
+        if os.path.lexists(tmp):
+            _remove(tmp)
+
+
+# --------------------------------------------------------------------------
+# key-value targets: fsspec URLs and zarr store objects
+# --------------------------------------------------------------------------
+def _visibility(key: str, root: str) -> int:
+    """0 for chunks and array metadata, 1 for root metadata, 2 for the keys
+    that make the image visible (written last, removed first)."""
+    name = key[len(root) :]
+    if name in _VISIBLE:
+        return 2
+    return 1 if name in ROOT_METADATA else 0
+
+
+class _KeyTarget(Target):
+    """A target in a key-value store; subclasses give the five key operations.
+
+    Keys are relative to one root. The image is the keys under ``self.prefix``
+    (``""`` for a whole store) that are not hidden temporaries.
+    """
+
+    prefix: str
+
+    @abstractmethod
+    def _list(self, prefix: str) -> list[str]:
+        """Every key under ``prefix`` (recursively)."""
+
+    @abstractmethod
+    def _read(self, key: str) -> bytes | None:
+        """The value of ``key``, None if absent."""
+
+    @abstractmethod
+    def _copy(self, pairs: list[tuple[str, str]]) -> None:
+        """Copy values (the pairs may be copied concurrently)."""
+
+    @abstractmethod
+    def _delete(self, keys: Iterable[str]) -> None:
+        """Delete keys."""
+
+    @abstractmethod
+    def _hidden_prefixes(self) -> list[str]:
+        """The prefixes of hidden temporaries that belong to this target."""
+
+    def _image_keys(self) -> list[str]:
+        hidden = tuple(self._hidden_prefixes())
+        return [k for k in self._list(self.prefix) if not (hidden and k.startswith(hidden))]
+
+    def inspect(self) -> Found:
+        keys = self._image_keys()
+        if not keys:
+            return Found("absent", "nothing")
+        kind = _zarr_root(lambda key: self._read(self.prefix + key))
+        if kind:
+            return Found("zarr", kind)
+        tops = sorted({k[len(self.prefix) :].split("/", 1)[0] for k in keys})
+        return Found("other", _describe(tops).replace("a folder", "keys"))
+
+    def leftovers(self) -> list[Leftover]:
+        out = []
+        for hidden in self._hidden_prefixes():
+            match = _HIDDEN.search(hidden.rstrip("/"))
+            if match:
+                dead = _writer_dead(match["host"], int(match["pid"]))
+                size = self._size(hidden)
+                out.append(Leftover(self._name(hidden), match["kind"], dead, size, hidden))
+        return out
+
+    def _name(self, prefix: str) -> str:
+        return prefix
+
+    def _size(self, prefix: str) -> int:
+        return 0
+
+    def _move_in(self, source: str, keys: list[str]) -> None:
+        """Copy ``keys`` (under ``source``) to the target, the visible metadata last."""
+        for level in (0, 1, 2):
+            pairs = [
+                (k, self.prefix + k[len(source) :]) for k in keys if _visibility(k, source) == level
+            ]
+            if pairs:
+                self._copy(pairs)
+
+    def _remove_image(self, keys: list[str]) -> None:
+        """Delete the image's ``keys``, the visible metadata first."""
+        for level in (2, 1, 0):
+            chosen = [k for k in keys if _visibility(k, self.prefix) == level]
+            if chosen:
+                self._delete(chosen)
+
+    def _swap(self, tmp: str) -> None:
+        old = self._image_keys()
+        new = self._list(tmp)
+        backup = self._temporary("old") if old else None
+        if backup is not None:
+            self._copy([(k, backup + k[len(self.prefix) :]) for k in old])
+        try:
+            self._remove_image(old)
+            self._move_in(tmp, new)
+        except BaseException:
+            if backup is not None:
+                self._remove_image(self._image_keys())
+                self._move_in(backup, self._list(backup))
+                self._delete(self._list(backup))
+            raise
+        self._delete(new)
+        if backup is not None:
+            self._delete(self._list(backup))
+
+    def _recover(self, leftover: Leftover) -> None:
+        hidden = leftover.handle
+        if leftover.kind == "old" and _zarr_root(lambda k: self._read(self.prefix + k)) is None:
+            # a swap was killed after deleting the old image: put it back
+            self._remove_image(self._image_keys())
+            self._move_in(hidden, self._list(hidden))
+            warnings.warn(
+                f"restored the image at {self.where} that an interrupted write had set aside",
+                stacklevel=4,
+            )
+        self._delete(self._list(hidden))
+
+    def _discard(self, tmp: str) -> None:
+        self._delete(self._list(tmp))
+
+
+class FsspecTarget(_KeyTarget):
+    """A folder on an fsspec file system (``s3://``, ``gs://``, ``memory://``, ...).
+
+    Temporaries are hidden siblings ``.NAME.xiso-*``; keys are relative to the
+    parent folder.
+    """
+
+    def __init__(self, url: str, storage_options: Mapping[str, Any] | None) -> None:
+        import fsspec
+
+        self.url = url
+        self.storage_options = dict(storage_options or {})
+        protocol = url.split("://", 1)[0]
+        try:
+            fs, path = fsspec.core.url_to_fs(url, **self.storage_options)
+        except ValueError as err:
+            if "protocol" not in str(err).lower():
+                raise
+            raise OptionError(
+                f"unknown URL protocol {protocol!r} in {url!r}; use a local path or one of "
+                f"fsspec's protocols (s3://, gs://, az://, https://, memory://, ...), "
+                "installing its package (e.g. s3fs for s3://)"
+            ) from None
+        except ImportError as err:
+            raise OptionError(
+                f"{url!r} needs a package that is not installed: {err}; install it (e.g. "
+                "pip install s3fs for s3://)"
+            ) from None
+        self.fs = fs
+        self.protocol = protocol
+        path = path.rstrip("/")
+        self.parent, _, self.name = path.rpartition("/")
+        self.prefix = f"{self.name}/"
+        self.where = repr(url)
+
+    def location(self) -> Location:
+        return Location(self.url, "", self.storage_options)
+
+    def _full(self, key: str) -> str:
+        return f"{self.parent}/{key}" if self.parent else key
+
+    def _key(self, full: str) -> str:
+        full = full.split("://", 1)[-1].lstrip("/") if "://" in full else full
+        parent = self.parent.lstrip("/")
+        return full.lstrip("/")[len(parent) + 1 :] if parent else full.lstrip("/")
+
+    def _list(self, prefix: str) -> list[str]:
+        self.fs.invalidate_cache()
+        try:
+            found = self.fs.find(self._full(prefix.rstrip("/")))
+        except FileNotFoundError:
+            return []
+        keys = [self._key(p) for p in found]
+        return [k for k in keys if k.startswith(prefix)]
+
+    def _read(self, key: str) -> bytes | None:
+        try:
+            return bytes(self.fs.cat_file(self._full(key)))
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+    def _copy(self, pairs: list[tuple[str, str]]) -> None:
+        if pairs:
+            self.fs.copy([self._full(a) for a, _ in pairs], [self._full(b) for _, b in pairs])
+
+    def _delete(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        if keys:
+            self.fs.rm([self._full(k) for k in keys])
+        self.fs.invalidate_cache()
+
+    def _hidden_prefixes(self) -> list[str]:
+        self.fs.invalidate_cache()
+        try:
+            names = self.fs.ls(self.parent or "", detail=False)
+        except FileNotFoundError:
+            return []
+        start = f".{self.name}.xiso-"
+        out = []
+        for full in names:
+            base = full.rstrip("/").rpartition("/")[2]
+            if base.startswith(start) and _HIDDEN.search(base):
+                out.append(f"{base}/")
+        return out
+
+    def inspect(self) -> Found:
+        self.fs.invalidate_cache()
+        full = self._full(self.name)
+        if self.fs.isfile(full):
+            return Found("other", "a file")
+        if not self._list(self.prefix) and self.fs.isdir(full):
+            return Found("empty", "an empty folder")
+        return super().inspect()
+
+    def _name(self, prefix: str) -> str:
+        return f"{self.protocol}://{self._full(prefix.rstrip('/'))}"
+
+    def _temporary(self, kind: str) -> str:
+        return f".{self.name}.{_hidden_suffix(kind)}/"
+
+    def _write_location(self, tmp: str) -> Location:
+        return Location(
+            f"{self.protocol}://{self._full(tmp.rstrip('/'))}", "", self.storage_options
+        )
+
+    def _size(self, prefix: str) -> int:
+        try:
+            return int(self.fs.du(self._full(prefix.rstrip("/"))))
+        except (FileNotFoundError, OSError):
+            return 0
+
+
+class StoreTarget(_KeyTarget):
+    """A whole zarr store object (MemoryStore, a dict, ...); temporaries live
+    under hidden prefixes ``.xiso-*`` inside it."""
+
+    def __init__(self, store: Any) -> None:
+        from zarr.core.sync import sync
+
+        if isinstance(store, dict):
+            import zarr
+
+            store = zarr.storage.MemoryStore(store)
+        if hasattr(store, "_ensure_open"):
+            sync(store._ensure_open())
+        self.store = store
+        self.prefix = ""
+        self.where = repr(store)
+
+    def location(self) -> Location:
+        return Location(self.store)
+
+    def check(self, overwrite: bool) -> None:
+        if getattr(self.store, "read_only", False):
+            raise OmeZarrError(f"{self.where} is read-only; open it writable or write elsewhere")
+        super().check(overwrite)
+
+    def replace(self, write: Callable[[Location], None], overwrite: bool) -> None:
+        store = self.store
+        if not (
+            getattr(store, "supports_listing", False) and getattr(store, "supports_deletes", False)
+        ):
+            self.prepare(overwrite)
+            if self._list("") if getattr(store, "supports_listing", False) else True:
+                raise OmeZarrError(
+                    f"{self.where} cannot list or delete keys, so xiso cannot write it safely "
+                    "unless it is empty; write to a new store (or a local path) instead"
+                )
+            write(Location(store))
+            return
+
+        def write_inside(location: Location) -> None:
+            # zarr writes the metadata of missing parent groups (an empty root
+            # group); remove what it created, so the store holds no new image
+            before = {k for k in ROOT_METADATA if self._read(k) is not None}
+            try:
+                write(location)
+            finally:
+                self._delete(k for k in ROOT_METADATA if k not in before and self._read(k))
+
+        super().replace(write_inside, overwrite)
+
+    def _sync(self, coroutine: Any) -> Any:
+        from zarr.core.sync import sync
+
+        return sync(coroutine)
+
+    def _list(self, prefix: str) -> list[str]:
+        async def collect() -> list[str]:
+            return [key async for key in self.store.list_prefix(prefix)]
+
+        return list(self._sync(collect()))
+
+    def _read(self, key: str) -> bytes | None:
+        import zarr
+
+        value = self._sync(
+            self.store.get(key, prototype=zarr.core.buffer.default_buffer_prototype())
+        )
+        return None if value is None else bytes(value.to_bytes())
+
+    def _copy(self, pairs: list[tuple[str, str]]) -> None:
+        import zarr
+
+        prototype = zarr.core.buffer.default_buffer_prototype()
+        for source, destination in pairs:
+            value = self._sync(self.store.get(source, prototype=prototype))
+            self._sync(self.store.set(destination, value))
+
+    def _delete(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._sync(self.store.delete(key))
+
+    def _hidden_prefixes(self) -> list[str]:
+        tops = {k.split("/", 1)[0] for k in self._list("") if k.startswith(".xiso-")}
+        return [f"{t}/" for t in sorted(tops) if _HIDDEN.search(t)]
+
+    def _temporary(self, kind: str) -> str:
+        return f".{_hidden_suffix(kind)}/"
+
+    def _write_location(self, tmp: str) -> Location:
+        return Location(self.store, tmp.rstrip("/"))
+
+
+def _is_url(store: Any) -> bool:
+    return isinstance(store, str) and "://" in store and not store.startswith("file://")
+
+
+def resolve(store: Any, storage_options: Mapping[str, Any] | None = None) -> Target:
+    """The target for a path, URL or zarr store object."""
+    import zarr
+
+    if storage_options is not None and not _is_url(store):
+        raise OptionError(
+            f"storage_options apply to fsspec URLs (such as 's3://bucket/image.zarr'), "
+            f"not to {store!r}; drop them or pass a URL"
+        )
+    if isinstance(store, zarr.storage.LocalStore):
+        if store.read_only:
+            raise OmeZarrError(f"{store!r} is read-only; open it writable or write elsewhere")
+        return LocalTarget(Path(store.root))
+    if isinstance(store, (str, os.PathLike)) and not _is_url(store):
+        return LocalTarget(Path(os.fspath(store).removeprefix("file://")))
+    if _is_url(store):
+        return FsspecTarget(store, storage_options)
+    return StoreTarget(store)

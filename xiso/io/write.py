@@ -1,0 +1,259 @@
+"""Writing: labelled levels -> zarr arrays in a target, OME metadata last.
+
+:func:`to_ome_zarr` composes: a DataArray becomes levels with
+:func:`xiso.pyramid` (compute stays out of I/O), :mod:`.ngff` turns the levels
+into metadata, :mod:`.targets` says where and how the image replaces what is
+there, and :func:`write_levels` writes the arrays.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+import zarr
+
+from ..errors import OmeZarrError, OptionError
+from . import ngff
+from .targets import Location, resolve
+
+__all__ = ["to_ome_zarr", "write_levels"]
+
+
+class _Sliceable:
+    """A numpy array seen through ``__getitem__`` only: ``dask.array.from_array``
+    then slices views of it per chunk instead of copying it into its chunks,
+    and the graph holds it once (one key), not once per task."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = data
+        self.shape = data.shape
+        self.dtype = data.dtype
+        self.ndim = data.ndim
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return self.data[key]
+
+
+def _numpy_as_dask(data: np.ndarray, chunks: tuple[int, ...]) -> Any:
+    """A dask array whose chunks are views of ``data`` (no copy), so that a
+    pyramid of an in-memory image is computed chunk by chunk, in one pass."""
+    import dask.array as dsa
+
+    return dsa.from_array(
+        _Sliceable(data),
+        chunks=chunks,
+        lock=False,
+        asarray=True,
+        inline_array=False,
+        name=f"xiso-view-{uuid.uuid4().hex}",
+        meta=np.empty((0,) * data.ndim, dtype=data.dtype),
+    )
+
+
+def _default_chunks(da: xr.DataArray, types: Sequence[str | None], chunks: Any) -> tuple:
+    n_space = sum(t == "space" for t in types) or 1
+    edge = 128 if n_space >= 3 else 512
+    out = []
+    for dim, kind, n in zip(da.dims, types, da.shape):
+        if isinstance(chunks, Mapping) and dim in chunks:
+            c = int(chunks[dim])
+        elif isinstance(chunks, int) and kind == "space":
+            c = chunks
+        elif kind == "space":
+            c = edge
+        else:
+            c = 1
+        if c < 1:
+            raise OptionError(f"the chunk size of dimension {dim!r} is {c}; it must be >= 1")
+        out.append(max(1, min(c, n)))
+    return tuple(out)
+
+
+def _store_numpy(data: np.ndarray, array: zarr.Array, chunks: tuple[int, ...]) -> None:
+    """Write an in-memory array chunk by chunk from views, on a few threads.
+
+    (``dask.array.from_array`` copies a numpy input into its chunks, which
+    would double the memory of writing an in-memory image.)
+    """
+    regions = [
+        tuple(slice(i, min(i + c, n)) for i, c, n in zip(starts, chunks, data.shape))
+        for starts in itertools.product(*(range(0, n, c) for n, c in zip(data.shape, chunks)))
+    ]
+
+    def write(region: tuple[slice, ...]) -> None:
+        array[region] = data[region]
+
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for _ in pool.map(write, regions):
+            pass
+
+
+def write_levels(
+    location: Location,
+    levels: Sequence[tuple[str, xr.DataArray]],
+    group_attrs: Mapping[str, Any],
+    version: str,
+    chunk_shape: tuple[int, ...],
+    compressor: Any,
+) -> None:
+    """Write ``levels`` as arrays of a new group at ``location``, its attributes last.
+
+    NGFF 0.5 goes to zarr v3 with dimension names; NGFF 0.4 to zarr v2 with the
+    ``/`` chunk key separator that the 0.4 layout specifies.
+    """
+    import dask.array as dsa
+
+    zarr_format: Literal[2, 3] = 3 if version == "0.5" else 2
+    group = zarr.open_group(
+        location.store,
+        path=location.path,
+        mode="w",
+        zarr_format=zarr_format,
+        storage_options=location.storage_options,
+    )
+    sources: list[Any] = []
+    targets: list[Any] = []
+    for path, da in levels:
+        chunks = tuple(min(c, n) for c, n in zip(chunk_shape, da.shape))
+        kwargs: dict[str, Any] = {}
+        if compressor is not None:
+            kwargs["compressors"] = compressor
+        if zarr_format == 3:
+            kwargs["dimension_names"] = [str(d) for d in da.dims]
+        else:
+            kwargs["chunk_key_encoding"] = {"name": "v2", "separator": "/"}
+        array = group.create_array(
+            name=path, shape=da.shape, dtype=da.dtype, chunks=chunks, fill_value=0, **kwargs
+        )
+        if isinstance(da.data, dsa.Array):
+            sources.append(da.data.rechunk(chunks))
+            targets.append(array)
+        else:
+            _store_numpy(np.asarray(da.data), array, chunks)
+    if sources:
+        dsa.store(sources, targets, lock=False, compute=True)
+    # metadata last: a store that failed above never looks like a valid image
+    group.attrs.update(dict(group_attrs))
+
+
+def _levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]]:
+    """(path, image) of every level of a pyramid, or of a single image."""
+    if isinstance(obj, xr.DataArray):
+        return [("0", obj)]
+    # every node that holds data is a level, named by its path below the root
+    # (NGFF paths may contain "/", e.g. "scale0/image", which nests nodes)
+    levels = []
+    for node in obj.subtree:
+        if not node.has_data or not node.data_vars:
+            continue
+        path = node.relative_to(obj)
+        variables = list(node.data_vars)
+        if len(variables) != 1:
+            raise OmeZarrError(
+                f"pyramid level {path!r} holds {len(variables)} variables {variables!r}; "
+                "each level must hold exactly one image"
+            )
+        if path in ("", "."):
+            raise OmeZarrError(
+                "the root node of the DataTree holds an image; put each level in a child "
+                "node (e.g. '0', '1', ...) as xiso.pyramid does"
+            )
+        levels.append((str(path), node.to_dataset()[variables[0]]))
+    if not levels:
+        raise OmeZarrError("the DataTree holds no image; one node per level is expected")
+    return levels
+
+
+def to_ome_zarr(
+    obj: xr.DataArray | xr.DataTree,
+    store: Any,
+    *,
+    pyramid: bool = True,
+    levels: int | None = None,
+    version: str = "0.5",
+    chunks: Any = None,
+    compressor: Any = None,
+    overwrite: bool = False,
+    method: str = "mean",
+    min_size: int = 32,
+    storage_options: Mapping[str, Any] | None = None,
+) -> None:
+    """Write a DataArray (optionally as a pyramid) or a DataTree as OME-Zarr.
+
+    Parameters
+    ----------
+    obj : DataArray or DataTree
+        An image, or a pyramid with one child node per level (as returned by
+        :func:`xiso.pyramid` or :func:`open_ome_zarr_pyramid`).
+    store : str, Path, fsspec URL or zarr store
+        Where to write.
+    pyramid : bool, default True
+        For a DataArray: write a near-isotropic pyramid (see
+        :func:`xiso.pyramid`), else only level 0.
+    levels, min_size, method
+        Passed to :func:`xiso.pyramid`.
+    version : {"0.5", "0.4"}
+        NGFF 0.5 on zarr v3, or NGFF 0.4 on zarr v2.
+    chunks : int or mapping, optional
+        Chunk edge of the spatial dims (default 128 for 3-D, 512 for 2-D; other
+        dims 1), the same at every level so chunks align with the pyramid.
+    compressor : codec, optional
+        A zarr codec (default: zarr's default, zstd).
+    overwrite : bool, default False
+        Replace what is at ``store``, if it is a zarr hierarchy or an empty
+        folder; without it anything at ``store`` raises.
+    storage_options : mapping, optional
+        Passed to fsspec for a URL (e.g. ``{"endpoint_url": ...}`` for ``s3://``).
+
+    Raises
+    ------
+    StoreExistsError
+        Something is at ``store`` and ``overwrite`` is False, or it is not a
+        zarr hierarchy or an empty folder (then nothing is touched).
+    OmeZarrError
+        The image cannot be written as NGFF (dims, units, spacing).
+    OptionError
+        A bad ``version``, ``method``, ``chunks`` or URL.
+
+    Notes
+    -----
+    The image is written to a hidden temporary location and swapped in at the
+    end; a failure leaves the target as it was. What is atomic on which
+    storage is described in :mod:`xiso.io.targets` and docs/ome-zarr.md.
+    """
+    from ..reduce import METHODS
+
+    if version not in ngff.NGFF_VERSIONS:
+        raise OptionError(
+            f"version={version!r} is not supported; use one of {ngff.NGFF_VERSIONS!r}"
+        )
+    if method not in METHODS:
+        raise OptionError(f"method={method!r} is not one of {tuple(METHODS)!r}")
+    target = resolve(store, storage_options)
+    target.prepare(overwrite)  # fail before computing anything
+    if isinstance(obj, xr.DataArray) and pyramid:
+        from ..pyramid import pyramid as build_pyramid
+
+        if not hasattr(obj.data, "dask"):
+            view_chunks = _default_chunks(obj, ngff.axis_types(obj), chunks)
+            obj = obj.copy(data=_numpy_as_dask(np.asarray(obj.data), view_chunks))
+        obj = build_pyramid(obj, levels=levels, method=method, min_size=min_size)
+    pairs = _levels_of(obj)
+    ome, types = ngff.image_metadata(pairs, version)
+    chunk_shape = _default_chunks(pairs[0][1], types, chunks)
+    group_attrs = ngff.group_attributes(
+        ome, ngff.json_safe_attrs(pairs[0][1].attrs), version, uuid.uuid4().hex
+    )
+    target.replace(
+        lambda location: write_levels(
+            location, pairs, group_attrs, version, chunk_shape, compressor
+        ),
+        overwrite,
+    )

@@ -75,8 +75,11 @@ def test_non_uniform():
     ("values", "match"),
     [
         ([0.0, 0.0, 0.0, 0.0], "step of 0.0"),
-        ([0.0, np.nan, 1.0, np.nan], "step of nan"),
-        ([0.0, 1.0, 2.0, np.inf], "step of inf"),
+        ([0.0, np.nan, 1.0, np.nan], r"holds nan at position 1 \(2 of its 4 values"),
+        ([0.0, 0.25, np.nan, 0.75], r"'z' holds nan at position 2 \(1 of its 4 values"),
+        ([np.nan, 0.25, 0.5, 0.75], "holds nan at position 0"),
+        ([0.0, 1.0, 2.0, np.inf], "holds inf at position 3"),
+        ([0.0, -np.inf, 2.0, 3.0], r"holds -inf at position 1.*pass spacing=\{'z': step\}"),
     ],
 )
 def test_bad_steps(values, match):
@@ -92,6 +95,14 @@ def test_missing_coordinate_and_override():
     assert da.iso.factors(spacing={"z": 0.25}) == {"z": 4, "y": 1, "x": 1}
     out = da.iso.near_isotropic(spacing={"z": 0.25})
     assert out.sizes["z"] == 2 and "z" not in out.coords
+
+
+def test_single_nan_sample_is_reported():
+    da = make_volume(nz=1).assign_coords(z=[np.nan])
+    da.z.encoding["spacing"] = 0.25  # even a recorded spacing does not place it
+    with pytest.raises(xiso.SpacingError, match="'z' holds nan at position 0"):
+        da.iso.factors()
+    assert da.iso.factors(spacing={"z": 1.0}) == {"z": 1, "y": 1, "x": 1}
 
 
 def test_single_sample_needs_spacing():

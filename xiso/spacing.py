@@ -111,8 +111,32 @@ def coordinate_unit(obj: XarrayObject, dim: Hashable) -> str | None:
     return None
 
 
+def _check_finite(dim: Hashable, values: np.ndarray) -> None:
+    """Raise :class:`SpacingError` at the first NaN or infinite coordinate value."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        i = int(bad[0])
+        raise SpacingError(
+            f"the coordinate of dimension {dim!r} holds {float(values[i])} at position {i} "
+            f"({bad.size} of its {values.size} values are NaN or infinite), so no spacing "
+            f"can be read from it; assign finite values "
+            f"(obj.assign_coords({dim}=np.arange(n) * step)) or pass spacing={{{dim!r}: step}}"
+        )
+
+
 def coordinate_step(obj: XarrayObject, dim: Hashable) -> float:
-    """The absolute step of ``dim``'s 1-D coordinate, which must be uniform."""
+    """The absolute step of ``dim``'s 1-D coordinate, which must be uniform.
+
+    Raises
+    ------
+    MissingCoordinateError
+        ``dim`` has no coordinate.
+    SpacingError
+        The coordinate is not numeric, holds NaN or infinite values, has fewer
+        than two samples (and no recorded spacing) or a zero step.
+    NonUniformSpacingError
+        The coordinate is not evenly spaced (within :data:`SPACING_RTOL`).
+    """
     if dim not in obj.coords:
         raise MissingCoordinateError(
             f"dimension {dim!r} has no coordinate to read its spacing from; assign one "
@@ -125,6 +149,7 @@ def coordinate_step(obj: XarrayObject, dim: Hashable) -> float:
             f"pass spacing={{{dim!r}: step}} or assign a numeric coordinate"
         )
     values = np.asarray(coord.values, dtype=np.float64)
+    _check_finite(dim, values)
     n = values.size
     recorded = coord.encoding.get("spacing")
     if n < 2 and recorded is not None and np.isfinite(recorded) and recorded > 0:
@@ -145,7 +170,7 @@ def coordinate_step(obj: XarrayObject, dim: Hashable) -> float:
     if not np.all(np.abs(diffs - step) <= SPACING_RTOL * abs(step)):
         raise NonUniformSpacingError(
             f"the coordinate of dimension {dim!r} is not evenly spaced (steps from "
-            f"{float(np.nanmin(diffs))!r} to {float(np.nanmax(diffs))!r}, mean {step!r}); resample "
+            f"{float(diffs.min())!r} to {float(diffs.max())!r}, mean {step!r}); resample "
             f"it onto a regular grid, or pass spacing={{{dim!r}: step}} to use a nominal spacing"
         )
     return float(abs(step))

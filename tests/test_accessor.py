@@ -185,3 +185,15 @@ def test_nan_into_an_integer_dtype_is_an_error():
         lazy.compute()
     ok = da.fillna(0).iso.near_isotropic(dtype="uint16")
     assert ok.dtype == np.uint16
+
+
+@pytest.mark.parametrize(("dz", "dyx"), [(1e-300, 1.0), (1e-30, 1e30)])
+@pytest.mark.parametrize("kind", ["DataArray", "Dataset"])
+def test_spacings_too_far_apart_are_a_factor_error(dz, dyx, kind):
+    obj = make_volume(nz=8, ny=4, nx=4, dz=dz, dy=dyx, dx=dyx)
+    obj = obj.to_dataset() if kind == "Dataset" else obj
+    match = r"dimension 'z' is 1e-[0-9]+, .* times finer .*too far apart; check their units"
+    with pytest.raises(xiso.FactorError, match=match):
+        obj.iso.near_isotropic()
+    with pytest.raises(xiso.FactorError, match=match):
+        obj.iso.factors(rounding="int")

@@ -1,4 +1,6 @@
 import math
+import re
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -72,6 +74,32 @@ def test_bad_spacing(bad):
 def test_bad_target(bad):
     with pytest.raises(xiso.SpacingError, match="target"):
         near_isotropic_factors({"z": 1.0}, target=bad)
+
+
+@pytest.mark.parametrize("rounding", ["pow2", "int"])
+@pytest.mark.parametrize(
+    ("spacing", "target", "match"),
+    [
+        ({"z": 1e-300, "y": 1.0}, None, r"'z' is 1e-300, 1e\+300 times finer than the coarsest "
+         r"spacing 1.0 \(of 'y'\)"),
+        ({"z": 1e-200, "y": 1e200}, None, r"'z' is 1e-200, inf times finer"),
+        ({"x": 1e30, "y": 1e-30}, None, r"'y' is 1e-30, 1e\+60 times finer than the "
+         r"coarsest spacing 1e\+30 \(of 'x'\)"),
+        ({"z": 1e-10}, 1e300, r"'z' is 1e-10, inf times finer than the target 1e\+300"),
+        ({"z": 1.0, "y": 1e-10}, 1e300, r"'z' is 1.0, 1e\+300 times finer than the target 1e\+300"),
+        ({"z": 1.0, "y": 2.0**64}, None, r"'z' is 1.0, 1.84e\+19 times finer"),
+    ],
+)  # fmt: skip
+def test_spacings_too_far_apart(spacing, target, match, rounding):
+    with pytest.raises(xiso.FactorError, match=match + r".*too far apart; check their units"):
+        near_isotropic_factors(spacing, target=target, rounding=rounding)
+
+
+def test_largest_factor_is_the_largest_array_length():
+    assert near_isotropic_factors({"z": 1.0, "y": 2.0**62}) == {"z": 2**62, "y": 1}
+    assert near_isotropic_factors({"z": 1.0, "y": 2.0**62}, rounding="int")["z"] == 2**62
+    with pytest.raises(xiso.FactorError, match=re.escape(f"({sys.maxsize})")):
+        near_isotropic_factors({"z": 1.0, "y": 2.0**63})  # pow2: 2**63, one too many
 
 
 def test_bad_rounding():

@@ -7,13 +7,17 @@ that are already expressed in one common unit.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Hashable, Mapping
 
-from .errors import OptionError, SpacingError
+from .errors import FactorError, OptionError, SpacingError
 
-__all__ = ["near_isotropic_factors", "ROUNDINGS"]
+__all__ = ["MAX_FACTOR", "ROUNDINGS", "near_isotropic_factors"]
 
 ROUNDINGS = ("pow2", "int")
+
+# No array is longer than this, so no larger factor can fit any dimension.
+MAX_FACTOR = sys.maxsize
 
 # Distances closer than this to an exact tie (in log2 for pow2, in samples for
 # int) count as a tie, so that float noise in the spacing cannot flip a factor.
@@ -42,6 +46,27 @@ def _round_half_down(x: float) -> int:
     if frac > 0.5 + _TIE_TOLERANCE:
         return lower + 1
     return lower
+
+
+def _rounded(ratio: float, rounding: str) -> int:
+    """``ratio`` rounded as ``rounding`` says (ties to the smaller), at least 1."""
+    if rounding == "pow2":
+        return int(2 ** max(0, _round_half_down(math.log2(ratio))))
+    return int(max(1, _round_half_down(ratio)))
+
+
+def _factor(dim: Hashable, step: float, reference: float, of: str, rounding: str) -> int:
+    """The factor of ``dim``; ``of`` names where ``reference`` comes from."""
+    ratio = reference / step
+    factor = _rounded(ratio, rounding) if math.isfinite(ratio) else None
+    if factor is None or factor > MAX_FACTOR:
+        raise FactorError(
+            f"the spacing of dimension {dim!r} is {step!r}, {ratio:.3g} times finer than "
+            f"{of}: its factor would be larger than any array can be long "
+            f"({MAX_FACTOR}). The spacings are too far apart; check their units "
+            f"(e.g. nm read as m) or pass spacing={{{dim!r}: ...}} explicitly"
+        )
+    return factor
 
 
 def near_isotropic_factors(
@@ -73,6 +98,9 @@ def near_isotropic_factors(
     ------
     SpacingError
         A spacing or the target is zero, negative, NaN or infinite.
+    FactorError
+        A factor would exceed :data:`MAX_FACTOR` (the spacings are too far
+        apart, e.g. 1e-300 and 1.0, usually a unit mistake).
     OptionError
         ``rounding`` is not one of the documented values.
 
@@ -112,15 +140,11 @@ def near_isotropic_factors(
         dim: _check_positive(f"dimension {dim!r}", value, "the spacing")
         for dim, value in spacing.items()
     }
-    reference = max(checked.values())
+    coarsest = max(checked, key=lambda d: checked[d])
+    reference = checked[coarsest]
+    of = f"the coarsest spacing {reference!r} (of {coarsest!r})"
     if target is not None:
-        reference = max(reference, _check_positive("target", target, "the value"))
-    factors: dict[Hashable, int] = {}
-    for dim, step in checked.items():
-        ratio = reference / step
-        if rounding == "pow2":
-            factor = 2 ** max(0, _round_half_down(math.log2(ratio)))
-        else:
-            factor = max(1, _round_half_down(ratio))
-        factors[dim] = int(factor)
-    return factors
+        wanted = _check_positive("target", target, "the value")
+        if wanted > reference:
+            reference, of = wanted, f"the target {wanted!r}"
+    return {dim: _factor(dim, step, reference, of, rounding) for dim, step in checked.items()}

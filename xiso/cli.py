@@ -33,9 +33,17 @@ EXAMPLES = """examples:
   xiso convert in.zarr out.zarr --target "2 um" --ngff-version 0.4 --overwrite
   xiso convert in.zarr out.zarr --scheduler tcp://10.0.0.5:8786
 
+  xiso convert s3://bucket/in.zarr out.zarr --storage-option endpoint_url=http://127.0.0.1:9000
+
 exit codes: 0 success, 1 user error (one line, --debug for the traceback),
             2 usage error, 130 interrupted
 """
+
+
+STORAGE = (
+    "an fsspec storage option for URLs such as s3://, repeatable; VALUE is read as JSON "
+    "when it parses (true, 3, {...}), else as text (e.g. anon=true, endpoint_url=http://...)"
+)
 
 
 # --------------------------------------------------------------------------
@@ -109,6 +117,31 @@ def _show_progress(args: argparse.Namespace) -> bool:
     return not args.quiet and sys.stderr.isatty() and args.scheduler is None
 
 
+def _storage_options(pairs: Sequence[str] | None) -> dict[str, Any] | None:
+    """``KEY=VALUE`` pairs as fsspec storage options; values are JSON when they
+    parse as JSON (``true``, ``3``, ``{"a": 1}``), else strings."""
+    if not pairs:
+        return None
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise xiso.OptionError(
+                f"--storage-option {pair!r}: write KEY=VALUE, e.g. "
+                "--storage-option endpoint_url=http://127.0.0.1:9000"
+            )
+        try:
+            options[key] = json.loads(text)
+        except ValueError:
+            options[key] = text
+    return options
+
+
+def _options_for(location: str, options: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The storage options for a URL; none for a local path."""
+    return options if "://" in location and not location.startswith("file://") else None
+
+
 def _target(text: str | None) -> Any:
     if text is None:
         return None
@@ -173,8 +206,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _level_rows(store: Any) -> tuple[list[dict[str, Any]], Any]:
-    tree = xiso.open_ome_zarr_pyramid(store)
+def _level_rows(store: Any, options: Any) -> tuple[list[dict[str, Any]], Any]:
+    tree = xiso.open_ome_zarr_pyramid(store, storage_options=options)
     rows = []
     first = None
     # every node holding data is a level (NGFF paths such as "s0/image" nest)
@@ -205,8 +238,19 @@ def _has_spacing(da: Any) -> bool:
     return True
 
 
+def _leftovers(store: str, options: Any) -> list[dict[str, Any]]:
+    from .io.targets import resolve
+
+    return [
+        {"where": lo.where, "kind": lo.kind, "writer_dead": lo.dead, "bytes": lo.nbytes}
+        for lo in resolve(store, options).leftovers()
+    ]
+
+
 def cmd_info(args: argparse.Namespace) -> int:
-    levels, base = _level_rows(args.store)
+    options = _options_for(args.store, _storage_options(args.storage_option))
+    levels, base = _level_rows(args.store, options)
+    leftovers = _leftovers(args.store, options)
     info = xiso.spacing_info(base)
     common = info.common
     report = {
@@ -226,6 +270,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "spacing": {str(k): v for k, v in info.native.items()},
         "anisotropy": max(common.values()) / min(common.values()),
         "near_isotropic_factors": {str(k): v for k, v in base.iso.factors().items()},
+        "leftovers": leftovers,
     }
     if args.json:
         print(json.dumps(report, indent=2))
@@ -253,10 +298,18 @@ def cmd_info(args: argparse.Namespace) -> int:
         ],
         ["level", "shape", "chunks", "spacing"],
     )
+    for lo in leftovers:
+        what = "an unfinished write" if lo["kind"] == "tmp" else "an image set aside by a swap"
+        state = "its writer is gone" if lo["writer_dead"] else "its writer may still run"
+        print(
+            f"\nleftover: {lo['where']} ({_human(lo['bytes'])}), {what}; {state}; the next "
+            "write to this path removes it"
+        )
     return 0
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    options = _storage_options(args.storage_option)
     source = Path(args.input) if "://" not in args.input else args.input
     if isinstance(source, Path) and not source.exists():
         raise FileNotFoundError(f"input {args.input!r} does not exist")
@@ -272,7 +325,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
             ) from None
     t0 = time.perf_counter()
     with _scheduler(args.scheduler):
-        da = xiso.open_ome_zarr(source, level=args.level)
+        da = xiso.open_ome_zarr(
+            source, level=args.level, storage_options=_options_for(args.input, options)
+        )
         iso = da.iso.near_isotropic(
             method=args.method, rounding=args.rounding, target=_target(args.target)
         )
@@ -287,6 +342,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 overwrite=args.overwrite,
                 method=args.method,
                 min_size=args.min_size,
+                storage_options=_options_for(args.output, options),
             )
     if not args.quiet:
         print(
@@ -329,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="describe an OME-Zarr image")
     info.add_argument("store", help="path or URL of an OME-Zarr image group")
     info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help=STORAGE)
     info.set_defaults(func=cmd_info)
 
     conv = sub.add_parser(
@@ -352,7 +409,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conv.add_argument("--ngff-version", default="0.5", choices=("0.4", "0.5"))
     conv.add_argument("--chunks", help="chunk edge of spatial dims (default 128)")
-    conv.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    conv.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output (only a zarr hierarchy or an empty folder)",
+    )
+    conv.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help=STORAGE)
     conv.add_argument("--scheduler", help="address of a dask.distributed scheduler")
     conv.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     conv.set_defaults(func=cmd_convert)

@@ -64,15 +64,34 @@ def _open_group(store: Any, storage_options: Mapping[str, Any] | None) -> zarr.G
             "pass the group that holds the levels, e.g. the folder above it"
         ) from None
     except (FileNotFoundError, zarr.errors.GroupNotFoundError) as err:
-        raise OmeZarrError(
-            f"no zarr group at {store!r} ({err}); check the path, or pass the image group "
-            "inside the store (e.g. 'data.zarr/0')"
-        ) from None
+        aside = [lo.where for lo in _set_aside(store, storage_options)]
+        hint = (
+            f"; an interrupted xiso write set the previous image aside at {aside[0]!r}: the "
+            "next write to this path puts it back (or rename it yourself)"
+            if aside
+            else "; check the path, or pass the image group inside the store "
+            "(e.g. 'data.zarr/0')"
+        )
+        raise OmeZarrError(f"no zarr group at {store!r} ({err}){hint}") from None
     except ValueError as err:  # JSONDecodeError and zarr's metadata errors
         raise OmeZarrError(
             f"the zarr metadata at {store!r} cannot be read ({err.__class__.__name__}: "
             f"{err}); the store is damaged or not zarr"
         ) from None
+
+
+def _set_aside(store: Any, storage_options: Mapping[str, Any] | None) -> list[Any]:
+    """Images that a killed swap left beside ``store`` (local paths and URLs)."""
+    import os
+
+    from .targets import resolve
+
+    if not isinstance(store, (str, os.PathLike)):
+        return []
+    try:
+        return [lo for lo in resolve(store, storage_options).leftovers() if lo.kind == "old"]
+    except Exception:  # only a hint for an error message
+        return []
 
 
 def _consistent(

@@ -1,0 +1,355 @@
+"""Targets: what overwrite may replace, temporaries of killed writes, and what a
+concurrent reader sees during a swap (local folders, fsspec memory://, store objects)."""
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from iohelpers import image
+
+import xiso
+from xiso.cli import main
+from xiso.io import targets
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    if root.is_file():
+        return {"": root.read_bytes()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+# --------------------------------------------------------------------------
+# overwrite replaces only a zarr hierarchy or an empty folder
+# --------------------------------------------------------------------------
+def _thesis(path: Path) -> None:
+    path.mkdir()
+    (path / "thesis.tex").write_text("\\chapter{Results}")
+    (path / "figures").mkdir()
+    (path / "figures" / "f1.pdf").write_bytes(b"%PDF-1.5 ...")
+
+
+def _plain_file(path: Path) -> None:
+    path.write_text("not a folder")
+
+
+def _corrupt_zarr_json(path: Path) -> None:
+    path.mkdir()
+    (path / "zarr.json").write_text("{this is not json")
+
+
+def _json_but_not_zarr(path: Path) -> None:
+    path.mkdir()
+    (path / "zarr.json").write_text(json.dumps({"hello": "world"}))
+
+
+@pytest.mark.parametrize(
+    "make, found",
+    [
+        (_thesis, r"a folder holding 'figures', 'thesis.tex' \(no zarr metadata"),
+        (_plain_file, "a file"),
+        (_corrupt_zarr_json, "a folder holding 'zarr.json'"),
+        (_json_but_not_zarr, "a folder holding 'zarr.json'"),
+    ],
+)
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_local_refuses_what_is_not_zarr(tmp_path, make, found, overwrite):
+    target = tmp_path / "out.zarr"
+    make(target)
+    before = _snapshot(target)
+    message = "replaces only a zarr hierarchy" if overwrite else "already exists"
+    with pytest.raises(xiso.StoreExistsError, match=f"{message}.*{found}|{found}.*{message}"):
+        xiso.to_ome_zarr(image(), target, pyramid=False, overwrite=overwrite)
+    assert _snapshot(target) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]  # no temporaries
+
+
+def test_cli_convert_refuses_a_folder_of_documents(tmp_path, capsys):
+    source = tmp_path / "in.zarr"
+    xiso.to_ome_zarr(image(), source, pyramid=False)
+    target = tmp_path / "thesis"
+    _thesis(target)
+    before = _snapshot(target)
+    assert main(["convert", str(source), str(target), "--overwrite", "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "replaces only a zarr hierarchy" in err[0], err
+    assert "thesis.tex" in err[0]
+    assert _snapshot(target) == before
+
+
+def _zarr_v2_group(path: Path) -> None:
+    zarr.open_group(path, mode="w", zarr_format=2).create_array("a", shape=(2,), dtype="u1")
+
+
+def _zarr_v3_array(path: Path) -> None:
+    zarr.create_array(path, shape=(3, 3), dtype="f4", zarr_format=3)
+
+
+def _empty_folder(path: Path) -> None:
+    path.mkdir()
+
+
+@pytest.mark.parametrize("make", [_zarr_v2_group, _zarr_v3_array, _empty_folder])
+def test_local_overwrite_replaces_zarr_and_empty_folders(tmp_path, make):
+    target = tmp_path / "out.zarr"
+    make(target)
+    with pytest.raises(xiso.StoreExistsError, match="already exists"):
+        xiso.to_ome_zarr(image(), target, pyramid=False)
+    xiso.to_ome_zarr(image(), target, pyramid=False, overwrite=True)
+    np.testing.assert_array_equal(xiso.open_ome_zarr(target).values, image().values)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]
+
+
+def test_memory_url_refuses_non_zarr_keys():
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/refuse/out.zarr/notes.txt", b"keep me")
+    with pytest.raises(xiso.StoreExistsError, match=r"keys holding 'notes.txt'"):
+        xiso.to_ome_zarr(image(), "memory://refuse/out.zarr", pyramid=False, overwrite=True)
+    assert fs.cat("/refuse/out.zarr/notes.txt") == b"keep me"
+    assert fs.find("/refuse") == ["/refuse/out.zarr/notes.txt"]
+
+
+def test_store_object_refuses_non_zarr_keys():
+    store = zarr.storage.MemoryStore()
+    raw = store._store_dict
+    zarr.storage.MemoryStore(raw)  # the same dict
+    from zarr.core.buffer import default_buffer_prototype
+
+    buffer = default_buffer_prototype().buffer.from_bytes(b"keep me")
+    raw["notes.txt"] = buffer
+    with pytest.raises(xiso.StoreExistsError, match="replaces only a zarr hierarchy"):
+        xiso.to_ome_zarr(image(), store, pyramid=False, overwrite=True)
+    assert list(raw) == ["notes.txt"] and raw["notes.txt"].to_bytes() == b"keep me"
+
+
+def test_storage_options_only_for_urls(tmp_path):
+    with pytest.raises(xiso.OptionError, match="storage_options apply to fsspec URLs"):
+        xiso.to_ome_zarr(image(), tmp_path / "a.zarr", storage_options={"anon": True})
+    with pytest.raises(xiso.OptionError, match="unknown URL protocol 'nosuch'"):
+        xiso.to_ome_zarr(image(), "nosuch://a/b.zarr")
+    with pytest.raises(xiso.OptionError, match="unknown URL protocol 'nosuch'"):
+        xiso.open_ome_zarr("nosuch://a/b.zarr")
+
+
+# --------------------------------------------------------------------------
+# killed writes: hidden temporaries that the next write removes
+# --------------------------------------------------------------------------
+def _run(script: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parent,
+    )
+
+
+def test_killed_write_leaves_a_temporary_that_the_next_write_removes(tmp_path, capsys):
+    target = tmp_path / "img.zarr"
+    xiso.to_ome_zarr(image(), target, pyramid=False)
+    result = _run(
+        f"""
+        import os, numpy as np, xiso
+        from iohelpers import image
+        def die(block, block_info=None):
+            if block_info[0]["chunk-location"][0] == 2:
+                os._exit(9)  # killed in the middle of the computation
+            return block
+        img = image(2).chunk({{"z": 4}})
+        meta = np.empty((0, 0, 0), img.dtype)
+        img = img.copy(data=img.data.map_blocks(die, meta=meta))
+        xiso.to_ome_zarr(img, {str(target)!r}, pyramid=False, overwrite=True)
+        """
+    )
+    assert result.returncode == 9, result.stderr
+    hidden = [p for p in tmp_path.iterdir() if p.name != "img.zarr"]
+    assert len(hidden) == 1 and hidden[0].name.startswith(".img.zarr.xiso-tmp-")
+    np.testing.assert_array_equal(xiso.open_ome_zarr(target).values, image().values)
+    # xiso info reports it
+    assert main(["info", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "leftover: " in out and hidden[0].name in out and "its writer is gone" in out
+    assert main(["info", str(target), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [lo["kind"] for lo in report["leftovers"]] == ["tmp"]
+    assert report["leftovers"][0]["writer_dead"] and report["leftovers"][0]["bytes"] > 0
+    # the next write to the target removes it
+    xiso.to_ome_zarr(image(3), target, pyramid=False, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.zarr"]
+    np.testing.assert_array_equal(xiso.open_ome_zarr(target).values, image(3).values)
+
+
+def test_a_live_writers_temporary_is_left_alone(tmp_path):
+    target = tmp_path / "img.zarr"
+    live = tmp_path / f".img.zarr.xiso-tmp-{targets._HOST}-{os.getppid()}-0123abcd"
+    live.mkdir()
+    xiso.to_ome_zarr(image(), target, pyramid=False)
+    assert live.exists()  # its writer (our parent process) is alive
+
+
+def test_kill_between_the_two_renames_leaves_the_old_image_recoverable(tmp_path):
+    """Where RENAME_EXCHANGE is missing the swap takes two renames; a kill between
+    them leaves the old image aside, which the next write puts back in place."""
+    target = tmp_path / "img.zarr"
+    xiso.to_ome_zarr(image(), target, pyramid=False)
+    result = _run(
+        f"""
+        import errno, os
+        from pathlib import Path
+        import xiso
+        from xiso.io import targets
+        from iohelpers import image
+        def unsupported(a, b):
+            raise OSError(errno.EINVAL, "no RENAME_EXCHANGE here")
+        targets._exchange = unsupported
+        real = Path.rename
+        def rename(self, dest):
+            out = real(self, dest)
+            if ".xiso-old-" in Path(dest).name:
+                os._exit(9)  # killed between the two renames
+            return out
+        Path.rename = rename
+        xiso.to_ome_zarr(image(2), {str(target)!r}, pyramid=False, overwrite=True)
+        """
+    )
+    assert result.returncode == 9, result.stderr
+    assert not target.exists()
+    aside = [p for p in tmp_path.iterdir() if ".xiso-old-" in p.name]
+    assert len(aside) == 1
+    with pytest.raises(xiso.OmeZarrError, match=r"set the previous image aside at .*xiso-old-"):
+        xiso.open_ome_zarr(target)
+    # the next write, even one that may not overwrite, first puts the old image back
+    with (
+        pytest.warns(UserWarning, match="restored the image"),
+        pytest.raises(xiso.StoreExistsError, match="already exists"),
+    ):
+        xiso.to_ome_zarr(image(3), target, pyramid=False)
+    np.testing.assert_array_equal(xiso.open_ome_zarr(target).values, image().values)
+    assert sorted(p.name for p in tmp_path.iterdir() if "tmp" not in p.name) == ["img.zarr"]
+    assert [p.name for p in tmp_path.iterdir()] == ["img.zarr"]
+
+
+def test_exchange_fallback_swaps(tmp_path, monkeypatch):
+    def unsupported(a, b):
+        raise OSError(errno.EINVAL, "no RENAME_EXCHANGE here")
+
+    monkeypatch.setattr(targets, "_exchange", unsupported)
+    target = tmp_path / "img.zarr"
+    xiso.to_ome_zarr(image(), target, pyramid=False)
+    xiso.to_ome_zarr(image(2), target, pyramid=False, overwrite=True)
+    np.testing.assert_array_equal(xiso.open_ome_zarr(target).values, image(2).values)
+    assert [p.name for p in tmp_path.iterdir()] == ["img.zarr"]
+
+
+# --------------------------------------------------------------------------
+# a reader polling the target during overwrites
+# --------------------------------------------------------------------------
+def _write_id(group_json: bytes | None) -> str | None:
+    if group_json is None:
+        return None
+    return json.loads(group_json)["attributes"]["xiso"]["write_id"]
+
+
+def poll_during_overwrites(read_meta, open_values, write, images, rounds=6):
+    """Overwrite the target ``rounds`` times, alternating ``images``, while a
+    thread opens and reads it. Returns (reads that saw no image, consistent
+    reads) and checks every consistent read is exactly one of ``images``.
+
+    A read is consistent when the write id in the root metadata is the same
+    before and after it (the protocol docs/ome-zarr.md describes)."""
+    done = threading.Event()
+    outcomes = {"none": 0, "ok": 0, "torn": 0}
+    bad: list[str] = []
+    expected = [im.values for im in images]
+
+    def poll():
+        while not done.is_set():
+            before = _write_id(read_meta())
+            try:
+                values = open_values()
+            except xiso.OmeZarrError:
+                outcomes["none"] += 1
+                continue
+            after = _write_id(read_meta())
+            if before is None or before != after:
+                outcomes["torn"] += 1
+                continue
+            outcomes["ok"] += 1
+            if not any(np.array_equal(values, e) for e in expected):
+                bad.append(before)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    try:
+        for i in range(rounds):
+            write(images[i % len(images)])
+    finally:
+        done.set()
+        thread.join()
+    assert not bad, f"{len(bad)} consistent reads were neither image"
+    return outcomes
+
+
+def test_local_reader_sees_old_or_new_never_neither(tmp_path):
+    target = tmp_path / "img.zarr"
+    images = [image(1, nz=32, n=32).chunk(8), image(7, nz=32, n=32).chunk(8)]
+    xiso.to_ome_zarr(images[1], target, pyramid=False, chunks=8)
+
+    def read_meta():
+        try:
+            return (target / "zarr.json").read_bytes()
+        except FileNotFoundError:
+            return None
+
+    outcomes = poll_during_overwrites(
+        read_meta,
+        lambda: xiso.open_ome_zarr(target).values,
+        lambda im: xiso.to_ome_zarr(im, target, pyramid=False, chunks=8, overwrite=True),
+        images,
+    )
+    assert outcomes["none"] == 0, outcomes  # an image is always there
+    assert outcomes["ok"] > 0, outcomes
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "two-renames"])
+def test_local_swap_has_no_gap_a_polling_process_can_see(tmp_path, exchange):
+    """Another process overwrites the image 40 times while this one checks, in a
+    tight loop, that the root metadata exists. With RENAME_EXCHANGE it always
+    does; the two-rename fallback (the control) shows the gap this catches."""
+    target = tmp_path / "img.zarr"
+    xiso.to_ome_zarr(image(), target, pyramid=False)
+    script = f"""
+        import errno, xiso
+        from xiso.io import targets
+        from iohelpers import image
+        if not {exchange}:
+            def unsupported(a, b):
+                raise OSError(errno.EINVAL, "no RENAME_EXCHANGE here")
+            targets._exchange = unsupported
+        for i in range(40):
+            xiso.to_ome_zarr(image(i + 2), {str(target)!r}, pyramid=False, overwrite=True)
+    """
+    writer = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)], cwd=Path(__file__).parent
+    )
+    meta = str(target / "zarr.json")
+    missing = polls = 0
+    while writer.poll() is None:
+        polls += 1
+        missing += not os.path.exists(meta)
+    assert writer.returncode == 0 and polls > 1000
+    if exchange:
+        assert missing == 0
+    else:
+        assert missing > 0  # the poller does see a gap when there is one
+    np.testing.assert_array_equal(xiso.open_ome_zarr(target).values, image(41).values)

@@ -197,3 +197,38 @@ def test_spacings_too_far_apart_are_a_factor_error(dz, dyx, kind):
         obj.iso.near_isotropic()
     with pytest.raises(xiso.FactorError, match=match):
         obj.iso.factors(rounding="int")
+
+
+def _tree():
+    fine = make_volume(nz=18, ny=4, nx=4, dz=0.25).to_dataset()  # pad: a partial z block
+    coarse = make_volume(nz=8, ny=4, nx=4, dz=0.5, seed=1).to_dataset()
+    return xr.DataTree.from_dict({"fine": fine, "coarse": coarse})
+
+
+@pytest.mark.parametrize("kind", ["DataArray", "Dataset", "DataTree"])
+def test_unknown_keyword_is_a_type_error(kind):
+    obj = {"DataArray": make_volume(), "Dataset": make_volume().to_dataset(), "DataTree": _tree()}
+    with pytest.raises(TypeError, match="unexpected keyword argument 'methd'"):
+        obj[kind].iso.near_isotropic(methd="mode")
+
+
+def test_tree_near_isotropic_options_reach_every_node():
+    tree = _tree()
+    out = tree.iso.near_isotropic(method="max", boundary="pad", dtype="float32", target=2.0)
+    for path, f in (("fine", 8), ("coarse", 4)):
+        vol = tree[path]["vol"].values
+        ref = np.stack([vol[i : i + f].max(axis=0) for i in range(0, vol.shape[0], f)])
+        ref = ref.reshape(ref.shape[0], 2, 2, 2, 2).max(axis=(2, 4))  # y, x: 1 -> 2 (target)
+        got = out[path]["vol"]
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got.values, ref.astype(np.float32))
+    with pytest.raises(xiso.OptionError, match="method='average'"):
+        tree.iso.near_isotropic(method="average")
+
+
+def test_downsample_keyword_typo_is_an_error():
+    for obj in (make_volume(), make_volume().to_dataset(), _tree()):
+        with pytest.raises(xiso.FactorError, match="'methd'"):
+            obj.iso.downsample(z=2, methd="mode")
+        with pytest.raises(xiso.OptionError, match="not both"):
+            obj.iso.downsample({"z": 2}, methd="mode")

@@ -196,12 +196,33 @@ class IsoDataTreeAccessor:
     def __init__(self, obj: xr.DataTree) -> None:
         self._obj: xr.DataTree = obj
 
-    def near_isotropic(self, **kwargs: Any) -> xr.DataTree:
+    def near_isotropic(
+        self,
+        *,
+        dims: Iterable[Hashable] | None = None,
+        spacing: Mapping[Hashable, Any] | None = None,
+        rounding: str = "pow2",
+        target: Any = None,
+        method: str = "mean",
+        boundary: str = "trim",
+        dtype: Any = None,
+        skipna: bool | None = None,
+    ) -> xr.DataTree:
         """:func:`xiso.near_isotropic` on every node.
 
         See :func:`xiso.resample.tree_near_isotropic`.
         """
-        return resample.tree_near_isotropic(self._obj, **kwargs)
+        return resample.tree_near_isotropic(
+            self._obj,
+            dims=dims,
+            spacing=spacing,
+            rounding=rounding,
+            target=target,
+            method=method,
+            boundary=boundary,
+            dtype=dtype,
+            skipna=skipna,
+        )
 
     def downsample(
         self,

@@ -408,21 +408,33 @@ def _has_spatial_dims(ds: xr.Dataset) -> bool:
         return False
 
 
-def tree_near_isotropic(tree: xr.DataTree, **options: Any) -> xr.DataTree:
+def tree_near_isotropic(
+    tree: xr.DataTree,
+    *,
+    dims: Iterable[Hashable] | None = None,
+    spacing: Mapping[Hashable, Any] | None = None,
+    rounding: str = "pow2",
+    target: Any = None,
+    method: str = "mean",
+    boundary: str = "trim",
+    dtype: Any = None,
+    skipna: bool | None = None,
+) -> xr.DataTree:
     """:func:`near_isotropic` on every node of a DataTree.
 
     Each node holding data gets its own factors (pyramid levels differ). A node
     holding only coordinates that its children share is reduced with the
-    factors of the data below it, which must then agree.
+    factors of the data below it, which must then agree. The options are those
+    of :func:`near_isotropic`; any other keyword is a TypeError.
     """
-    if options.get("method", "mean") not in METHODS:
-        raise OptionError(f"method={options['method']!r} is not supported; use one of {METHODS!r}")
-    factor_options = {
-        k: options[k] for k in ("rounding", "target", "dims", "spacing") if k in options
-    }
-    reduce_options = {
-        k: options[k] for k in ("method", "boundary", "dtype", "skipna") if k in options
-    }
+    if method not in METHODS:
+        raise OptionError(f"method={method!r} is not supported; use one of {METHODS!r}")
+    factor_options: dict[str, Any] = dict(
+        rounding=rounding, target=target, dims=dims, spacing=spacing
+    )
+    reduce_options: dict[str, Any] = dict(
+        method=method, boundary=boundary, dtype=dtype, skipna=skipna
+    )
     factors: dict[str, dict[Hashable, int]] = {}
     for node in tree.subtree:
         ds = node.to_dataset()

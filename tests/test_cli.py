@@ -153,3 +153,37 @@ def test_info_on_nested_level_paths(tmp_path, capsys):
     assert main(["info", str(tmp_path / "n.zarr"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [lv["path"] for lv in report["levels"]] == ["s0/img", "s1/img", "s2/img"]
+
+
+def test_ctrl_c_while_the_command_imports_exits_130_with_one_line(tmp_path):
+    """A KeyboardInterrupt raised while ``xiso`` is still importing (here when
+    zarr is imported) ends the installed command with one line and exit 130."""
+    import textwrap
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("xiso")
+    if not script.exists():
+        pytest.skip("the xiso command is not installed next to this Python")
+    runner = textwrap.dedent(
+        f"""
+        import runpy, sys
+        class Interrupt:
+            def find_spec(self, name, path, target=None):
+                if name == "zarr":
+                    raise KeyboardInterrupt
+        sys.meta_path.insert(0, Interrupt())
+        sys.argv = [{str(script)!r}, "info", "nothing.zarr"]
+        runpy.run_path({str(script)!r}, run_name="__main__")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", runner], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert result.returncode == 130
+    assert result.stderr == "xiso: interrupted\n"
+    # the same hook in a plain import (not the command) keeps the KeyboardInterrupt
+    plain = runner.replace("runpy.run_path", "import xiso  #")
+    result = subprocess.run(
+        [sys.executable, "-c", plain], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert result.returncode != 130 and "KeyboardInterrupt" in result.stderr

@@ -422,14 +422,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args: argparse.Namespace | None = None
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args))
     except KeyboardInterrupt:
         print("xiso: interrupted", file=sys.stderr)
         return 130
     except (xiso.XisoError, OSError) as err:
+        if args is None:
+            raise
         if args.debug or os.environ.get("XISO_DEBUG"):
             raise
         message = str(err).splitlines()[0] if str(err) else err.__class__.__name__

@@ -422,3 +422,48 @@ def test_error_without_matplotlib(vol, monkeypatch):
         plot.orthoviews(vol)
     with pytest.raises(ImportError, match=r'pip install "xiso\[plot\]"'):
         plot.compare(vol, vol)
+
+
+# --- tiny volumes ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+@pytest.mark.parametrize("mode", ["slice", "mip"])
+def test_compare_tiny_volume_with_a_single_z_sample(mode, backend, tmp_path):
+    # the CLI demo with --shape 4 4 4: z 0.25 µm becomes one sample of 1 µm at 0.375
+    before = xiso.data.lightsheet(shape=(4, 4, 4), seed=0)
+    after = before.iso.near_isotropic()
+    assert after.sizes["z"] == 1 and float(after.z[0]) == 0.375
+    if backend == "dask":
+        before, after = before.chunk(2), after.chunk(2)
+    fig = plot.compare(before, after, mode=mode)
+    first, second = panels(fig, 0), panels(fig, 3)
+    z_edges = (0.375 - 0.5, 0.375 + 0.5)  # one voxel of 1 µm around its centre
+    assert second["xz"].images[0].get_extent() == pytest.approx([-0.5, 3.5, z_edges[1], z_edges[0]])
+    assert second["yz"].images[0].get_extent() == pytest.approx([*z_edges, 3.5, -0.5])
+    check_geometry(fig, first, before)
+    # one scale for both layouts: the single z voxel is as tall as four of 0.25 µm
+    xz_before, xz_after = box(fig, first["xz"]), box(fig, second["xz"])
+    assert xz_after.height == pytest.approx(xz_before.height, rel=0.02)
+    assert xz_after.width == pytest.approx(xz_before.width, rel=0.02)
+    values = after.values
+    if mode == "mip":
+        np.testing.assert_array_equal(image(second["xz"]), values.max(axis=1))
+        np.testing.assert_array_equal(image(second["yz"]), values.max(axis=2).T)
+    else:
+        np.testing.assert_array_equal(image(second["xy"]), values[0])
+        np.testing.assert_array_equal(image(second["xz"]), values[:, 2, :])
+    fig.savefig(tmp_path / "tiny.png", dpi=30)
+    assert mimage.imread(tmp_path / "tiny.png").ndim == 3
+
+
+def test_orthoviews_of_a_single_voxel():
+    one = xiso.data.lightsheet(shape=(4, 4, 4), seed=0).iso.downsample(z=4, y=4, x=4)
+    assert one.iso.spacing == {"z": 1.0, "y": 4.0, "x": 4.0}
+    fig = plot.orthoviews(one)
+    axes = panels(fig)
+    # centres 0.375 (z) and 1.5 (y, x); voxels of 1 and 4 µm
+    assert axes["xy"].images[0].get_extent() == pytest.approx([-0.5, 3.5, 3.5, -0.5])
+    assert axes["xz"].images[0].get_extent() == pytest.approx([-0.5, 3.5, 0.875, -0.125])
+    assert axes["yz"].images[0].get_extent() == pytest.approx([-0.125, 0.875, 3.5, -0.5])
+    assert [image(ax).shape for ax in axes.values()] == [(1, 1)] * 3

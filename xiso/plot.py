@@ -234,17 +234,18 @@ def _select_extra(
 def _axes(obj: xr.DataArray, roles: Mapping[str, Hashable]) -> dict[str, _Axis]:
     """The coordinates of the spatial dims, in one display unit.
 
-    :func:`xiso.spacing_info` validates them (present, numeric, at
-    least two samples, evenly spaced, consistent length units) and gives the
-    conversion to the unit of the coarsest dim.
+    :func:`xiso.spacing_info` validates them (present, numeric, finite, evenly
+    spaced, consistent length units), gives their spacing (also of a dim with
+    a single sample, e.g. a volume reduced to one z plane, from its recorded
+    spacing) and the conversion to the unit of the coarsest dim.
     """
     info = spacing_info(obj, dims=tuple(roles.values()))
     out: dict[str, _Axis] = {}
     for role, dim in roles.items():
         values = np.asarray(obj.coords[dim].values, dtype=np.float64)
-        step = float((values[-1] - values[0]) / (values.size - 1))  # signed: keeps the order
+        sign = -1.0 if values[-1] < values[0] else 1.0  # signed step: keeps the order
         scale = info.common[dim] / info.native[dim]
-        out[role] = _Axis(dim, values * scale, step * scale, info.unit)
+        out[role] = _Axis(dim, values * scale, sign * info.common[dim], info.unit)
     return out
 
 
@@ -520,8 +521,10 @@ def orthoviews(
         ``obj`` does not have exactly three spatial dims, or ``index`` names an
         unknown dim.
     MissingCoordinateError, SpacingError, NonUniformSpacingError, UnitError
-        A spatial dim has no coordinate, fewer than 2 samples, an uneven
-        coordinate, or units that are not lengths or not given on every dim.
+        A spatial dim has no coordinate, a single sample whose spacing was
+        not recorded (one left by :func:`xiso.downsample` or read from
+        OME-Zarr is), an uneven or non-finite coordinate, or units that are
+        not lengths or not given on every dim.
     OptionError
         ``mode`` is unknown, an ``index`` position is out of range or not an
         integer, a non-spatial dim is not chosen, ``mode="mip"`` has a spatial

@@ -232,3 +232,15 @@ def test_downsample_keyword_typo_is_an_error():
             obj.iso.downsample(z=2, methd="mode")
         with pytest.raises(xiso.OptionError, match="not both"):
             obj.iso.downsample({"z": 2}, methd="mode")
+
+
+def test_plain_functions_point_a_tree_to_its_accessor():
+    tree = _tree()
+    for call, func, method in (
+        (lambda: xiso.near_isotropic(tree), "near_isotropic", "near_isotropic"),
+        (lambda: xiso.near_isotropic_factors(tree), "near_isotropic_factors", "near_isotropic"),
+        (lambda: xiso.downsample(tree, z=2), "downsample", "downsample"),
+    ):
+        match = rf"{func}\(\) takes a DataArray or Dataset, got a DataTree; use tree.iso.{method}"
+        with pytest.raises(TypeError, match=match):
+            call()

@@ -41,6 +41,16 @@ T = TypeVar("T", xr.DataArray, xr.Dataset)
 _LAYOUT_ENCODING = ("chunks", "preferred_chunks", "chunksizes", "original_shape", "shards")
 
 
+def _not_a_tree(obj: Any, func: str, method: str) -> None:
+    """A DataTree is a Mapping, which would be read as spacings or reduced as
+    an object without dims: point to its accessor ``method`` instead."""
+    if isinstance(obj, xr.DataTree):
+        raise TypeError(
+            f"{func}() takes a DataArray or Dataset, got a DataTree; use "
+            f"tree.iso.{method}(...) to reduce every node of the tree"
+        )
+
+
 def merge_factors(
     factors: Mapping[Hashable, int] | None, kwargs: Mapping[str, int]
 ) -> dict[Hashable, int]:
@@ -233,6 +243,7 @@ def downsample(
     >>> out.values, out.z.values
     (array([2, 6], dtype=uint16), array([0.375, 1.375]))
     """
+    _not_a_tree(obj, "downsample", "downsample")
     merged = check_factors(obj, merge_factors(factors, factors_kwargs), boundary)
     dtype = None if dtype is None else parse_dtype(dtype)
     options: dict[str, Any] = dict(method=method, boundary=boundary, dtype=dtype, skipna=skipna)
@@ -340,6 +351,7 @@ def near_isotropic_factors(
     >>> near_isotropic_factors({"z": 0.25, "y": 1.0, "x": 1.0})
     {'z': 4, 'y': 1, 'x': 1}
     """
+    _not_a_tree(obj, "near_isotropic_factors", "near_isotropic")
     if isinstance(obj, (xr.DataArray, xr.Dataset)):
         info = spacing_info(obj, dims=dims, spacing=spacing)
         tgt = None if target is None else to_common_unit(target, info)
@@ -395,6 +407,7 @@ def near_isotropic(
     >>> near_isotropic(da).sizes
     Frozen({'z': 2, 'y': 2, 'x': 2})
     """
+    _not_a_tree(obj, "near_isotropic", "near_isotropic")
     factors = near_isotropic_factors(
         obj, rounding=rounding, target=target, dims=dims, spacing=spacing
     )

@@ -4,12 +4,34 @@ Nothing here touches a store: functions take the attributes of an image group
 (a dict) or labelled levels and return models, vectors and coordinates. The
 metadata is parsed and built with ome-zarr-models (NGFF 0.4 and 0.5), so what
 is written validates.
+
+What NGFF cannot say, xiso keeps in its own block of the group attributes,
+``attributes["xiso"]`` (:data:`XISO_KEY`)::
+
+    {"write_id": "<hex>",                  # the write that made the image
+     "attrs": {...},                       # the user attrs of the image
+     "coords": {                           # coordinates NGFF does not give back
+        "c": {"values": [405, 488, 561], "dtype": "int64", "attrs": {...}},
+        "t": {"values": ["2024-01-01T00:00:00.000000000", ...],
+              "dtype": "datetime64[ns]"},
+        "z": {"attrs": {"long_name": "depth"}},          # space axes: attrs only
+        "wavelength": {"dims": ["c"], "values": [...], "dtype": "float64"}}}
+
+A dimension coordinate is recorded only when reading the NGFF metadata alone
+would not give it back exactly (values and dtype); its attrs other than the
+``type`` and ``units`` that NGFF axes hold are always recorded. Space axes
+come from the NGFF transforms only. Values are JSON: numbers (non-finite
+floats as ``"NaN"``, ``"Infinity"``, ``"-Infinity"``), strings, datetimes as
+ISO 8601 strings at the dtype's unit, timedeltas as integer counts of the
+dtype's unit (``null`` for NaT).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -25,8 +47,29 @@ _TIME_NAMES = {"t", "time"}
 _CHANNEL_NAMES = {"c", "ch", "channel", "channels"}
 # keys of DataArray attrs that hold OME metadata rather than user attrs
 OME_ATTRS = ("ngff_version", "omero")
-# the group attribute that holds what xiso adds to NGFF (user attrs, write id)
+# the group attribute that holds what xiso adds to NGFF (write id, user attrs, coordinates)
 XISO_KEY = "xiso"
+# DataArray encoding: the multiscale ``type`` (downscaling method) of the image it
+# was read from, written again when a DataTree of levels is written
+DOWNSCALING_TYPE = "ngff_downscaling_type"
+
+
+class XisoWarning(UserWarning):
+    """xiso went on, but what it read or wrote is not all that was there."""
+
+
+def _stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside the xiso package."""
+    import inspect
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    frame = inspect.currentframe()
+    level = 0
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
+
 
 # the unit names the NGFF specification lists for space and time axes
 NGFF_UNITS = (
@@ -245,6 +288,31 @@ def ngff_unit(dim: Hashable, text: str | None) -> str | None:
     )
 
 
+def _numeric_transform(
+    da: xr.DataArray, i: int, previous: tuple[Sequence[float], Sequence[int]] | None
+) -> tuple[float, float]:
+    """(scale, translation) of dim ``i`` from its numeric coordinate."""
+    dim = da.dims[i]
+    values = np.asarray(da.coords[dim].values, dtype=np.float64)
+    if values.size >= 2 or da.coords[dim].encoding.get("spacing") is not None:
+        step = coordinate_step(da, dim)
+        if values[-1] < values[0]:
+            raise OmeZarrError(
+                f"the coordinate of dimension {dim!r} is descending, which NGFF cannot "
+                f"express (scales are positive); use .sortby({dim!r}) first"
+            )
+    elif previous is not None:
+        prev_scale, prev_shape = previous
+        step = prev_scale[i] * max(1, round(prev_shape[i] / values.size))
+    else:
+        raise OmeZarrError(
+            f"dimension {dim!r} has a single sample, so its spacing is unknown and no "
+            f"NGFF scale can be written; record it with da[{dim!r}].encoding['spacing'] "
+            "= step (opening an OME-Zarr image does this)"
+        )
+    return float(step), float(values[0])
+
+
 def level_transform(
     da: xr.DataArray,
     types: Sequence[str | None],
@@ -253,35 +321,27 @@ def level_transform(
     """NGFF scale and translation of one level, from its coordinates.
 
     ``previous`` is the (scale, shape) of the level above, used for a dim that
-    a pyramid step reduced to a single sample without a recorded spacing.
+    a pyramid step reduced to a single sample without a recorded spacing. A
+    dim other than space whose coordinate is no uniform ascending number line
+    (labels, datetimes, irregular times) gets the identity; its values go to
+    the xiso block (see :func:`coordinate_records`).
     """
     scale: list[float] = []
     translation: list[float] = []
     for i, dim in enumerate(da.dims):
+        identity = (1.0 if previous is None else previous[0][i], 0.0)
         numeric = dim in da.coords and da.coords[dim].dtype.kind in "iuf"
         if types[i] == "channel" or not numeric:
-            scale.append(1.0 if previous is None else previous[0][i])
-            translation.append(0.0)
-            continue
-        values = np.asarray(da.coords[dim].values, dtype=np.float64)
-        if values.size >= 2 or da.coords[dim].encoding.get("spacing") is not None:
-            step = coordinate_step(da, dim)
-            if values[-1] < values[0]:
-                raise OmeZarrError(
-                    f"the coordinate of dimension {dim!r} is descending, which NGFF cannot "
-                    f"express (scales are positive); use .sortby({dim!r}) first"
-                )
-        elif previous is not None:
-            prev_scale, prev_shape = previous
-            step = prev_scale[i] * max(1, round(prev_shape[i] / values.size))
+            step, origin = identity
+        elif types[i] == "space":
+            step, origin = _numeric_transform(da, i, previous)
         else:
-            raise OmeZarrError(
-                f"dimension {dim!r} has a single sample, so its spacing is unknown and no "
-                f"NGFF scale can be written; record it with da[{dim!r}].encoding['spacing'] "
-                "= step (opening an OME-Zarr image does this)"
-            )
-        scale.append(float(step))
-        translation.append(float(values[0]))
+            try:
+                step, origin = _numeric_transform(da, i, previous)
+            except XisoError:
+                step, origin = identity
+        scale.append(step)
+        translation.append(origin)
     return scale, translation
 
 
@@ -313,28 +373,188 @@ def omero_for(da: xr.DataArray, types: Sequence[str | None]) -> dict[str, Any] |
     return omero
 
 
-def json_safe_attrs(attrs: Mapping[Any, Any]) -> dict[str, Any]:
-    """The user attrs of an image that JSON can hold."""
+# --------------------------------------------------------------------------
+# JSON: attrs and coordinate values
+# --------------------------------------------------------------------------
+def _plain(value: Any, path: str, problems: list[str]) -> Any:
+    """``value`` as JSON types when it has an exact JSON form; else noted in ``problems``."""
+    if isinstance(value, (np.generic, np.ndarray)) and (
+        value.dtype.kind in "biuU" or (value.dtype.kind == "f" and value.dtype.itemsize <= 8)
+    ):
+        value = value.tolist()
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        problems.append(f"{path} ({value!r}, which JSON has no number for)")
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                problems.append(f"{path} (key {k!r} is a {type(k).__name__}, not a str)")
+                continue
+            out[k] = _plain(v, f"{path}[{k!r}]", problems)
+        return out
+    kind = type(value)
+    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    if isinstance(value, (np.generic, np.ndarray)):
+        name = f"{name} of {value.dtype}"
+    problems.append(f"{path} (a {name})")
+    return None
+
+
+def json_attrs(attrs: Mapping[Any, Any], where: str, skip: Sequence[str] = ()) -> dict[str, Any]:
+    """The attrs of ``where`` as JSON types; refused when one has no exact JSON form.
+
+    numpy scalars and arrays of numbers, booleans or strings become numbers,
+    booleans, strings and lists, tuples become lists; keys in ``skip`` are left
+    out. Anything else (a datetime, a set, NaN, an object, a non-str key) is an
+    :class:`OmeZarrError` naming every such attr, so nothing is lost unseen.
+    """
+    problems: list[str] = []
+    bad: list[Any] = []
     out: dict[str, Any] = {}
-    for k, v in attrs.items():
-        if k in OME_ATTRS or not isinstance(k, str):
+    for key, value in attrs.items():
+        if key in skip:
             continue
-        if isinstance(v, np.generic):
-            v = v.item()
-        elif isinstance(v, np.ndarray):
-            v = v.tolist()
-        try:
-            json.dumps(v)
-        except (TypeError, ValueError):
-            continue
-        out[k] = v
+        before = len(problems)
+        if not isinstance(key, str):
+            problems.append(f"{key!r} (its name is a {type(key).__name__}, not a str)")
+        else:
+            out[key] = _plain(value, repr(key), problems)
+        if len(problems) > before:
+            bad.append(key)
+    if problems:
+        raise OmeZarrError(
+            f"the attrs of {where} cannot be stored as JSON: {'; '.join(problems)}. Convert "
+            "each to a str, number, bool, list or dict (value.isoformat() for a datetime, "
+            f"sorted(value) for a set), or drop it (e.g. .attrs.pop({bad[0]!r})) before writing"
+        )
     return out
 
 
+def _dtype_text(dtype: np.dtype) -> str:
+    """A dtype as text that ``np.dtype`` reads back: 'int64', 'datetime64[ns]', '<U5'."""
+    return dtype.str if dtype.kind in "US" else dtype.name
+
+
+def encode_values(name: Hashable, values: np.ndarray) -> dict[str, Any]:
+    """``{"values": [...], "dtype": ...}`` of a coordinate: flat JSON values that
+    :func:`decode_values` turns back into the same array."""
+    values = np.asarray(values)
+    flat = values.reshape(-1)
+    kind = values.dtype.kind
+    items: list[Any] | None = None
+    if kind in "biuU" or (kind == "f" and values.dtype.itemsize <= 8):
+        items = flat.tolist()
+        if kind == "f":
+            items = [v if math.isfinite(v) else _NONFINITE[str(v)] for v in items]
+    elif kind == "M" and np.datetime_data(values.dtype)[0] != "generic":
+        unit: Any = np.datetime_data(values.dtype)[0]
+        items = np.datetime_as_string(flat, unit=unit).tolist()
+    elif kind == "m" and np.datetime_data(values.dtype)[0] != "generic":
+        counts = flat.astype(np.int64).tolist()
+        items = [None if nat else n for nat, n in zip(np.isnat(flat).tolist(), counts)]
+    elif kind == "O" and all(isinstance(v, str) for v in flat):
+        items = [str(v) for v in flat]
+    if items is None:
+        raise OmeZarrError(
+            f"the coordinate {name!r} has dtype {values.dtype}, whose values xiso cannot "
+            "store in the OME-Zarr metadata (it stores numbers, booleans, strings, "
+            f"datetimes and timedeltas); convert it or drop it (.drop_vars({name!r})) "
+            "before writing"
+        )
+    return {"values": items, "dtype": _dtype_text(values.dtype)}
+
+
+_NONFINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def decode_values(record: Mapping[str, Any], shape: tuple[int, ...]) -> np.ndarray:
+    """The array that :func:`encode_values` stored; ValueError or TypeError if it
+    does not parse or does not have ``shape``."""
+    dtype = np.dtype(str(record["dtype"]))
+    items = record["values"]
+    if not isinstance(items, list):
+        raise TypeError(f"its values are a {type(items).__name__}, not a list")
+    if len(items) != math.prod(shape):
+        raise ValueError(f"it has {len(items)} values for shape {shape}")
+    if dtype.kind == "O":
+        if not all(isinstance(v, str) for v in items):
+            raise TypeError("its object values are not all strings")
+        values = np.empty(len(items), dtype=object)
+        values[:] = items
+    elif dtype.kind == "m":
+        counts = [np.iinfo(np.int64).min if v is None else int(v) for v in items]
+        values = np.array(counts, dtype=np.int64).astype(dtype)
+    elif dtype.kind == "f":
+        values = np.array([float(v) if isinstance(v, str) else v for v in items], dtype=dtype)
+    elif dtype.kind in "biuUM":
+        values = np.array(items, dtype=dtype)
+    else:
+        raise TypeError(f"dtype {dtype} is not one xiso stores")
+    return values.reshape(shape)
+
+
+def _factors(scales: Sequence[Sequence[float]]) -> list[list[float | int]]:
+    """Per level, its scale over the previous level's (ones for level 0), whole
+    numbers as ints."""
+    out: list[list[float | int]] = []
+    for k, scale in enumerate(scales):
+        row: list[float | int] = []
+        for i, s in enumerate(scale):
+            ratio = 1.0 if k == 0 else s / scales[k - 1][i]
+            whole = round(ratio)
+            row.append(whole if math.isclose(ratio, whole, rel_tol=1e-9) else ratio)
+        out.append(row)
+    return out
+
+
+def downscaling(
+    method: str | None,
+    levels: Sequence[tuple[str, xr.DataArray]],
+    scales: Sequence[Sequence[float]],
+) -> tuple[Any, dict[str, Any]]:
+    """The multiscale ``type`` and ``metadata`` fields NGFF defines.
+
+    ``type`` is the reduction (``"mean"``, ``"mode"``...) when the caller
+    knows it, else the one recorded in the levels' encoding when they were
+    read (:data:`DOWNSCALING_TYPE`), else None (left out). ``metadata``
+    follows the NGFF example (``description``, ``method``, ``version``,
+    ``kwargs``) and adds ``factors``: per level, its scale over the previous
+    level's, in axis order.
+    """
+    from .. import __version__
+
+    metadata: dict[str, Any] = {
+        "description": "block reduction by whole factors per axis (factors: each level "
+        "relative to the previous one, in axis order)",
+    }
+    if method is not None:
+        kind: Any = method
+        metadata.update(method="xiso.pyramid", version=__version__, kwargs={"method": method})
+    else:
+        recorded = {json.dumps(da.encoding.get(DOWNSCALING_TYPE)) for _, da in levels}
+        kind = json.loads(recorded.pop()) if len(recorded) == 1 else None
+        metadata.update(method="xiso.to_ome_zarr", version=__version__)
+    metadata["factors"] = _factors(scales)
+    return kind, metadata
+
+
 def image_metadata(
-    levels: Sequence[tuple[str, xr.DataArray]], version: str
+    levels: Sequence[tuple[str, xr.DataArray]], version: str, *, method: str | None = None
 ) -> tuple[dict[str, Any], list[str | None]]:
-    """The OME attributes (validated by ome-zarr-models) and the axis types of ``levels``."""
+    """The OME attributes (validated by ome-zarr-models) and the axis types of ``levels``.
+
+    ``method`` is the reduction that made the levels, when known (it becomes
+    the multiscale ``type``, see :func:`downscaling`). An unnamed image is
+    named ``"image"``, as :func:`xiso.pyramid` names it (NGFF's strict schema
+    asks for a name).
+    """
     from ome_zarr_models.common.coordinate_transformations import VectorScale, VectorTranslation
 
     if version == "0.5":
@@ -353,6 +573,7 @@ def image_metadata(
         unit = coordinate_unit(base, dim) if kind in ("space", "time") else None
         axes.append(Axis(name=str(dim), type=kind, unit=ngff_unit(dim, unit)))
     datasets = []
+    scales = []
     previous: tuple[Sequence[float], Sequence[int]] | None = None
     for path, da in levels:
         if da.dims != base.dims:
@@ -362,6 +583,7 @@ def image_metadata(
             )
         scale, translation = level_transform(da, types, previous)
         previous = (scale, da.shape)
+        scales.append(scale)
         datasets.append(
             Dataset(
                 path=path,
@@ -371,11 +593,16 @@ def image_metadata(
                 ),
             )
         )
-    name = str(base.name) if base.name is not None else None
+    name = str(base.name) if base.name is not None else "image"
+    kind, metadata = downscaling(method, levels, scales)
     omero = omero_for(base, types)
     try:
         ms_options: dict[str, Any] = {"version": "0.4"} if version == "0.4" else {}
-        multiscale = Multiscale(axes=axes, datasets=tuple(datasets), name=name, **ms_options)
+        if kind is not None:
+            ms_options["type"] = kind
+        multiscale = Multiscale(
+            axes=axes, datasets=tuple(datasets), name=name, metadata=metadata, **ms_options
+        )
         extra: dict[str, Any] = {"omero": omero} if omero is not None else {}
         if version == "0.5":
             model = ImageAttrs(version="0.5", multiscales=[multiscale], **extra)
@@ -391,14 +618,132 @@ def image_metadata(
     return model.model_dump(mode="json", exclude_none=True, by_alias=True), types
 
 
+# --------------------------------------------------------------------------
+# coordinates NGFF cannot hold
+# --------------------------------------------------------------------------
+def _same(a: xr.Variable, b: xr.Variable) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and bool(np.array_equal(a.values, b.values))
+
+
+def coordinate_records(
+    base: xr.DataArray, ome: Mapping[str, Any], version: str, types: Sequence[str | None]
+) -> dict[str, dict[str, Any]]:
+    """What the xiso block records about the coordinates of ``base`` (level 0).
+
+    A dimension coordinate of an axis other than space is recorded with its
+    values and dtype when reading ``ome`` alone would not give it back
+    exactly; any dimension coordinate with its attrs other than the ``type``
+    and ``units`` NGFF holds. A coordinate that is no dimension is recorded
+    with its dims, values and attrs, unless it lies along a space axis (then
+    :class:`OmeZarrError`: its values would differ per level).
+    """
+    group = {"ome": dict(ome)} if version == "0.5" else dict(ome)
+    _, model = parse_image_attrs(group, "the image being written")
+    _, ngff = level_coords(model, 0, base.shape, "the image being written")
+    records: dict[str, dict[str, Any]] = {}
+    for name, coord in base.coords.items():
+        var = coord.variable
+        where = f"the coordinate {name!r}"
+        record: dict[str, Any] = {}
+        if name in base.dims:
+            kind = types[list(base.dims).index(name)]
+            known = ngff[str(name)]
+            if kind != "space" and not _same(var, known):
+                record.update(encode_values(name, var.values))
+            extra = json_attrs(var.attrs, where, skip=tuple(known.attrs))
+        else:
+            along = [d for d in var.dims if types[list(base.dims).index(d)] == "space"]
+            if along:
+                raise OmeZarrError(
+                    f"{where} lies along the space dims {tuple(along)!r}, which NGFF holds "
+                    f"as scale and translation only; drop it (.drop_vars({name!r})) or make "
+                    "it a dimension coordinate before writing"
+                )
+            record["dims"] = [str(d) for d in var.dims]
+            record.update(encode_values(name, var.values))
+            extra = json_attrs(var.attrs, where)
+        if extra:
+            record["attrs"] = extra
+        if record:
+            records[str(name)] = record
+    return records
+
+
+def _restored(
+    name: str,
+    record: Any,
+    sizes: Mapping[str, int],
+    coords: Mapping[Hashable, xr.Variable],
+) -> xr.Variable:
+    """The coordinate ``record`` describes; ValueError, TypeError or KeyError if it
+    does not fit the image."""
+    if not isinstance(record, Mapping):
+        raise TypeError(f"it is a {type(record).__name__}, not an object")
+    attrs = record.get("attrs", {})
+    if not isinstance(attrs, Mapping):
+        raise TypeError(f"its attrs are a {type(attrs).__name__}, not an object")
+    if "dims" not in record:  # a dimension coordinate
+        if name not in coords:
+            raise KeyError(f"the image has no dimension {name!r}")
+        known = coords[name]
+        if "values" not in record:
+            return xr.Variable(known.dims, known.data, {**known.attrs, **attrs}, known.encoding)
+        if known.attrs.get("type") == "space":
+            raise ValueError("the values of a space axis come from the NGFF transforms")
+        values = decode_values(record, known.shape)
+        return xr.Variable(known.dims, values, {**known.attrs, **attrs})
+    dims = record["dims"]
+    if not isinstance(dims, list) or any(d not in sizes for d in dims):
+        raise KeyError(f"its dims {dims!r} are not among the image dims {list(sizes)!r}")
+    values = decode_values(record, tuple(sizes[d] for d in dims))
+    return xr.Variable(tuple(dims), values, dict(attrs))
+
+
+def restore_coords(
+    coords: Mapping[Hashable, xr.Variable],
+    group_attrs: Mapping[str, Any],
+    dims: Sequence[str],
+    shape: Sequence[int],
+    where: Any,
+) -> dict[Hashable, xr.Variable]:
+    """``coords`` (read from NGFF) with what the xiso block records (see
+    :func:`coordinate_records`). A record that does not fit the image (edited
+    by another tool, a level of another size) is left out with an
+    :class:`XisoWarning`, and the NGFF coordinate stays."""
+    stored = group_attrs.get(XISO_KEY)
+    records = stored.get("coords") if isinstance(stored, Mapping) else None
+    out = dict(coords)
+    if not isinstance(records, Mapping):
+        return out
+    sizes = dict(zip(dims, shape))
+    for name, record in records.items():
+        try:
+            out[name] = _restored(str(name), record, sizes, coords)
+        except (ValueError, TypeError, KeyError) as err:
+            reason = err.args[0] if isinstance(err, KeyError) and err.args else err
+            warnings.warn(
+                f"the coordinate {name!r} that xiso stored in {where!r} does not fit the "
+                f"image and is left out ({reason}); the store was changed by another tool",
+                XisoWarning,
+                stacklevel=_stacklevel(),
+            )
+    return out
+
+
 def group_attributes(
-    ome: Mapping[str, Any], user_attrs: Mapping[str, Any], version: str, write_id: str
+    ome: Mapping[str, Any],
+    user_attrs: Mapping[str, Any],
+    version: str,
+    write_id: str,
+    coords: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The attributes of the image group: OME metadata (under ``ome`` in 0.5, at the
-    top in 0.4) and xiso's own block (user attrs, the id of this write)."""
+    top in 0.4) and xiso's own block (write id, user attrs, coordinates)."""
     attrs: dict[str, Any] = {"ome": dict(ome)} if version == "0.5" else dict(ome)
     xiso: dict[str, Any] = {"write_id": write_id}
     if user_attrs:
         xiso["attrs"] = dict(user_attrs)
+    if coords:
+        xiso["coords"] = dict(coords)
     attrs[XISO_KEY] = xiso
     return attrs

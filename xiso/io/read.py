@@ -12,7 +12,11 @@ coordinates
     with attrs ``units`` (the NGFF unit name) and ``type``, and the scale
     recorded as ``encoding["spacing"]`` so a one-sample axis keeps its
     spacing. Channel axes: the channel labels when the file has them, else
-    ``0..n-1``, with attrs ``type = "channel"``;
+    ``0..n-1``, with attrs ``type = "channel"``. What the format cannot
+    express but xiso recorded beside it (values and dtype of channel, time
+    and other axes; coordinate attrs; coordinates that are no dimension)
+    comes back as it was written; a record that no longer fits the image is
+    left out with an :class:`~xiso.io.ngff.XisoWarning`;
 data
     a dask array that reads nothing until computed, with a dask name unique
     to this open, chunked as stored (or as ``chunks=`` asks); a chunk that
@@ -21,7 +25,10 @@ name
     the image name, or None;
 attrs
     the user attrs that xiso wrote, plus what the format itself records
-    (``ngff_version``, ``omero``).
+    (``ngff_version``, ``omero``);
+encoding
+    ``encoding[ngff.DOWNSCALING_TYPE]``: how the levels were made (the NGFF
+    multiscale ``type``, e.g. ``"mode"``), when the file says.
 
 Opening is consistent: the group metadata is read again after the level's
 array is opened, and the open is retried if an image was swapped in meanwhile,
@@ -69,8 +76,7 @@ def _open_group(store: Any, storage_options: Mapping[str, Any] | None) -> zarr.G
             f"; an interrupted xiso write set the previous image aside at {aside[0]!r}: the "
             "next write to this path puts it back (or rename it yourself)"
             if aside
-            else "; check the path, or pass the image group inside the store "
-            "(e.g. 'data.zarr/0')"
+            else "; check the path, or pass the image group inside the store (e.g. 'data.zarr/0')"
         )
         raise OmeZarrError(f"no zarr group at {store!r} ({err}){hint}") from None
     except ValueError as err:  # JSONDecodeError and zarr's metadata errors
@@ -214,10 +220,14 @@ def _read_level(
     path = ms.datasets[index].path
     names = [str(a.name) for a in ms.axes]
     array = _level_array(group, path, len(names), names, where)
+    group_attrs = group.attrs.asdict()
     dims, coords = ngff.level_coords(model, index, array.shape, where)
+    coords = ngff.restore_coords(coords, group_attrs, dims, array.shape, where)
     data = _as_dask(array, chunks, dims, f"level {path!r} of {where!r}")
-    attrs = ngff.image_attrs_of(group.attrs.asdict(), version, model)
+    attrs = ngff.image_attrs_of(group_attrs, version, model)
     da = xr.DataArray(data, dims=dims, coords=coords, name=ngff.image_name(model), attrs=attrs)
+    if ms.type is not None:
+        da.encoding[ngff.DOWNSCALING_TYPE] = ms.type
     return da, array
 
 

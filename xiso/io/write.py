@@ -218,12 +218,34 @@ def to_ome_zarr(
         Something is at ``store`` and ``overwrite`` is False, or it is not a
         zarr hierarchy or an empty folder (then nothing is touched).
     OmeZarrError
-        The image cannot be written as NGFF (dims, units, spacing).
+        The image cannot be written as NGFF (dims, units, spacing); an attr
+        (of the image or a coordinate) or coordinate values have no exact JSON
+        form (a datetime or set attr, NaN, complex values...: the message
+        names each and how to fix it); a coordinate that is no dimension lies
+        along a space axis. All before anything is computed or written.
     OptionError
         A bad ``version``, ``method``, ``chunks`` or URL.
 
     Notes
     -----
+    Nothing is dropped silently: what :func:`open_ome_zarr` would not give
+    back from NGFF alone goes to ``attributes["xiso"]`` of the image group,
+    or the write is refused. The image attrs go there as JSON, converting
+    only what has an exact JSON form (numpy numbers, booleans and strings and
+    arrays of them become numbers, booleans, strings and lists; tuples
+    become lists); anything else raises rather than being dropped or turned
+    into text that reads back as another type. Coordinates of axes other
+    than space (channel wavelengths, datetime64 or irregular times) are
+    recorded with values and dtype when the NGFF transforms or omero labels
+    do not give them back exactly; coordinate attrs, scalar coordinates and
+    coordinates along those axes always; space axes come from the NGFF
+    transforms (see :mod:`xiso.io.ngff` and docs/ome-zarr.md).
+
+    The multiscale ``type`` is ``method`` for a DataArray; for a DataTree it
+    is the type recorded when its levels were read, else left out.
+    ``metadata`` holds the factors of each level over the previous one and
+    the xiso version. An unnamed image is named ``"image"``.
+
     The image is written to a hidden temporary location and swapped in at the
     end; a failure leaves the target as it was. What is atomic on which
     storage is described in :mod:`xiso.io.targets` and docs/ome-zarr.md.
@@ -238,6 +260,8 @@ def to_ome_zarr(
         raise OptionError(f"method={method!r} is not one of {tuple(METHODS)!r}")
     target = resolve(store, storage_options)
     target.prepare(overwrite)  # fail before computing anything
+    # the reduction of the levels, when this call makes them (a DataTree does not say)
+    known_method = method if isinstance(obj, xr.DataArray) else None
     if isinstance(obj, xr.DataArray) and pyramid:
         from ..pyramid import pyramid as build_pyramid
 
@@ -246,10 +270,15 @@ def to_ome_zarr(
             obj = obj.copy(data=_numpy_as_dask(np.asarray(obj.data), view_chunks))
         obj = build_pyramid(obj, levels=levels, method=method, min_size=min_size)
     pairs = _levels_of(obj)
-    ome, types = ngff.image_metadata(pairs, version)
-    chunk_shape = _default_chunks(pairs[0][1], types, chunks)
+    base = pairs[0][1]
+    ome, types = ngff.image_metadata(pairs, version, method=known_method)
+    chunk_shape = _default_chunks(base, types, chunks)
     group_attrs = ngff.group_attributes(
-        ome, ngff.json_safe_attrs(pairs[0][1].attrs), version, uuid.uuid4().hex
+        ome,
+        ngff.json_attrs(base.attrs, "the image", skip=ngff.OME_ATTRS),
+        version,
+        uuid.uuid4().hex,
+        coords=ngff.coordinate_records(base, ome, version, types),
     )
     target.replace(
         lambda location: write_levels(

@@ -97,7 +97,10 @@ def parse_image_attrs(attrs: Mapping[str, Any], where: Any) -> tuple[str, Any]:
         from ome_zarr_models.v04.image import ImageAttrs as Attrs04
 
         raw = {k: attrs[k] for k in ("multiscales", "omero") if k in attrs}
-        version = str(raw["multiscales"][0].get("version", "0.4")) if raw["multiscales"] else "0.4"
+        # the model validation below reports multiscales that are no list of objects
+        listed = raw["multiscales"]
+        first = listed[0] if isinstance(listed, list) and listed else None
+        version = str(first.get("version", "0.4")) if isinstance(first, dict) else "0.4"
         model = Attrs04
     else:
         raise OmeZarrError(

@@ -187,3 +187,13 @@ def test_ctrl_c_while_the_command_imports_exits_130_with_one_line(tmp_path):
         [sys.executable, "-c", plain], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert result.returncode != 130 and "KeyboardInterrupt" in result.stderr
+
+
+def test_demo_on_a_tiny_volume(tmp_path, capsys):
+    """``xiso demo --shape 4 4 4``: z 0.25 becomes a single plane; the table and
+    the picture are still made."""
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "demo"
+    assert main(["demo", "--shape", "4", "4", "4", "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "z=1 x y=4 x x=4" in text and (out / "orthoviews.png").stat().st_size > 1000

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import xarray as xr
 
-from . import ome_zarr, plot, resample
+from . import io, plot, resample
 from . import pyramid as _pyramid
 from .spacing import spatial_dims
 
@@ -168,9 +168,10 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
         overwrite: bool = False,
         method: str = "mean",
         min_size: int = 32,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         """Write as OME-Zarr (a pyramid by default); see :func:`xiso.to_ome_zarr`."""
-        ome_zarr.to_ome_zarr(
+        io.to_ome_zarr(
             self._obj,
             store,
             pyramid=pyramid,
@@ -181,6 +182,7 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
             overwrite=overwrite,
             method=method,
             min_size=min_size,
+            storage_options=storage_options,
         )
 
 
@@ -247,4 +249,4 @@ class IsoDataTreeAccessor:
 
     def to_ome_zarr(self, store: Any, **kwargs: Any) -> None:
         """Write the tree (one child per level) as OME-Zarr; see :func:`xiso.to_ome_zarr`."""
-        ome_zarr.to_ome_zarr(self._obj, store, **kwargs)
+        io.to_ome_zarr(self._obj, store, **kwargs)

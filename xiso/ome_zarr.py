@@ -2,13 +2,5 @@
 
 from __future__ import annotations
 
-from .errors import OmeZarrError, StoreExistsError
-from .io import open_ome_zarr, open_ome_zarr_pyramid, to_ome_zarr
-
-__all__ = [
-    "OmeZarrError",
-    "StoreExistsError",
-    "open_ome_zarr",
-    "open_ome_zarr_pyramid",
-    "to_ome_zarr",
-]
+from .io import *  # noqa: F403
+from .io import __all__ as __all__

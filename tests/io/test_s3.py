@@ -3,16 +3,11 @@ server on 127.0.0.1 (moto's threaded server, started by the fixture), through
 s3fs, as users reach S3, MinIO or Ceph."""
 
 import json
-import subprocess
-import sys
-import textwrap
-import threading
-from pathlib import Path
 
 import dask.array as dsa
 import numpy as np
 import pytest
-from iohelpers import image
+from iohelpers import image, poll_during_overwrites, run_script
 
 import xiso
 from xiso.cli import main
@@ -131,16 +126,6 @@ def test_cli_info_and_convert_between_s3_and_local(s3, tmp_path, capsys):
     assert "--storage-option 'nonsense': write KEY=VALUE" in capsys.readouterr().err
 
 
-def _write_id(fs, url):
-    fs.invalidate_cache()
-    try:
-        return json.loads(fs.cat(f"{url.removeprefix('s3://')}/zarr.json"))["attributes"]["xiso"][
-            "write_id"
-        ]
-    except FileNotFoundError:
-        return None
-
-
 def test_polling_reader_never_opens_a_partial_or_mixed_image(s3):
     """While a thread overwrites the image, another opens and reads it; a read
     whose write id is the same before and after is exactly the old or the new
@@ -150,36 +135,24 @@ def test_polling_reader_never_opens_a_partial_or_mixed_image(s3):
     images = [image(1, nz=16, n=16).chunk(4), image(5, nz=16, n=16).chunk(4)]
     expected = [im.values for im in images]
     xiso.to_ome_zarr(images[1], url, pyramid=False, chunks=4, storage_options=options)
-    outcomes = {"none": 0, "ok": 0, "torn": 0}
-    bad = []
-    done = threading.Event()
+    prefix = url.removeprefix("s3://")
 
-    def poll():
-        while not done.is_set():
-            before = _write_id(fs, url)
-            try:
-                values = xiso.open_ome_zarr(url, storage_options=options).values
-            except xiso.OmeZarrError:
-                outcomes["none"] += 1
-                continue
-            if before is None or _write_id(fs, url) != before:
-                outcomes["torn"] += 1
-                continue
-            outcomes["ok"] += 1
-            if not any(np.array_equal(values, e) for e in expected):
-                bad.append(values)
+    def read_meta():
+        fs.invalidate_cache()
+        try:
+            return fs.cat(f"{prefix}/zarr.json")
+        except FileNotFoundError:
+            return None
 
-    thread = threading.Thread(target=poll)
-    thread.start()
-    try:
-        for i in range(4):
-            xiso.to_ome_zarr(
-                images[i % 2], url, pyramid=False, chunks=4, storage_options=options, overwrite=True
-            )
-    finally:
-        done.set()
-        thread.join()
-    assert not bad, f"{len(bad)} consistent reads were a partial or mixed image ({outcomes})"
+    outcomes = poll_during_overwrites(
+        read_meta,
+        lambda: xiso.open_ome_zarr(url, storage_options=options).values,
+        lambda im: xiso.to_ome_zarr(
+            im, url, pyramid=False, chunks=4, storage_options=options, overwrite=True
+        ),
+        images,
+        rounds=4,
+    )
     assert outcomes["ok"] > 0, outcomes
     np.testing.assert_array_equal(
         xiso.open_ome_zarr(url, storage_options=options).values, expected[1]
@@ -193,7 +166,7 @@ def test_killed_writes_on_s3_are_cleaned_up_or_restored(s3, capsys):
     # 1. killed during the computation: a hidden temporary is left
     script = f"""
         import os, numpy as np, xiso
-        from iohelpers import image
+        from iohelpers import image, poll_during_overwrites, run_script
         def die(block, block_info=None):
             if block_info[0]["chunk-location"][0] == 2:
                 os._exit(9)
@@ -202,7 +175,7 @@ def test_killed_writes_on_s3_are_cleaned_up_or_restored(s3, capsys):
         img = img.copy(data=img.data.map_blocks(die, meta=np.empty((0, 0, 0), img.dtype)))
         xiso.to_ome_zarr(img, {url!r}, pyramid=False, overwrite=True, storage_options={options!r})
     """
-    _run_killed(script)
+    run_script(script, returncode=9)
     hidden = {k.split("/")[1] for k in _keys(fs, bucket)} - {"img.zarr"}
     assert len(hidden) == 1 and next(iter(hidden)).startswith(".img.zarr.xiso-tmp-")
     assert main(["info", url, *_cli_options(options)]) == 0
@@ -215,14 +188,14 @@ def test_killed_writes_on_s3_are_cleaned_up_or_restored(s3, capsys):
     script = f"""
         import os, xiso
         from xiso.io import targets
-        from iohelpers import image
+        from iohelpers import image, poll_during_overwrites, run_script
         def die(self, source, keys):
             os._exit(9)
         targets._KeyTarget._move_in = die
         opts = {options!r}
         xiso.to_ome_zarr(image(3), {url!r}, pyramid=False, overwrite=True, storage_options=opts)
     """
-    _run_killed(script)
+    run_script(script, returncode=9)
     with pytest.raises(xiso.OmeZarrError, match="set the previous image aside"):
         xiso.open_ome_zarr(url, storage_options=options)
     with (
@@ -234,14 +207,3 @@ def test_killed_writes_on_s3_are_cleaned_up_or_restored(s3, capsys):
         xiso.open_ome_zarr(url, storage_options=options).values, image().values
     )
     assert {k.split("/")[1] for k in _keys(fs, bucket)} == {"img.zarr"}
-
-
-def _run_killed(script):
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).parent,
-    )
-    assert result.returncode == 9, result.stderr

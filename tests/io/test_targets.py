@@ -7,13 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import zarr
-from iohelpers import image
+from iohelpers import image, poll_during_overwrites, run_script
 
 import xiso
 from xiso.cli import main
@@ -144,23 +143,13 @@ def test_storage_options_only_for_urls(tmp_path):
 # --------------------------------------------------------------------------
 # killed writes: hidden temporaries that the next write removes
 # --------------------------------------------------------------------------
-def _run(script: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).parent,
-    )
-
-
 def test_killed_write_leaves_a_temporary_that_the_next_write_removes(tmp_path, capsys):
     target = tmp_path / "img.zarr"
     xiso.to_ome_zarr(image(), target, pyramid=False)
-    result = _run(
+    result = run_script(
         f"""
         import os, numpy as np, xiso
-        from iohelpers import image
+        from iohelpers import image, poll_during_overwrites, run_script
         def die(block, block_info=None):
             if block_info[0]["chunk-location"][0] == 2:
                 os._exit(9)  # killed in the middle of the computation
@@ -202,13 +191,13 @@ def test_kill_between_the_two_renames_leaves_the_old_image_recoverable(tmp_path)
     them leaves the old image aside, which the next write puts back in place."""
     target = tmp_path / "img.zarr"
     xiso.to_ome_zarr(image(), target, pyramid=False)
-    result = _run(
+    result = run_script(
         f"""
         import errno, os
         from pathlib import Path
         import xiso
         from xiso.io import targets
-        from iohelpers import image
+        from iohelpers import image, poll_during_overwrites, run_script
         def unsupported(a, b):
             raise OSError(errno.EINVAL, "no RENAME_EXCHANGE here")
         targets._exchange = unsupported
@@ -254,52 +243,6 @@ def test_exchange_fallback_swaps(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------
 # a reader polling the target during overwrites
 # --------------------------------------------------------------------------
-def _write_id(group_json: bytes | None) -> str | None:
-    if group_json is None:
-        return None
-    return json.loads(group_json)["attributes"]["xiso"]["write_id"]
-
-
-def poll_during_overwrites(read_meta, open_values, write, images, rounds=6):
-    """Overwrite the target ``rounds`` times, alternating ``images``, while a
-    thread opens and reads it. Returns (reads that saw no image, consistent
-    reads) and checks every consistent read is exactly one of ``images``.
-
-    A read is consistent when the write id in the root metadata is the same
-    before and after it (the protocol docs/ome-zarr.md describes)."""
-    done = threading.Event()
-    outcomes = {"none": 0, "ok": 0, "torn": 0}
-    bad: list[str] = []
-    expected = [im.values for im in images]
-
-    def poll():
-        while not done.is_set():
-            before = _write_id(read_meta())
-            try:
-                values = open_values()
-            except xiso.OmeZarrError:
-                outcomes["none"] += 1
-                continue
-            after = _write_id(read_meta())
-            if before is None or before != after:
-                outcomes["torn"] += 1
-                continue
-            outcomes["ok"] += 1
-            if not any(np.array_equal(values, e) for e in expected):
-                bad.append(before)
-
-    thread = threading.Thread(target=poll)
-    thread.start()
-    try:
-        for i in range(rounds):
-            write(images[i % len(images)])
-    finally:
-        done.set()
-        thread.join()
-    assert not bad, f"{len(bad)} consistent reads were neither image"
-    return outcomes
-
-
 def test_local_reader_sees_old_or_new_never_neither(tmp_path):
     target = tmp_path / "img.zarr"
     images = [image(1, nz=32, n=32).chunk(8), image(7, nz=32, n=32).chunk(8)]
@@ -331,7 +274,7 @@ def test_local_swap_has_no_gap_a_polling_process_can_see(tmp_path, exchange):
     script = f"""
         import errno, xiso
         from xiso.io import targets
-        from iohelpers import image
+        from iohelpers import image, poll_during_overwrites, run_script
         if not {exchange}:
             def unsupported(a, b):
                 raise OSError(errno.EINVAL, "no RENAME_EXCHANGE here")

@@ -12,6 +12,7 @@ from typing import Any
 
 import xarray as xr
 
+from .encodings import set_downscaling
 from .errors import OptionError
 from .resample import check_factors, reduce_checked, spacing_info
 
@@ -116,7 +117,9 @@ def pyramid(
         near_isotropic=near_isotropic,
     )
     name = obj.name if obj.name is not None else "image"
-    current = obj.rename(name)
+    current = obj.rename(name).copy(deep=False)
+    current.encoding = dict(obj.encoding)
+    set_downscaling(current, method)  # writing the tree turns it into the NGFF type
     nodes = {"0": current.to_dataset()}
     for i, factors in enumerate(steps, start=1):
         # one task per chunk (no grouping): every level is read by the next and
@@ -126,5 +129,6 @@ def pyramid(
         current = reduce_checked(
             current, checked, method=method, boundary="trim", dtype=None, skipna=None, group=False
         )
+        set_downscaling(current, method)
         nodes[str(i)] = current.to_dataset()
     return xr.DataTree.from_dict(nodes)

@@ -131,6 +131,19 @@ def test_written_metadata_validates_against_the_strict_schema(tmp_path, version,
 
 
 @pytest.mark.parametrize("version", VERSIONS)
+def test_a_pyramid_built_first_then_written_records_its_method(tmp_path, version):
+    """``pyramid(method="mode")`` then ``to_ome_zarr(tree)``: the tree carries its
+    method to the multiscale ``type`` (the strict schema asks for one)."""
+    labels, _ = _labels()
+    tree = xiso.pyramid(labels, method="mode", min_size=8)
+    xiso.to_ome_zarr(tree, tmp_path / "t.zarr", version=version)
+    attrs = _strict_json(tmp_path / "t.zarr")
+    assert list(_validator(version, "strict_image.schema").iter_errors(attrs)) == []
+    assert (attrs["ome"] if version == "0.5" else attrs)["multiscales"][0]["type"] == "mode"
+    assert labels.encoding == {}  # the input is not changed
+
+
+@pytest.mark.parametrize("version", VERSIONS)
 def test_the_strict_schema_can_fail(tmp_path, version):
     """The validation above is not vacuous: without ``type`` the strict schema
     refuses what the normal one accepts, and a bad axis type fails both."""

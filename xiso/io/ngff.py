@@ -39,6 +39,7 @@ import numpy as np
 import pydantic
 import xarray as xr
 
+from ..encodings import DOWNSCALING
 from ..errors import OmeZarrError, XisoError
 from ..spacing import coordinate_step, coordinate_unit, spatial_dims, unit_registry
 
@@ -51,7 +52,7 @@ OME_ATTRS = ("ngff_version", "omero")
 XISO_KEY = "xiso"
 # DataArray encoding: the multiscale ``type`` (downscaling method) of the image it
 # was read from, written again when a DataTree of levels is written
-DOWNSCALING_TYPE = "ngff_downscaling_type"
+DOWNSCALING_TYPE = DOWNSCALING  # see xiso.encodings
 
 
 class XisoWarning(UserWarning):

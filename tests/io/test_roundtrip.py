@@ -429,12 +429,17 @@ def test_multiscale_type_and_metadata(tmp_path, version):
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_datatree_type_is_known_only_from_a_read(tmp_path, version):
+def test_datatree_type_is_known_from_pyramid_or_a_read(tmp_path, version):
     da = _image(shape=(16, 16, 16))
-    tree = da.iso.pyramid(method="max", min_size=4)
+    tree = da.iso.pyramid(method="max", min_size=4)  # its levels record the method
+    xiso.to_ome_zarr(tree, tmp_path / "p.zarr", version=version)
+    assert _multiscale(tmp_path / "p.zarr")["type"] == "max"
+    for node in tree.subtree:  # a tree built by hand does not say how its levels were made
+        for variable in node.data_vars.values():
+            variable.encoding.clear()
     xiso.to_ome_zarr(tree, tmp_path / "t.zarr", version=version)
     ms = _multiscale(tmp_path / "t.zarr")
-    assert "type" not in ms  # a DataTree does not say how its levels were made
+    assert "type" not in ms
     assert ms["metadata"]["factors"] == [[1, 1, 1], [2, 1, 1], [2, 2, 2]]
     assert "kwargs" not in ms["metadata"]
     # a pyramid read from a store that names its type writes it again

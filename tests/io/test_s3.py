@@ -207,3 +207,135 @@ def test_killed_writes_on_s3_are_cleaned_up_or_restored(s3, capsys):
         xiso.open_ome_zarr(url, storage_options=options).values, image().values
     )
     assert {k.split("/")[1] for k in _keys(fs, bucket)} == {"img.zarr"}
+
+
+# --------------------------------------------------------------------------
+# edges found by review (each failed before its fix)
+# --------------------------------------------------------------------------
+def test_ngff_04_swap_killed_between_its_metadata_deletes_restores_the_old_image(s3):
+    """zarr v2 has two root metadata keys; a kill after the first is deleted must
+    still count as an interrupted swap (the old image comes back)."""
+    bucket, options, fs = s3
+    url = f"{bucket}/img.zarr"
+    xiso.to_ome_zarr(image(), url, pyramid=False, version="0.4", storage_options=options)
+    script = f"""
+        import os, xiso
+        from xiso.io import targets
+        from iohelpers import image
+        real = targets.FsspecTarget._delete
+        def delete(self, keys):
+            keys = list(keys)
+            real(self, keys)
+            if "img.zarr/.zattrs" in keys:
+                os._exit(9)
+        targets.FsspecTarget._delete = delete
+        opts = {options!r}
+        xiso.to_ome_zarr(image(3), {url!r}, pyramid=False, version="0.4", overwrite=True,
+                         storage_options=opts)
+    """
+    run_script(script, returncode=9)
+    with (
+        pytest.warns(UserWarning, match="restored the image"),
+        pytest.raises(xiso.StoreExistsError),
+    ):
+        xiso.to_ome_zarr(image(4), url, pyramid=False, version="0.4", storage_options=options)
+    np.testing.assert_array_equal(
+        xiso.open_ome_zarr(url, storage_options=options).values, image().values
+    )
+    assert {k.split("/")[1] for k in _keys(fs, bucket)} == {"img.zarr"}
+
+
+def test_a_failed_swap_is_restored_by_the_next_write_of_the_same_process(s3, monkeypatch):
+    """The network drops during the swap and during its own undo: the old image
+    stays aside, and this same process's next write puts it back first."""
+    from xiso.io import targets
+
+    bucket, options, _ = s3
+    url = f"{bucket}/img.zarr"
+    xiso.to_ome_zarr(image(), url, pyramid=False, storage_options=options)
+    real = targets.FsspecTarget._copy
+    calls = []
+
+    def flaky(self, pairs):
+        calls.append(len(pairs))
+        if len(calls) > 1:  # after the backup copy, the network is gone
+            raise ConnectionError("network unreachable")
+        return real(self, pairs)
+
+    monkeypatch.setattr(targets.FsspecTarget, "_copy", flaky)
+    with pytest.raises(ConnectionError):
+        xiso.to_ome_zarr(image(2), url, pyramid=False, storage_options=options, overwrite=True)
+    monkeypatch.undo()
+    with pytest.raises(xiso.OmeZarrError, match="set the previous image aside"):
+        xiso.open_ome_zarr(url, storage_options=options)
+    with (
+        pytest.warns(UserWarning, match="restored the image"),
+        pytest.raises(xiso.StoreExistsError),
+    ):
+        xiso.to_ome_zarr(image(3), url, pyramid=False, storage_options=options)
+    np.testing.assert_array_equal(
+        xiso.open_ome_zarr(url, storage_options=options).values, image().values
+    )
+
+
+def test_a_first_write_killed_during_its_swap_is_cleaned_up(s3):
+    bucket, options, fs = s3
+    url = f"{bucket}/img.zarr"
+    script = f"""
+        import os, xiso
+        from xiso.io import targets
+        from iohelpers import image
+        real = targets.FsspecTarget._copy
+        def copy(self, pairs):
+            real(self, pairs)
+            if any(b.startswith("img.zarr/") for _, b in pairs):
+                os._exit(9)  # killed after the first keys reached the target
+        targets.FsspecTarget._copy = copy
+        xiso.to_ome_zarr(image(2), {url!r}, pyramid=False, storage_options={options!r})
+    """
+    run_script(script, returncode=9)
+    assert any(k.split("/")[1] == "img.zarr" for k in _keys(fs, bucket))  # partial keys
+    with pytest.warns(UserWarning, match="removed the partial image"):
+        xiso.to_ome_zarr(image(3), url, pyramid=False, storage_options=options)
+    np.testing.assert_array_equal(
+        xiso.open_ome_zarr(url, storage_options=options).values, image(3).values
+    )
+    assert {k.split("/")[1] for k in _keys(fs, bucket)} == {"img.zarr"}
+
+
+def test_stray_chunks_of_another_writer_never_show_through(s3, monkeypatch):
+    """Another image lands at the target while a swap runs; chunks the new image
+    does not store (all fill value) must read as fill value, not as its chunks."""
+    import threading
+
+    from xiso.io import targets
+
+    bucket, options, _ = s3
+    url = f"{bucket}/img.zarr"
+    xiso.to_ome_zarr(image(1), url, pyramid=False, chunks=4, storage_options=options)
+    a_image = image(2).copy()
+    a_image[:4] = 0  # zarr stores no chunk for these
+    paused, go = threading.Event(), threading.Event()
+    real = targets._KeyTarget._move_in
+
+    def move_in(self, source, keys):
+        if threading.current_thread().name == "A" and not paused.is_set():
+            paused.set()
+            go.wait(60)
+        return real(self, source, keys)
+
+    monkeypatch.setattr(targets._KeyTarget, "_move_in", move_in)
+    a = threading.Thread(
+        name="A",
+        target=lambda: xiso.to_ome_zarr(
+            a_image, url, pyramid=False, chunks=4, storage_options=options, overwrite=True
+        ),
+    )
+    a.start()
+    assert paused.wait(60)
+    xiso.to_ome_zarr(image(5), url, pyramid=False, chunks=4, storage_options=options)
+    go.set()
+    a.join()
+    np.testing.assert_array_equal(
+        xiso.open_ome_zarr(url, storage_options=options).values, a_image.values
+    )

@@ -296,3 +296,96 @@ def test_local_swap_has_no_gap_a_polling_process_can_see(tmp_path, exchange):
     else:
         assert missing > 0  # the poller does see a gap when there is one
     np.testing.assert_array_equal(xiso.open_ome_zarr(target).values, image(41).values)
+
+
+# --------------------------------------------------------------------------
+# edges found by review (each failed before its fix)
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("url", ["memory://globs/img[1].zarr", "memory://globs/im?.zarr"])
+def test_glob_characters_in_urls_are_refused(url):
+    fsspec = pytest.importorskip("fsspec")
+    xiso.to_ome_zarr(image(), "memory://globs/img1.zarr", pyramid=False, overwrite=True)
+    with pytest.raises(xiso.OptionError, match="fsspec reads as a glob pattern"):
+        xiso.to_ome_zarr(image(2), url, pyramid=False, overwrite=True)
+    # the sibling the pattern matches is untouched
+    np.testing.assert_array_equal(
+        xiso.open_ome_zarr("memory://globs/img1.zarr").values, image().values
+    )
+    assert sorted(fsspec.filesystem("memory").ls("/globs", detail=False)) == ["/globs/img1.zarr"]
+
+
+@pytest.mark.parametrize(
+    "url, fix",
+    [("memory://", "memory://image.ome.zarr"), ("s3://bucket", "s3://bucket/image.ome.zarr")],
+)
+def test_a_file_system_or_bucket_root_is_refused(url, fix):
+    if url.startswith("s3"):
+        pytest.importorskip("s3fs")
+    with pytest.raises(xiso.OptionError, match=f"names no folder.*'{fix}'"):
+        xiso.to_ome_zarr(image(), url, pyramid=False, overwrite=True)
+
+
+def test_temporaries_of_a_sibling_with_a_similar_name_are_not_ours():
+    fsspec = pytest.importorskip("fsspec")
+    dead = f".img.xiso-v2.xiso-old-{targets._HOST}-999999-0123abcd"
+    xiso.to_ome_zarr(image(7), f"memory://sim/{dead}", pyramid=False, overwrite=True)
+    assert targets.resolve("memory://sim/img").leftovers() == []
+    xiso.to_ome_zarr(image(), "memory://sim/img", pyramid=False)
+    np.testing.assert_array_equal(xiso.open_ome_zarr("memory://sim/img").values, image().values)
+    assert f"/sim/{dead}" in fsspec.filesystem("memory").ls("/sim", detail=False)
+
+
+def test_writers_in_another_pid_namespace_are_never_taken_for_dead(tmp_path):
+    """Same hostname, other PID namespace (a container with the host's name):
+    its pid means nothing here, so its temporary is left alone."""
+    assert targets._HOST.rsplit("_", 1)[-1].isdigit()  # the namespace is part of the name
+    host = targets._HOST.rsplit("_", 1)[0]
+    other = tmp_path / f".img.zarr.xiso-tmp-{host}_1-999999-0123abcd"
+    other.mkdir()
+    ours_dead = tmp_path / f".img.zarr.xiso-tmp-{targets._HOST}-999999-0123abcd"
+    ours_dead.mkdir()
+    xiso.to_ome_zarr(image(), tmp_path / "img.zarr", pyramid=False)
+    assert other.exists() and not ours_dead.exists()
+
+
+def test_something_that_appears_just_before_the_swap_is_put_back(tmp_path, monkeypatch):
+    """A folder of documents (or another writer's image) that appears between the
+    last check and the exchange is exchanged back untouched, and the write fails."""
+    target = tmp_path / "img.zarr"
+    xiso.to_ome_zarr(image(), target, pyramid=False)
+    real = targets.LocalTarget._swap
+
+    def appear_then_swap(self, tmp, overwrite):
+        import shutil
+
+        shutil.rmtree(target)
+        _thesis(target)
+        return real(self, tmp, overwrite)
+
+    monkeypatch.setattr(targets.LocalTarget, "_swap", appear_then_swap)
+    with pytest.raises(xiso.StoreExistsError, match=r"thesis\.tex"):
+        xiso.to_ome_zarr(image(2), target, pyramid=False, overwrite=True)
+    assert (target / "thesis.tex").read_text() == "\\chapter{Results}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["img.zarr"]
+
+
+def test_a_store_object_swap_killed_before_any_image_leaves_nothing_behind():
+    store = zarr.storage.MemoryStore()
+    real = targets._KeyTarget._move_in
+    calls = []
+
+    def fail_once(self, source, keys):
+        calls.append(source)
+        if len(calls) == 1:
+            raise OSError("the store went away")
+        return real(self, source, keys)
+
+    targets._KeyTarget._move_in = fail_once
+    try:
+        with pytest.raises(OSError, match="went away"):
+            xiso.to_ome_zarr(image(), store, pyramid=False)
+    finally:
+        targets._KeyTarget._move_in = real
+    assert list(store._store_dict) == []
+    xiso.to_ome_zarr(image(), store, pyramid=False)
+    np.testing.assert_array_equal(xiso.open_ome_zarr(store).values, image().values)

@@ -45,6 +45,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import uuid
 import warnings
 from abc import ABC, abstractmethod
@@ -61,8 +62,27 @@ __all__ = ["Found", "Leftover", "Location", "Target", "resolve"]
 ROOT_METADATA = ("zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata")
 # written last and removed first: the keys a reader needs to see an image
 _VISIBLE = ("zarr.json", ".zattrs")
-_HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
-_HIDDEN = re.compile(r"xiso-(?P<kind>tmp|old)-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[0-9a-f]{8}$")
+# the marker of a backup of a target that held nothing
+_ABSENT = ".xiso-absent"
+# characters fsspec reads as glob patterns when it deletes or lists paths
+_GLOB = set("*?[]")
+# object stores whose first path element is a bucket (no image at a bucket's root)
+_BUCKETS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss", "r2"}
+
+
+def _machine() -> str:
+    """This host and PID namespace: processes elsewhere cannot be checked for life."""
+    host = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
+    try:
+        return f"{host}_{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return host
+
+
+_HOST = _machine()
+_HIDDEN = re.compile(r"xiso-(?P<kind>tmp|old)-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[0-9a-f]{8}")
+# the temporaries this process is writing or swapping right now
+_ACTIVE: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -96,11 +116,13 @@ class Leftover:
     handle: Any = None  # the path or key prefix, for the target itself
 
 
-def _writer_dead(host: str, pid: int) -> bool:
-    if host != _HOST:
-        return False  # another machine: cannot tell
+def _writer_dead(match: re.Match[str]) -> bool:
+    """Whether the writer of a hidden temporary is known to be gone."""
+    host, pid = match["host"], int(match["pid"])
+    if host != _HOST or os.name == "nt":
+        return False  # another machine or PID namespace: cannot tell
     if pid == os.getpid():
-        return False
+        return match.group(0) not in _ACTIVE  # ours, from a write that has ended
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -111,7 +133,17 @@ def _writer_dead(host: str, pid: int) -> bool:
 
 
 def _hidden_suffix(kind: str) -> str:
-    return f"xiso-{kind}-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    """A fresh temporary's suffix, registered as in use until :func:`_release`."""
+    suffix = f"xiso-{kind}-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    _ACTIVE.add(suffix)
+    return suffix
+
+
+def _release(name: Any) -> None:
+    """The temporary ``name`` (a path or key prefix) is no longer in use."""
+    match = _HIDDEN.search(str(name))
+    if match:
+        _ACTIVE.discard(match.group(0))
 
 
 def _zarr_root(read: Callable[[str], bytes | None]) -> str | None:
@@ -167,8 +199,12 @@ class Target(ABC):
         """Remove a dead writer's leftover, or put an image set aside back."""
 
     @abstractmethod
-    def _swap(self, tmp: Any) -> None:
+    def _swap(self, tmp: Any, overwrite: bool) -> None:
         """Move the complete image at ``tmp`` to the target (see the module docstring)."""
+
+    @abstractmethod
+    def _complete(self, tmp: Any) -> bool:
+        """Whether the temporary ``tmp`` still holds the root of a zarr hierarchy."""
 
     @abstractmethod
     def _discard(self, tmp: Any) -> None:
@@ -204,12 +240,19 @@ class Target(ABC):
         tmp = self._temporary("tmp")
         try:
             write(self._write_location(tmp))
+            if not self._complete(tmp):
+                raise OmeZarrError(
+                    f"the temporary copy of the image for {self.where} vanished while it was "
+                    "written (another process removed it); nothing was replaced: write again"
+                )
             self.check(overwrite)  # something may have appeared while we computed
-            self._swap(tmp)
+            self._swap(tmp, overwrite)
         except BaseException:
             with contextlib.suppress(Exception):
                 self._discard(tmp)
             raise
+        finally:
+            _release(tmp)
 
 
 # --------------------------------------------------------------------------
@@ -221,6 +264,8 @@ _AT_FDCWD = -100
 
 def _exchange(a: Path, b: Path) -> None:
     """Swap two paths atomically (Linux ``renameat2``); OSError where unsupported."""
+    if not sys.platform.startswith("linux"):
+        raise OSError(errno.ENOSYS, "RENAME_EXCHANGE is Linux only")
     libc = ctypes.CDLL(None, use_errno=True)
     renameat2 = getattr(libc, "renameat2", None)
     if renameat2 is None:
@@ -243,6 +288,25 @@ def _tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def _inspect_folder(path: Path) -> Found:
+    if not os.path.lexists(path):
+        return Found("absent", "nothing")
+    if not path.is_dir():
+        return Found("other", "a file")
+    names = os.listdir(path)
+    if not names:
+        return Found("empty", "an empty folder")
+
+    def read(key: str) -> bytes | None:
+        try:
+            return (path / key).read_bytes()
+        except OSError:
+            return None
+
+    kind = _zarr_root(read)
+    return Found("zarr", kind) if kind else Found("other", _describe(names))
+
+
 class LocalTarget(Target):
     """A folder on a local (or mounted) file system."""
 
@@ -257,32 +321,16 @@ class LocalTarget(Target):
         return Location(str(self.path))
 
     def inspect(self) -> Found:
-        path = self.path
-        if not os.path.lexists(path):
-            return Found("absent", "nothing")
-        if not path.is_dir():
-            return Found("other", "a file")
-        names = os.listdir(path)
-        if not names:
-            return Found("empty", "an empty folder")
-
-        def read(key: str) -> bytes | None:
-            try:
-                return (path / key).read_bytes()
-            except OSError:
-                return None
-
-        kind = _zarr_root(read)
-        return Found("zarr", kind) if kind else Found("other", _describe(names))
+        return _inspect_folder(self.path)
 
     def leftovers(self) -> list[Leftover]:
         prefix = f".{self.path.name}."
         out = []
         with contextlib.suppress(OSError):
             for entry in os.scandir(self.path.parent):
-                match = _HIDDEN.match(entry.name[len(prefix) :])
+                match = _HIDDEN.fullmatch(entry.name[len(prefix) :])
                 if entry.name.startswith(prefix) and match:
-                    dead = _writer_dead(match["host"], int(match["pid"]))
+                    dead = _writer_dead(match)
                     size = _tree_size(Path(entry.path))
                     out.append(Leftover(entry.path, match["kind"], dead, size, Path(entry.path)))
         return out
@@ -293,9 +341,14 @@ class LocalTarget(Target):
     def _write_location(self, tmp: Path) -> Location:
         return Location(str(tmp))
 
+    def _complete(self, tmp: Path) -> bool:
+        return _inspect_folder(tmp).kind == "zarr"
+
     def _recover(self, leftover: Leftover) -> None:
         aside = leftover.handle
-        if leftover.kind == "old" and not os.path.lexists(self.path):
+        if leftover.kind == "old" and self.inspect().kind in ("absent", "empty"):
+            if os.path.lexists(self.path):
+                self.path.rmdir()
             aside.rename(self.path)  # a swap was killed between its two renames
             warnings.warn(
                 f"restored the image at {self.where} that an interrupted write had set aside "
@@ -305,13 +358,24 @@ class LocalTarget(Target):
         else:
             _remove(aside)
 
-    def _swap(self, tmp: Path) -> None:
+    def _swap(self, tmp: Path, overwrite: bool) -> None:
         if not os.path.lexists(self.path):
-            # fails on a non-empty folder that appeared meanwhile, never replaces it
-            tmp.rename(self.path)
+            try:  # fails on a non-empty folder that appeared meanwhile, never replaces it
+                tmp.rename(self.path)
+            except OSError as err:
+                raise StoreExistsError(
+                    f"{self.where} appeared while xiso was writing ({err.strerror}); nothing "
+                    "was replaced: write again with overwrite=True, or choose another path"
+                ) from None
             return
         try:
-            _exchange(tmp, self.path)  # tmp now holds the old image
+            _exchange(tmp, self.path)  # tmp now holds what was at the target
+            found = _inspect_folder(tmp)
+            if not overwrite or found.kind not in ("zarr", "empty"):
+                # it changed since the check: put it back, untouched
+                _exchange(tmp, self.path)
+                self.check(overwrite)
+                raise StoreExistsError(f"{self.where} changed while xiso was writing")
         except OSError as err:
             if err.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EXDEV):
                 raise
@@ -373,6 +437,10 @@ class _KeyTarget(Target):
         """Delete keys."""
 
     @abstractmethod
+    def _write(self, key: str) -> None:
+        """Write an empty value at ``key`` (a marker)."""
+
+    @abstractmethod
     def _hidden_prefixes(self) -> list[str]:
         """The prefixes of hidden temporaries that belong to this target."""
 
@@ -395,7 +463,7 @@ class _KeyTarget(Target):
         for hidden in self._hidden_prefixes():
             match = _HIDDEN.search(hidden.rstrip("/"))
             if match:
-                dead = _writer_dead(match["host"], int(match["pid"]))
+                dead = _writer_dead(match)
                 size = self._size(hidden)
                 out.append(Leftover(self._name(hidden), match["kind"], dead, size, hidden))
         return out
@@ -407,8 +475,16 @@ class _KeyTarget(Target):
         return 0
 
     def _move_in(self, source: str, keys: list[str]) -> None:
-        """Copy ``keys`` (under ``source``) to the target, the visible metadata last."""
+        """Copy ``keys`` (under ``source``) to the target, the visible metadata last.
+
+        Before the visible metadata, every key at the target that is not part
+        of the new image is deleted (a chunk the new image does not store
+        reads as its fill value, never as a stray chunk of another image)."""
+        keys = [k for k in keys if k[len(source) :] != _ABSENT]
+        wanted = {self.prefix + k[len(source) :] for k in keys}
         for level in (0, 1, 2):
+            if level == 2:
+                self._delete([k for k in self._image_keys() if k not in wanted])
             pairs = [
                 (k, self.prefix + k[len(source) :]) for k in keys if _visibility(k, source) == level
             ]
@@ -422,35 +498,50 @@ class _KeyTarget(Target):
             if chosen:
                 self._delete(chosen)
 
-    def _swap(self, tmp: str) -> None:
+    def _complete(self, tmp: str) -> bool:
+        return _zarr_root(lambda k: self._read(tmp + k)) is not None
+
+    def _swap(self, tmp: str, overwrite: bool) -> None:
         old = self._image_keys()
         new = self._list(tmp)
-        backup = self._temporary("old") if old else None
-        if backup is not None:
-            self._copy([(k, backup + k[len(self.prefix) :]) for k in old])
+        # the old image is copied aside first (a marker when there was none), so
+        # that a swap that fails or is killed can be undone
+        backup = self._temporary("old")
         try:
-            self._remove_image(old)
-            self._move_in(tmp, new)
-        except BaseException:
-            if backup is not None:
-                self._remove_image(self._image_keys())
+            if old:
+                self._copy([(k, backup + k[len(self.prefix) :]) for k in old])
+            else:
+                self._write(backup + _ABSENT)
+            try:
+                self._remove_image(old)
+                self._move_in(tmp, new)
+            except BaseException:
                 self._move_in(backup, self._list(backup))
                 self._delete(self._list(backup))
-            raise
-        self._delete(new)
-        if backup is not None:
+                raise
+            self._delete(new)
             self._delete(self._list(backup))
+        finally:
+            _release(backup)
+
+    def _visible(self) -> bool:
+        """Whether the target has the metadata that makes an image visible."""
+        return any(self._read(self.prefix + k) is not None for k in _VISIBLE)
 
     def _recover(self, leftover: Leftover) -> None:
         hidden = leftover.handle
-        if leftover.kind == "old" and _zarr_root(lambda k: self._read(self.prefix + k)) is None:
-            # a swap was killed after deleting the old image: put it back
+        if leftover.kind == "old" and not self._visible():
+            # a swap was killed after removing the old image's visible metadata
+            # and before writing the new one: put the old image back
+            kept = self._list(hidden)
             self._remove_image(self._image_keys())
-            self._move_in(hidden, self._list(hidden))
-            warnings.warn(
-                f"restored the image at {self.where} that an interrupted write had set aside",
-                stacklevel=4,
+            self._move_in(hidden, kept)
+            what = (
+                "removed the partial image that an interrupted write had left"
+                if kept == [hidden + _ABSENT]
+                else "restored the image that an interrupted write had set aside"
             )
+            warnings.warn(f"{what} at {self.where}", stacklevel=4)
         self._delete(self._list(hidden))
 
     def _discard(self, tmp: str) -> None:
@@ -491,6 +582,17 @@ class FsspecTarget(_KeyTarget):
         self.parent, _, self.name = path.rpartition("/")
         self.prefix = f"{self.name}/"
         self.where = repr(url)
+        if _GLOB & set(path):
+            raise OptionError(
+                f"{url!r} holds {''.join(sorted(_GLOB & set(path)))!r}, which fsspec reads as "
+                "a glob pattern (a delete could reach other images); choose a name without "
+                "*, ?, [ or ]"
+            )
+        if not self.name.strip("/") or (protocol in _BUCKETS and not self.parent):
+            raise OptionError(
+                f"{url!r} names no folder inside a bucket or file system; write to a folder "
+                f"such as '{url if url.endswith('/') else url + '/'}image.ome.zarr'"
+            )
 
     def location(self) -> Location:
         return Location(self.url, "", self.storage_options)
@@ -528,17 +630,20 @@ class FsspecTarget(_KeyTarget):
             self.fs.rm([self._full(k) for k in keys])
         self.fs.invalidate_cache()
 
+    def _write(self, key: str) -> None:
+        self.fs.pipe_file(self._full(key), b"")
+
     def _hidden_prefixes(self) -> list[str]:
         self.fs.invalidate_cache()
         try:
             names = self.fs.ls(self.parent or "", detail=False)
         except FileNotFoundError:
             return []
-        start = f".{self.name}.xiso-"
+        start = f".{self.name}."
         out = []
         for full in names:
             base = full.rstrip("/").rpartition("/")[2]
-            if base.startswith(start) and _HIDDEN.search(base):
+            if base.startswith(start) and _HIDDEN.fullmatch(base[len(start) :]):
                 out.append(f"{base}/")
         return out
 
@@ -582,6 +687,13 @@ class StoreTarget(_KeyTarget):
             store = zarr.storage.MemoryStore(store)
         if hasattr(store, "_ensure_open"):
             sync(store._ensure_open())
+        path = str(getattr(store, "path", ""))
+        if _GLOB & set(path):
+            raise OptionError(
+                f"{store!r} has a path holding {''.join(sorted(_GLOB & set(path)))!r}, which "
+                "fsspec reads as a glob pattern (a delete could reach other images); choose a "
+                "name without *, ?, [ or ]"
+            )
         self.store = store
         self.prefix = ""
         self.where = repr(store)
@@ -650,9 +762,15 @@ class StoreTarget(_KeyTarget):
         for key in keys:
             self._sync(self.store.delete(key))
 
+    def _write(self, key: str) -> None:
+        import zarr
+
+        empty = zarr.core.buffer.default_buffer_prototype().buffer.from_bytes(b"")
+        self._sync(self.store.set(key, empty))
+
     def _hidden_prefixes(self) -> list[str]:
         tops = {k.split("/", 1)[0] for k in self._list("") if k.startswith(".xiso-")}
-        return [f"{t}/" for t in sorted(tops) if _HIDDEN.search(t)]
+        return [f"{t}/" for t in sorted(tops) if _HIDDEN.fullmatch(t[1:])]
 
     def _temporary(self, kind: str) -> str:
         return f".{_hidden_suffix(kind)}/"

@@ -21,6 +21,7 @@ from .errors import (
     StoreExistsError,
     UnitError,
     XisoError,
+    XisoWarning,
 )
 
 
@@ -65,6 +66,7 @@ __all__ = [
     "SpatialDimError",
     "UnitError",
     "XisoError",
+    "XisoWarning",
     "__version__",
     "data",
     "plot",

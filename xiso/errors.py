@@ -20,6 +20,7 @@ __all__ = [
     "DtypeError",
     "OmeZarrError",
     "StoreExistsError",
+    "XisoWarning",
 ]
 
 
@@ -69,3 +70,7 @@ class StoreExistsError(XisoError):
     Raised without ``overwrite=True`` for anything at the target, and with it
     for anything that is not a zarr hierarchy or an empty folder.
     """
+
+
+class XisoWarning(UserWarning):
+    """xiso went on, but what it read or wrote is not all that was there."""

@@ -357,7 +357,7 @@ def test_broken_record_warns_and_ngff_coordinate_stays(tmp_path, case):
     da = _image([("c", 3)], coords={"c": np.array([405, 488, 561])})
     xiso.to_ome_zarr(da, tmp_path / "a.zarr", pyramid=False)
     _edit_xiso(tmp_path / "a.zarr", edit)
-    with pytest.warns(ngff.XisoWarning, match=f"stored in .* does not fit.*{message}") as record:
+    with pytest.warns(xiso.XisoWarning, match=f"stored in .* does not fit.*{message}") as record:
         back = xiso.open_ome_zarr(tmp_path / "a.zarr")
     assert record[0].filename == __file__  # points at the caller, not into xiso
     if case not in ("values on a space axis", "unknown dim", "aux on unknown dim"):

@@ -40,7 +40,7 @@ import pydantic
 import xarray as xr
 
 from ..encodings import DOWNSCALING
-from ..errors import OmeZarrError, XisoError
+from ..errors import OmeZarrError, XisoError, XisoWarning
 from ..spacing import coordinate_step, coordinate_unit, spatial_dims, unit_registry
 
 NGFF_VERSIONS = ("0.4", "0.5")
@@ -53,10 +53,6 @@ XISO_KEY = "xiso"
 # DataArray encoding: the multiscale ``type`` (downscaling method) of the image it
 # was read from, written again when a DataTree of levels is written
 DOWNSCALING_TYPE = DOWNSCALING  # see xiso.encodings
-
-
-class XisoWarning(UserWarning):
-    """xiso went on, but what it read or wrote is not all that was there."""
 
 
 def _stacklevel() -> int:

@@ -16,7 +16,7 @@ coordinates
     express but xiso recorded beside it (values and dtype of channel, time
     and other axes; coordinate attrs; coordinates that are no dimension)
     comes back as it was written; a record that no longer fits the image is
-    left out with an :class:`~xiso.io.ngff.XisoWarning`;
+    left out with an :class:`~xiso.XisoWarning`;
 data
     a dask array that reads nothing until computed, with a dask name unique
     to this open, chunked as stored (or as ``chunks=`` asks); a chunk that

@@ -192,7 +192,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     print()
     _print_table(rows, ["", "shape", "spacing", "dtype", "on disk", "time"])
-    print(f"\nwrote {src} (input) and {dst} ({levels} levels, NGFF 0.5)")
+    print(f"\nwrote {src} (input) and {dst} ({levels} level{'s' if levels > 1 else ''}, NGFF 0.5)")
     from . import plot
 
     try:
@@ -435,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug or os.environ.get("XISO_DEBUG"):
             raise
         message = str(err).splitlines()[0] if str(err) else err.__class__.__name__
-        if isinstance(err, xiso.StoreExistsError):
+        if isinstance(err, xiso.StoreExistsError) and "pass overwrite=True" in message:
             message = f"{message} (on the command line: --overwrite)"
         print(f"xiso: error: {message}", file=sys.stderr)
         return 1

@@ -218,11 +218,11 @@ class Target(ABC):
         if not overwrite:
             raise StoreExistsError(
                 f"{self.where} already exists; pass overwrite=True to replace it, or choose "
-                f"another path (it holds {found.detail})"
+                f"another path (it is {found.detail})"
             )
         if found.kind not in ("zarr", "empty"):
             raise StoreExistsError(
-                f"{self.where} holds {found.detail}; overwrite=True replaces only a zarr "
+                f"{self.where} is {found.detail}; overwrite=True replaces only a zarr "
                 "hierarchy or an empty folder, so nothing was touched: remove it yourself "
                 "or choose another path"
             )
@@ -456,7 +456,7 @@ class _KeyTarget(Target):
         if kind:
             return Found("zarr", kind)
         tops = sorted({k[len(self.prefix) :].split("/", 1)[0] for k in keys})
-        return Found("other", _describe(tops).replace("a folder", "keys"))
+        return Found("other", _describe(tops).replace("a folder", "a prefix"))
 
     def leftovers(self) -> list[Leftover]:
         out = []

@@ -138,6 +138,8 @@ def test_storage_options_only_for_urls(tmp_path):
         xiso.to_ome_zarr(image(), "nosuch://a/b.zarr")
     with pytest.raises(xiso.OptionError, match="unknown URL protocol 'nosuch'"):
         xiso.open_ome_zarr("nosuch://a/b.zarr")
+    with pytest.raises(xiso.OptionError, match="storage_options apply to fsspec URLs"):
+        xiso.open_ome_zarr(zarr.storage.MemoryStore(), storage_options={"anon": True})
 
 
 # --------------------------------------------------------------------------

@@ -57,8 +57,9 @@ def _open_group(store: Any, storage_options: Mapping[str, Any] | None) -> zarr.G
 
     from .targets import resolve
 
-    local_or_url = isinstance(store, (str, os.PathLike))
-    location = resolve(store, storage_options).location() if local_or_url else None
+    by_name = isinstance(store, (str, os.PathLike)) or storage_options is not None
+    # (storage_options on a store object raise OptionError in resolve)
+    location = resolve(store, storage_options).location() if by_name else None
     try:
         if location is not None:
             return zarr.open_group(

@@ -467,3 +467,26 @@ def test_orthoviews_of_a_single_voxel():
     assert axes["xz"].images[0].get_extent() == pytest.approx([-0.5, 3.5, 0.875, -0.125])
     assert axes["yz"].images[0].get_extent() == pytest.approx([-0.125, 0.875, 3.5, -0.5])
     assert [image(ax).shape for ax in axes.values()] == [(1, 1)] * 3
+
+
+@pytest.mark.parametrize("draw", ["orthoviews", "compare", "accessor"])
+def test_no_pyplot_figure_stays_open_and_the_figure_still_renders(vol, draw):
+    """A Jupyter cell ending in ``da.iso.plot()`` shows the returned Figure; a
+    figure left open in pyplot was shown a second time by the inline backend."""
+    import io
+
+    plt.close("all")
+    small = vol.isel(z=slice(0, 16), y=slice(0, 8), x=slice(0, 8))
+    if draw == "orthoviews":
+        fig = plot.orthoviews(small)
+    elif draw == "compare":
+        fig = plot.compare(small, small.iso.near_isotropic())
+    else:
+        fig = small.iso.plot()
+    assert plt.get_fignums() == []
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=50)
+    image = mimage.imread(io.BytesIO(buf.getvalue()))
+    width, height = fig.get_size_inches() * 50
+    assert image.shape[:2] == (round(height), round(width))
+    assert image[..., :3].std() > 0  # something was drawn

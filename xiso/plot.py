@@ -496,8 +496,10 @@ def orthoviews(
         non-spatial dims to draw.
     ax : Axes, optional
         Draw into the area of this Axes: it is removed and the three panels
-        are placed, centred, in its box. By default a new figure (with
-        ``matplotlib.pyplot.figure``) sized to the volume's physical extent.
+        are placed, centred, in its box. By default a new figure sized to
+        the volume's physical extent, made with ``matplotlib.figure.Figure``
+        rather than pyplot: in Jupyter it is shown once, as the cell's result,
+        and no pyplot figure is left open (``plt.close`` is not needed).
     cmap : str or Colormap, default "gray"
         Colormap of all panels.
     title : str, optional
@@ -550,7 +552,6 @@ def orthoviews(
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> import matplotlib.pyplot as plt
     >>> import xiso.data, xiso.plot
     >>> vol = xiso.data.lightsheet(shape=(32, 16, 16), seed=0)  # z 0.25 µm, y x 1 µm
     >>> fig = xiso.plot.orthoviews(vol, mode="mip")
@@ -559,11 +560,8 @@ def orthoviews(
     ('xz', 'max over y')
     >>> xz.images[0].get_extent()  # x from -0.5 to 15.5 µm; z from 7.875 (bottom) to -0.125 µm
     [-0.5, 15.5, 7.875, -0.125]
-    >>> plt.close(fig)
     """
     _require_matplotlib()
-    import matplotlib.pyplot as plt
-
     views = _views(obj, mode, index)
     lo, hi = _color_limits(list(views.images.values()), robust, vmin, vmax)
     title = _default_title(obj, title)
@@ -571,7 +569,7 @@ def orthoviews(
         phys_w, phys_h = _block_size(views)
         scale = _PANEL_SIZE / max(phys_w, phys_h)
         block = (scale * phys_w + _COL_GAP, scale * phys_h + _ROW_GAP)
-        fig = plt.figure(figsize=_new_figure_size(block, bool(title)))
+        fig = _new_figure(_new_figure_size(block, bool(title)))
         rect = (_MARGIN_LEFT, _MARGIN_BOTTOM, *block)
         _draw(fig, rect, views, scale, cmap=cmap, vmin=lo, vmax=hi, title=title)
         return fig
@@ -584,6 +582,20 @@ def orthoviews(
     ax.remove()
     _draw(parent, rect, views, None, cmap=cmap, vmin=lo, vmax=hi, title=title)
     return _root_figure(parent)
+
+
+def _new_figure(figsize: tuple[float, float]) -> Figure:
+    """A figure that pyplot does not manage.
+
+    Jupyter displays the Figure a cell returns; a pyplot figure would also be
+    shown by the inline backend at the end of the cell, so it appeared twice.
+    This one is shown only where it is returned (or displayed), is freed with
+    its last reference and never needs ``plt.close``; ``fig.savefig`` works as
+    usual (matplotlib picks the canvas from the file format).
+    """
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
 
 
 def _root_figure(parent: Figure | SubFigure) -> Figure:
@@ -649,17 +661,13 @@ def compare(
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> import matplotlib.pyplot as plt
     >>> import xiso.data, xiso.plot
     >>> vol = xiso.data.lightsheet(shape=(32, 16, 16), seed=0)
     >>> fig = xiso.plot.compare(vol, vol.iso.near_isotropic())
     >>> [ax.images[0].get_array().shape for ax in fig.axes]
     [(16, 16), (32, 16), (16, 32), (16, 16), (8, 16), (16, 8)]
-    >>> plt.close(fig)
     """
     _require_matplotlib()
-    import matplotlib.pyplot as plt
-
     if isinstance(titles, str) or len(titles) != 2:
         raise OptionError(
             f"titles={titles!r}; pass two titles, one per volume, e.g. ('before', 'after')"
@@ -677,7 +685,7 @@ def compare(
     top = _MARGIN_TOP + (_TITLE_HEIGHT if titled else 0.0) + (_TITLE_HEIGHT if title else 0.0)
     height = max(h for _, h in blocks)
     widths = [_MARGIN_LEFT + w + _MARGIN_RIGHT for w, _ in blocks]
-    fig = plt.figure(figsize=(sum(widths) + _COMPARE_GAP, _MARGIN_BOTTOM + height + top))
+    fig = _new_figure((sum(widths) + _COMPARE_GAP, _MARGIN_BOTTOM + height + top))
     left = 0.0
     for views, (w, _), side_title, total in zip(
         (first, second), blocks, titles, (widths[0] + _COMPARE_GAP, widths[1])

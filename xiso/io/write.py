@@ -8,6 +8,7 @@ there, and :func:`write_levels` writes the arrays.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import uuid
@@ -184,6 +185,7 @@ def to_ome_zarr(
     method: str = "mean",
     min_size: int = 32,
     storage_options: Mapping[str, Any] | None = None,
+    progress: bool = False,
 ) -> None:
     """Write a DataArray (optionally as a pyramid) or a DataTree as OME-Zarr.
 
@@ -211,6 +213,9 @@ def to_ome_zarr(
         folder; without it anything at ``store`` raises.
     storage_options : mapping, optional
         Passed to fsspec for a URL (e.g. ``{"endpoint_url": ...}`` for ``s3://``).
+    progress : bool, default False
+        Show a progress bar of the computation and write (a widget in Jupyter,
+        text on stderr otherwise; see :func:`xiso.progress.progress_bar`).
 
     Raises
     ------
@@ -280,9 +285,13 @@ def to_ome_zarr(
         uuid.uuid4().hex,
         coords=ngff.coordinate_records(base, ome, version, types),
     )
-    target.replace(
-        lambda location: write_levels(
-            location, pairs, group_attrs, version, chunk_shape, compressor
-        ),
-        overwrite,
-    )
+    from ..progress import progress_bar
+
+    bar = progress_bar() if progress else contextlib.nullcontext()
+    with bar:
+        target.replace(
+            lambda location: write_levels(
+                location, pairs, group_attrs, version, chunk_shape, compressor
+            ),
+            overwrite,
+        )

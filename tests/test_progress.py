@@ -97,3 +97,13 @@ def test_distributed_client_prints_one_line_and_no_bar(lazy, tmp_path, capsys):
         lazy.sum().compute()
     assert BAR in out.getvalue()
 
+
+def test_dataset_is_refused_with_what_to_do(lazy, tmp_path):
+    ds = xr.Dataset({"a": lazy, "b": lazy})
+    with pytest.raises(
+        xiso.OmeZarrError,
+        match=r"writes one image.*Dataset of 2 variables \['a', 'b'\].*pick a variable "
+        r"\(ds\['a'\]\).*as channels \(ds\.to_dataarray\('c'\)\)",
+    ):
+        xiso.to_ome_zarr(ds, tmp_path / "a.zarr")
+    assert not (tmp_path / "a.zarr").exists()

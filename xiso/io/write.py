@@ -223,7 +223,8 @@ def to_ome_zarr(
         Something is at ``store`` and ``overwrite`` is False, or it is not a
         zarr hierarchy or an empty folder (then nothing is touched).
     OmeZarrError
-        The image cannot be written as NGFF (dims, units, spacing); an attr
+        ``obj`` is a Dataset (pick one variable, or stack them as channels);
+        the image cannot be written as NGFF (dims, units, spacing); an attr
         (of the image or a coordinate) or coordinate values have no exact JSON
         form (a datetime or set attr, NaN, complex values...: the message
         names each and how to fix it); a coordinate that is no dimension lies
@@ -257,6 +258,14 @@ def to_ome_zarr(
     """
     from ..reduce import METHODS
 
+    if isinstance(obj, xr.Dataset):
+        names = list(obj.data_vars)
+        first = names[0] if names else "name"
+        raise OmeZarrError(
+            f"to_ome_zarr writes one image, and got a Dataset of {len(names)} "
+            f"variable{'' if len(names) == 1 else 's'} {names!r}; pick a variable "
+            f"(ds[{first!r}]) or stack the variables as channels (ds.to_dataarray('c'))"
+        )
     if version not in ngff.NGFF_VERSIONS:
         raise OptionError(
             f"version={version!r} is not supported; use one of {ngff.NGFF_VERSIONS!r}"

@@ -12,12 +12,18 @@ from collections.abc import Hashable, Mapping
 
 from .errors import FactorError, OptionError, SpacingError
 
-__all__ = ["MAX_FACTOR", "ROUNDINGS", "near_isotropic_factors"]
+__all__ = ["MAX_FACTOR", "MAX_TARGET_RATIO", "ROUNDINGS", "near_isotropic_factors"]
 
 ROUNDINGS = ("pow2", "int")
 
 # No array is longer than this, so no larger factor can fit any dimension.
 MAX_FACTOR = sys.maxsize
+
+# A target more than this many times the coarsest spacing is refused by
+# xiso.near_isotropic_factors as a unit mistake: every dimension would need more
+# than a million samples (longer than any microscopy volume) to keep even one,
+# while 'mm' written for 'um' or nm read as m gives a ratio of 1e3 to 1e9 and more.
+MAX_TARGET_RATIO = 1e6
 
 # Distances closer than this to an exact tie (in log2 for pow2, in samples for
 # int) count as a tie, so that float noise in the spacing cannot flip a factor.
@@ -87,7 +93,11 @@ def near_isotropic_factors(
         to the smaller factor).
     target : float, optional
         A reference spacing coarser than every dimension's.  Ignored when it is
-        not larger than the coarsest spacing.
+        not larger than the coarsest spacing (xiso only downsamples); it is
+        reached exactly only where it is a whole (pow2: power-of-two) multiple
+        of a spacing. :func:`xiso.near_isotropic_factors` warns in both cases
+        and refuses a target more than :data:`MAX_TARGET_RATIO` times the
+        coarsest spacing; this pure function does neither.
 
     Returns
     -------

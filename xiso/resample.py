@@ -14,6 +14,10 @@ the nearest sample); everything else is kept as it is.
 
 from __future__ import annotations
 
+import math
+import os
+import re
+import warnings
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -21,7 +25,15 @@ import numpy as np
 import xarray as xr
 
 from . import factors as _factors
-from .errors import DtypeError, FactorError, OptionError, SpacingError, XisoError
+from .errors import (
+    DtypeError,
+    FactorError,
+    NonUniformSpacingError,
+    OptionError,
+    SpacingError,
+    XisoError,
+    XisoWarning,
+)
 from .reduce import (
     BOUNDARIES,
     METHODS,
@@ -31,14 +43,41 @@ from .reduce import (
     parse_dtype,
     result_dtype,
 )
-from .spacing import SpacingInfo, read_spacing, spatial_dims, to_common_unit
+from .spacing import SPACING_RTOL, SpacingInfo, read_spacing, spatial_dims, to_common_unit
 
-__all__ = ["downsample", "near_isotropic", "near_isotropic_factors", "spacing_info"]
+__all__ = [
+    "downsample",
+    "looks_like_labels",
+    "near_isotropic",
+    "near_isotropic_factors",
+    "spacing_info",
+    "warn",
+]
 
 T = TypeVar("T", xr.DataArray, xr.Dataset)
 
 # encoding keys that describe the stored layout of the input, not the data
 _LAYOUT_ENCODING = ("chunks", "preferred_chunks", "chunksizes", "original_shape", "shards")
+
+
+def _stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside the xiso package, counted
+    from the function that calls this one."""
+    import inspect
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = inspect.currentframe()
+    level = 0
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn(message: str) -> None:
+    """Emit ``message`` as an :class:`~xiso.errors.XisoWarning` that points at
+    the user's line: the first caller outside the xiso package."""
+    warnings.warn(message, XisoWarning, stacklevel=_stacklevel())
 
 
 def _not_a_tree(obj: Any, func: str, method: str) -> None:
@@ -58,6 +97,11 @@ def merge_factors(
         raise OptionError(
             "pass factors either as a mapping or as keyword arguments, not both "
             f"(got {dict(factors)!r} and {dict(kwargs)!r})"
+        )
+    if factors is not None and not isinstance(factors, Mapping):
+        raise FactorError(
+            f"downsample() takes the factors as a mapping or as keyword arguments, got "
+            f"{factors!r}; pass e.g. downsample(z=4) or downsample({{'z': 4}})"
         )
     merged: dict[Hashable, int] = {}
     merged.update(factors if factors is not None else kwargs)
@@ -245,9 +289,135 @@ def downsample(
     """
     _not_a_tree(obj, "downsample", "downsample")
     merged = check_factors(obj, merge_factors(factors, factors_kwargs), boundary)
+    return _reduce(obj, merged, "downsample", method, boundary, dtype, skipna)
+
+
+def _reduce(
+    obj: T,
+    merged: Mapping[Hashable, int],
+    func: str,
+    method: str,
+    boundary: str,
+    dtype: Any,
+    skipna: bool | None,
+) -> T:
+    """:func:`reduce_checked` with the dtype parsed, after warning (as ``func``)
+    about dropped samples and label images reduced as numbers."""
     dtype = None if dtype is None else parse_dtype(dtype)
+    if method not in METHODS:
+        raise OptionError(f"method={method!r} is not supported; use one of {METHODS!r}")
+    if boundary == "trim":
+        _warn_trimmed(obj, merged, func)
+    _warn_labels(obj, merged, method, dtype)
     options: dict[str, Any] = dict(method=method, boundary=boundary, dtype=dtype, skipna=skipna)
     return reduce_checked(obj, merged, **options)
+
+
+def _warn_trimmed(
+    obj: xr.DataArray | xr.Dataset, merged: Mapping[Hashable, int], func: str
+) -> None:
+    """One warning naming every dim whose trailing samples ``boundary="trim"`` drops."""
+    parts = []
+    for dim, factor in merged.items():
+        n = obj.sizes[dim]
+        dropped = n % factor
+        if factor > 1 and dropped:
+            kept = n // factor
+            parts.append(
+                f"{dropped} of the {n} samples of dimension {dim!r} ({n} is not a multiple of "
+                f"the factor {factor}; the result has {kept} sample{'s' * (kept != 1)} "
+                f"covering {n - dropped})"
+            )
+    if parts:
+        warn(f"{func} drops {' and '.join(parts)}: pass boundary='pad' to keep them, or crop first")
+
+
+_LABEL_WORDS = re.compile(r"(?<![a-z])(labels?|segmentations?)(?![a-z])")
+
+
+def _label_reason(name: Hashable, var: xr.Variable) -> str | None:
+    """Why ``var`` looks like a label image (see :func:`looks_like_labels`), or None."""
+    attrs = var.attrs
+    if "image-label" in attrs:
+        return "it has NGFF 'image-label' metadata"
+    if attrs.get("labels") is True:
+        return "its attrs['labels'] is True"
+    if var.dtype.kind not in "iub":
+        return None
+    for where, text in (
+        ("name", name),
+        ("long_name", attrs.get("long_name")),
+        ("standard_name", attrs.get("standard_name")),
+    ):
+        if isinstance(text, str) and _LABEL_WORDS.search(text.lower()):
+            return f"an integer array whose {where} is {text!r}"
+    return None
+
+
+def looks_like_labels(obj: xr.DataArray | xr.Variable, name: Hashable = None) -> bool:
+    """Whether ``obj`` looks like a label image (segmentation) rather than intensities.
+
+    A label image is marked by any of:
+
+    - ``attrs["image-label"]``: the NGFF label-image metadata key;
+    - ``attrs["labels"] is True``;
+    - an integer (or boolean) dtype together with a name, ``long_name`` or
+      ``standard_name`` attribute that holds the word "label", "labels",
+      "segmentation" or "segmentations" (any case, e.g. ``"nucleus_labels"``).
+
+    Averaging such data invents labels that exist nowhere in it, so
+    :func:`downsample` and :func:`near_isotropic` warn when they reduce it
+    with ``method="mean"`` or ``"median"`` or cast it to a float ``dtype``.
+
+    Parameters
+    ----------
+    obj : DataArray or Variable
+        The data.
+    name : hashable, optional
+        The name of a Variable (a DataArray's own name is used otherwise).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> looks_like_labels(xr.DataArray(np.zeros(4, "uint16"), dims="z", name="labels"))
+    True
+    >>> looks_like_labels(xr.DataArray(np.zeros(4, "float32"), dims="z", name="labels"))
+    False
+    """
+    if isinstance(obj, xr.DataArray):
+        return _label_reason(obj.name if name is None else name, obj.variable) is not None
+    return _label_reason(name, obj) is not None
+
+
+def _warn_labels(
+    obj: xr.DataArray | xr.Dataset, merged: Mapping[Hashable, int], method: str, dtype: Any
+) -> None:
+    """Warn for each reduced data variable that looks like labels when ``method``
+    averages or ``dtype`` is a float."""
+    averages = method in ("mean", "median")
+    to_float = dtype is not None and np.dtype(dtype).kind in "fc"
+    if not (averages or to_float):
+        return
+    if isinstance(obj, xr.DataArray):
+        variables = {obj.name: obj.variable}
+        what = "the DataArray"
+    else:
+        variables = {k: v.variable for k, v in obj.data_vars.items()}
+        what = "the data variable"
+    for name, var in variables.items():
+        if not any(d in var.dims for d in merged):
+            continue
+        reason = _label_reason(name, var)
+        if reason is None:
+            continue
+        if averages:
+            harm = f"method={method!r} invents labels that do not exist"
+        else:
+            harm = f"dtype={np.dtype(dtype).name!r} turns its labels into floats"
+        warn(
+            f"{what} {name!r} looks like a label image ({reason}); {harm}: "
+            "use method='mode' (or 'nearest') and leave dtype unset"
+        )
 
 
 def _shared_groups(
@@ -309,7 +479,36 @@ def spacing_info(
     spacing: Mapping[Hashable, Any] | None = None,
 ) -> SpacingInfo:
     """Spacing and units of ``obj``'s spatial dims (see :func:`xiso.spacing.read_spacing`)."""
-    return read_spacing(obj, spatial_dims(obj, dims), spacing)
+    found = spatial_dims(obj, dims)
+    try:
+        return read_spacing(obj, found, spacing)
+    except NonUniformSpacingError:
+        for dim in found:
+            if (spacing is None or dim not in spacing) and dim in obj.coords:
+                coord = obj.coords[dim]
+                if coord.ndim == 1 and coord.dtype.kind in "iuf":
+                    partial = partial_last_block(dim, np.asarray(coord.values, np.float64))
+                    if partial is not None:
+                        raise partial from None
+        raise
+
+
+def partial_last_block(dim: Hashable, values: np.ndarray) -> NonUniformSpacingError | None:
+    """The error for a coordinate that is evenly spaced but for its last step, as
+    the block centres of a ``boundary="pad"`` result are; None for any other."""
+    steps = np.diff(values)
+    body = steps[:-1]
+    if not body.size or not np.allclose(body, body[0], rtol=SPACING_RTOL, atol=0):
+        return None
+    if np.isclose(steps[-1], body[0], rtol=SPACING_RTOL, atol=0):
+        return None
+    return NonUniformSpacingError(
+        f"the coordinate of dimension {dim!r} is evenly spaced ({body[0]:.6g}) except for its "
+        f"last step ({steps[-1]:.6g}), as after boundary='pad': the last block of a pad "
+        "result is partial, so its coordinate step is irregular. A spacing (and an NGFF "
+        f"scale) needs a uniform step: reduce with boundary='trim', or crop {dim!r} to a "
+        "multiple of the factor first"
+    )
 
 
 def near_isotropic_factors(
@@ -354,17 +553,99 @@ def near_isotropic_factors(
     _not_a_tree(obj, "near_isotropic_factors", "near_isotropic")
     if isinstance(obj, (xr.DataArray, xr.Dataset)):
         info = spacing_info(obj, dims=dims, spacing=spacing)
+        common: Mapping[Hashable, float] = info.common
+        unit = info.unit
         tgt = None if target is None else to_common_unit(target, info)
-        return _factors.near_isotropic_factors(info.common, rounding=rounding, target=tgt)
-    if dims is not None or spacing is not None:
-        raise OptionError(
-            "dims= and spacing= apply to xarray objects, not to a mapping of spacings"
+    else:
+        if dims is not None or spacing is not None:
+            raise OptionError(
+                "dims= and spacing= apply to xarray objects, not to a mapping of spacings"
+            )
+        if target is not None and not isinstance(target, (int, float, np.number)):
+            raise OptionError(f"target={target!r}: with a mapping of spacings, pass a plain number")
+        common, unit = obj, None
+        tgt = None if target is None else float(target)
+    if tgt is not None:
+        _check_target_ratio(target, tgt, common, unit)
+    factors = _factors.near_isotropic_factors(common, rounding=rounding, target=tgt)
+    if tgt is not None:
+        _warn_target(target, tgt, common, unit, rounding, factors)
+    return factors
+
+
+def _length(value: float, unit: str | None) -> str:
+    return f"{value:.6g}" + (f" {unit}" if unit else "")
+
+
+def _coarsest(common: Mapping[Hashable, float]) -> tuple[Hashable, float]:
+    dim = max(common, key=lambda d: float(common[d]))
+    return dim, float(common[dim])
+
+
+def _check_target_ratio(
+    given: Any, tgt: float, common: Mapping[Hashable, float], unit: str | None
+) -> None:
+    """Refuse a target more than :data:`xiso.factors.MAX_TARGET_RATIO` times the
+    coarsest spacing: a unit mistake, not a wish."""
+    if not common or not math.isfinite(tgt) or tgt <= 0:
+        return  # no spatial dims, or a bad number: factors.py says what is wrong
+    dim, coarsest = _coarsest(common)
+    if not (math.isfinite(coarsest) and coarsest > 0):
+        return
+    ratio = tgt / coarsest
+    if ratio > _factors.MAX_TARGET_RATIO:
+        raise FactorError(
+            f"target={given!r} is {_length(tgt, unit)}, {ratio:.3g} times the coarsest "
+            f"spacing {_length(coarsest, unit)} (of {dim!r}); every dimension would need "
+            f"more than {_factors.MAX_TARGET_RATIO:.0e} samples to keep even one. Check "
+            "the target's units (e.g. 'mm' written for 'um')"
         )
-    if target is not None and not isinstance(target, (int, float, np.number)):
-        raise OptionError(f"target={target!r}: with a mapping of spacings, pass a plain number")
-    return _factors.near_isotropic_factors(
-        obj, rounding=rounding, target=None if target is None else float(target)
+
+
+def _warn_target(
+    given: Any,
+    tgt: float,
+    common: Mapping[Hashable, float],
+    unit: str | None,
+    rounding: str,
+    factors: Mapping[Hashable, int],
+) -> None:
+    """Warn when the factors do not give every dim the spacing ``tgt``."""
+    if not common:
+        return
+    reached = {d: float(common[d]) * factors[d] for d in common}
+    if all(math.isclose(v, tgt, rel_tol=_TARGET_RTOL) for v in reached.values()):
+        return
+    dims = list(reached)
+    values = set(round(v, 9) for v in reached.values())
+    if len(values) == 1:
+        gives = f"{_length(reached[dims[0]], unit)} along {', '.join(map(repr, dims))}"
+    else:
+        gives = ", ".join(f"{_length(v, unit)} along {d!r}" for d, v in reached.items())
+    dim, coarsest = _coarsest(common)
+    if tgt < coarsest and not math.isclose(tgt, coarsest, rel_tol=_TARGET_RTOL):
+        warn(
+            f"target={given!r} ({_length(tgt, unit)}) is finer than the coarsest spacing "
+            f"{_length(coarsest, unit)} (of {dim!r}) and xiso only downsamples: the target "
+            f"is ignored and the result has {gives} (factors {dict(factors)!r}); pass a "
+            f"target of at least {_length(coarsest, unit)}, or none"
+        )
+        return
+    if rounding == "pow2":
+        fix = "rounding='int' or a target that is a power of two times each spacing"
+        how = "power-of-two factors"
+    else:
+        fix = "a target that is a whole multiple of each spacing"
+        how = "integer factors"
+    warn(
+        f"target={given!r} ({_length(tgt, unit)}) cannot be reached with {how} "
+        f"(rounding={rounding!r}): it was rounded to factors {dict(factors)!r}, which give "
+        f"{gives}; pass {fix} to reach it exactly"
     )
+
+
+# relative difference below which a reached spacing counts as the target
+_TARGET_RTOL = 1e-6
 
 
 def near_isotropic(
@@ -411,7 +692,34 @@ def near_isotropic(
     factors = near_isotropic_factors(
         obj, rounding=rounding, target=target, dims=dims, spacing=spacing
     )
-    return downsample(obj, factors, method=method, boundary=boundary, dtype=dtype, skipna=skipna)
+    _check_lengths(obj, factors, target)
+    merged = check_factors(obj, factors, boundary)
+    return _reduce(obj, merged, "near_isotropic", method, boundary, dtype, skipna)
+
+
+def _check_lengths(
+    obj: xr.DataArray | xr.Dataset, factors: Mapping[Hashable, int], target: Any
+) -> None:
+    """A dim shorter than its near-isotropic factor, with fixes that fit
+    :func:`near_isotropic` (which takes no factors)."""
+    for dim, factor in factors.items():
+        n = obj.sizes[dim] if dim in obj.sizes else None
+        if n is None or factor <= max(n, 1):
+            continue
+        others = [d for d in factors if d != dim]
+        fixes = []
+        if others:
+            fixes.append(f"leave {dim!r} as it is with dims={others!r}")
+        if target is not None:
+            fixes.append("pass a finer target")
+        if n:
+            fixes.append(f"merge all its samples with downsample({{{dim!r}: {n}}})")
+        if not fixes:
+            fixes.append(f"drop the empty dimension {dim!r}")
+        raise FactorError(
+            f"near_isotropic needs a factor of {factor} for dimension {dim!r}, which has only "
+            f"{n} sample{'s' * (n != 1)}; " + ", or ".join(fixes)
+        )
 
 
 def _has_spatial_dims(ds: xr.Dataset) -> bool:

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -40,8 +38,14 @@ import pydantic
 import xarray as xr
 
 from ..encodings import DOWNSCALING
-from ..errors import OmeZarrError, XisoError, XisoWarning
-from ..spacing import coordinate_step, coordinate_unit, spatial_dims, unit_registry
+from ..errors import NonUniformSpacingError, OmeZarrError, XisoError
+from ..resample import partial_last_block, warn
+from ..spacing import (
+    coordinate_step,
+    coordinate_unit,
+    spatial_dims,
+    unit_registry,
+)
 
 NGFF_VERSIONS = ("0.4", "0.5")
 _TIME_NAMES = {"t", "time"}
@@ -53,19 +57,6 @@ XISO_KEY = "xiso"
 # DataArray encoding: the multiscale ``type`` (downscaling method) of the image it
 # was read from, written again when a DataTree of levels is written
 DOWNSCALING_TYPE = DOWNSCALING  # see xiso.encodings
-
-
-def _stacklevel() -> int:
-    """The ``stacklevel`` of the first frame outside the xiso package."""
-    import inspect
-
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-    frame = inspect.currentframe()
-    level = 0
-    while frame is not None and frame.f_code.co_filename.startswith(package):
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 # the unit names the NGFF specification lists for space and time axes
@@ -295,7 +286,10 @@ def _numeric_transform(
     dim = da.dims[i]
     values = np.asarray(da.coords[dim].values, dtype=np.float64)
     if values.size >= 2 or da.coords[dim].encoding.get("spacing") is not None:
-        step = coordinate_step(da, dim)
+        try:
+            step = coordinate_step(da, dim)
+        except NonUniformSpacingError as err:
+            raise _irregular(dim, values, err) from None
         if values[-1] < values[0]:
             raise OmeZarrError(
                 f"the coordinate of dimension {dim!r} is descending, which NGFF cannot "
@@ -311,6 +305,18 @@ def _numeric_transform(
             "= step (opening an OME-Zarr image does this)"
         )
     return float(step), float(values[0])
+
+
+def _irregular(dim: Hashable, values: np.ndarray, err: Exception) -> NonUniformSpacingError:
+    """The error for a coordinate NGFF cannot scale: the hint of
+    :func:`~xiso.spacing.coordinate_step` (``spacing=``) does not apply here."""
+    partial = partial_last_block(dim, values)
+    if partial is not None:
+        return partial
+    return NonUniformSpacingError(
+        f"{err.args[0].split(';')[0]}; NGFF needs a uniform scale per axis: resample "
+        f"{dim!r} onto a regular grid before writing"
+    )
 
 
 def level_transform(
@@ -721,11 +727,9 @@ def restore_coords(
             out[name] = _restored(str(name), record, sizes, coords)
         except (ValueError, TypeError, KeyError) as err:
             reason = err.args[0] if isinstance(err, KeyError) and err.args else err
-            warnings.warn(
+            warn(
                 f"the coordinate {name!r} that xiso stored in {where!r} does not fit the "
-                f"image and is left out ({reason}); the store was changed by another tool",
-                XisoWarning,
-                stacklevel=_stacklevel(),
+                f"image and is left out ({reason}); the store was changed by another tool"
             )
     return out
 

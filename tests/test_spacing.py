@@ -66,7 +66,7 @@ def test_float_noise_is_accepted():
 
 
 def test_non_uniform():
-    da = make_volume(nz=4).assign_coords(z=[0.0, 0.25, 0.5, 1.0])
+    da = make_volume(nz=4).assign_coords(z=[0.0, 0.5, 0.75, 1.0])
     with pytest.raises(xiso.NonUniformSpacingError, match="dimension 'z' is not evenly spaced"):
         da.iso.near_isotropic()
 
@@ -197,3 +197,98 @@ def test_target_that_is_not_a_length(units, target):
         da.iso.near_isotropic(target=target)
     with pytest.raises(xiso.UnitError, match=re.escape(pattern)):
         da.iso.factors(target=target)
+
+
+# --- units: the table of common unit strings against pint ---------------------
+from xiso import units as xunits  # noqa: E402
+
+ALL_LENGTHS = [*xunits.FAST_UNITS, "km", "pm", "angstrom", "inch", " um ", "micrometer ** 1"]
+
+
+@pytest.mark.parametrize("text", sorted(xunits.FAST_UNITS))
+def test_fast_unit_factors_are_pints(text):
+    """Each table entry is a length whose factors to and from metres are the
+    floats pint itself multiplies by."""
+    ureg = pint.get_application_registry()
+    unit = ureg.Unit(text)
+    assert unit.is_compatible_with(ureg.meter)
+    metre = ureg.Unit("m")._units
+    to_m, from_m = xunits.FAST_UNITS[text]
+    assert ureg._get_conversion_factor(unit._units, metre) == to_m
+    assert ureg._get_conversion_factor(metre, unit._units) == from_m
+
+
+@pytest.mark.parametrize("text", ALL_LENGTHS)
+def test_conversions_equal_pint_bit_for_bit(text):
+    """Table (fast) and pint (fallback) paths give exactly pint's numbers."""
+    ureg = pint.get_application_registry()
+    values = np.random.default_rng(0).lognormal(0, 3, 200)
+    for v in [*values, 0.25, 1.0, 0.1, 3e-3, 7.0]:
+        v = float(v)
+        want_m = ureg.Quantity(v, text.strip()).to("m").magnitude
+        assert xunits.to_metres("z", v, text) == want_m
+        want_back = ureg.Quantity(v, "m").to(text.strip()).magnitude
+        assert xunits.from_metres("z", v, text) == want_back
+
+
+def _pint_reference(native, units):
+    """read_spacing's common spacings as computed with pint alone (the old code)."""
+    ureg = pint.get_application_registry()
+    metres = {d: ureg.Quantity(native[d], units[d]).to("m").magnitude for d in native}
+    coarsest = max(native, key=lambda d: metres[d])
+    ref = ureg.Unit(units[coarsest])
+    common = {d: float(ureg.Quantity(metres[d], "m").to(ref).magnitude) for d in native}
+    return common, units[coarsest]
+
+
+@pytest.mark.parametrize(
+    "units",
+    [
+        ("um", "um", "um"),
+        ("nm", "micrometer", "µm"),
+        ("mm", "nm", "micron"),
+        ("km", "um", "nm"),  # km goes through pint
+        ("angstrom", "pm", "nm"),
+        ("metre", "millimeters", "μm"),
+    ],
+)
+def test_read_spacing_equals_pint(units):
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        steps = rng.lognormal(0, 2, 3)
+        da = xr.DataArray(
+            np.zeros((2, 2, 2)),
+            dims=("z", "y", "x"),
+            coords={
+                d: (d, [0.0, s], {"units": u}) for d, s, u in zip(("z", "y", "x"), steps, units)
+            },
+        )
+        info = xiso.spacing_info(da)
+        common, unit = _pint_reference(info.native, dict(zip(("z", "y", "x"), units)))
+        assert info.common == common and info.unit == unit
+
+
+def test_common_units_do_not_use_pint(monkeypatch):
+    """Spacing with the usual unit strings, and a numeric target, never touch
+    pint's registry (building it costs about a second); other units do."""
+
+    def no_pint():
+        raise AssertionError("pint's registry was used")
+
+    monkeypatch.setattr(xunits, "unit_registry", no_pint)
+    monkeypatch.setattr(xiso.spacing, "unit_registry", no_pint)
+
+    def coord(d, step, unit):
+        return (d, np.arange(4) * step, {"units": unit})
+
+    da = xr.DataArray(
+        np.zeros((4, 4, 4)),
+        dims=("z", "y", "x"),
+        coords={"z": coord("z", 250.0, "nm"), "y": coord("y", 1.0, "µm"), "x": coord("x", 1, "um")},
+    )
+    assert da.iso.spacing == {"z": 250.0, "y": 1.0, "x": 1.0}
+    assert xiso.spacing_info(da).unit == "µm"
+    assert da.iso.factors() == {"z": 4, "y": 1, "x": 1}
+    assert da.iso.near_isotropic(target=1.0).sizes == {"z": 1, "y": 4, "x": 4}
+    with pytest.raises(AssertionError, match="registry was used"):
+        xiso.spacing_info(da.assign_coords(x=coord("x", 1e-6, "km")))

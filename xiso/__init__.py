@@ -5,9 +5,11 @@ Importing xiso registers the ``.iso`` accessor on DataArray and Dataset.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     DtypeError,
@@ -36,9 +38,7 @@ def _launched_as_command() -> bool:
 
 try:  # Ctrl-C while the command is still importing: one line and exit 130, as later
     from . import accessor as _accessor  # noqa: F401  (registers .iso)
-    from . import data, plot
-    from .io import open_ome_zarr, open_ome_zarr_pyramid, to_ome_zarr
-    from .pyramid import pyramid
+    from .pyramid import pyramid  # eager: the accessor imports the module xiso.pyramid
     from .reduce import METHODS
     from .resample import downsample, near_isotropic, near_isotropic_factors, spacing_info
     from .spacing import spatial_dims
@@ -47,6 +47,38 @@ except KeyboardInterrupt:
         raise
     print("xiso: interrupted", file=sys.stderr)
     raise SystemExit(130) from None
+
+# Cheap import: what needs zarr, pydantic or matplotlib is imported on first
+# use (PEP 562), so ``import xiso`` costs little more than ``import xarray``.
+# name -> (module, attribute; None for the module itself)
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "data": ("xiso.data", None),
+    "plot": ("xiso.plot", None),
+    "open_ome_zarr": ("xiso.io", "open_ome_zarr"),
+    "open_ome_zarr_pyramid": ("xiso.io", "open_ome_zarr_pyramid"),
+    "to_ome_zarr": ("xiso.io", "to_ome_zarr"),
+}
+
+if TYPE_CHECKING:  # what mypy and IDEs see; at run time these come from __getattr__
+    from . import data, plot
+    from .io import open_ome_zarr, open_ome_zarr_pyramid, to_ome_zarr
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'xiso' has no attribute {name!r}") from None
+    value = importlib.import_module(module)
+    if attribute is not None:
+        value = getattr(value, attribute)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 try:
     __version__ = version("xiso")

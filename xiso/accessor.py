@@ -1,19 +1,33 @@
-"""The ``.iso`` accessors on DataArray and Dataset.
+"""The ``.iso`` accessors on DataArray, Dataset and DataTree.
 
 Each method checks nothing itself and calls one function of the layers below;
 ``__init__`` only stores the object (xarray hides errors raised there).
+
+Docstrings are not written here: :func:`_from_twin` copies each method's
+documentation from its plain-function twin (``da.iso.near_isotropic`` from
+:func:`xiso.near_isotropic`), so ``help()`` and Jupyter's Shift-Tab show the
+full text where the user is. :mod:`xiso.io` and :mod:`xiso.plot` are imported
+only inside the methods that need them (``import xiso`` stays cheap); their
+docstrings are read from the source without importing them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+import ast
+import html
+import inspect
+import re
+import sys
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import xarray as xr
 
-from . import io, plot, resample
 from . import pyramid as _pyramid
-from .spacing import spatial_dims
+from . import resample
+from .explain import Explanation, explain, format_number
+from .spacing import spatial_dims, to_common_unit
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -22,29 +36,365 @@ if TYPE_CHECKING:
 __all__ = ["IsoDataArrayAccessor", "IsoDataTreeAccessor", "IsoDatasetAccessor"]
 
 T = TypeVar("T", xr.DataArray, xr.Dataset)
+F = TypeVar("F", bound=Callable[..., Any])
+
+# --------------------------------------------------------------------------
+# docstrings, copied from the plain-function twins
+# --------------------------------------------------------------------------
+_SECTION_RULE = re.compile(r"^-{3,}$")
 
 
+def _source_doc(module: str, name: str) -> str:
+    """The docstring of function ``name`` of xiso module ``module``: from the
+    module when it is imported, else parsed from its source (importing
+    :mod:`xiso.io` or :mod:`xiso.plot` here would defeat the lazy import)."""
+    loaded = sys.modules.get(f"xiso.{module}")
+    if loaded is not None:
+        return inspect.getdoc(getattr(loaded, name)) or ""
+    path = Path(__file__).parent.joinpath(*module.split(".")).with_suffix(".py")
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):  # no source next to the bytecode: a short doc
+        return ""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return ast.get_docstring(node) or ""
+    return ""
+
+
+def _sections(doc: str) -> list[tuple[str, list[str]]]:
+    """Split a cleaned numpydoc docstring into (title, lines); the summary has title ""."""
+    lines = doc.splitlines()
+    out: list[tuple[str, list[str]]] = [("", [])]
+    i = 0
+    while i < len(lines):
+        if (
+            i + 1 < len(lines)
+            and lines[i].strip()
+            and not lines[i].startswith(" ")
+            and _SECTION_RULE.match(lines[i + 1])
+        ):
+            out.append((lines[i].strip(), []))
+            i += 2
+            continue
+        out[-1][1].append(lines[i])
+        i += 1
+    return out
+
+
+def _drop_parameters(lines: list[str], drop: Iterable[str]) -> list[str]:
+    """Remove the names in ``drop`` from a Parameters section; an entry left
+    with no name goes with its description."""
+    dropped = set(drop)
+    out: list[str] = []
+    keep = True
+    for line in lines:
+        if line and not line.startswith(" "):  # an entry: "a, b : type" or "a, b"
+            names, sep, kind = line.partition(" : ")
+            left = [n.strip() for n in names.split(",") if n.strip() not in dropped]
+            keep = bool(left)
+            if keep:
+                out.append(", ".join(left) + sep + kind)
+        elif keep:
+            out.append(line)
+    return out
+
+
+def _accessor_examples(lines: list[str], func: str, method: str) -> list[str]:
+    """Rewrite calls ``func(obj, ...)`` (qualified or not) of the examples as
+    ``obj.iso.method(...)``."""
+    call = re.compile(rf"(?<![\w.])(?:\w+\.)*{re.escape(func)}\((\w+)(\)|,\s*)")
+
+    def accessor_call(m: re.Match[str]) -> str:
+        return f"{m[1]}.iso.{method}(" + (")" if m[2] == ")" else "")
+
+    return [
+        call.sub(accessor_call, line) if line.lstrip()[:4] in (">>> ", "... ") else line
+        for line in lines
+    ]
+
+
+def accessor_doc(
+    doc: str,
+    public: str,
+    method: str,
+    *,
+    drop: Iterable[str] = ("obj",),
+    replace: Mapping[str, str] | None = None,
+) -> str:
+    """The docstring of accessor method ``method`` made from ``doc``, the
+    docstring of its twin ``public`` (e.g. ``"xiso.near_isotropic"``).
+
+    The ``drop`` parameters (the object the accessor is on) leave the
+    Parameters section, example calls of the twin become accessor calls, and a
+    line after the summary says which function the method is. ``replace``
+    gives new text for whole sections (``""`` for the summary).
+    """
+    if not doc:
+        return f"See :func:`{public}`."
+    func = public.rsplit(".", 1)[-1]
+    parts = _sections(inspect.cleandoc(doc))
+    replace = dict(replace or {})
+    out: list[str] = []
+    for title, lines in parts:
+        if title in replace:
+            lines = [*inspect.cleandoc(replace.pop(title)).splitlines(), ""]
+        elif title == "Parameters":
+            lines = _drop_parameters(lines, drop)
+        elif title == "Examples":
+            lines = _accessor_examples(lines, func, method)
+        if title:
+            out += [title, "-" * len(title)]
+        else:
+            while lines and not lines[-1].strip():
+                lines = lines[:-1]
+            note = f"``obj.iso.{method}(...)`` is ``{public}(obj, ...)``."
+            lines = [*lines, "", note, ""]
+        out += lines
+    for title, text in replace.items():  # sections the twin does not have
+        out += [title, "-" * len(title), *inspect.cleandoc(text).splitlines(), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _from_twin(
+    twin: Callable[..., Any] | tuple[str, str],
+    public: str,
+    *,
+    drop: Iterable[str] = ("obj",),
+    replace: Mapping[str, str] | None = None,
+) -> Callable[[F], F]:
+    """Give the decorated accessor method the docstring of ``twin`` (a function,
+    or (module, name) of one not to import), see :func:`accessor_doc`."""
+
+    def decorate(method: F) -> F:
+        doc = _source_doc(*twin) if isinstance(twin, tuple) else inspect.getdoc(twin) or ""
+        method.__doc__ = accessor_doc(doc, public, method.__name__, drop=drop, replace=replace)
+        return method
+
+    return decorate
+
+
+# --------------------------------------------------------------------------
+# the repr: what the accessor sees, one fact per row, never raising
+# --------------------------------------------------------------------------
+def _reason(err: Exception) -> str:
+    """The first line of an error, for a one-line row."""
+    text = str(err).splitlines()[0] if str(err) else ""
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _backing(data: Any) -> str:
+    """numpy, or dask with its chunk shape, or the array type."""
+    if hasattr(data, "dask") and hasattr(data, "chunksize"):
+        chunks = tuple(int(c) for c in data.chunksize)
+        return f"dask, chunks {chunks} ({data.npartitions} chunks)"
+    kind = type(data)
+    return "numpy" if kind.__module__ == "numpy" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _summary_rows(obj: xr.DataArray | xr.Dataset) -> list[tuple[str, str]]:
+    """(label, value) rows describing ``obj`` for the accessor's repr."""
+    rows: list[tuple[str, str]] = []
+    try:
+        dims = spatial_dims(obj)
+    except Exception as err:
+        return [("spatial dims", _reason(err))]
+    rows.append(("spatial dims", ", ".join(str(d) for d in dims)))
+    try:
+        info = resample.spacing_info(obj)
+        report = explain(
+            info.native,
+            {d: obj.sizes[d] for d in info.native},
+            common=info.common,
+            units=info.units,
+            unit=info.unit,
+        )
+    except Exception as err:
+        rows.append(("spacing", _reason(err)))
+    else:
+        unit = f" {info.unit}" if info.unit else ""
+        rows.append(
+            ("spacing", ", ".join(f"{d.dim} {_num(d.spacing, d.unit)}" for d in report.dims))
+        )
+        finest = min(report.dims, key=lambda d: d.common_spacing)
+        rows.append(
+            (
+                "anisotropy",
+                f"{format_number(report.anisotropy)} (coarsest {report.coarsest_dim} "
+                f"{format_number(report.coarsest)}{unit} / finest {finest.dim} "
+                f"{format_number(finest.common_spacing)}{unit})",
+            )
+        )
+        rows.append(
+            (
+                "factors",
+                ", ".join(f"{d.dim} {d.factor}" for d in report.dims)
+                + " (near_isotropic, rounding='pow2'; see .explain())",
+            )
+        )
+        rows.append(
+            (
+                "after",
+                ", ".join(f"{d.dim} {_num(d.new_spacing, info.unit)}" for d in report.dims)
+                + f"; anisotropy {format_number(report.residual_anisotropy)}",
+            )
+        )
+    if isinstance(obj, xr.DataArray):
+        rows.append(("data", _backing(obj.data)))
+    else:
+        for name, var in obj.data_vars.items():
+            rows.append((f"data {name}", _backing(var.data)))
+    return rows
+
+
+def _num(value: float, unit: str | None) -> str:
+    return format_number(value) if unit is None else f"{format_number(value)} {unit}"
+
+
+def _title(obj: xr.DataArray | xr.Dataset) -> str:
+    kind = type(obj).__name__
+    sizes = ", ".join(f"{d}: {n}" for d, n in obj.sizes.items())
+    if isinstance(obj, xr.DataArray):
+        name = "" if obj.name is None else f" {obj.name!r}"
+        return f"<{kind}.iso{name} ({sizes}) {obj.dtype}>"
+    n = len(obj.data_vars)
+    return f"<{kind}.iso ({sizes}) {n} data variable{'' if n == 1 else 's'}>"
+
+
+def _safe_rows(obj: Any) -> tuple[str, list[tuple[str, str]]]:
+    try:
+        return _title(obj), _summary_rows(obj)
+    except Exception as err:  # a repr never raises
+        return f"<{type(obj).__name__}.iso>", [("error", _reason(err))]
+
+
+def _text(title: str, rows: list[tuple[str, str]]) -> str:
+    width = max(len(label) for label, _ in rows)
+    return "\n".join([title, *(f"  {label.ljust(width)}  {value}" for label, value in rows)])
+
+
+# --------------------------------------------------------------------------
+# the accessors
+# --------------------------------------------------------------------------
 class _IsoAccessor(Generic[T]):
     """Shared implementation of the DataArray and Dataset accessors."""
 
     def __init__(self, obj: T) -> None:
         self._obj: T = obj
 
+    def __repr__(self) -> str:
+        title, rows = _safe_rows(self._obj)
+        return _text(title, rows)
+
+    def _repr_html_(self) -> str:
+        title, rows = _safe_rows(self._obj)
+        esc = html.escape
+        body = "".join(
+            f"<tr><th style='text-align:left'>{esc(label)}</th>"
+            f"<td style='text-align:left'>{esc(value)}</td></tr>"
+            for label, value in rows
+        )
+        return f"<div><p><code>{esc(title)}</code></p><table>{body}</table></div>"
+
     @property
     def spatial_dims(self) -> tuple[Hashable, ...]:
-        """The spatial dims: x, y, z (any case) and CF/NGFF-tagged dims."""
+        """The spatial dims: x, y, z (any case) and CF/NGFF-tagged dims.
+
+        Dims named x, y or z (any case), and dims whose coordinate has attrs
+        ``axis`` in X/Y/Z (CF) or ``type == "space"`` (NGFF), in the order of
+        the object's dims. ``obj.iso.spatial_dims`` is
+        ``xiso.spatial_dims(obj)``.
+
+        Returns
+        -------
+        tuple
+            The spatial dim names.
+
+        Raises
+        ------
+        SpatialDimError
+            No dim is spatial.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> xr.DataArray(np.zeros((2, 3, 4)), dims=("c", "y", "x")).iso.spatial_dims
+        ('y', 'x')
+        """
         return spatial_dims(self._obj)
 
     @property
     def spacing(self) -> dict[Hashable, float]:
-        """Spacing of each spatial dim, in its coordinate's own unit."""
+        """Spacing of each spatial dim, in its coordinate's own unit.
+
+        ``obj.iso.spacing`` is ``xiso.spacing_info(obj).native``: read from
+        each 1-D coordinate, which must be evenly spaced.
+
+        Returns
+        -------
+        dict
+            Spatial dim -> spacing (see :attr:`units` for the units).
+
+        Raises
+        ------
+        SpatialDimError, MissingCoordinateError, SpacingError, NonUniformSpacingError, UnitError
+            No spatial dim, a dim without coordinate, an uneven or non-finite
+            coordinate, or units that cannot be compared.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> da = xr.DataArray(np.zeros((4, 2)), dims=("z", "x"),
+        ...                   coords={"z": np.arange(4) * 0.25, "x": [0.0, 1.0]})
+        >>> da.iso.spacing
+        {'z': 0.25, 'x': 1.0}
+        """
         return resample.spacing_info(self._obj).native
 
     @property
     def units(self) -> dict[Hashable, str | None]:
-        """Unit of each spatial dim's coordinate (None where it has none)."""
+        """Unit of each spatial dim's coordinate (None where it has none).
+
+        ``obj.iso.units`` is ``xiso.spacing_info(obj).units``: the coordinate
+        attrs ``units`` (or ``unit``), parsed with pint.
+
+        Returns
+        -------
+        dict
+            Spatial dim -> unit string, or None.
+
+        Raises
+        ------
+        SpatialDimError, MissingCoordinateError, SpacingError, NonUniformSpacingError, UnitError
+            As :attr:`spacing`.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> da = xr.DataArray(np.zeros((4, 2)), dims=("z", "x"),
+        ...                   coords={"z": ("z", np.arange(4) * 250.0, {"units": "nm"}),
+        ...                           "x": ("x", [0.0, 1.0], {"units": "um"})})
+        >>> da.iso.units
+        {'z': 'nm', 'x': 'um'}
+        """
         return resample.spacing_info(self._obj).units
 
+    @_from_twin(
+        resample.near_isotropic_factors,
+        "xiso.near_isotropic_factors",
+        replace={  # the twin's examples pass a mapping of spacings, which needs no accessor
+            "Examples": """
+            >>> import numpy as np, xarray as xr
+            >>> da = xr.DataArray(np.zeros((8, 2, 2)), dims=("z", "y", "x"),
+            ...                   coords={"z": np.arange(8) * 0.25, "y": [0.0, 1.0],
+            ...                           "x": [0.0, 1.0]})
+            >>> da.iso.factors()
+            {'z': 4, 'y': 1, 'x': 1}
+            >>> da.iso.factors(target=2.0)
+            {'z': 8, 'y': 2, 'x': 2}
+            """
+        },
+    )
     def factors(
         self,
         *,
@@ -53,11 +403,73 @@ class _IsoAccessor(Generic[T]):
         dims: Iterable[Hashable] | None = None,
         spacing: Mapping[Hashable, Any] | None = None,
     ) -> dict[Hashable, int]:
-        """Factors :meth:`near_isotropic` would use; see :func:`xiso.near_isotropic_factors`."""
         return resample.near_isotropic_factors(
             self._obj, rounding=rounding, target=target, dims=dims, spacing=spacing
         )
 
+    def explain(
+        self,
+        *,
+        rounding: str = "pow2",
+        target: Any = None,
+        dims: Iterable[Hashable] | None = None,
+        spacing: Mapping[Hashable, Any] | None = None,
+    ) -> Explanation:
+        """Why :meth:`factors` (and :meth:`near_isotropic`) pick their factors.
+
+        Per spatial dim: its spacing, the ratio of the reference spacing (the
+        coarsest, or ``target``) to it, the rounding rule, the factor, the
+        spacing it gives, and the samples ``boundary="trim"`` drops at the
+        end; then the anisotropy before and after, and what became of
+        ``target`` (used, rounded, or ignored because it is not coarser than
+        the coarsest spacing).
+
+        Parameters
+        ----------
+        rounding, target, dims, spacing
+            As in :meth:`factors`.
+
+        Returns
+        -------
+        Explanation
+            A frozen dataclass (see :mod:`xiso.explain`): ``print()`` shows a
+            text table, Jupyter an HTML table, ``.to_dict()`` gives the numbers.
+
+        Raises
+        ------
+        XisoError
+            As :meth:`factors`.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> da = xr.DataArray(np.zeros((10, 4, 4)), dims=("z", "y", "x"),
+        ...                   coords={"z": np.arange(10) * 0.25, "y": np.arange(4.0),
+        ...                           "x": np.arange(4.0)})
+        >>> e = da.iso.explain()
+        >>> e.factors, e.dropped
+        ({'z': 4, 'y': 1, 'x': 1}, {'z': 2, 'y': 0, 'x': 0})
+        >>> print(e)
+        near_isotropic factors, rounding='pow2' (nearest power of 2 in log2; ties to the smaller)
+        reference: the coarsest spacing 1 (of 'y')
+        dim  size  spacing  ratio  rounding  factor  new spacing  new size  trim drops
+        z      10  0.25         4  pow2           4  1                   2           2
+        y       4  1            1  pow2           1  1                   4           0
+        x       4  1            1  pow2           1  1                   4           0
+        anisotropy: 4 -> 1 (coarsest / finest spacing)
+        """
+        info = resample.spacing_info(self._obj, dims=dims, spacing=spacing)
+        return explain(
+            info.native,
+            {d: self._obj.sizes[d] for d in info.native},
+            common=info.common,
+            units=info.units,
+            unit=info.unit,
+            rounding=rounding,
+            target=None if target is None else to_common_unit(target, info),
+        )
+
+    @_from_twin(resample.near_isotropic, "xiso.near_isotropic")
     def near_isotropic(
         self,
         *,
@@ -70,7 +482,6 @@ class _IsoAccessor(Generic[T]):
         dtype: Any = None,
         skipna: bool | None = None,
     ) -> T:
-        """Make voxels near-isotropic; see :func:`xiso.near_isotropic`."""
         return resample.near_isotropic(
             self._obj,
             dims=dims,
@@ -83,6 +494,7 @@ class _IsoAccessor(Generic[T]):
             skipna=skipna,
         )
 
+    @_from_twin(resample.downsample, "xiso.downsample")
     def downsample(
         self,
         factors: Mapping[Hashable, int] | None = None,
@@ -94,7 +506,6 @@ class _IsoAccessor(Generic[T]):
         skipna: bool | None = None,
         **factors_kwargs: int,
     ) -> T:
-        """Block-reduce by integer factors; see :func:`xiso.downsample`."""
         return resample.downsample(
             self._obj,
             factors,
@@ -110,6 +521,7 @@ class _IsoAccessor(Generic[T]):
 class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
     """``DataArray.iso``: near-isotropic resampling of labelled volumes."""
 
+    @_from_twin(_pyramid.pyramid, "xiso.pyramid")
     def pyramid(
         self,
         *,
@@ -120,7 +532,6 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
         dims: Iterable[Hashable] | None = None,
         spacing: Mapping[Hashable, Any] | None = None,
     ) -> xr.DataTree:
-        """A multiscale pyramid as a DataTree; see :func:`xiso.pyramid`."""
         return _pyramid.pyramid(
             self._obj,
             levels=levels,
@@ -131,6 +542,7 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
             spacing=spacing,
         )
 
+    @_from_twin(("plot", "orthoviews"), "xiso.plot.orthoviews")
     def plot(
         self,
         *,
@@ -143,7 +555,8 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
         vmin: float | None = None,
         vmax: float | None = None,
     ) -> Figure:
-        """Orthogonal views at true physical aspect; see :func:`xiso.plot.orthoviews`."""
+        from . import plot
+
         return plot.orthoviews(
             self._obj,
             mode=mode,
@@ -156,6 +569,7 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
             vmax=vmax,
         )
 
+    @_from_twin(("io.write", "to_ome_zarr"), "xiso.to_ome_zarr")
     def to_ome_zarr(
         self,
         store: Any,
@@ -170,7 +584,8 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
         min_size: int = 32,
         storage_options: Mapping[str, Any] | None = None,
     ) -> None:
-        """Write as OME-Zarr (a pyramid by default); see :func:`xiso.to_ome_zarr`."""
+        from . import io
+
         io.to_ome_zarr(
             self._obj,
             store,
@@ -191,6 +606,12 @@ class IsoDatasetAccessor(_IsoAccessor[xr.Dataset]):
     """``Dataset.iso``: near-isotropic resampling of every spatial variable."""
 
 
+_TREE_RETURNS = """
+DataTree
+    A new tree of the same shape; every node reduced as described above.
+"""
+
+
 @xr.register_datatree_accessor("iso")
 class IsoDataTreeAccessor:
     """``DataTree.iso``: apply xiso to every node, and write pyramids."""
@@ -198,6 +619,24 @@ class IsoDataTreeAccessor:
     def __init__(self, obj: xr.DataTree) -> None:
         self._obj: xr.DataTree = obj
 
+    @_from_twin(
+        resample.near_isotropic,
+        "xiso.near_isotropic",
+        replace={
+            "": inspect.getdoc(resample.tree_near_isotropic) or "",
+            "Returns": _TREE_RETURNS,
+            "Examples": """
+            >>> import numpy as np, xarray as xr
+            >>> def level(n, dz):
+            ...     return xr.Dataset({"v": (("z", "x"), np.zeros((n, 2)))},
+            ...                       coords={"z": np.arange(n) * dz, "x": [0.0, 1.0]})
+            >>> tree = xr.DataTree.from_dict({"fine": level(8, 0.25), "coarse": level(8, 0.5)})
+            >>> out = tree.iso.near_isotropic()
+            >>> dict(out["fine"].sizes), dict(out["coarse"].sizes)
+            ({'z': 2, 'x': 2}, {'z': 4, 'x': 2})
+            """,
+        },
+    )
     def near_isotropic(
         self,
         *,
@@ -210,10 +649,6 @@ class IsoDataTreeAccessor:
         dtype: Any = None,
         skipna: bool | None = None,
     ) -> xr.DataTree:
-        """:func:`xiso.near_isotropic` on every node.
-
-        See :func:`xiso.resample.tree_near_isotropic`.
-        """
         return resample.tree_near_isotropic(
             self._obj,
             dims=dims,
@@ -226,6 +661,23 @@ class IsoDataTreeAccessor:
             skipna=skipna,
         )
 
+    @_from_twin(
+        resample.downsample,
+        "xiso.downsample",
+        replace={
+            "": inspect.getdoc(resample.tree_downsample) or "",
+            "Returns": _TREE_RETURNS,
+            "Examples": """
+            >>> import numpy as np, xarray as xr
+            >>> ds = xr.Dataset({"v": (("z", "x"), np.zeros((8, 2)))},
+            ...                 coords={"z": np.arange(8) * 0.25, "x": [0.0, 1.0]})
+            >>> tree = xr.DataTree.from_dict({"a": ds, "b": ds.isel(z=0)})
+            >>> out = tree.iso.downsample(z=4)
+            >>> dict(out["a"].sizes), dict(out["b"].sizes)
+            ({'z': 2, 'x': 2}, {'x': 2})
+            """,
+        },
+    )
     def downsample(
         self,
         factors: Mapping[Hashable, int] | None = None,
@@ -237,7 +689,6 @@ class IsoDataTreeAccessor:
         skipna: bool | None = None,
         **factors_kwargs: int,
     ) -> xr.DataTree:
-        """:func:`xiso.downsample` on every node that has one of the named dims."""
         return resample.tree_downsample(
             self._obj,
             resample.merge_factors(factors, factors_kwargs),
@@ -247,6 +698,38 @@ class IsoDataTreeAccessor:
             skipna=skipna,
         )
 
-    def to_ome_zarr(self, store: Any, **kwargs: Any) -> None:
-        """Write the tree (one child per level) as OME-Zarr; see :func:`xiso.to_ome_zarr`."""
-        io.to_ome_zarr(self._obj, store, **kwargs)
+    @_from_twin(
+        ("io.write", "to_ome_zarr"),
+        "xiso.to_ome_zarr",
+        drop=("obj", "pyramid", "levels", "min_size", "method"),
+        replace={
+            "": """
+            Write the tree (one child node per level) as OME-Zarr.
+
+            The tree is a pyramid as :meth:`DataArray.iso.pyramid` or
+            :func:`xiso.open_ome_zarr_pyramid` return it; its levels are written
+            as they are (nothing is reduced).
+            """
+        },
+    )
+    def to_ome_zarr(
+        self,
+        store: Any,
+        *,
+        version: str = "0.5",
+        chunks: Any = None,
+        compressor: Any = None,
+        overwrite: bool = False,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        from . import io
+
+        io.to_ome_zarr(
+            self._obj,
+            store,
+            version=version,
+            chunks=chunks,
+            compressor=compressor,
+            overwrite=overwrite,
+            storage_options=storage_options,
+        )

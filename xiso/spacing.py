@@ -1,7 +1,8 @@
 """Which dimensions are spatial, and their sample spacing and units.
 
 Spacing is read from each spatial dimension's 1-D coordinate; units come from
-the coordinate attrs ``units`` (or ``unit``) and are parsed with pint.
+the coordinate attrs ``units`` (or ``unit``) and are parsed in
+:mod:`xiso.units` (pint, imported only for uncommon unit strings).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pint
 import xarray as xr
 
 from .errors import (
@@ -21,6 +21,7 @@ from .errors import (
     SpatialDimError,
     UnitError,
 )
+from .units import check_length, from_metres, is_quantity, length_unit, to_metres, unit_registry
 
 __all__ = [
     "SPACING_RTOL",
@@ -35,12 +36,6 @@ _SPATIAL_NAMES = {"x", "y", "z"}
 _SPATIAL_AXES = {"X", "Y", "Z"}
 
 XarrayObject = xr.DataArray | xr.Dataset
-
-
-def unit_registry() -> pint.UnitRegistry:
-    """The pint registry xiso parses units with (pint's application registry,
-    so quantities interoperate with pint-xarray)."""
-    return pint.get_application_registry()
 
 
 def _coord_attrs(obj: XarrayObject, dim: Hashable) -> Mapping[Any, Any]:
@@ -82,23 +77,6 @@ def spatial_dims(obj: XarrayObject, dims: Iterable[Hashable] | None = None) -> t
             "give their coordinates attrs axis='X'/'Y'/'Z', or pass dims=[...]"
         )
     return found
-
-
-def _parse_unit(dim: Hashable, text: Any) -> pint.Unit:
-    ureg = unit_registry()
-    try:
-        unit = ureg.Unit(str(text).strip())
-    except Exception:  # pint raises several unrelated types on bad strings
-        raise UnitError(
-            f"the unit {text!r} of dimension {dim!r} cannot be parsed; use a length "
-            "unit such as 'micrometer', 'um', 'nm' or 'mm'"
-        ) from None
-    if not unit.is_compatible_with(ureg.meter):
-        raise UnitError(
-            f"the unit {text!r} of dimension {dim!r} is not a length; spatial "
-            "coordinates need a length unit such as 'micrometer' or 'nm'"
-        )
-    return unit
 
 
 def coordinate_unit(obj: XarrayObject, dim: Hashable) -> str | None:
@@ -199,19 +177,18 @@ class SpacingInfo:
 
 
 def _override(dim: Hashable, value: Any, coord_unit: str | None) -> tuple[float, str | None]:
-    ureg = unit_registry()
     if isinstance(value, str):
         try:
-            value = ureg.Quantity(value)
+            value = unit_registry().Quantity(value)
         except Exception:
             raise UnitError(
                 f"spacing of {dim!r} is {value!r}, which cannot be parsed; pass a number "
                 "or a quantity such as '250 nm'"
             ) from None
-    if isinstance(value, pint.Quantity):
+    if is_quantity(value):
         if value.dimensionless:
             return float(value.magnitude), coord_unit
-        _parse_unit(dim, f"{value.units:~}")
+        length_unit(dim, f"{value.units:~}")
         return float(value.magnitude), f"{value.units}"
     try:
         number = float(value)
@@ -255,7 +232,7 @@ def read_spacing(
         else:
             step = coordinate_step(obj, d)
         if unit is not None:
-            _parse_unit(d, unit)
+            check_length(d, unit)
         native[d] = step
         units[d] = unit
     with_units = [d for d in dims if units[d] is not None]
@@ -268,11 +245,10 @@ def read_spacing(
             "spacings cannot be compared; set attrs['units'] on every spatial coordinate "
             "or remove them from all"
         )
-    ureg = unit_registry()
-    metres = {d: ureg.Quantity(native[d], _parse_unit(d, units[d])).to("m").magnitude for d in dims}
+    metres = {d: to_metres(d, native[d], str(units[d])) for d in dims}
     coarsest = max(dims, key=lambda d: metres[d])
-    ref_unit = _parse_unit(coarsest, units[coarsest])
-    common = {d: float(ureg.Quantity(metres[d], "m").to(ref_unit).magnitude) for d in dims}
+    ref_unit = str(units[coarsest])
+    common = {d: from_metres(coarsest, metres[d], ref_unit) for d in dims}
     return SpacingInfo(native, units, common, units[coarsest])
 
 
@@ -288,17 +264,17 @@ def to_common_unit(value: Any, info: SpacingInfo) -> float:
     SpacingError
         ``value`` is neither a number nor a quantity.
     """
-    ureg = unit_registry()
     given = value
     if isinstance(value, str):
+        ureg = unit_registry()
         try:
             value = ureg.Quantity(value)
         except Exception:
             raise UnitError(f"target {value!r} cannot be parsed; pass a number or '1 um'") from None
-    if isinstance(value, pint.Quantity):
+    if is_quantity(value):
         if value.dimensionless:
             return float(value.magnitude)
-        if not value.is_compatible_with(ureg.meter):
+        if not value.is_compatible_with("meter"):
             fix = (
                 f"a length such as '2 um', or a plain number in {info.unit!r}"
                 if info.unit is not None
@@ -312,7 +288,7 @@ def to_common_unit(value: Any, info: SpacingInfo) -> float:
                 f"target {value!r} has a unit but the spatial coordinates have none; "
                 "pass a plain number or set attrs['units'] on the coordinates"
             )
-        return float(value.to(_parse_unit("target", info.unit)).magnitude)
+        return float(value.to(length_unit("target", info.unit)).magnitude)
     try:
         return float(value)
     except (TypeError, ValueError):

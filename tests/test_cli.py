@@ -131,18 +131,42 @@ class _FakeTTY:
         pass
 
 
+BAR = "100%|"  # what tqdm's text bar shows when a computation ends
+
+
 def test_progress_bar_on_a_terminal_only(source, tmp_path, monkeypatch, capsys):
     _, path = source
     fake = _FakeTTY()
     monkeypatch.setattr(sys, "stderr", fake)
     assert main(["convert", str(path), str(tmp_path / "a.zarr")]) == 0
-    assert "100% Completed" in "".join(fake.parts)
+    assert BAR in "".join(fake.parts)
     fake.parts.clear()
     assert main(["convert", str(path), str(tmp_path / "b.zarr"), "--quiet"]) == 0
-    assert "Completed" not in "".join(fake.parts)
+    assert "%|" not in "".join(fake.parts)
     monkeypatch.undo()
     assert main(["convert", str(path), str(tmp_path / "c.zarr")]) == 0  # not a TTY: no bar
-    assert "Completed" not in capsys.readouterr().err
+    assert "%|" not in capsys.readouterr().err
+
+
+def test_progress_option_forces_the_bar_when_stderr_is_no_terminal(source, tmp_path, capfd):
+    _, path = source
+    assert main(["convert", str(path), str(tmp_path / "a.zarr"), "--progress"]) == 0
+    captured = capfd.readouterr()
+    assert BAR in captured.err and "%|" not in captured.out  # the summary stays on stdout
+    assert "factors" in captured.out
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--shape", "16", "32", "32", "--progress"]) == 0
+    assert BAR in capfd.readouterr().err
+    assert main(["demo", "--out", str(out), "--shape", "16", "32", "32"]) == 0
+    assert "%|" not in capfd.readouterr().err
+
+
+def test_quiet_and_progress_exclude_each_other(source, tmp_path, capsys):
+    _, path = source
+    with pytest.raises(SystemExit) as exc:
+        main(["convert", str(path), str(tmp_path / "o.zarr"), "--quiet", "--progress"])
+    assert exc.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_info_on_nested_level_paths(tmp_path, capsys):
@@ -203,3 +227,16 @@ def test_demo_on_a_tiny_volume(tmp_path, capsys):
     assert main(["demo", "--shape", "4", "4", "4", "--out", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "z=1 x y=4 x x=4" in text and (out / "orthoviews.png").stat().st_size > 1000
+
+
+def test_progress_with_a_scheduler_is_one_line_pointing_at_the_dashboard(source, tmp_path, capfd):
+    distributed = pytest.importorskip("distributed")
+    _, path = source
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", dashboard_address=None
+    ) as cluster:
+        args = ["convert", str(path), str(tmp_path / "a.zarr"), "--progress"]
+        assert main([*args, "--scheduler", cluster.scheduler_address]) == 0
+    err = capfd.readouterr().err
+    assert "dask.distributed Client" in err and "%|" not in err
+    assert xiso.open_ome_zarr(tmp_path / "a.zarr").sizes == {"z": 8, "y": 48, "x": 40}

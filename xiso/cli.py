@@ -83,18 +83,6 @@ def _print_table(rows: list[list[str]], header: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[None]:
-    """A dask progress bar on stderr when ``enabled`` (a TTY and not --quiet)."""
-    if not enabled:
-        yield
-        return
-    from dask.diagnostics import ProgressBar
-
-    with ProgressBar(out=sys.stderr, dt=0.2):
-        yield
-
-
-@contextlib.contextmanager
 def _scheduler(address: str | None) -> Iterator[None]:
     if address is None:
         yield
@@ -114,7 +102,12 @@ def _scheduler(address: str | None) -> Iterator[None]:
 
 
 def _show_progress(args: argparse.Namespace) -> bool:
-    return not args.quiet and sys.stderr.isatty() and args.scheduler is None
+    """A bar on stderr with --progress, else when stderr is a TTY and not --quiet.
+
+    With --scheduler the bar is one line pointing at the cluster's dashboard
+    (see :func:`xiso.progress.progress_bar`).
+    """
+    return bool(args.progress) or (not args.quiet and sys.stderr.isatty())
 
 
 def _storage_options(pairs: Sequence[str] | None) -> dict[str, Any] | None:
@@ -170,8 +163,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     before = xiso.open_ome_zarr(src)
     print(f"near_isotropic factors: {before.iso.factors()}")
     t0 = time.perf_counter()
-    with _progress(_show_progress(args)):
-        xiso.to_ome_zarr(before.iso.near_isotropic(), dst, overwrite=True)
+    xiso.to_ome_zarr(
+        before.iso.near_isotropic(), dst, overwrite=True, progress=_show_progress(args)
+    )
     t_convert = time.perf_counter() - t0
     after = xiso.open_ome_zarr(dst)
     levels = len(xiso.open_ome_zarr_pyramid(dst).children)
@@ -331,19 +325,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
         iso = da.iso.near_isotropic(
             method=args.method, rounding=args.rounding, target=_target(args.target)
         )
-        with _progress(_show_progress(args)):
-            xiso.to_ome_zarr(
-                iso,
-                args.output,
-                pyramid=not args.no_pyramid,
-                levels=args.levels,
-                version=args.ngff_version,
-                chunks=chunks,
-                overwrite=args.overwrite,
-                method=args.method,
-                min_size=args.min_size,
-                storage_options=_options_for(args.output, options),
-            )
+        xiso.to_ome_zarr(
+            iso,
+            args.output,
+            pyramid=not args.no_pyramid,
+            levels=args.levels,
+            version=args.ngff_version,
+            chunks=chunks,
+            overwrite=args.overwrite,
+            method=args.method,
+            min_size=args.min_size,
+            storage_options=_options_for(args.output, options),
+            progress=_show_progress(args),
+        )
     if not args.quiet:
         print(
             f"{args.input}: {dict(da.sizes)} -> {args.output}: {dict(iso.sizes)} "
@@ -356,6 +350,16 @@ def cmd_convert(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------
 # parser
 # --------------------------------------------------------------------------
+def _progress_options(parser: argparse.ArgumentParser, quiet: str) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", action="store_true", help=quiet)
+    group.add_argument(
+        "--progress",
+        action="store_true",
+        help="show the progress bar on stderr even when it is not a terminal (e.g. in logs)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xiso",
@@ -379,8 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--shape", type=int, nargs=3, default=(256, 512, 512), metavar=("NZ", "NY", "NX")
     )
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--quiet", action="store_true", help="no progress bar")
-    demo.set_defaults(func=cmd_demo, scheduler=None)
+    _progress_options(demo, quiet="no progress bar")
+    demo.set_defaults(func=cmd_demo)
 
     info = sub.add_parser("info", help="describe an OME-Zarr image")
     info.add_argument("store", help="path or URL of an OME-Zarr image group")
@@ -416,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conv.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help=STORAGE)
     conv.add_argument("--scheduler", help="address of a dask.distributed scheduler")
-    conv.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    _progress_options(conv, quiet="no progress bar, no summary")
     conv.set_defaults(func=cmd_convert)
     return parser
 

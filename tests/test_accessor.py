@@ -1,5 +1,10 @@
+import ast
+import importlib
+import inspect
+import pydoc
 import subprocess
 import sys
+from pathlib import Path
 
 import dask.array as dsa
 import numpy as np
@@ -246,3 +251,241 @@ def test_plain_functions_point_a_tree_to_its_accessor():
         match = rf"{func}\(\) takes a DataArray or Dataset, got a DataTree; use tree.iso.{method}"
         with pytest.raises(TypeError, match=match):
             call()
+
+
+# --------------------------------------------------------------------------
+# notebook-first: help text, repr, import cost, Dataset parity
+# --------------------------------------------------------------------------
+def _section(doc, title):
+    """The lines of numpydoc section ``title`` of ``doc`` (cleaned)."""
+    lines = inspect.cleandoc(doc).splitlines()
+    start = lines.index(title) + 2
+    end = next((i for i in range(start, len(lines) - 1) if set(lines[i + 1]) == {"-"}), len(lines))
+    return lines[start:end]
+
+
+def _twins():
+    from xiso import io, plot, resample
+
+    pyramid_module = importlib.import_module("xiso.pyramid")  # xiso.pyramid is the function
+
+    da, ds, tree = make_volume(), make_volume().to_dataset(), _tree()
+    return [
+        (da.iso.factors, resample.near_isotropic_factors),
+        (ds.iso.factors, resample.near_isotropic_factors),
+        (da.iso.near_isotropic, resample.near_isotropic),
+        (ds.iso.near_isotropic, resample.near_isotropic),
+        (da.iso.downsample, resample.downsample),
+        (ds.iso.downsample, resample.downsample),
+        (da.iso.pyramid, pyramid_module.pyramid),
+        (da.iso.plot, plot.orthoviews),
+        (da.iso.to_ome_zarr, io.to_ome_zarr),
+        (tree.iso.near_isotropic, resample.near_isotropic),
+        (tree.iso.downsample, resample.downsample),
+        (tree.iso.to_ome_zarr, io.to_ome_zarr),
+    ]
+
+
+@pytest.mark.parametrize("index", range(12))
+def test_help_shows_the_twins_documentation(index):
+    method, twin = _twins()[index]
+    text = pydoc.render_doc(method, renderer=pydoc.plaintext)
+    doc = inspect.getdoc(method)
+    assert "Parameters\n----------" in doc and "Parameters" in text
+    for title in ("Returns", "Raises", "Examples"):  # the sections the twin has
+        if title in inspect.getdoc(twin).splitlines():
+            assert f"{title}\n{'-' * len(title)}" in doc and title in text
+    params = "\n".join(_section(doc, "Parameters"))
+    for name, p in inspect.signature(method).parameters.items():
+        if p.kind is not p.VAR_KEYWORD:
+            assert name in params, name
+    assert not any(line.startswith("obj") for line in _section(doc, "Parameters"))
+    assert "obj : " in inspect.getdoc(twin)
+    # written once: the other sections are the twin's, line for line
+    for title in ("Raises", "Notes"):
+        if title in inspect.getdoc(twin).splitlines():
+            assert _section(doc, title) == _section(twin.__doc__, title)
+    tree_method = type(method.__self__).__name__ == "IsoDataTreeAccessor"
+    if not tree_method and "Returns" in inspect.getdoc(twin).splitlines():
+        assert _section(doc, "Returns") == _section(twin.__doc__, "Returns")
+    assert method.__name__ in doc or twin.__name__ in doc
+
+
+def test_help_of_near_isotropic():
+    doc = inspect.getdoc(make_volume().iso.near_isotropic)
+    assert doc.startswith(inspect.getdoc(xiso.near_isotropic).splitlines()[0])
+    assert "``obj.iso.near_isotropic(...)`` is ``xiso.near_isotropic(obj, ...)``." in doc
+    assert ">>> da.iso.near_isotropic().sizes" in doc  # the example in the accessor form
+    assert "near_isotropic(da)" not in doc
+    plot_doc = inspect.getdoc(make_volume().iso.plot)
+    assert '>>> fig = vol.iso.plot(mode="mip")' in plot_doc
+
+
+def test_accessor_doc_drops_parameters_from_shared_entries():
+    from xiso.accessor import accessor_doc
+
+    doc = accessor_doc(
+        """Summary of ``obj``.
+
+        Parameters
+        ----------
+        obj : DataArray
+            The data.
+        a, b
+            Shared text.
+        c : int
+            More.
+
+        Examples
+        --------
+        >>> f(x, c=1)
+        >>> m.f(y)
+        >>> g(f(z))
+        """,
+        "xiso.f",
+        "meth",
+        drop=("obj", "b", "c"),
+    )
+    assert doc.splitlines() == [
+        "Summary of ``obj``.",
+        "",
+        "``obj.iso.meth(...)`` is ``xiso.f(obj, ...)``.",
+        "",
+        "Parameters",
+        "----------",
+        "a",
+        "    Shared text.",
+        "Examples",
+        "--------",
+        ">>> x.iso.meth(c=1)",
+        ">>> y.iso.meth()",
+        ">>> g(z.iso.meth())",
+    ]
+
+
+def test_tree_to_ome_zarr_takes_only_what_a_tree_uses(tmp_path):
+    tree = make_volume(nz=8).iso.pyramid(min_size=2, levels=2)
+    params = inspect.signature(tree.iso.to_ome_zarr).parameters
+    assert list(params) == [
+        "store",
+        "version",
+        "chunks",
+        "compressor",
+        "overwrite",
+        "storage_options",
+    ]
+    assert "levels" not in "\n".join(_section(inspect.getdoc(tree.iso.to_ome_zarr), "Parameters"))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'pyramid'"):
+        tree.iso.to_ome_zarr(tmp_path / "t.zarr", pyramid=False)
+
+
+def test_accessor_module_does_not_import_io_or_plot_at_top():
+    tree = ast.parse(Path(xiso.accessor.__file__).read_text())
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    names = {a.name for n in top for a in n.names} | {getattr(n, "module", None) for n in top}
+    assert not names & {"io", "plot", "xiso.io", "xiso.plot"}, names
+
+
+UM = ("um", "um", "um")
+
+
+def test_repr_of_a_known_array():
+    da = make_volume(units=UM)  # 16 x 6 x 5 uint16, z 0.25 um, y x 1 um
+    assert repr(da.iso) == (
+        "<DataArray.iso 'vol' (z: 16, y: 6, x: 5) uint16>\n"
+        "  spatial dims  z, y, x\n"
+        "  spacing       z 0.25 um, y 1 um, x 1 um\n"
+        "  anisotropy    4 (coarsest y 1 um / finest z 0.25 um)\n"
+        "  factors       z 4, y 1, x 1 (near_isotropic, rounding='pow2'; see .explain())\n"
+        "  after         z 1 um, y 1 um, x 1 um; anisotropy 1\n"
+        "  data          numpy"
+    )
+    html = da.iso._repr_html_()
+    assert "<th style='text-align:left'>anisotropy</th>" in html
+    assert (
+        "4 (coarsest y 1 um / finest z 0.25 um)" in html
+        and "&lt;DataArray.iso &#x27;vol&#x27;" in html
+    )
+
+
+def test_repr_rounds_for_reading_and_shows_dask_chunks():
+    ds = make_volume(nz=10, dz=0.1 * 3, dy=1.2000000000000002, dx=1.2).to_dataset().chunk({"z": 4})
+    assert repr(ds.iso) == (
+        "<Dataset.iso (z: 10, y: 6, x: 5) 1 data variable>\n"
+        "  spatial dims  z, y, x\n"
+        "  spacing       z 0.3, y 1.2, x 1.2\n"
+        "  anisotropy    4 (coarsest y 1.2 / finest z 0.3)\n"
+        "  factors       z 4, y 1, x 1 (near_isotropic, rounding='pow2'; see .explain())\n"
+        "  after         z 1.2, y 1.2, x 1.2; anisotropy 1\n"
+        "  data vol      dask, chunks (4, 6, 5) (3 chunks)"
+    )
+
+
+def _bad_objects():
+    vol = make_volume()
+    return {
+        "no spatial dim": xr.DataArray(np.zeros(3), dims="q"),
+        "no coordinate": vol.drop_vars("z"),
+        "non-uniform": vol.assign_coords(z=np.r_[0.0, 1.0, np.arange(3, 17.0)]),
+        "bad unit": make_volume(units=("banana", "um", "um")),
+        "some units": make_volume(units=("um", None, None)),
+        "factor too large": make_volume(dz=1e-300),
+        "string coordinate": vol.assign_coords(x=list("abcde")),
+        "0-d": xr.DataArray(1.0),
+        "empty dataset": xr.Dataset(),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_objects()))
+def test_repr_never_raises(case):
+    obj = _bad_objects()[case]
+    text = repr(obj.iso)
+    html = obj.iso._repr_html_()
+    assert text.startswith(f"<{type(obj).__name__}.iso") and "<table>" in html
+    assert all(len(line.splitlines()) == 1 for line in text.splitlines())
+
+
+def test_repr_says_why_in_one_line():
+    bad = _bad_objects()
+    assert (
+        "  spacing       NonUniformSpacingError: the coordinate of dimension 'z' is not evenly"
+        in (repr(bad["non-uniform"].iso))
+    )
+    assert "  spacing       MissingCoordinateError: dimension 'z' has no coordinate" in repr(
+        bad["no coordinate"].iso
+    )
+    assert "  factors       FactorError: the spacing of dimension 'z' is 1e-300" in repr(
+        bad["factor too large"].iso
+    )
+    assert "  spatial dims  SpatialDimError: found no spatial dimension among ('q',)" in repr(
+        bad["no spatial dim"].iso
+    )
+
+
+def test_repr_never_raises_even_when_everything_fails(monkeypatch):
+    import xiso.accessor as accessor
+
+    def boom(obj):
+        raise RuntimeError("broken\nsecond line")
+
+    monkeypatch.setattr(accessor, "_title", boom)
+    da = make_volume()
+    assert repr(da.iso) == "<DataArray.iso>\n  error  RuntimeError: broken"
+    assert "RuntimeError: broken" in da.iso._repr_html_()
+
+
+@pytest.mark.parametrize("method", ["pyramid", "plot"])
+def test_dataset_pyramid_and_plot_say_to_pick_a_variable(method):
+    ds = make_volume().to_dataset()
+    ds["lab"] = ds["vol"] > 500
+    ds["t"] = ("t", [1.0, 2.0])
+    match = (
+        rf"Dataset.iso.{method}\(\) is not available: .* Pick one variable "
+        rf"\(spatial variables: 'vol', 'lab'\): ds\['vol'\].iso.{method}\(...\)"
+    )
+    with pytest.raises(xiso.XisoError, match=match):
+        getattr(ds.iso, method)(min_size=2) if method == "pyramid" else ds.iso.plot(mode="mip")
+    with pytest.raises(xiso.XisoError, match=r'ds\["name"\].iso'):
+        getattr(xr.Dataset({"q": ("q", [1, 2])}).iso, method)()
+    # what to do instead works
+    assert getattr(ds["vol"].iso, method).__doc__.count("Parameters") == 1

@@ -20,12 +20,13 @@ import re
 import sys
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
 
 import xarray as xr
 
 from . import pyramid as _pyramid
 from . import resample
+from .errors import XisoError
 from .explain import Explanation, explain, format_number
 from .spacing import spatial_dims, to_common_unit
 
@@ -200,50 +201,40 @@ def _summary_rows(obj: xr.DataArray | xr.Dataset) -> list[tuple[str, str]]:
     except Exception as err:
         return [("spatial dims", _reason(err))]
     rows.append(("spatial dims", ", ".join(str(d) for d in dims)))
-    try:
-        info = resample.spacing_info(obj)
-        report = explain(
-            info.native,
-            {d: obj.sizes[d] for d in info.native},
-            common=info.common,
-            units=info.units,
-            unit=info.unit,
-        )
-    except Exception as err:
-        rows.append(("spacing", _reason(err)))
-    else:
-        unit = f" {info.unit}" if info.unit else ""
-        rows.append(
-            ("spacing", ", ".join(f"{d.dim} {_num(d.spacing, d.unit)}" for d in report.dims))
-        )
-        finest = min(report.dims, key=lambda d: d.common_spacing)
-        rows.append(
-            (
-                "anisotropy",
-                f"{format_number(report.anisotropy)} (coarsest {report.coarsest_dim} "
-                f"{format_number(report.coarsest)}{unit} / finest {finest.dim} "
-                f"{format_number(finest.common_spacing)}{unit})",
-            )
-        )
-        rows.append(
-            (
-                "factors",
-                ", ".join(f"{d.dim} {d.factor}" for d in report.dims)
-                + " (near_isotropic, rounding='pow2'; see .explain())",
-            )
-        )
-        rows.append(
-            (
-                "after",
-                ", ".join(f"{d.dim} {_num(d.new_spacing, info.unit)}" for d in report.dims)
-                + f"; anisotropy {format_number(report.residual_anisotropy)}",
-            )
-        )
+    rows += _spacing_rows(obj)
     if isinstance(obj, xr.DataArray):
         rows.append(("data", _backing(obj.data)))
     else:
         for name, var in obj.data_vars.items():
             rows.append((f"data {name}", _backing(var.data)))
+    return rows
+
+
+def _spacing_rows(obj: xr.DataArray | xr.Dataset) -> list[tuple[str, str]]:
+    """Spacing, anisotropy, and the factors of near_isotropic() with the spacing they give."""
+    try:
+        info = resample.spacing_info(obj)
+    except Exception as err:
+        return [("spacing", _reason(err))]
+    rows = [("spacing", ", ".join(f"{d} {_num(s, info.units[d])}" for d, s in info.native.items()))]
+    try:
+        sizes = {d: obj.sizes[d] for d in info.native}
+        report = explain(info.native, sizes, common=info.common, units=info.units, unit=info.unit)
+    except Exception as err:
+        return [*rows, ("factors", _reason(err))]
+    finest = min(report.dims, key=lambda d: d.common_spacing)
+    coarsest = f"{report.coarsest_dim} {_num(report.coarsest, info.unit)}"
+    rows.append(
+        (
+            "anisotropy",
+            f"{format_number(report.anisotropy)} (coarsest {coarsest} / finest "
+            f"{finest.dim} {_num(finest.common_spacing, info.unit)})",
+        )
+    )
+    factors = ", ".join(f"{d.dim} {d.factor}" for d in report.dims)
+    rows.append(("factors", f"{factors} (near_isotropic, rounding='pow2'; see .explain())"))
+    after = ", ".join(f"{d.dim} {_num(d.new_spacing, info.unit)}" for d in report.dims)
+    rows.append(("after", f"{after}; anisotropy {format_number(report.residual_anisotropy)}"))
     return rows
 
 
@@ -601,9 +592,74 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
         )
 
 
+def _one_variable(ds: xr.Dataset, method: str, why: str) -> XisoError:
+    """The error of a DataArray-only method called on a Dataset: it names the
+    variables that have a spatial dim, to pick one."""
+    try:
+        dims = set(spatial_dims(ds))
+        names = [n for n, v in ds.data_vars.items() if dims & set(v.dims)]
+    except Exception:  # no spatial dim at all: the example stays generic
+        names = []
+    pick = f"ds[{names[0]!r}]" if names else 'ds["name"]'
+    among = f" (spatial variables: {', '.join(map(repr, names))})" if names else ""
+    return XisoError(
+        f"Dataset.iso.{method}() is not available: {why}. Pick one variable{among}: "
+        f"{pick}.iso.{method}(...)"
+    )
+
+
 @xr.register_dataset_accessor("iso")
 class IsoDatasetAccessor(_IsoAccessor[xr.Dataset]):
     """``Dataset.iso``: near-isotropic resampling of every spatial variable."""
+
+    def pyramid(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not available on a Dataset: build the pyramid of one variable.
+
+        A pyramid (and the OME-Zarr image :meth:`DataArray.iso.to_ome_zarr`
+        writes from it) holds one image. Use ``ds["name"].iso.pyramid()``;
+        to reduce every variable with the same factors use
+        :meth:`near_isotropic` or :meth:`downsample`. The arguments are those
+        of :meth:`DataArray.iso.pyramid` and are not looked at.
+
+        Raises
+        ------
+        XisoError
+            Always; the message names the variables to pick from.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> ds = xr.Dataset({"vol": (("z", "x"), np.zeros((4, 2)))})
+        >>> ds.iso.pyramid()
+        Traceback (most recent call last):
+        ...
+        xiso.errors.XisoError: Dataset.iso.pyramid() is not available: ...ds['vol'].iso.pyramid(...)
+        """
+        raise _one_variable(self._obj, "pyramid", "a pyramid holds one image, a DataArray")
+
+    def plot(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not available on a Dataset: draw one variable.
+
+        :func:`xiso.plot.orthoviews` draws one volume with one colour scale.
+        Use ``ds["name"].iso.plot()``, or :func:`xiso.plot.compare` for two
+        volumes side by side. The arguments are those of
+        :meth:`DataArray.iso.plot` and are not looked at.
+
+        Raises
+        ------
+        XisoError
+            Always; the message names the variables to pick from.
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> ds = xr.Dataset({"vol": (("z", "y", "x"), np.zeros((4, 2, 2)))})
+        >>> ds.iso.plot()
+        Traceback (most recent call last):
+        ...
+        xiso.errors.XisoError: Dataset.iso.plot() is not available: ...: ds['vol'].iso.plot(...)
+        """
+        raise _one_variable(self._obj, "plot", "orthogonal views draw one volume, a DataArray")
 
 
 _TREE_RETURNS = """

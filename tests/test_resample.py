@@ -7,9 +7,11 @@ Expected values come from an independent numpy reference written here
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import re
+import warnings
 from collections import Counter
 from fractions import Fraction
 
@@ -125,6 +127,24 @@ def sync():
     return dask.config.set(scheduler="synchronous")
 
 
+def trims(boundary="trim", func="downsample"):
+    """The XisoWarning of boundary="trim" on the fixtures, whose NZ=10 is not a
+    multiple of 4; nothing for other boundaries (see tests/test_warnings.py)."""
+    if boundary != "trim":
+        return contextlib.nullcontext()
+    message = f"{func} drops 2 of the 10 samples of dimension 'z'"
+    return pytest.warns(xiso.XisoWarning, match=re.escape(message))
+
+
+def averages_labels(method="mean", dtype=None):
+    """The XisoWarning of a Dataset fixture whose uint8 'labels' variable is
+    averaged (mean, median) or cast to a float dtype."""
+    if method not in ("mean", "median") and (dtype is None or np.dtype(dtype).kind != "f"):
+        return contextlib.nullcontext()
+    message = "the data variable 'labels' looks like a label image"
+    return pytest.warns(xiso.XisoWarning, match=re.escape(message))
+
+
 # --------------------------------------------------------------------------
 # fixtures
 # --------------------------------------------------------------------------
@@ -205,7 +225,8 @@ def _values(obj):
 @pytest.mark.parametrize("boundary", ["trim", "pad"])
 def test_dataarray_block_methods(backend, method, boundary):
     arr = make_dataarray(backend)
-    out = xiso.downsample(arr, {"z": 4, "y": 2}, method=method, boundary=boundary)
+    with trims(boundary):
+        out = xiso.downsample(arr, {"z": 4, "y": 2}, method=method, boundary=boundary)
     assert out.dims == arr.dims
     assert out.dtype == arr.dtype
     assert out.name == "vol"
@@ -238,7 +259,8 @@ def test_dataarray_block_methods(backend, method, boundary):
 
 def test_coordinate_is_block_mean():
     arr = make_dataarray()
-    out = xiso.downsample(arr, z=4)
+    with trims():
+        out = xiso.downsample(arr, z=4)
     np.testing.assert_allclose(out.z.values, [0.375, 1.375])
     out = xiso.downsample(arr, z=4, boundary="pad")
     # last partial block holds z = 2.0, 2.25
@@ -250,7 +272,8 @@ def test_coordinate_is_block_mean():
 @pytest.mark.parametrize(("boundary", "z_index"), [("trim", [1, 5]), ("pad", [1, 5, 8])])
 def test_nearest_takes_sample_and_its_coordinate(backend, boundary, z_index):
     arr = make_dataarray(backend)
-    out = _values(xiso.downsample(arr, z=4, x=3, method="nearest", boundary=boundary))
+    with trims(boundary):
+        out = _values(xiso.downsample(arr, z=4, x=3, method="nearest", boundary=boundary))
     x_index = [1, 3] if boundary == "pad" else [1]  # x: 5 samples, last block [3, 4]
     expected = arr.values[:, z_index][:, :, :, x_index]
     assert_data(out.values, expected)
@@ -262,10 +285,14 @@ def test_nearest_takes_sample_and_its_coordinate(backend, boundary, z_index):
 
 def test_mapping_and_kwargs_are_the_same():
     arr = make_dataarray()
-    a = xiso.downsample(arr, {"z": 4})
-    b = xiso.downsample(arr, z=4)
-    c = arr.iso.downsample(z=4)
-    d = arr.iso.downsample({"z": 4})
+    with trims():
+        a = xiso.downsample(arr, {"z": 4})
+    with trims():
+        b = xiso.downsample(arr, z=4)
+    with trims():
+        c = arr.iso.downsample(z=4)
+    with trims():
+        d = arr.iso.downsample({"z": 4})
     for other in (b, c, d):
         xr.testing.assert_identical(a, other)
 
@@ -282,7 +309,8 @@ def test_mapping_and_kwargs_together_is_an_option_error(backend):
 def test_spacing_is_multiplied_by_factor():
     arr = make_dataarray()
     assert arr.iso.spacing == pytest.approx({"z": 0.25, "y": 1.0, "x": 1.0})
-    out = xiso.downsample(arr, z=4, y=2)
+    with trims():
+        out = xiso.downsample(arr, z=4, y=2)
     assert out.iso.spacing == pytest.approx({"z": 1.0, "y": 2.0, "x": 1.0})
     out = xiso.downsample(arr, z=2, method="nearest")
     assert out.iso.spacing == pytest.approx({"z": 0.5, "y": 1.0, "x": 1.0})
@@ -315,9 +343,12 @@ def test_factor_one_and_nothing_else():
 def test_near_isotropic_dataarray(backend):
     arr = make_dataarray(backend)
     assert arr.iso.factors() == {"z": 4, "y": 1, "x": 1}
-    a = xiso.near_isotropic(arr)
-    b = arr.iso.near_isotropic()
-    c = xiso.downsample(arr, z=4)
+    with trims(func="near_isotropic"):
+        a = xiso.near_isotropic(arr)
+    with trims(func="near_isotropic"):
+        b = arr.iso.near_isotropic()
+    with trims():
+        c = xiso.downsample(arr, z=4)
     xr.testing.assert_identical(_values(a), _values(c))
     xr.testing.assert_identical(_values(b), _values(c))
     a = _values(a)
@@ -330,7 +361,8 @@ def test_near_isotropic_dataarray(backend):
 def test_near_isotropic_with_units():
     arr = make_dataarray()
     arr = arr.assign_coords(z=("z", np.arange(NZ) * 250.0, {"units": "nm"}))
-    out = xiso.near_isotropic(arr, method="mode")
+    with trims(func="near_isotropic"):
+        out = xiso.near_isotropic(arr, method="mode")
     assert out.sizes["z"] == 2
     assert_data(out.values, ref_var(arr, {"z": 4}, method="mode"))
     np.testing.assert_allclose(out.z.values, [375.0, 1375.0])
@@ -357,7 +389,8 @@ def test_near_isotropic_pad_and_dtype():
 def test_dataset_every_variable(backend, method):
     ds = make_dataset(backend)
     factors = {"z": 4, "y": 2}
-    out = xiso.downsample(ds, factors, method=method, boundary="pad")
+    with averages_labels(method):
+        out = xiso.downsample(ds, factors, method=method, boundary="pad")
     assert out.attrs == {"title": "test", "n": 3}
     if backend == "dask":
         for name in ("vol", "f32", "i32", "labels", "series"):
@@ -390,7 +423,8 @@ def test_dataset_every_variable(backend, method):
 
 def test_dataset_all_nan_block_and_dtypes():
     ds = make_dataset()
-    out = xiso.downsample(ds, z=4, y=2)
+    with trims(), averages_labels():
+        out = xiso.downsample(ds, z=4, y=2)
     assert np.isnan(out.f32.values[0, 0, 0])  # the all-NaN block
     assert out.f32.dtype == np.float32
     assert out.vol.dtype == np.uint16
@@ -401,7 +435,8 @@ def test_dataset_all_nan_block_and_dtypes():
 
 def test_dataset_float_dtype_override():
     ds = make_dataset()
-    out = xiso.downsample(ds, z=4, y=2, dtype=np.float32)
+    with trims(), averages_labels(dtype=np.float32):
+        out = xiso.downsample(ds, z=4, y=2, dtype=np.float32)
     for name in ("vol", "i32", "labels", "f32"):
         assert out[name].dtype == np.float32, name
         assert_data(
@@ -416,9 +451,12 @@ def test_dataset_float_dtype_override():
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_dataset_near_isotropic_and_accessor(backend):
     ds = make_dataset(backend)
-    a = _values(xiso.near_isotropic(ds))
-    b = _values(ds.iso.near_isotropic())
-    c = _values(ds.iso.downsample(z=4))
+    with trims(func="near_isotropic"), averages_labels():
+        a = _values(xiso.near_isotropic(ds))
+    with trims(func="near_isotropic"), averages_labels():
+        b = _values(ds.iso.near_isotropic())
+    with trims(), averages_labels():
+        c = _values(ds.iso.downsample(z=4))
     xr.testing.assert_identical(a, c)
     xr.testing.assert_identical(b, c)
     assert a.sizes["z"] == 2
@@ -426,8 +464,10 @@ def test_dataset_near_isotropic_and_accessor(backend):
 
 
 def test_dataset_numpy_and_dask_agree():
-    a = xiso.downsample(make_dataset("numpy"), z=3, y=4, x=2, boundary="pad")
-    b = _values(xiso.downsample(make_dataset("dask"), z=3, y=4, x=2, boundary="pad"))
+    with averages_labels():
+        a = xiso.downsample(make_dataset("numpy"), z=3, y=4, x=2, boundary="pad")
+    with averages_labels():
+        b = _values(xiso.downsample(make_dataset("dask"), z=3, y=4, x=2, boundary="pad"))
     xr.testing.assert_identical(a, b)
 
 
@@ -439,7 +479,8 @@ def test_dataset_numpy_and_dask_agree():
 @pytest.mark.parametrize("boundary", ["trim", "pad"])
 def test_dask_stays_lazy(kind, method, boundary):
     obj = make_dataarray("dask") if kind == "dataarray" else make_dataset("dask")
-    with no_compute():
+    with no_compute(), warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
         out1 = xiso.downsample(obj, z=4, y=2, method=method, boundary=boundary)
         out2 = obj.iso.downsample({"z": 4, "y": 2}, method=method, boundary=boundary)
         out3 = xiso.near_isotropic(obj, method=method, boundary=boundary)
@@ -447,12 +488,19 @@ def test_dask_stays_lazy(kind, method, boundary):
         for out in (out1, out2, out3, out4):
             arr = out if kind == "dataarray" else out["vol"]
             assert isinstance(arr.data, dsa.Array)
+    # the warnings are decided without computing: trim drops z samples, and
+    # the dataset's 'labels' are averaged by mean and median
+    per_call = (boundary == "trim") + (kind == "dataset" and method in ("mean", "median"))
+    assert len(record) == 4 * per_call
+    assert all(issubclass(w.category, xiso.XisoWarning) for w in record)
     # computing outside the context gives the numpy-backed result
     numpy_obj = make_dataarray("numpy") if kind == "dataarray" else make_dataset("numpy")
-    expected = xiso.downsample(numpy_obj, z=4, y=2, method=method, boundary=boundary)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", xiso.XisoWarning)  # counted above
+        expected = xiso.downsample(numpy_obj, z=4, y=2, method=method, boundary=boundary)
+        expected_iso = xiso.downsample(numpy_obj, z=4, method=method, boundary=boundary)
     xr.testing.assert_identical(_values(out1), expected)
     xr.testing.assert_identical(_values(out2), expected)
-    expected_iso = xiso.downsample(numpy_obj, z=4, method=method, boundary=boundary)
     xr.testing.assert_identical(_values(out3), expected_iso)
     xr.testing.assert_identical(_values(out4), expected_iso)
 
@@ -500,7 +548,8 @@ def test_input_not_mutated(backend, kind):
     obj = make_dataarray(backend) if kind == "dataarray" else make_dataset(backend)
     snap = _snapshot(obj)
     for method in ("mean", "mode", "nearest"):
-        out = xiso.downsample(obj, z=4, y=2, method=method, boundary="pad")
+        with averages_labels(method) if kind == "dataset" else contextlib.nullcontext():
+            out = xiso.downsample(obj, z=4, y=2, method=method, boundary="pad")
         _check_snapshot(obj, snap)
         # mutating the output must not reach the input
         out.attrs["new"] = 1
@@ -512,10 +561,14 @@ def test_input_not_mutated(backend, kind):
             out["vol"].encoding["new"] = 1
             out["series"].attrs["new"] = 1
         _check_snapshot(obj, snap)
-    out = xiso.near_isotropic(obj, dtype=np.float32)
+    labels = averages_labels() if kind == "dataset" else contextlib.nullcontext()
+    with trims(func="near_isotropic"), labels:
+        out = xiso.near_isotropic(obj, dtype=np.float32)
     out.attrs["new"] = 2
     _check_snapshot(obj, snap)
-    out = obj.iso.near_isotropic()
+    labels = averages_labels() if kind == "dataset" else contextlib.nullcontext()
+    with trims(func="near_isotropic"), labels:
+        out = obj.iso.near_isotropic()
     _check_snapshot(obj, snap)
 
 
@@ -592,8 +645,10 @@ def test_unknown_dtype_is_a_dtype_error(kind):
 def test_mean_on_string_variable_is_a_dtype_error():
     ds = make_dataset()
     ds["notes"] = (("z",), np.array([f"n{i}" for i in range(NZ)]))
-    with pytest.raises(xiso.DtypeError, match=r"notes"):
-        xiso.downsample(ds, z=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", xiso.XisoWarning)  # no labels warning before the error
+        with pytest.raises(xiso.DtypeError, match=r"notes"):
+            xiso.downsample(ds, z=2)
     # nearest takes samples, which works for strings
     out = xiso.downsample(ds, z=2, method="nearest")
     np.testing.assert_array_equal(out.notes.values, ["n0", "n2", "n4", "n6", "n8"])
@@ -604,7 +659,8 @@ def test_mean_on_string_variable_is_a_dtype_error():
 @pytest.mark.parametrize("boundary", ["trim", "pad"])
 def test_big_endian_input_gives_native_byte_order(backend, method, boundary):
     arr = make_dataarray(backend, dtype=">u2")
-    out = xiso.downsample(arr, z=4, y=1, method=method, boundary=boundary)
+    with trims(boundary):
+        out = xiso.downsample(arr, z=4, y=1, method=method, boundary=boundary)
     assert out.dtype == np.dtype("=u2")
     got = _values(out)
     assert got.dtype == np.dtype("=u2")

@@ -304,13 +304,12 @@ def _reduce(
     """:func:`reduce_checked` with the dtype parsed, after warning (as ``func``)
     about dropped samples and label images reduced as numbers."""
     dtype = None if dtype is None else parse_dtype(dtype)
-    if method not in METHODS:
-        raise OptionError(f"method={method!r} is not supported; use one of {METHODS!r}")
+    options: dict[str, Any] = dict(method=method, boundary=boundary, dtype=dtype, skipna=skipna)
+    out = reduce_checked(obj, merged, **options)  # warn only once it did not raise
     if boundary == "trim":
         _warn_trimmed(obj, merged, func)
     _warn_labels(obj, merged, method, dtype)
-    options: dict[str, Any] = dict(method=method, boundary=boundary, dtype=dtype, skipna=skipna)
-    return reduce_checked(obj, merged, **options)
+    return out
 
 
 def _warn_trimmed(

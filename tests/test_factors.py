@@ -1,13 +1,14 @@
 import math
 import re
 import sys
+import warnings
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import xiso
-from xiso.factors import near_isotropic_factors
+from xiso.factors import MAX_TARGET_RATIO, near_isotropic_factors
 
 
 @pytest.mark.parametrize(
@@ -140,3 +141,17 @@ def test_property_int(values):
         r = ref / v
         assert abs(out[d] - r) <= 0.5 + 1e-9
         assert out[d] >= 1
+
+
+def test_pure_rule_neither_warns_nor_refuses_targets():
+    """The target checks (XisoWarning, MAX_TARGET_RATIO) live in
+    xiso.near_isotropic_factors, which knows units; the pure rule only computes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spacing = {"z": 0.25, "y": 1.0}
+        assert near_isotropic_factors(spacing, target=3.0) == {"z": 16, "y": 4}
+        assert near_isotropic_factors(spacing, target=0.8) == {"z": 4, "y": 1}
+        big = near_isotropic_factors(spacing, target=10 * MAX_TARGET_RATIO)
+    assert big["y"] == 2**23  # log2(1e7) = 23.25
+    with pytest.raises(xiso.FactorError, match=r"times the coarsest spacing"):
+        xiso.near_isotropic_factors(spacing, target=10 * MAX_TARGET_RATIO)

@@ -278,6 +278,13 @@ def downsample(
         ``method`` cannot reduce a variable's dtype, or ``dtype`` is not a
         data type.
 
+    Warns
+    -----
+    XisoWarning
+        ``boundary="trim"`` drops samples (one warning naming every such dim
+        and how many), or a variable that :func:`looks_like_labels` is reduced
+        with ``mean`` / ``median`` or cast to a float ``dtype``.
+
     Examples
     --------
     >>> import numpy as np, xarray as xr
@@ -544,6 +551,18 @@ def near_isotropic_factors(
     dict
         Spatial dim -> integer factor >= 1.
 
+    Raises
+    ------
+    FactorError
+        ``target`` is more than :data:`xiso.factors.MAX_TARGET_RATIO` times
+        the coarsest spacing (a unit mistake such as ``"2 parsecs"``).
+
+    Warns
+    -----
+    XisoWarning
+        ``target`` is finer than the coarsest spacing (it is ignored), or the
+        rounded factors do not give every dim exactly the target spacing.
+
     Examples
     --------
     >>> near_isotropic_factors({"z": 0.25, "y": 1.0, "x": 1.0})
@@ -678,6 +697,17 @@ def near_isotropic(
     DataArray or Dataset
         Spatial spacing now near the coarsest input spacing; coordinates at
         block centres; attrs, names and non-spatial dims untouched.
+
+    Raises
+    ------
+    FactorError
+        A spatial dim is shorter than its factor (the message says how to
+        leave it alone), or the target is absurdly coarse.
+
+    Warns
+    -----
+    XisoWarning
+        As :func:`near_isotropic_factors` and :func:`downsample` do.
 
     Examples
     --------

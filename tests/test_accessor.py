@@ -489,3 +489,15 @@ def test_dataset_pyramid_and_plot_say_to_pick_a_variable(method):
         getattr(xr.Dataset({"q": ("q", [1, 2])}).iso, method)()
     # what to do instead works
     assert getattr(ds["vol"].iso, method).__doc__.count("Parameters") == 1
+
+
+def test_docstrings_read_from_source_equal_the_imported_ones(monkeypatch):
+    from xiso import accessor, io, plot
+
+    for module, name, func in (
+        ("plot", "orthoviews", plot.orthoviews),
+        ("io.write", "to_ome_zarr", io.to_ome_zarr),
+    ):
+        monkeypatch.delitem(sys.modules, f"xiso.{module}")  # as before xiso.plot is imported
+        assert accessor._source_doc(module, name) == inspect.getdoc(func)
+    assert accessor._source_doc("plot", "no_such_function") == ""

@@ -324,3 +324,15 @@ def test_positional_factor_names_the_public_function(call):
     )
     with pytest.raises(xiso.FactorError, match=re.escape(message)):
         call(_volume())
+
+
+def test_tree_near_isotropic_warns_and_hints_as_near_isotropic():
+    tree = xr.DataTree.from_dict(
+        {"a": _volume(nz=10).to_dataset(), "b": _volume(nz=8).to_dataset()}
+    )
+    with pytest.warns(xiso.XisoWarning, match=re.escape(TRIM_Z)) as record:
+        tree.iso.near_isotropic()
+    assert [r.filename for r in record] == [__file__]  # node 'b' divides: one warning
+    short = xr.DataTree.from_dict({"a": _volume(nz=3).to_dataset()})
+    with pytest.raises(xiso.FactorError, match=r"with dims=\['y', 'x'\]"):
+        short.iso.near_isotropic()

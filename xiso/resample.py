@@ -808,7 +808,11 @@ def tree_near_isotropic(
         ds = node.to_dataset(inherit=False)
         mine = factors_of(node)
         mine = {d: f for d, f in (mine or {}).items() if d in ds.dims}
-        return downsample(ds, mine, **reduce_options) if mine else ds
+        if not mine:
+            return ds
+        _check_lengths(ds, mine, target)
+        checked = check_factors(ds, mine, boundary)
+        return _reduce(ds, checked, "near_isotropic", **reduce_options)
 
     return xr.DataTree.from_dict({node.path: apply(node) for node in tree.subtree})
 

@@ -501,3 +501,14 @@ def test_docstrings_read_from_source_equal_the_imported_ones(monkeypatch):
         monkeypatch.delitem(sys.modules, f"xiso.{module}")  # as before xiso.plot is imported
         assert accessor._source_doc(module, name) == inspect.getdoc(func)
     assert accessor._source_doc("plot", "no_such_function") == ""
+
+
+def test_accessor_to_ome_zarr_progress(tmp_path, capsys):
+    import dask.array
+
+    da = make_volume(nz=16, ny=8, nx=8)
+    da = da.copy(data=dask.array.from_array(da.values, chunks=4))
+    da.iso.to_ome_zarr(tmp_path / "quiet.zarr", pyramid=False)
+    assert capsys.readouterr().err == ""
+    da.iso.to_ome_zarr(tmp_path / "bar.zarr", pyramid=False, progress=True)
+    assert "100%" in capsys.readouterr().err

@@ -574,6 +574,7 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
         method: str = "mean",
         min_size: int = 32,
         storage_options: Mapping[str, Any] | None = None,
+        progress: bool = False,
     ) -> None:
         from . import io
 
@@ -589,6 +590,7 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
             method=method,
             min_size=min_size,
             storage_options=storage_options,
+            progress=progress,
         )
 
 
@@ -777,6 +779,7 @@ class IsoDataTreeAccessor:
         compressor: Any = None,
         overwrite: bool = False,
         storage_options: Mapping[str, Any] | None = None,
+        progress: bool = False,
     ) -> None:
         from . import io
 
@@ -788,4 +791,5 @@ class IsoDataTreeAccessor:
             compressor=compressor,
             overwrite=overwrite,
             storage_options=storage_options,
+            progress=progress,
         )

@@ -1,0 +1,112 @@
+"""``import xiso`` is cheap: it registers the ``.iso`` accessors and imports
+what needs zarr, pydantic, matplotlib or distributed only on first use (PEP
+562). Which modules are loaded is checked in fresh processes; how long the
+import takes is measured by ``benchmarks/import_time.py``, never asserted."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import xiso
+
+HEAVY = [
+    "zarr",
+    "numcodecs",
+    "pydantic",
+    "ome_zarr_models",
+    "fsspec",
+    "matplotlib",
+    "dask.distributed",
+    "distributed",
+    "tqdm",
+    "pint",
+    "xiso.io",
+    "xiso.plot",
+    "xiso.data",
+]
+
+
+def _fresh(code: str) -> dict:
+    """Run ``code`` in a new interpreter; it prints a JSON value last."""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_import_xiso_loads_no_heavy_module():
+    loaded = _fresh(
+        "import json, sys, xarray as xr, xiso\n"
+        "assert hasattr(xr.DataArray, 'iso') and hasattr(xr.Dataset, 'iso')\n"
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
+    assert loaded == []
+
+
+@pytest.mark.parametrize(
+    ("name", "module"),
+    [
+        ("to_ome_zarr", "zarr"),
+        ("open_ome_zarr", "zarr"),
+        ("open_ome_zarr_pyramid", "zarr"),
+        ("plot", "xiso.plot"),
+        ("data", "xiso.data"),
+    ],
+)
+def test_lazy_names_are_imported_on_first_use(name, module):
+    before, after, kind = _fresh(
+        "import json, sys, xiso\n"
+        f"before = {module!r} in sys.modules\n"
+        f"value = xiso.{name}\n"
+        f"print(json.dumps([before, {module!r} in sys.modules, type(value).__name__]))"
+    )
+    assert (before, after) == (False, True)
+    assert kind == ("module" if name in ("plot", "data") else "function")
+
+
+def test_the_usual_numpy_workflow_stays_light():
+    """Spacing, factors and near_isotropic on a numpy-backed array with units."""
+    loaded = _fresh(
+        "import json, sys, numpy as np, xarray as xr, xiso\n"
+        "c = lambda d, s: (d, np.arange(8) * s, {'units': 'micrometer'})\n"
+        "da = xr.DataArray(np.zeros((8, 8, 8)), dims=('z', 'y', 'x'),"
+        " coords={'z': c('z', 0.25), 'y': c('y', 1.0), 'x': c('x', 1.0)})\n"
+        "da.iso.spacing, da.iso.factors(), da.iso.near_isotropic()\n"
+        f"print(json.dumps([m for m in {HEAVY[:-4]!r} if m in sys.modules]))"
+    )
+    assert loaded == []
+
+
+def test_public_names_resolve_and_are_listed():
+    assert set(xiso._LAZY) <= set(xiso.__all__)
+    assert set(xiso.__all__) <= set(dir(xiso))
+    for name in xiso.__all__:
+        assert getattr(xiso, name) is not None
+    namespace: dict = {}
+    exec("from xiso import *", namespace)
+    assert set(xiso.__all__) <= set(namespace)
+    assert xiso.to_ome_zarr is xiso.io.to_ome_zarr and xiso.plot is sys.modules["xiso.plot"]
+    assert callable(xiso.pyramid)  # the function, not the module xiso.pyramid
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="module 'xiso' has no attribute 'nope'"):
+        xiso.nope  # noqa: B018
+    assert not hasattr(xiso, "nope")
+
+
+def test_lazy_names_are_typed():
+    """mypy and IDEs see the lazy names through the TYPE_CHECKING block."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(xiso))
+    typed = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for stmt in node.body:
+                typed.update(a.asname or a.name for a in stmt.names)
+    assert set(xiso._LAZY) == typed

@@ -170,6 +170,11 @@ def _from_twin(
     def decorate(method: F) -> F:
         doc = _source_doc(*twin) if isinstance(twin, tuple) else inspect.getdoc(twin) or ""
         method.__doc__ = accessor_doc(doc, public, method.__name__, drop=drop, replace=replace)
+        # Python names the method in argument errors by its code's qualified
+        # name: 'iso.near_isotropic()', not the private '_IsoAccessor.near_isotropic()'
+        name = f"iso.{method.__name__}"
+        method.__qualname__ = name
+        method.__code__ = method.__code__.replace(co_qualname=name)
         return method
 
     return decorate

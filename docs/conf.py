@@ -16,16 +16,23 @@ release = _version("xiso")
 version = release
 
 extensions = [
-    "myst_parser",
+    "myst_nb",  # MyST markdown pages, and the notebook (executed at every build)
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.intersphinx",
     "sphinx_autosummary_accessors",
 ]
-source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+# .rst first: autosummary writes the pages it generates with the first suffix
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+# the notebook runs at every build (so CI's -W build fails if it breaks); its
+# outputs are not stored in git
+nb_execution_mode = "force"
+nb_execution_timeout = 600
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
 root_doc = "index"
-exclude_patterns = ["_build", "generated/*.md"]
+exclude_patterns = ["_build", "generated/*.md", "**/.ipynb_checkpoints", "xiso-tutorial/*"]
 templates_path = ["_templates", sphinx_autosummary_accessors.templates_path]
 autosummary_generate = True
 autodoc_typehints = "none"

@@ -57,11 +57,15 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "open_ome_zarr": ("xiso.io", "open_ome_zarr"),
     "open_ome_zarr_pyramid": ("xiso.io", "open_ome_zarr_pyramid"),
     "to_ome_zarr": ("xiso.io", "to_ome_zarr"),
+    "progress_bar": ("xiso.progress", "progress_bar"),
+    "Explanation": ("xiso.explain", "Explanation"),
 }
 
 if TYPE_CHECKING:  # what mypy and IDEs see; at run time these come from __getattr__
     from . import data, plot
+    from .explain import Explanation
     from .io import open_ome_zarr, open_ome_zarr_pyramid, to_ome_zarr
+    from .progress import progress_bar
 
 
 def __getattr__(name: str) -> Any:
@@ -88,6 +92,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 __all__ = [
     "METHODS",
     "DtypeError",
+    "Explanation",
     "FactorError",
     "MissingCoordinateError",
     "NonUniformSpacingError",
@@ -107,6 +112,7 @@ __all__ = [
     "near_isotropic_factors",
     "open_ome_zarr",
     "open_ome_zarr_pyramid",
+    "progress_bar",
     "pyramid",
     "spacing_info",
     "spatial_dims",

@@ -525,3 +525,15 @@ def test_argument_errors_name_the_public_method(volume):
         volume.to_dataset(name="v").iso.near_isotropic("z")
     with pytest.raises(TypeError, match=r"^iso\.factors\(\) got an unexpected keyword"):
         volume.iso.factors(methd="mode")
+
+
+def test_help_lists_every_parameter_with_its_text():
+    """near_isotropic's parameters are inlined from its two twins, written once."""
+    doc = inspect.getdoc(xiso.near_isotropic)
+    for name in ("dims", "spacing", "rounding", "target", "method", "boundary", "dtype", "skipna"):
+        assert f"\n{name} : " in doc, name
+    assert "As in :func:" not in doc
+    assert "Round the spacing ratio to the nearest power of two" in doc  # from the factors
+    assert "Trailing samples that do not fill a block" in doc  # from downsample
+    accessor_doc = inspect.getdoc(xr.DataArray.iso.near_isotropic)
+    assert "Round the spacing ratio to the nearest power of two" in accessor_doc

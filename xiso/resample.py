@@ -18,7 +18,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import numpy as np
@@ -835,3 +835,66 @@ def tree_downsample(
         return downsample(ds, mine, **options) if mine else ds
 
     return xr.DataTree.from_dict({node.path: apply(node) for node in tree.subtree})
+
+
+# --------------------------------------------------------------------------
+# docstrings written once: near_isotropic's parameters are those of
+# near_isotropic_factors and downsample, inlined from their text
+# --------------------------------------------------------------------------
+def _parameter_entries(doc: str) -> dict[str, list[str]]:
+    """The numpydoc ``Parameters`` entries of ``doc``: name -> its lines."""
+    lines = doc.expandtabs().splitlines()
+    entries: dict[str, list[str]] = {}
+    inside = False
+    current: list[str] | None = None
+    for i, line in enumerate(lines):
+        if (
+            line.strip() == "Parameters"
+            and i + 1 < len(lines)
+            and set(lines[i + 1].strip()) == {"-"}
+        ):
+            inside = True
+            continue
+        if not inside or set(line.strip()) == {"-"}:
+            continue
+        if line.strip() and not line.startswith("        "):
+            if line.startswith("    ") and not line.startswith("     "):
+                current = [line]
+                for name in line.split(":")[0].split(","):
+                    entries[name.strip()] = current
+                continue
+            break  # the next section
+        if current is not None:
+            current.append(line)
+    return entries
+
+
+def _inline_parameters(doc: str, sources: dict[str, Callable[..., Any]]) -> str:
+    """Replace each entry ``a, b`` whose text is ``As in :func:`f`.`` by the
+    entries of ``a`` and ``b`` in the docstring of ``sources[f]``."""
+    distinct = {id(entry): entry for entry in _parameter_entries(doc).values()}
+    for entry in distinct.values():
+        body = " ".join(line.strip() for line in entry[1:] if line.strip())
+        source = body.removeprefix("As in :func:`").removesuffix("`.")
+        if source not in sources:
+            continue
+        theirs = _parameter_entries(sources[source].__doc__ or "")
+        names = [n.strip() for n in entry[0].split(",")]
+        chosen = {id(theirs[n]): theirs[n] for n in names if n in theirs}
+        if all(n in theirs for n in names):
+            lines = [line for e in chosen.values() for line in _rstrip_lines(e)]
+            doc = doc.replace("\n".join(_rstrip_lines(entry)), "\n".join(lines))
+    return doc
+
+
+def _rstrip_lines(entry: list[str]) -> list[str]:
+    """An entry's lines without trailing blank lines."""
+    while entry and not entry[-1].strip():
+        entry = entry[:-1]
+    return entry
+
+
+near_isotropic.__doc__ = _inline_parameters(
+    near_isotropic.__doc__ or "",
+    {"near_isotropic_factors": near_isotropic_factors, "downsample": downsample},
+)

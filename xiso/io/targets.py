@@ -386,6 +386,8 @@ class LocalTarget(Target):
             except BaseException:
                 aside.rename(self.path)
                 raise
+            finally:
+                _release(aside)  # from here on, a leftover of a finished write
             tmp = aside
         try:
             _remove(tmp)

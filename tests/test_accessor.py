@@ -537,3 +537,13 @@ def test_help_lists_every_parameter_with_its_text():
     assert "Trailing samples that do not fill a block" in doc  # from downsample
     accessor_doc = inspect.getdoc(xr.DataArray.iso.near_isotropic)
     assert "Round the spacing ratio to the nearest power of two" in accessor_doc
+
+
+def test_repr_does_not_load_a_lazily_opened_array(tmp_path):
+    da = make_volume()
+    da.to_dataset().to_zarr(tmp_path / "a.zarr", zarr_format=2, consolidated=False)
+    lazy = xr.open_zarr(tmp_path / "a.zarr", chunks=None, consolidated=False)["vol"]
+    assert not lazy.variable._in_memory
+    last = repr(lazy.iso).splitlines()[-1]
+    assert last.endswith("data          lazy (not loaded; xarray reads it on first use)")
+    assert not lazy.variable._in_memory

@@ -490,3 +490,16 @@ def test_no_pyplot_figure_stays_open_and_the_figure_still_renders(vol, draw):
     width, height = fig.get_size_inches() * 50
     assert image.shape[:2] == (round(height), round(width))
     assert image[..., :3].std() > 0  # something was drawn
+
+
+def test_a_figure_at_the_end_of_a_notebook_cell_shows_once_as_a_picture():
+    """In a fresh kernel, a cell ending in a plot shows one PNG (a Figure made
+    without pyplot showed none; an open pyplot figure showed two)."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    source = "import xiso\nda = xiso.data.lightsheet(shape=(16, 32, 32), seed=0)\nda.iso.plot()"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    outputs = nb.cells[0].outputs
+    pictures = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(pictures) == 1, [(o.output_type, list(o.get("data", {}))) for o in outputs]

@@ -189,11 +189,15 @@ def _reason(err: Exception) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-def _backing(data: Any) -> str:
-    """numpy, or dask with its chunk shape, or the array type."""
+def _backing(variable: xr.Variable) -> str:
+    """numpy, or dask with its chunk shape, or lazy, or the array type (read
+    without touching ``.data``, which would load a lazily opened array)."""
+    data: Any = variable._data
     if hasattr(data, "dask") and hasattr(data, "chunksize"):
         chunks = tuple(int(c) for c in data.chunksize)
         return f"dask, chunks {chunks} ({data.npartitions} chunks)"
+    if not variable._in_memory:
+        return "lazy (not loaded; xarray reads it on first use)"
     kind = type(data)
     return "numpy" if kind.__module__ == "numpy" else f"{kind.__module__}.{kind.__qualname__}"
 
@@ -208,10 +212,10 @@ def _summary_rows(obj: xr.DataArray | xr.Dataset) -> list[tuple[str, str]]:
     rows.append(("spatial dims", ", ".join(str(d) for d in dims)))
     rows += _spacing_rows(obj)
     if isinstance(obj, xr.DataArray):
-        rows.append(("data", _backing(obj.data)))
+        rows.append(("data", _backing(obj.variable)))
     else:
         for name, var in obj.data_vars.items():
-            rows.append((f"data {name}", _backing(var.data)))
+            rows.append((f"data {name}", _backing(var.variable)))
     return rows
 
 

@@ -585,17 +585,20 @@ def orthoviews(
 
 
 def _new_figure(figsize: tuple[float, float]) -> Figure:
-    """A figure that pyplot does not manage.
+    """A figure made by pyplot and closed at once.
 
-    Jupyter displays the Figure a cell returns; a pyplot figure would also be
-    shown by the inline backend at the end of the cell, so it appeared twice.
-    This one is shown only where it is returned (or displayed), is freed with
-    its last reference and never needs ``plt.close``; ``fig.savefig`` works as
-    usual (matplotlib picks the canvas from the file format).
+    Jupyter displays the Figure a cell returns; an open pyplot figure would
+    also be shown by the inline backend at the end of the cell, so it appeared
+    twice. A figure made without pyplot shows no picture in a fresh kernel
+    (IPython's inline backend registers its Figure formatter only when pyplot
+    makes a figure). Made by pyplot and closed, it is shown once, where it is
+    returned (or displayed), and ``fig.savefig`` works as usual.
     """
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt
 
-    return Figure(figsize=figsize)
+    fig = plt.figure(figsize=figsize)
+    plt.close(fig)
+    return fig
 
 
 def _root_figure(parent: Figure | SubFigure) -> Figure:

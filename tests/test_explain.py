@@ -189,3 +189,29 @@ def test_pure_explain_needs_no_xarray_objects():
     assert e.factors == {"a": 4, "b": 1} and e.dropped == {"a": 1, "b": 0}
     assert e.unit is None and "trim drops" in str(e)
     assert not any(isinstance(v, (xr.DataArray, np.ndarray)) for v in e.to_dict().values())
+
+
+def test_float32_coordinates_reach_the_target_without_a_warning():
+    """Float32 steps (0.3 stored as 0.30000001) reach target=0.9 with integer
+    factors: no warning, and explain() says 'used', as near_isotropic does."""
+    n = 30
+    da = xr.DataArray(
+        np.zeros((n, n, n), "uint16"),
+        dims=("z", "y", "x"),
+        coords={
+            "z": (np.float32(12.7) + np.arange(n, dtype=np.float32) * np.float32(0.3)),
+            "y": (np.float32(3.1) + np.arange(n, dtype=np.float32) * np.float32(0.1)),
+            "x": (np.float32(3.1) + np.arange(n, dtype=np.float32) * np.float32(0.1)),
+        },
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", xiso.XisoWarning)
+        assert da.iso.factors(target=0.9, rounding="int") == {"z": 3, "y": 9, "x": 9}
+    assert da.iso.explain(target=0.9, rounding="int").target_status == "used"
+
+
+def test_explain_refuses_what_factors_refuses():
+    da = xiso.data.lightsheet(shape=(16, 16, 16), seed=0)
+    for target in (1e7, "10 m"):
+        with pytest.raises(xiso.FactorError, match="times the coarsest spacing"):
+            da.iso.explain(target=target)

@@ -18,6 +18,7 @@ import html
 import inspect
 import re
 import sys
+import warnings
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
@@ -26,7 +27,7 @@ import xarray as xr
 
 from . import pyramid as _pyramid
 from . import resample
-from .errors import XisoError
+from .errors import XisoError, XisoWarning
 from .explain import Explanation, explain, format_number
 from .spacing import spatial_dims, to_common_unit
 
@@ -459,6 +460,12 @@ class _IsoAccessor(Generic[T]):
         anisotropy: 4 -> 1 (coarsest / finest spacing)
         """
         info = resample.spacing_info(self._obj, dims=dims, spacing=spacing)
+        with warnings.catch_warnings():  # what the warnings say is in the explanation
+            warnings.simplefilter("ignore", XisoWarning)
+            # refuses what near_isotropic refuses (e.g. a target in the wrong unit)
+            resample.near_isotropic_factors(
+                self._obj, rounding=rounding, target=target, dims=dims, spacing=spacing
+            )
         return explain(
             info.native,
             {d: self._obj.sizes[d] for d in info.native},

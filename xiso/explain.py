@@ -14,7 +14,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .factors import _TIE_TOLERANCE, near_isotropic_factors
+from .factors import _TIE_TOLERANCE, TARGET_RTOL, near_isotropic_factors
 
 __all__ = ["DimExplanation", "Explanation", "explain", "format_number"]
 
@@ -152,7 +152,7 @@ class Explanation:
             missed = ", ".join(
                 f"{d.dim} {_with_unit(d.new_spacing, self.unit)}"
                 for d in self.dims
-                if not math.isclose(d.new_spacing, self.reference, rel_tol=1e-9)
+                if not math.isclose(d.new_spacing, self.reference, rel_tol=TARGET_RTOL)
             )
             return (
                 f"reference: the {target} (coarser than {coarsest}); rounded factors "
@@ -328,10 +328,11 @@ def explain(
     reference = coarsest
     status = "none"
     if target is not None:
-        if target > coarsest:
+        if target > coarsest or math.isclose(target, coarsest, rel_tol=TARGET_RTOL):
             reference = float(target)
             exact = all(
-                math.isclose(common[d] * f, reference, rel_tol=1e-9) for d, f in factors.items()
+                math.isclose(common[d] * f, reference, rel_tol=TARGET_RTOL)
+                for d, f in factors.items()
             )
             status = "used" if exact else "rounded"
         else:

@@ -25,6 +25,11 @@ MAX_FACTOR = sys.maxsize
 # while 'mm' written for 'um' or nm read as m gives a ratio of 1e3 to 1e9 and more.
 MAX_TARGET_RATIO = 1e6
 
+# A spacing within this relative difference of the target reaches it (the same
+# tolerance as a uniform coordinate step, xiso.spacing.SPACING_RTOL): float32
+# coordinates with stage offsets give steps such as 0.30000001.
+TARGET_RTOL = 1e-3
+
 # Distances closer than this to an exact tie (in log2 for pow2, in samples for
 # int) count as a tie, so that float noise in the spacing cannot flip a factor.
 _TIE_TOLERANCE = 1e-9

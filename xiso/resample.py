@@ -632,7 +632,7 @@ def _warn_target(
     if not common:
         return
     reached = {d: float(common[d]) * factors[d] for d in common}
-    if all(math.isclose(v, tgt, rel_tol=_TARGET_RTOL) for v in reached.values()):
+    if all(math.isclose(v, tgt, rel_tol=_factors.TARGET_RTOL) for v in reached.values()):
         return
     dims = list(reached)
     values = set(round(v, 9) for v in reached.values())
@@ -641,7 +641,7 @@ def _warn_target(
     else:
         gives = ", ".join(f"{_length(v, unit)} along {d!r}" for d, v in reached.items())
     dim, coarsest = _coarsest(common)
-    if tgt < coarsest and not math.isclose(tgt, coarsest, rel_tol=_TARGET_RTOL):
+    if tgt < coarsest and not math.isclose(tgt, coarsest, rel_tol=_factors.TARGET_RTOL):
         warn(
             f"target={given!r} ({_length(tgt, unit)}) is finer than the coarsest spacing "
             f"{_length(coarsest, unit)} (of {dim!r}) and xiso only downsamples: the target "
@@ -660,10 +660,6 @@ def _warn_target(
         f"(rounding={rounding!r}): it was rounded to factors {dict(factors)!r}, which give "
         f"{gives}; pass {fix} to reach it exactly"
     )
-
-
-# relative difference below which a reached spacing counts as the target
-_TARGET_RTOL = 1e-6
 
 
 def near_isotropic(

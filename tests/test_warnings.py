@@ -336,3 +336,27 @@ def test_tree_near_isotropic_warns_and_hints_as_near_isotropic():
     short = xr.DataTree.from_dict({"a": _volume(nz=3).to_dataset()})
     with pytest.raises(xiso.FactorError, match=r"with dims=\['y', 'x'\]"):
         short.iso.near_isotropic()
+
+
+@pytest.mark.parametrize(
+    "name, attrs, expected",
+    [
+        ("labels", {}, True),
+        ("nucleus_labels", {}, True),
+        ("cell-segmentation", {}, True),
+        ("Labels", {}, True),
+        ("label_free", {}, False),
+        ("labels_prob", {}, False),
+        ("img", {"long_name": "nucleus labels"}, True),
+        ("img", {"long_name": "label-free intensity"}, False),
+        ("img", {"long_name": "DAPI stain, no label"}, False),
+        ("img", {"standard_name": "segmentation mask"}, True),
+        ("img", {"labels": np.True_}, True),
+        ("img", {"labels": "yes"}, False),
+    ],
+)
+def test_looks_like_labels_names(name, attrs, expected):
+    from xiso.resample import looks_like_labels
+
+    da = xr.DataArray(np.zeros(4, "uint16"), dims="z", name=name, attrs=attrs)
+    assert looks_like_labels(da) is expected

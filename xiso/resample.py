@@ -338,7 +338,11 @@ def _warn_trimmed(
         warn(f"{func} drops {' and '.join(parts)}: pass boundary='pad' to keep them, or crop first")
 
 
-_LABEL_WORDS = re.compile(r"(?<![a-z])(labels?|segmentations?)(?![a-z])")
+# a name that ends in the word: "labels", "nucleus_labels", "cell-segmentation"
+# (not "label_free" or "labels_prob"); a long_name or standard_name that is
+# words ending in it ("nucleus labels", not "label-free intensity")
+_LABEL_NAME = re.compile(r"(^|.*[^a-z])(labels?|segmentations?)")
+_LABEL_TEXT = re.compile(r"([a-z0-9]+[ _-])*(labels?|segmentations?)( image| mask)?")
 
 
 def _label_reason(name: Hashable, var: xr.Variable) -> str | None:
@@ -346,16 +350,17 @@ def _label_reason(name: Hashable, var: xr.Variable) -> str | None:
     attrs = var.attrs
     if "image-label" in attrs:
         return "it has NGFF 'image-label' metadata"
-    if attrs.get("labels") is True:
+    flag = attrs.get("labels")
+    if isinstance(flag, (bool, np.bool_)) and bool(flag):
         return "its attrs['labels'] is True"
     if var.dtype.kind not in "iub":
         return None
-    for where, text in (
-        ("name", name),
-        ("long_name", attrs.get("long_name")),
-        ("standard_name", attrs.get("standard_name")),
+    for where, text, pattern in (
+        ("name", name, _LABEL_NAME),
+        ("long_name", attrs.get("long_name"), _LABEL_TEXT),
+        ("standard_name", attrs.get("standard_name"), _LABEL_TEXT),
     ):
-        if isinstance(text, str) and _LABEL_WORDS.search(text.lower()):
+        if isinstance(text, str) and pattern.fullmatch(text.strip().lower()):
             return f"an integer array whose {where} is {text!r}"
     return None
 
@@ -367,9 +372,10 @@ def looks_like_labels(obj: xr.DataArray | xr.Variable, name: Hashable = None) ->
 
     - ``attrs["image-label"]``: the NGFF label-image metadata key;
     - ``attrs["labels"] is True``;
-    - an integer (or boolean) dtype together with a name, ``long_name`` or
-      ``standard_name`` attribute that holds the word "label", "labels",
-      "segmentation" or "segmentations" (any case, e.g. ``"nucleus_labels"``).
+    - an integer (or boolean) dtype together with a name that ends in the word
+      "label(s)" or "segmentation(s)" (any case, e.g. ``"nucleus_labels"``,
+      not ``"label_free"``), or a ``long_name`` / ``standard_name`` that is
+      words ending in it (``"nucleus labels"``, not ``"label-free intensity"``).
 
     Averaging such data invents labels that exist nowhere in it, so
     :func:`downsample` and :func:`near_isotropic` warn when they reduce it

@@ -360,3 +360,17 @@ def test_looks_like_labels_names(name, attrs, expected):
 
     da = xr.DataArray(np.zeros(4, "uint16"), dims="z", name=name, attrs=attrs)
     assert looks_like_labels(da) is expected
+
+
+def test_warnings_through_xarray_point_at_the_users_line():
+    da = xr.DataArray(
+        np.zeros((10, 4, 4)),
+        dims=("z", "y", "x"),
+        coords={"z": np.arange(10) * 0.25, "y": np.arange(4.0), "x": np.arange(4.0)},
+    )
+    with pytest.warns(xiso.XisoWarning, match="drops 2 of the 10") as record:
+        da.pipe(xiso.near_isotropic)
+    assert [r.filename for r in record] == [__file__]
+    with pytest.warns(xiso.XisoWarning, match="drops 2 of the 10") as record:
+        da.to_dataset(name="v").map(lambda v: xiso.downsample(v, z=4))
+    assert __file__ in {r.filename for r in record}

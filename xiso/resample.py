@@ -61,14 +61,17 @@ _LAYOUT_ENCODING = ("chunks", "preferred_chunks", "chunksizes", "original_shape"
 
 
 def _stacklevel() -> int:
-    """The ``stacklevel`` of the first frame outside the xiso package, counted
-    from the function that calls this one."""
+    """The ``stacklevel`` of the first frame outside the xiso and xarray
+    packages (``da.pipe(xiso.near_isotropic)`` and ``ds.map`` go through
+    xarray), counted from the function that calls this one."""
     import inspect
 
-    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    packages = tuple(
+        os.path.dirname(os.path.abspath(path)) + os.sep for path in (xr.__file__, __file__)
+    )
     frame = inspect.currentframe()
     level = 0
-    while frame is not None and frame.f_code.co_filename.startswith(package):
+    while frame is not None and frame.f_code.co_filename.startswith(packages):
         frame = frame.f_back
         level += 1
     return level

@@ -240,3 +240,17 @@ def test_progress_with_a_scheduler_is_one_line_pointing_at_the_dashboard(source,
     err = capfd.readouterr().err
     assert "dask.distributed Client" in err and "%|" not in err
     assert xiso.open_ome_zarr(tmp_path / "a.zarr").sizes == {"z": 8, "y": 48, "x": 40}
+
+
+def test_xiso_warnings_are_one_line_on_stderr(tmp_path, capsys):
+    """A volume whose z length is not a multiple of the factor: the trim warning
+    is one 'xiso: warning:' line, not Python's form pointing into the script."""
+    da = xiso.data.lightsheet(shape=(10, 16, 16), seed=0)
+    xiso.to_ome_zarr(da, tmp_path / "in.zarr", pyramid=False)
+    assert main(["convert", str(tmp_path / "in.zarr"), str(tmp_path / "out.zarr"), "--quiet"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "xiso: warning: near_isotropic drops 2 of the 10 samples of dimension 'z' (10 is not a "
+        "multiple of the factor 4; the result has 2 samples covering 8): pass boundary='pad' "
+        "to keep them, or crop first"
+    ]

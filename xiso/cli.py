@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -425,11 +426,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """xiso's warnings as one line each on stderr (``xiso: warning: ...``), not
+    Python's two-line form that points into the installed script."""
+    with warnings.catch_warnings():
+        original = warnings.showwarning
+
+        def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, xiso.XisoWarning):
+                print(f"xiso: warning: {message}", file=sys.stderr)
+            else:
+                original(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)
-        return int(args.func(args))
+        with _one_line_warnings():
+            return int(args.func(args))
     except KeyboardInterrupt:
         print("xiso: interrupted", file=sys.stderr)
         return 130

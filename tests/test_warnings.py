@@ -374,3 +374,13 @@ def test_warnings_through_xarray_point_at_the_users_line():
     with pytest.warns(xiso.XisoWarning, match="drops 2 of the 10") as record:
         da.to_dataset(name="v").map(lambda v: xiso.downsample(v, z=4))
     assert __file__ in {r.filename for r in record}
+
+
+def test_a_tree_warns_once_for_a_root_of_shared_coordinates():
+    coords = {"z": np.arange(10) * 0.25, "y": np.arange(4.0), "x": np.arange(4.0)}
+    child = xr.Dataset({"img": (("z", "y", "x"), np.zeros((10, 4, 4)))})
+    tree = xr.DataTree.from_dict({"/": xr.Dataset(coords=coords), "/a": child})
+    with pytest.warns(xiso.XisoWarning, match="drops 2 of the 10") as record:
+        out = tree.iso.near_isotropic()
+    assert len(record) == 1
+    assert dict(out["a"].sizes) == {"z": 2, "y": 4, "x": 4}

@@ -316,7 +316,10 @@ def _reduce(
     dtype = None if dtype is None else parse_dtype(dtype)
     options: dict[str, Any] = dict(method=method, boundary=boundary, dtype=dtype, skipna=skipna)
     out = reduce_checked(obj, merged, **options)  # warn only once it did not raise
-    if boundary == "trim":
+    # (a Dataset of coordinates only, such as a DataTree node its children
+    # share, is said once, by the children that hold the data)
+    has_data = isinstance(obj, xr.DataArray) or bool(obj.data_vars)
+    if boundary == "trim" and has_data:
         _warn_trimmed(obj, merged, func)
     _warn_labels(obj, merged, method, dtype)
     return out

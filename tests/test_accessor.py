@@ -547,3 +547,10 @@ def test_repr_does_not_load_a_lazily_opened_array(tmp_path):
     last = repr(lazy.iso).splitlines()[-1]
     assert last.endswith("data          lazy (not loaded; xarray reads it on first use)")
     assert not lazy.variable._in_memory
+
+
+def test_accessor_methods_pickle_by_reference():
+    import pickle
+
+    method = type(xr.DataArray([0]).iso).near_isotropic
+    assert pickle.loads(pickle.dumps(method)) is method

@@ -173,9 +173,8 @@ def _from_twin(
         method.__doc__ = accessor_doc(doc, public, method.__name__, drop=drop, replace=replace)
         # Python names the method in argument errors by its code's qualified
         # name: 'iso.near_isotropic()', not the private '_IsoAccessor.near_isotropic()'
-        name = f"iso.{method.__name__}"
-        method.__qualname__ = name
-        method.__code__ = method.__code__.replace(co_qualname=name)
+        # (``__qualname__`` stays true, so the method still pickles by reference)
+        method.__code__ = method.__code__.replace(co_qualname=f"iso.{method.__name__}")
         return method
 
     return decorate

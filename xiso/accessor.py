@@ -171,10 +171,13 @@ def _from_twin(
     def decorate(method: F) -> F:
         doc = _source_doc(*twin) if isinstance(twin, tuple) else inspect.getdoc(twin) or ""
         method.__doc__ = accessor_doc(doc, public, method.__name__, drop=drop, replace=replace)
-        # Python names the method in argument errors by its code's qualified
-        # name: 'iso.near_isotropic()', not the private '_IsoAccessor.near_isotropic()'
-        # (``__qualname__`` stays true, so the method still pickles by reference)
-        method.__code__ = method.__code__.replace(co_qualname=f"iso.{method.__name__}")
+        # Python names the method in argument errors by its qualified name:
+        # 'iso.near_isotropic()', not the private '_IsoAccessor.near_isotropic()'
+        # (so an unbound method cannot be pickled by reference; bound ones and
+        # results can)
+        name = f"iso.{method.__name__}"
+        method.__qualname__ = name
+        method.__code__ = method.__code__.replace(co_qualname=name)
         return method
 
     return decorate

@@ -14,7 +14,13 @@ import xarray as xr
 
 from .encodings import set_downscaling
 from .errors import OptionError
-from .resample import check_factors, reduce_checked, spacing_info
+from .resample import (
+    _inline_parameters,
+    check_factors,
+    reduce_checked,
+    spacing_info,
+)
+from .resample import near_isotropic as _near_isotropic
 
 __all__ = ["pyramid", "pyramid_factors"]
 
@@ -132,3 +138,9 @@ def pyramid(
         set_downscaling(current, method)
         nodes[str(i)] = current.to_dataset()
     return xr.DataTree.from_dict(nodes)
+
+
+# dims and spacing are near_isotropic's: their text is inlined, written once
+pyramid.__doc__ = _inline_parameters(
+    pyramid.__doc__ or "", {"xiso.near_isotropic": _near_isotropic}
+)

@@ -555,3 +555,14 @@ def test_bound_accessor_methods_and_results_pickle():
     da = make_volume()
     assert pickle.loads(pickle.dumps(da.iso.near_isotropic)) is not None
     assert pickle.loads(pickle.dumps(da.iso.near_isotropic())).identical(da.iso.near_isotropic())
+
+
+def test_repr_says_when_near_isotropic_would_raise():
+    da = make_volume(nz=4, dz=0.125)  # factor 8 for 4 planes
+    with pytest.raises(xiso.FactorError):
+        da.iso.near_isotropic()
+    after = [line for line in repr(da.iso).splitlines() if line.strip().startswith("after")]
+    assert after == [
+        "  after         near_isotropic() would raise: z has 4 samples for a factor of 8 "
+        "(see .explain())"
+    ]

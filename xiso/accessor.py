@@ -245,6 +245,11 @@ def _spacing_rows(obj: xr.DataArray | xr.Dataset) -> list[tuple[str, str]]:
     )
     factors = ", ".join(f"{d.dim} {d.factor}" for d in report.dims)
     rows.append(("factors", f"{factors} (near_isotropic, rounding='pow2'; see .explain())"))
+    short = [d for d in report.dims if d.factor > d.size]
+    if short:  # near_isotropic() refuses these: say so instead of a result
+        what = ", ".join(f"{d.dim} has {d.size} samples for a factor of {d.factor}" for d in short)
+        rows.append(("after", f"near_isotropic() would raise: {what} (see .explain())"))
+        return rows
     after = ", ".join(f"{d.dim} {_num(d.new_spacing, info.unit)}" for d in report.dims)
     rows.append(("after", f"{after}; anisotropy {format_number(report.residual_anisotropy)}"))
     return rows

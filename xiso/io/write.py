@@ -254,7 +254,7 @@ def to_ome_zarr(
 
     The image is written to a hidden temporary location and swapped in at the
     end; a failure leaves the target as it was. What is atomic on which
-    storage is described in :mod:`xiso.io.targets` and docs/ome-zarr.md.
+    storage is described in :mod:`xiso.io.targets` and docs/scale.md.
     """
     from ..reduce import METHODS
 

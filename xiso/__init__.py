@@ -40,7 +40,7 @@ try:  # Ctrl-C while the command is still importing: one line and exit 130, as l
     from . import accessor as _accessor  # noqa: F401  (registers .iso)
     from .pyramid import pyramid  # eager: the accessor imports the module xiso.pyramid
     from .reduce import METHODS
-    from .resample import downsample, near_isotropic, near_isotropic_factors, spacing_info
+    from .resample import downsample, near_isotropic, near_isotropic_factors, spacing_info, upsample
     from .spacing import spatial_dims
 except KeyboardInterrupt:
     if not _launched_as_command():
@@ -117,4 +117,5 @@ __all__ = [
     "spacing_info",
     "spatial_dims",
     "to_ome_zarr",
+    "upsample",
 ]

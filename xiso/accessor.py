@@ -530,6 +530,18 @@ class _IsoAccessor(Generic[T]):
             **factors_kwargs,
         )
 
+    @_from_twin(resample.upsample, "xiso.upsample")
+    def upsample(
+        self,
+        factors: Mapping[Hashable, int] | None = None,
+        /,
+        *,
+        method: str = "linear",
+        dtype: Any = None,
+        **factors_kwargs: int,
+    ) -> T:
+        return resample.upsample(self._obj, factors, method=method, dtype=dtype, **factors_kwargs)
+
 
 @xr.register_dataarray_accessor("iso")
 class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):

@@ -122,17 +122,8 @@ def check_factors(
     if boundary not in BOUNDARIES:
         raise OptionError(f"boundary={boundary!r} is not supported; use one of {BOUNDARIES!r}")
     sizes = obj.sizes
-    checked: dict[Hashable, int] = {}
-    for dim, factor in factors.items():
-        if dim not in sizes:
-            raise FactorError(
-                f"a factor is given for {dim!r}, which is not a dimension of this object "
-                f"(its dims are {tuple(sizes)!r}); use an existing dimension name"
-            )
-        if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
-            raise FactorError(
-                f"the factor of dimension {dim!r} is {factor!r}; it must be an integer >= 1"
-            )
+    checked = _integer_factors(obj, factors)
+    for dim, factor in checked.items():
         n = sizes[dim]
         if factor > max(n, 1):  # a factor of 1 leaves even an empty dim alone
             fix = f"use a factor of at most {n}" if n else "use a factor of 1 (or none)"
@@ -144,6 +135,25 @@ def check_factors(
             raise FactorError(
                 f"dimension {dim!r} has length {n}, which is not a multiple of its factor "
                 f"{factor}; use boundary='trim' or boundary='pad', or crop {dim!r} first"
+            )
+    return checked
+
+
+def _integer_factors(
+    obj: xr.DataArray | xr.Dataset, factors: Mapping[Hashable, Any]
+) -> dict[Hashable, int]:
+    """``factors`` as ints, each an integer >= 1 of an existing dim (any length)."""
+    sizes = obj.sizes
+    checked: dict[Hashable, int] = {}
+    for dim, factor in factors.items():
+        if dim not in sizes:
+            raise FactorError(
+                f"a factor is given for {dim!r}, which is not a dimension of this object "
+                f"(its dims are {tuple(sizes)!r}); use an existing dimension name"
+            )
+        if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+            raise FactorError(
+                f"the factor of dimension {dim!r} is {factor!r}; it must be an integer >= 1"
             )
         checked[dim] = int(factor)
     return checked
@@ -957,21 +967,7 @@ def _upsample_factors(
         )
     if not factors and not kwargs:
         raise FactorError("no factors given; pass e.g. upsample(z=4) or upsample({'z': 4})")
-    merged = merge_factors(factors, kwargs)
-    sizes = obj.sizes
-    checked: dict[Hashable, int] = {}
-    for dim, factor in merged.items():
-        if dim not in sizes:
-            raise FactorError(
-                f"a factor is given for {dim!r}, which is not a dimension of this object "
-                f"(its dims are {tuple(sizes)!r}); use an existing dimension name"
-            )
-        if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
-            raise FactorError(
-                f"the factor of dimension {dim!r} is {factor!r}; it must be an integer >= 1"
-            )
-        checked[dim] = int(factor)
-    return checked
+    return _integer_factors(obj, merge_factors(factors, kwargs))
 
 
 def _upsample_data(

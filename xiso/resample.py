@@ -482,21 +482,26 @@ def reduce_checked(obj: T, merged: Mapping[Hashable, int], **options: Any) -> T:
         if groups is not None:
             options = {**options, "group": groups}
 
-    def coords_of(o: xr.DataArray | xr.Dataset) -> dict[Hashable, xr.Variable]:
-        return {
-            k: _reduce_variable(k, c.variable, merged, is_coord=True, **options)
-            for k, c in o.coords.items()
-        }
+    return _rebuild(
+        obj,
+        lambda k, v: _reduce_variable(k, v, merged, is_coord=False, **options),
+        lambda k, c: _reduce_variable(k, c, merged, is_coord=True, **options),
+    )
 
+
+def _rebuild(
+    obj: T,
+    data_of: Callable[[Hashable, xr.Variable], xr.Variable],
+    coord_of: Callable[[Hashable, xr.Variable], xr.Variable],
+) -> T:
+    """``obj`` with each data variable and coordinate made anew by ``data_of`` and
+    ``coord_of`` (name, variable); names, attrs and the layout-free encoding kept."""
+    coords = {k: coord_of(k, c.variable) for k, c in obj.coords.items()}
     if isinstance(obj, xr.DataArray):
-        data = _reduce_variable(obj.name, obj.variable, merged, is_coord=False, **options)
-        return xr.DataArray(data, coords=coords_of(obj), name=obj.name)
+        return xr.DataArray(data_of(obj.name, obj.variable), coords=coords, name=obj.name)
     if isinstance(obj, xr.Dataset):
-        data_vars = {
-            k: _reduce_variable(k, v.variable, merged, is_coord=False, **options)
-            for k, v in obj.data_vars.items()
-        }
-        out = xr.Dataset(data_vars, coords=coords_of(obj), attrs=dict(obj.attrs))
+        data_vars = {k: data_of(k, v.variable) for k, v in obj.data_vars.items()}
+        out = xr.Dataset(data_vars, coords=coords, attrs=dict(obj.attrs))
         out.encoding = _layout_free(obj.encoding, dtype_changed=False)
         return out
     raise TypeError(f"expected an xarray DataArray or Dataset, got {type(obj).__name__}")
@@ -936,21 +941,11 @@ def upsample(
         raise OptionError(f"method={method!r} is not supported; use one of {UPSAMPLE_METHODS!r}")
     dtype = None if dtype is None else parse_dtype(dtype)
 
-    def coords_of(o: xr.DataArray | xr.Dataset) -> dict[Hashable, xr.Variable]:
-        return {k: _upsample_coord(k, c.variable, merged) for k, c in o.coords.items()}
-
-    if isinstance(obj, xr.DataArray):
-        data = _upsample_data(obj.name, obj.variable, merged, method, dtype)
-        return xr.DataArray(data, coords=coords_of(obj), name=obj.name)
-    if isinstance(obj, xr.Dataset):
-        data_vars = {
-            k: _upsample_data(k, v.variable, merged, method, dtype)
-            for k, v in obj.data_vars.items()
-        }
-        out = xr.Dataset(data_vars, coords=coords_of(obj), attrs=dict(obj.attrs))
-        out.encoding = _layout_free(obj.encoding, dtype_changed=False)
-        return out
-    raise TypeError(f"expected an xarray DataArray or Dataset, got {type(obj).__name__}")
+    return _rebuild(
+        obj,
+        lambda k, v: _upsample_data(k, v, merged, method, dtype),
+        lambda k, c: _upsample_coord(k, c, merged),
+    )
 
 
 def _upsample_factors(

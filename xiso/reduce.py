@@ -459,13 +459,27 @@ def result_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
     DtypeError
         ``method`` cannot reduce ``in_dtype``, or ``dtype`` is not a data type.
     """
+    return method_dtype(in_dtype, method, dtype, _KINDS, "reduce", "'nearest' or 'mode'")
+
+
+def method_dtype(
+    in_dtype: Any,
+    method: str,
+    dtype: Any,
+    kinds: Mapping[str, str],
+    verb: str,
+    instead: str,
+) -> np.dtype:
+    """Output dtype of ``method`` (a key of ``kinds``, which maps each method to
+    the dtype kinds it accepts) on ``in_dtype``; ``dtype`` overrides it, and
+    the output is in native byte order. ``verb`` and ``instead`` word the errors."""
     in_dtype = np.dtype(in_dtype)
-    if method not in KERNELS:
-        raise OptionError(f"method={method!r} is not supported; use one of {METHODS!r}")
-    if in_dtype.kind not in _KINDS[method]:
+    if method not in kinds:
+        raise OptionError(f"method={method!r} is not supported; use one of {tuple(kinds)!r}")
+    if in_dtype.kind not in kinds[method]:
         raise DtypeError(
-            f"method={method!r} cannot reduce data of dtype {in_dtype}; "
-            "use method='nearest' or 'mode', or convert the data first"
+            f"method={method!r} cannot {verb} data of dtype {in_dtype}; "
+            f"use method={instead}, or convert the data first"
         )
     return (in_dtype if dtype is None else parse_dtype(dtype)).newbyteorder("=")
 

@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DtypeError, FactorError, OptionError
-from .reduce import _cast, _is_dask, parse_dtype
+from .errors import FactorError
+from .reduce import _cast, _is_dask, method_dtype
 
 __all__ = ["UPSAMPLE_METHODS", "upsample_array", "upsample_dtype"]
 
@@ -63,15 +63,7 @@ def upsample_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
     DtypeError
         ``method`` cannot upsample ``in_dtype``, or ``dtype`` is not a data type.
     """
-    in_dtype = np.dtype(in_dtype)
-    if method not in _KINDS:
-        raise OptionError(f"method={method!r} is not supported; use one of {UPSAMPLE_METHODS!r}")
-    if in_dtype.kind not in _KINDS[method]:
-        raise DtypeError(
-            f"method={method!r} cannot upsample data of dtype {in_dtype}; "
-            "use method='nearest', or convert the data first"
-        )
-    return (in_dtype if dtype is None else parse_dtype(dtype)).newbyteorder("=")
+    return method_dtype(in_dtype, method, dtype, _KINDS, "upsample", "'nearest'")
 
 
 def _offsets(f: int) -> list[float]:

@@ -232,12 +232,66 @@ def _read_level(
     return da, array
 
 
+def _label_group(group: zarr.Group, name: str, where: Any) -> tuple[zarr.Group, str, Any]:
+    """The label image ``name`` of the image ``group``: (group, NGFF version, attrs model)."""
+    from . import labels as lb
+
+    names = _label_names(group, where)
+    if name not in names:
+        listed = f"its label images are {names!r}" if names else "it has no label images"
+        raise OmeZarrError(
+            f"{where!r} has no label image {name!r}; {listed} (NGFF lists them in the "
+            f"attributes of its '{lb.LABELS}' group)"
+        )
+    try:
+        sub = group[f"{lb.LABELS}/{name}"]
+    except (KeyError, ValueError):
+        sub = None
+    if not isinstance(sub, zarr.Group):
+        raise OmeZarrError(
+            f"the label image {name!r} is listed in {where!r} but '{lb.LABELS}/{name}' is "
+            "no zarr group; the store is incomplete"
+        )
+    version, model = ngff.parse_image_attrs(sub.attrs.asdict(), f"{where}/{lb.LABELS}/{name}")
+    return sub, version, model
+
+
+def _label_names(group: zarr.Group, where: Any) -> list[str]:
+    """The label images the image ``group`` lists ([] without a ``labels`` group)."""
+    from . import labels as lb
+
+    try:
+        parent = group[lb.LABELS]
+    except (KeyError, ValueError):
+        return []
+    if not isinstance(parent, zarr.Group):
+        return []
+    return lb.label_names(parent.attrs.asdict(), where)
+
+
+def _read_label_level(
+    group: zarr.Group, name: str, level: int | str, chunks: Any, where: Any
+) -> tuple[xr.DataArray, zarr.Array]:
+    """Level ``level`` of the label image ``name`` of the image ``group``: named
+    ``name``, marked with ``attrs["image-label"]``."""
+    from . import labels as lb
+
+    sub, version, model = _label_group(group, name, where)
+    label_where = f"{where}/{lb.LABELS}/{name}"
+    index = ngff.level_index(model.multiscales[0].datasets, level, label_where)
+    da, array = _read_level(sub, version, model, index, chunks, label_where)
+    da = da.rename(name)
+    da.attrs[lb.IMAGE_LABEL] = lb.image_label_of(sub.attrs.asdict())
+    return da, array
+
+
 def open_ome_zarr(
     store: Any,
     *,
     level: int | str = 0,
+    label: str | None = None,
     near_isotropic: bool = False,
-    method: str = "mean",
+    method: str | None = None,
     rounding: str = "pow2",
     chunks: Any = None,
     storage_options: Mapping[str, Any] | None = None,
@@ -250,10 +304,18 @@ def open_ome_zarr(
         The image group (NGFF 0.4 on zarr v2, or 0.5 on zarr v3).
     level : int or str, default 0
         Index into the multiscale datasets, or a dataset path.
+    label : str, optional
+        Open the label image of that name (``labels/<name>`` of the image)
+        instead of the image: named ``label``, with its NGFF ``image-label``
+        metadata (colors, properties, source) as ``attrs["image-label"]``,
+        which marks it as a label image (see :mod:`xiso.io.labels`).
     near_isotropic : bool, default False
         Return ``open_ome_zarr(...).iso.near_isotropic(method=..., rounding=...)``
         (still lazy).
-    method, rounding
+    method : str, optional
+        As in :func:`xiso.near_isotropic`; default ``"mode"`` for a label
+        image, else ``"mean"``.
+    rounding
         As in :func:`xiso.near_isotropic`.
     chunks : optional
         Dask chunks (an int, a tuple, or a mapping keyed by dim name); default
@@ -275,20 +337,24 @@ def open_ome_zarr(
     ------
     OmeZarrError
         Not an OME-Zarr image group (a plain array, a level path, damaged
-        metadata), a missing level, axes that disagree with the array rank, or
-        a zero or negative scale.
+        metadata), a missing level or label image, axes that disagree with
+        the array rank, or a zero or negative scale.
     OptionError
         Bad ``chunks``, an unknown URL protocol, or ``storage_options`` for a
         local path.
     """
 
     def read(group: zarr.Group, version: str, model: Any) -> tuple[xr.DataArray, zarr.Array]:
+        if label is not None:
+            return _read_label_level(group, label, level, chunks, store)
         index = ngff.level_index(model.multiscales[0].datasets, level, store)
         return _read_level(group, version, model, index, chunks, store)
 
     da, array = _consistent(store, storage_options, read)
     if not near_isotropic:
         return da
+    if method is None:
+        method = "mode" if label is not None else "mean"
     from ..resample import near_isotropic as make_near_isotropic
     from ..resample import near_isotropic_factors
 
@@ -303,21 +369,43 @@ def open_ome_zarr(
 
 
 def open_ome_zarr_pyramid(
-    store: Any, *, chunks: Any = None, storage_options: Mapping[str, Any] | None = None
+    store: Any,
+    *,
+    label: str | None = None,
+    chunks: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> xr.DataTree:
-    """Open every stored level of an OME-Zarr image as a DataTree.
+    """Open every stored level of an OME-Zarr image, and its label images, as a DataTree.
 
     One child node per level, named by its NGFF dataset path, each holding a
     Dataset with the image as its single variable (named like the multiscale,
-    ``"image"`` when unnamed). ``chunks`` and ``storage_options`` as in
-    :func:`open_ome_zarr`.
+    ``"image"`` when unnamed). Label images follow the store's layout: node
+    ``labels/<name>/<path>`` holds level ``path`` of the label image
+    ``name``, as a variable named ``name`` marked with
+    ``attrs["image-label"]`` (see :func:`open_ome_zarr`). Writing the tree
+    with :func:`xiso.to_ome_zarr` writes the labels again.
+
+    ``label`` opens only that label image (its levels as the children of
+    the root). ``chunks`` and ``storage_options`` as in :func:`open_ome_zarr`.
     """
 
     def read(group: zarr.Group, version: str, model: Any) -> dict[str, xr.Dataset]:
+        from .labels import LABELS
+
+        names = [label] if label is not None else _label_names(group, store)
         nodes: dict[str, xr.Dataset] = {}
-        for i, dataset in enumerate(model.multiscales[0].datasets):
-            da, _ = _read_level(group, version, model, i, chunks, store)
-            nodes[dataset.path] = da.to_dataset(name=da.name if da.name is not None else "image")
+        if label is None:
+            for i, dataset in enumerate(model.multiscales[0].datasets):
+                da, _ = _read_level(group, version, model, i, chunks, store)
+                nodes[dataset.path] = da.to_dataset(
+                    name=da.name if da.name is not None else "image"
+                )
+        for name in names:
+            _, _, label_model = _label_group(group, name, store)
+            for dataset in label_model.multiscales[0].datasets:
+                da, _ = _read_label_level(group, name, dataset.path, chunks, store)
+                path = dataset.path if label is not None else f"{LABELS}/{name}/{dataset.path}"
+                nodes[path] = da.to_dataset()
         return nodes
 
     return xr.DataTree.from_dict(_consistent(store, storage_options, read))

@@ -14,13 +14,14 @@ import os
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
 import zarr
 
-from ..errors import OmeZarrError, OptionError
+from ..errors import OmeZarrError, OptionError, StoreExistsError
 from . import ngff
 from .targets import Location, resolve
 
@@ -96,31 +97,18 @@ def _store_numpy(data: np.ndarray, array: zarr.Array, chunks: tuple[int, ...]) -
             pass
 
 
-def write_levels(
-    location: Location,
+def _create_levels(
+    group: zarr.Group,
     levels: Sequence[tuple[str, xr.DataArray]],
-    group_attrs: Mapping[str, Any],
-    version: str,
+    zarr_format: Literal[2, 3],
     chunk_shape: tuple[int, ...],
     compressor: Any,
-) -> None:
-    """Write ``levels`` as arrays of a new group at ``location``, its attributes last.
-
-    NGFF 0.5 goes to zarr v3 with dimension names; NGFF 0.4 to zarr v2 with the
-    ``/`` chunk key separator that the 0.4 layout specifies.
-    """
+) -> list[tuple[Any, Any]]:
+    """Create the arrays of ``levels`` in ``group``; write the in-memory ones and
+    return (dask source, array) of the others, to be stored in one computation."""
     import dask.array as dsa
 
-    zarr_format: Literal[2, 3] = 3 if version == "0.5" else 2
-    group = zarr.open_group(
-        location.store,
-        path=location.path,
-        mode="w",
-        zarr_format=zarr_format,
-        storage_options=location.storage_options,
-    )
-    sources: list[Any] = []
-    targets: list[Any] = []
+    pending: list[tuple[Any, Any]] = []
     for path, da in levels:
         chunks = tuple(min(c, n) for c, n in zip(chunk_shape, da.shape))
         kwargs: dict[str, Any] = {}
@@ -134,14 +122,86 @@ def write_levels(
             name=path, shape=da.shape, dtype=da.dtype, chunks=chunks, fill_value=0, **kwargs
         )
         if isinstance(da.data, dsa.Array):
-            sources.append(da.data.rechunk(chunks))
-            targets.append(array)
+            pending.append((da.data.rechunk(chunks), array))
         else:
             _store_numpy(np.asarray(da.data), array, chunks)
-    if sources:
-        dsa.store(sources, targets, lock=False, compute=True)
+    return pending
+
+
+@dataclass(frozen=True)
+class LabelWrite:
+    """A label image to write below the image: its name, levels, group
+    attributes (multiscales and ``image-label``) and chunk shape."""
+
+    name: str
+    levels: Sequence[tuple[str, xr.DataArray]]
+    group_attrs: Mapping[str, Any]
+    chunk_shape: tuple[int, ...]
+
+
+def write_levels(
+    location: Location,
+    levels: Sequence[tuple[str, xr.DataArray]],
+    group_attrs: Mapping[str, Any],
+    version: str,
+    chunk_shape: tuple[int, ...],
+    compressor: Any,
+    labels: Sequence[LabelWrite] = (),
+    labels_attrs: Mapping[str, Any] | None = None,
+) -> None:
+    """Write ``levels`` as arrays of a new group at ``location``, its attributes last.
+
+    NGFF 0.5 goes to zarr v3 with dimension names; NGFF 0.4 to zarr v2 with the
+    ``/`` chunk key separator that the 0.4 layout specifies. ``labels`` go to
+    ``labels/<name>`` (with ``labels_attrs`` on the ``labels`` group); the
+    image and its labels are computed and stored together, and the attributes
+    are written after every array: the label groups', the ``labels`` group's,
+    the image group's last.
+    """
+    import dask.array as dsa
+
+    zarr_format: Literal[2, 3] = 3 if version == "0.5" else 2
+    group = zarr.open_group(
+        location.store,
+        path=location.path,
+        mode="w",
+        zarr_format=zarr_format,
+        storage_options=location.storage_options,
+    )
+    pending = _create_levels(group, levels, zarr_format, chunk_shape, compressor)
+    label_groups = []
+    if labels:
+        from .labels import LABELS
+
+        parent = group.create_group(LABELS)
+        for label in labels:
+            sub = parent.create_group(label.name)
+            pending += _create_levels(sub, label.levels, zarr_format, label.chunk_shape, compressor)
+            label_groups.append((sub, label.group_attrs))
+    if pending:
+        dsa.store([s for s, _ in pending], [t for _, t in pending], lock=False, compute=True)
     # metadata last: a store that failed above never looks like a valid image
+    for sub, attrs in label_groups:
+        sub.attrs.update(dict(attrs))
+    if labels:
+        parent.attrs.update(dict(labels_attrs or {}))
     group.attrs.update(dict(group_attrs))
+
+
+def _split_labels(obj: xr.DataTree) -> tuple[xr.DataTree, dict[str, xr.DataTree]]:
+    """The image levels of a pyramid and its label images: the subtrees below
+    its ``labels`` node, as :func:`open_ome_zarr_pyramid` lays them out."""
+    from .labels import LABELS
+
+    if LABELS not in obj.children:
+        return obj, {}
+    found = obj[LABELS]
+    if not isinstance(found, xr.DataTree) or found.has_data:
+        raise OmeZarrError(
+            f"the DataTree's node {LABELS!r} holds data; it is where label images go "
+            f"('{LABELS}/<name>/0', ...): rename that level"
+        )
+    return obj.drop_nodes(LABELS), dict(found.children)
 
 
 def _levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]]:
@@ -182,8 +242,10 @@ def to_ome_zarr(
     chunks: Any = None,
     compressor: Any = None,
     overwrite: bool = False,
-    method: str = "mean",
+    method: str | None = None,
     min_size: int = 32,
+    labels: Mapping[str, xr.DataArray | xr.DataTree] | None = None,
+    label: bool | str | None = None,
     storage_options: Mapping[str, Any] | None = None,
     progress: bool = False,
 ) -> None:
@@ -256,7 +318,7 @@ def to_ome_zarr(
     end; a failure leaves the target as it was. What is atomic on which
     storage is described in :mod:`xiso.io.targets` and docs/scale.md.
     """
-    from ..reduce import METHODS
+    from . import labels as lb
 
     if isinstance(obj, xr.Dataset):
         names = list(obj.data_vars)
@@ -270,29 +332,66 @@ def to_ome_zarr(
         raise OptionError(
             f"version={version!r} is not supported; use one of {ngff.NGFF_VERSIONS!r}"
         )
-    if method not in METHODS:
-        raise OptionError(f"method={method!r} is not one of {tuple(METHODS)!r}")
+    if isinstance(label, str):
+        _add_label(
+            obj,
+            store,
+            label,
+            pyramid=pyramid,
+            levels=levels,
+            chunks=chunks,
+            compressor=compressor,
+            overwrite=overwrite,
+            method=method,
+            labels=labels,
+            storage_options=storage_options,
+            progress=progress,
+        )
+        return
+    as_label = lb.is_label_image(obj) if label is None else bool(label)
+    method = _method(method, as_label)
+    if as_label and labels:
+        raise OptionError(
+            "a label image has no label images of its own; write the image with "
+            "labels={...}, or drop label=True"
+        )
     target = resolve(store, storage_options)
     target.prepare(overwrite)  # fail before computing anything
+    if as_label and isinstance(obj, xr.DataArray):
+        lb.check_dtype(str(obj.name or "image"), obj)  # before any reduction
     # the reduction of the levels, when this call makes them (a DataTree does not say)
     known_method = method if isinstance(obj, xr.DataArray) else None
     if isinstance(obj, xr.DataArray) and pyramid:
         from ..pyramid import pyramid as build_pyramid
 
-        if not hasattr(obj.data, "dask"):
-            view_chunks = _default_chunks(obj, ngff.axis_types(obj), chunks)
-            obj = obj.copy(data=_numpy_as_dask(np.asarray(obj.data), view_chunks))
+        obj = _as_dask(obj, chunks)
         obj = build_pyramid(obj, levels=levels, method=method, min_size=min_size)
+    found: dict[str, xr.DataTree] = {}
+    if isinstance(obj, xr.DataTree):
+        obj, found = _split_labels(obj)
+    both = sorted(set(found) & set(labels or {}))
+    if both:
+        raise OptionError(
+            f"the label image(s) {both!r} are both in the DataTree and in labels=; pass each once"
+        )
     pairs = _levels_of(obj)
     base = pairs[0][1]
     ome, types = ngff.image_metadata(pairs, version, method=known_method)
     chunk_shape = _default_chunks(base, types, chunks)
-    group_attrs = ngff.group_attributes(
-        ome,
-        ngff.json_attrs(base.attrs, "the image", skip=ngff.OME_ATTRS),
-        version,
-        uuid.uuid4().hex,
-        coords=ngff.coordinate_records(base, ome, version, types),
+    write_id = uuid.uuid4().hex
+    group_attrs = _group_attrs(pairs, ome, types, version, write_id, "the image")
+    if as_label:
+        name = str(base.name) if base.name is not None else "image"
+        for _, da in pairs:
+            lb.check_dtype(name, da)
+        block = lb.image_label_metadata(name, base.attrs.get(lb.IMAGE_LABEL), version, source=None)
+        group_attrs = lb.with_image_label(group_attrs, block, version, name)
+    label_writes = [
+        _label_write(name, value, pairs, types, version, chunks, write_id)
+        for name, value in {**found, **(labels or {})}.items()
+    ]
+    labels_attrs = (
+        lb.labels_attributes([w.name for w in label_writes], version) if label_writes else None
     )
     from ..progress import progress_bar
 
@@ -300,7 +399,166 @@ def to_ome_zarr(
     with bar:
         target.replace(
             lambda location: write_levels(
-                location, pairs, group_attrs, version, chunk_shape, compressor
+                location,
+                pairs,
+                group_attrs,
+                version,
+                chunk_shape,
+                compressor,
+                label_writes,
+                labels_attrs,
             ),
             overwrite,
         )
+
+
+def _method(method: str | None, as_label: bool) -> str:
+    """The reduction of the pyramid: ``mode`` for a label image and ``mean``
+    otherwise by default; a label image takes only ``mode`` or ``nearest``."""
+    from ..reduce import METHODS
+
+    if method is None:
+        return "mode" if as_label else "mean"
+    if method not in METHODS:
+        raise OptionError(f"method={method!r} is not one of {tuple(METHODS)!r}")
+    if as_label and method not in ("mode", "nearest"):
+        raise OptionError(
+            f"method={method!r} would invent labels in the levels of a label image; "
+            "use method='mode' (the default for label images) or 'nearest'"
+        )
+    return method
+
+
+def _as_dask(da: xr.DataArray, chunks: Any) -> xr.DataArray:
+    """``da`` on dask (views of a numpy array, chunked as it will be written),
+    so that its pyramid is computed chunk by chunk."""
+    if hasattr(da.data, "dask"):
+        return da
+    view_chunks = _default_chunks(da, ngff.axis_types(da), chunks)
+    return da.copy(data=_numpy_as_dask(np.asarray(da.data), view_chunks))
+
+
+def _group_attrs(
+    pairs: Sequence[tuple[str, xr.DataArray]],
+    ome: Mapping[str, Any],
+    types: Sequence[str | None],
+    version: str,
+    write_id: str,
+    what: str,
+) -> dict[str, Any]:
+    """The group attributes of an image (or label image) with levels ``pairs``."""
+    from .labels import IMAGE_LABEL
+
+    base = pairs[0][1]
+    return ngff.group_attributes(
+        ome,
+        ngff.json_attrs(base.attrs, what, skip=(*ngff.OME_ATTRS, IMAGE_LABEL)),
+        version,
+        write_id,
+        coords=ngff.coordinate_records(base, ome, version, types),
+    )
+
+
+def _label_write(
+    name: Any,
+    value: Any,
+    image_levels: Sequence[tuple[str, xr.DataArray]],
+    types: Sequence[str | None],
+    version: str,
+    chunks: Any,
+    write_id: str,
+) -> LabelWrite:
+    """What :func:`write_levels` writes for the label image ``name``: its levels on
+    the image's grid (reduced with ``mode`` from ``value`` when it is a
+    DataArray), and its metadata."""
+    from . import labels as lb
+
+    name = lb.label_name(name)
+    given: Any
+    if isinstance(value, xr.DataTree):
+        given = _levels_of(value)
+    elif isinstance(value, xr.DataArray):
+        lb.check_dtype(name, value)
+        given = _as_dask(value, chunks)
+    else:
+        raise OmeZarrError(
+            f"labels[{name!r}] is a {type(value).__name__}; pass a DataArray (level 0 on the "
+            "image's grid) or a DataTree of its levels"
+        )
+    levels, made = lb.label_levels(name, given, image_levels, types)
+    base = levels[0][1]
+    ome, label_types = ngff.image_metadata(levels, version, method="mode" if made else None)
+    attrs = _group_attrs(levels, ome, label_types, version, write_id, f"the label image {name!r}")
+    block = lb.image_label_metadata(name, base.attrs.get(lb.IMAGE_LABEL), version, source="../../")
+    return LabelWrite(
+        name,
+        levels,
+        lb.with_image_label(attrs, block, version, name),
+        _default_chunks(base, label_types, chunks),
+    )
+
+
+def _add_label(
+    obj: xr.DataArray | xr.DataTree,
+    store: Any,
+    name: str,
+    *,
+    pyramid: bool,
+    levels: int | None,
+    chunks: Any,
+    compressor: Any,
+    overwrite: bool,
+    method: str | None,
+    labels: Any,
+    storage_options: Mapping[str, Any] | None,
+    progress: bool,
+) -> None:
+    """Add the label image ``obj`` as ``labels/<name>`` to the image at ``store``.
+
+    The image group is written anew with its labels (the stored image levels
+    copied as they are) and swapped in, as every write is: atomic, like
+    writing the image and its labels at once.
+    """
+    from . import labels as lb
+    from .read import open_ome_zarr_pyramid
+
+    name = lb.label_name(name)
+    if labels:
+        raise OptionError(
+            f"label={name!r} adds one label image to a stored image; to write an image "
+            "with its labels pass labels={...} alone"
+        )
+    if levels is not None or not pyramid:
+        raise OptionError(
+            f"label={name!r} gives the label image the levels of the image it is added "
+            "to; drop levels= and pyramid=False"
+        )
+    _method(method, as_label=True)
+    try:
+        tree = open_ome_zarr_pyramid(store, storage_options=storage_options)
+    except OmeZarrError as err:
+        raise OmeZarrError(
+            f"label={name!r} adds a label image to the image at {store!r}, which cannot be "
+            f"opened: {err}. Write the image first, or write both at once with "
+            f"to_ome_zarr(image, store, labels={{{name!r}: labels}})"
+        ) from None
+    image, existing = _split_labels(tree)
+    if name in existing and not overwrite:
+        raise StoreExistsError(
+            f"the image at {store!r} already has a label image {name!r}; pass "
+            "overwrite=True to replace it, or choose another name"
+        )
+    existing[name] = obj  # type: ignore[assignment]
+    base = _levels_of(image)[0][1]
+    to_ome_zarr(
+        image,
+        store,
+        version=str(base.attrs.get("ngff_version", "0.5")),
+        chunks=chunks,
+        compressor=compressor,
+        overwrite=True,
+        labels=existing,
+        label=False,
+        storage_options=storage_options,
+        progress=progress,
+    )

@@ -1,0 +1,342 @@
+"""NGFF label images: checks, levels and metadata (no store access).
+
+An NGFF image group may hold label images (segmentations) below it::
+
+    image.ome.zarr/
+        0/, 1/, ...                  the image levels
+        labels/                      attributes: "labels": ["nuclei", ...]
+            nuclei/                  a multiscale image with "image-label" metadata
+                0/, 1/, ...          one level per image level, on the image's grid
+
+In NGFF 0.5 the ``labels`` list and the ``image-label`` block live under the
+``ome`` attribute, in 0.4 at the top of the attributes. A label image read by
+xiso carries its ``image-label`` block as ``attrs["image-label"]``
+(:data:`IMAGE_LABEL`): that is the marker :func:`xiso.resample.looks_like_labels`
+checks, so reducing it with ``mean`` warns, and writing it again writes a
+label image (its ``colors`` and ``properties`` kept).
+
+Label levels are made here from the image's levels: each level of the label
+is the previous one reduced with ``mode`` by the factors that took the image
+from its previous level to this one, so the two pyramids share their grids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pydantic
+import xarray as xr
+
+from ..encodings import set_downscaling
+from ..errors import DtypeError, OmeZarrError
+from . import ngff
+
+__all__ = [
+    "IMAGE_LABEL",
+    "LABELS",
+    "image_label_metadata",
+    "image_label_of",
+    "is_label_image",
+    "label_levels",
+    "label_name",
+    "label_names",
+    "labels_attributes",
+    "with_image_label",
+]
+
+# the group below an image that lists its label images
+LABELS = "labels"
+# the NGFF key of a label image's metadata, and the DataArray attr that marks a label image
+IMAGE_LABEL = "image-label"
+# the dtypes NGFF allows for label images
+LABEL_DTYPES = tuple(np.dtype(f"{k}int{n}") for n in (8, 16, 32, 64) for k in ("u", ""))
+
+
+def is_label_image(obj: xr.DataArray | xr.DataTree) -> bool:
+    """Whether ``obj`` (or the first level of a pyramid) carries the label marker."""
+    if isinstance(obj, xr.DataTree):
+        for node in obj.subtree:
+            if node.has_data and node.data_vars:
+                return IMAGE_LABEL in next(iter(node.data_vars.values())).attrs
+        return False
+    return IMAGE_LABEL in obj.attrs
+
+
+def label_name(name: Any) -> str:
+    """``name`` checked as the name of a label image (a folder below ``labels/``)."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or name in (".", "..")
+        or name.startswith(".")
+        or "/" in name
+        or "\\" in name
+    ):
+        raise OmeZarrError(
+            f"{name!r} cannot name a label image: it becomes the folder labels/<name> of "
+            "the image; use a plain name such as 'nuclei' (no '/', not starting with '.')"
+        )
+    return name
+
+
+def check_dtype(name: str, da: xr.DataArray) -> None:
+    """A :class:`DtypeError` unless ``da`` has a dtype NGFF allows for labels."""
+    dtype = np.dtype(da.dtype)
+    if dtype.newbyteorder("=") in LABEL_DTYPES:
+        return
+    fix = (
+        "labels.astype('uint8')"
+        if dtype.kind == "b"
+        else "labels.round().astype('uint32') if it holds whole numbers"
+        if dtype.kind == "f"
+        else "labels.astype('uint32')"
+    )
+    raise DtypeError(
+        f"the label image {name!r} has dtype {dtype}; NGFF label images hold integers "
+        f"({', '.join(d.name for d in LABEL_DTYPES)}): cast it first, e.g. {fix}"
+    )
+
+
+def _check_grid(
+    name: str, where: str, label: xr.DataArray, image: xr.DataArray, types: Sequence[str | None]
+) -> None:
+    """An :class:`OmeZarrError` unless ``label`` lies on the grid of ``image``:
+    the same dims in the same order, the same space coordinates and units, and
+    along other dims the same length or one sample."""
+    if label.dims != image.dims:
+        raise OmeZarrError(
+            f"the label image {name!r} has dims {label.dims!r} but the image has "
+            f"{image.dims!r}; a label image has the image's dims in its order (use "
+            f"labels.transpose(...) or labels.expand_dims(...), e.g. a channel of length 1)"
+        )
+    for dim, kind in zip(image.dims, types):
+        n_label, n_image = label.sizes[dim], image.sizes[dim]
+        if kind != "space":
+            if n_label not in (1, n_image):
+                raise OmeZarrError(
+                    f"{where} of the label image {name!r} has {n_label} samples along "
+                    f"{dim!r} and the image {n_image}; give it {n_image} or 1"
+                )
+            continue
+        ours = (
+            np.asarray(label.coords[dim].values, dtype=np.float64) if dim in label.coords else None
+        )
+        theirs = np.asarray(image.coords[dim].values, dtype=np.float64)
+        step = abs(float(theirs[1] - theirs[0])) if theirs.size > 1 else 1.0
+        if (
+            ours is None
+            or ours.shape != theirs.shape
+            or not np.allclose(ours, theirs, rtol=0, atol=1e-9 * step)
+        ):
+            shown = "no coordinate" if ours is None else f"{ours.size} samples from {ours[0]:g}"
+            raise OmeZarrError(
+                f"{where} of the label image {name!r} is not on the image's grid along "
+                f"{dim!r}: it has {shown}, the image {theirs.size} samples from "
+                f"{theirs[0]:g} with step {step:g}; resample or crop the labels to the "
+                f"image's grid (e.g. labels.assign_coords({dim}=image.{dim}) if only the "
+                "coordinates differ)"
+            )
+        units = (label.coords[dim].attrs.get("units"), image.coords[dim].attrs.get("units"))
+        if units[0] is not None and units[1] is not None and units[0] != units[1]:
+            # both named: they must name the same unit (NGFF stores one per axis)
+            if ngff.ngff_unit(dim, units[0]) != ngff.ngff_unit(dim, units[1]):
+                raise OmeZarrError(
+                    f"the label image {name!r} has {dim!r} in {units[0]!r} and the image in "
+                    f"{units[1]!r}; convert the label coordinates to the image's unit"
+                )
+
+
+def _factors(
+    levels: Sequence[tuple[str, xr.DataArray]], types: Sequence[str | None]
+) -> list[dict[Hashable, int]]:
+    """Per image level after the first, the whole factor of each space dim over the
+    previous level (from the NGFF scales of the levels)."""
+    scales = []
+    previous: tuple[Sequence[float], Sequence[int]] | None = None
+    for _, da in levels:
+        scale, _ = ngff.level_transform(da, types, previous)
+        previous = (scale, da.shape)
+        scales.append(scale)
+    steps = []
+    base = levels[0][1]
+    for k in range(1, len(scales)):
+        step: dict[Hashable, int] = {}
+        for i, (dim, kind) in enumerate(zip(base.dims, types)):
+            ratio = scales[k][i] / scales[k - 1][i]
+            factor = round(ratio)
+            if kind != "space":
+                continue
+            if factor < 1 or not np.isclose(ratio, factor, rtol=1e-6):
+                raise OmeZarrError(
+                    f"level {levels[k][0]!r} of the image is {ratio:g} times coarser than "
+                    f"the previous level along {dim!r}, not a whole factor, so no label "
+                    "level can match it; pass the label levels as a DataTree instead"
+                )
+            if factor > 1:
+                step[dim] = factor
+        steps.append(step)
+    return steps
+
+
+def label_levels(
+    name: str,
+    label: xr.DataArray | Sequence[tuple[str, xr.DataArray]],
+    image_levels: Sequence[tuple[str, xr.DataArray]],
+    types: Sequence[str | None],
+) -> tuple[list[tuple[str, xr.DataArray]], bool]:
+    """The levels of the label image ``name``, each on the grid of the image level
+    of the same index, and whether they were made here (reduced with ``mode``).
+
+    ``label`` is level 0 (a DataArray), reduced here with ``mode`` by the
+    factors between the image's levels; or the (path, level) pairs of a
+    pyramid, checked level by level. Raises :class:`DtypeError` for a dtype
+    NGFF does not allow, :class:`OmeZarrError` for a label off the image's
+    grid or with another number of levels.
+    """
+    from ..resample import check_factors, reduce_checked
+
+    if isinstance(label, xr.DataArray):
+        made = True
+        current = label.rename(name).copy(deep=False)
+        current.encoding = dict(label.encoding)  # the caller's array is not marked
+        check_dtype(name, current)
+        _check_grid(name, "level 0", current, image_levels[0][1], types)
+        set_downscaling(current, "mode")
+        levels = [(image_levels[0][0], current)]
+        for (path, _), factors in zip(image_levels[1:], _factors(image_levels, types)):
+            checked = check_factors(current, factors, "trim")
+            current = reduce_checked(
+                current,
+                checked,
+                method="mode",
+                boundary="trim",
+                dtype=None,
+                skipna=None,
+                group=False,
+            )
+            set_downscaling(current, "mode")
+            levels.append((path, current))
+    else:
+        made = False
+        levels = [(path, da.rename(name)) for path, da in label]
+        if len(levels) != len(image_levels):
+            raise OmeZarrError(
+                f"the label image {name!r} has {len(levels)} level(s) and the image "
+                f"{len(image_levels)}; NGFF label images have one level per image level "
+                "(pass level 0 as a DataArray and xiso makes the others)"
+            )
+    for (path, da), (_, image) in zip(levels, image_levels):
+        check_dtype(name, da)
+        _check_grid(name, f"level {path!r}", da, image, types)
+    return levels, made
+
+
+# --------------------------------------------------------------------------
+# metadata
+# --------------------------------------------------------------------------
+def _models(version: str) -> tuple[Any, Any, Any]:
+    """(Label, ImageLabelAttrs, LabelsAttrs) of ome-zarr-models for ``version``."""
+    if version == "0.5":
+        from ome_zarr_models.v05.image_label import ImageLabelAttrs
+        from ome_zarr_models.v05.image_label_types import Label
+        from ome_zarr_models.v05.labels import LabelsAttrs
+
+        return Label, ImageLabelAttrs, LabelsAttrs
+    from ome_zarr_models.v04.image_label import ImageLabelAttrs as Attrs04
+    from ome_zarr_models.v04.image_label_types import Label as Label04
+    from ome_zarr_models.v04.labels import LabelsAttrs as Labels04
+
+    return Label04, Attrs04, Labels04
+
+
+def _invalid(what: str, err: pydantic.ValidationError, fix: str) -> OmeZarrError:
+    first = err.errors()[0]
+    where = "/".join(str(p) for p in first.get("loc", ()))
+    return OmeZarrError(f"{what} is not valid NGFF: {first.get('msg')} at {where!r}; {fix}")
+
+
+def image_label_metadata(
+    name: str, stored: Any, version: str, *, source: str | None
+) -> dict[str, Any]:
+    """The ``image-label`` block of the label image ``name``, validated.
+
+    ``stored`` is the label's ``attrs["image-label"]`` (None or a mapping,
+    e.g. with ``colors``: ``[{"label-value": 1, "rgba": [255, 0, 0, 255]}]``);
+    ``version`` and ``source`` are set here (``source`` is the relative path
+    of the image, ``"../../"`` below an image, or None for a label image
+    written by itself, which then has no source).
+    """
+    if stored is None:
+        stored = {}
+    if not isinstance(stored, Mapping):
+        raise OmeZarrError(
+            f"attrs[{IMAGE_LABEL!r}] of the label image {name!r} is a "
+            f"{type(stored).__name__}; it must be a dict of NGFF image-label fields "
+            "(e.g. {'colors': [{'label-value': 1, 'rgba': [255, 0, 0, 255]}]})"
+        )
+    block = ngff.json_attrs(stored, f"attrs[{IMAGE_LABEL!r}] of the label image {name!r}")
+    block.pop("source", None)
+    block["version"] = version
+    if source is not None:
+        block["source"] = {"image": source}
+    label_model, _, _ = _models(version)
+    try:
+        return dict(ngff.to_plain(label_model.model_validate(block)))
+    except pydantic.ValidationError as err:
+        raise _invalid(
+            f"attrs[{IMAGE_LABEL!r}] of the label image {name!r}",
+            err,
+            "colors are [{'label-value': int, 'rgba': [r, g, b, a]}] with 0-255 values and "
+            "distinct label values",
+        ) from None
+
+
+def with_image_label(
+    group_attrs: Mapping[str, Any], image_label: Mapping[str, Any], version: str, name: str
+) -> dict[str, Any]:
+    """The attributes of a label image group: ``group_attrs`` (multiscales and
+    the xiso block) with ``image_label``, validated as an NGFF image-label."""
+    attrs = dict(group_attrs)
+    if version == "0.5":
+        attrs["ome"] = {**attrs["ome"], IMAGE_LABEL: dict(image_label)}
+        ome = attrs["ome"]
+    else:
+        attrs[IMAGE_LABEL] = dict(image_label)
+        ome = {k: attrs[k] for k in ("multiscales", IMAGE_LABEL)}
+    _, attrs_model, _ = _models(version)
+    try:
+        attrs_model.model_validate(ome)
+    except pydantic.ValidationError as err:  # pragma: no cover - both parts were validated
+        raise _invalid(f"the label image {name!r}", err, "report this as a bug") from None
+    return attrs
+
+
+def labels_attributes(names: Sequence[str], version: str) -> dict[str, Any]:
+    """The attributes of the ``labels`` group that lists ``names``, validated."""
+    block: dict[str, Any] = {LABELS: list(names)}
+    if version == "0.5":
+        block["version"] = "0.5"
+    _, _, labels_model = _models(version)
+    labels_model.model_validate(block)
+    return {"ome": block} if version == "0.5" else block
+
+
+def label_names(attrs: Mapping[str, Any], where: Any) -> list[str]:
+    """The label images that the attributes of a ``labels`` group list."""
+    block = attrs.get("ome") if isinstance(attrs.get("ome"), Mapping) else attrs
+    names = block.get(LABELS) if isinstance(block, Mapping) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise OmeZarrError(
+            f"the labels group of {where!r} does not list its label images (its attributes "
+            f"need '{LABELS}': [names]); the store was not written as NGFF"
+        )
+    return list(names)
+
+
+def image_label_of(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``image-label`` block of a label image group's attributes ({} if absent)."""
+    ome = attrs.get("ome")
+    block = ome.get(IMAGE_LABEL) if isinstance(ome, Mapping) else attrs.get(IMAGE_LABEL)
+    return dict(block) if isinstance(block, Mapping) else {}

@@ -40,13 +40,15 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import xarray as xr
 
+from .axes import spatial_letter
 from .errors import (
     DtypeError,
     OptionError,
     SpatialDimError,
 )
 from .resample import spacing_info
-from .spacing import spatial_dims, unit_registry
+from .spacing import spatial_dims
+from .units import convert, symbol
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -114,11 +116,7 @@ class _Axis:
         """The unit as a short symbol ("micrometer" -> "µm") for labels."""
         if self.unit is None:
             return None
-        try:
-            symbol = f"{unit_registry().Unit(self.unit):~P}"
-            return "µm" if symbol == "µ" else symbol  # pint's symbol of "micron"
-        except Exception:  # spacing_info parsed it already; never fail on a label
-            return self.unit
+        return symbol(self.unit)
 
     @property
     def label(self) -> str:
@@ -169,12 +167,7 @@ def _roles(obj: xr.DataArray) -> dict[str, Hashable]:
         )
 
     def role(dim: Hashable) -> str | None:
-        if isinstance(dim, str) and dim.lower() in _ROLES:
-            return dim.lower()
-        axis = obj.coords[dim].attrs.get("axis") if dim in obj.coords else None
-        if isinstance(axis, str) and axis.lower() in _ROLES:
-            return axis.lower()
-        return None
+        return spatial_letter(dim, obj.coords[dim].attrs if dim in obj.coords else {})
 
     found = {role(d): d for d in spatial}
     if set(found) == set(_ROLES):
@@ -322,8 +315,7 @@ def _slice_index(axis: _Axis, index: Any, at: tuple[float, str | None] | None) -
         return n // 2
     value, unit = at
     if unit is not None and axis.unit is not None and unit != axis.unit:
-        ureg = unit_registry()
-        value = float(ureg.Quantity(value, unit).to(axis.unit).magnitude)
+        value = convert(value, unit, axis.unit)
     return int(np.argmin(np.abs(axis.coords - value)))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .axes import has_role
 from .errors import (
     MissingCoordinateError,
     NonUniformSpacingError,
@@ -21,7 +22,15 @@ from .errors import (
     SpatialDimError,
     UnitError,
 )
-from .units import check_length, from_metres, is_quantity, length_unit, to_metres, unit_registry
+from .units import (
+    check_length,
+    from_metres,
+    is_quantity,
+    length_unit,
+    parse_quantity,
+    to_metres,
+    unit_registry,
+)
 
 __all__ = [
     "SPACING_RTOL",
@@ -32,8 +41,6 @@ __all__ = [
 ]
 
 SPACING_RTOL = 1e-3
-_SPATIAL_NAMES = {"x", "y", "z"}
-_SPATIAL_AXES = {"X", "Y", "Z"}
 
 XarrayObject = xr.DataArray | xr.Dataset
 
@@ -43,13 +50,8 @@ def _coord_attrs(obj: XarrayObject, dim: Hashable) -> Mapping[Any, Any]:
 
 
 def _is_spatial(obj: XarrayObject, dim: Hashable) -> bool:
-    if isinstance(dim, str) and dim.lower() in _SPATIAL_NAMES:
-        return True
-    attrs = _coord_attrs(obj, dim)
-    axis = attrs.get("axis")
-    if isinstance(axis, str) and axis.upper() in _SPATIAL_AXES:
-        return True
-    return attrs.get("type") == "space"
+    """Whether ``dim`` is spatial by the axis criteria of :mod:`xiso.axes`."""
+    return has_role(dim, _coord_attrs(obj, dim), "space")
 
 
 def spatial_dims(obj: XarrayObject, dims: Iterable[Hashable] | None = None) -> tuple[Hashable, ...]:
@@ -178,13 +180,13 @@ class SpacingInfo:
 
 def _override(dim: Hashable, value: Any, coord_unit: str | None) -> tuple[float, str | None]:
     if isinstance(value, str):
-        try:
-            value = unit_registry().Quantity(value)
-        except Exception:
+        parsed = parse_quantity(value)
+        if parsed is None:
             raise UnitError(
                 f"spacing of {dim!r} is {value!r}, which cannot be parsed; pass a number "
                 "or a quantity such as '250 nm'"
-            ) from None
+            )
+        value = parsed
     if is_quantity(value):
         if value.dimensionless:
             return float(value.magnitude), coord_unit
@@ -266,11 +268,10 @@ def to_common_unit(value: Any, info: SpacingInfo) -> float:
     """
     given = value
     if isinstance(value, str):
-        ureg = unit_registry()
-        try:
-            value = ureg.Quantity(value)
-        except Exception:
-            raise UnitError(f"target {value!r} cannot be parsed; pass a number or '1 um'") from None
+        parsed = parse_quantity(value)
+        if parsed is None:
+            raise UnitError(f"target {value!r} cannot be parsed; pass a number or '1 um'")
+        value = parsed
     if is_quantity(value):
         if value.dimensionless:
             return float(value.magnitude)

@@ -37,19 +37,15 @@ import numpy as np
 import pydantic
 import xarray as xr
 
+from ..axes import axis_role
 from ..encodings import DOWNSCALING
 from ..errors import NonUniformSpacingError, OmeZarrError, XisoError
 from ..resample import partial_last_block, warn
-from ..spacing import (
-    coordinate_step,
-    coordinate_unit,
-    spatial_dims,
-    unit_registry,
-)
+from ..spacing import coordinate_step, coordinate_unit
+from ..units import NGFF_UNITS as NGFF_UNITS  # re-exported: the unit names NGFF allows
+from ..units import ngff_name
 
 NGFF_VERSIONS = ("0.4", "0.5")
-_TIME_NAMES = {"t", "time"}
-_CHANNEL_NAMES = {"c", "ch", "channel", "channels"}
 # keys of DataArray attrs that hold OME metadata rather than user attrs
 OME_ATTRS = ("ngff_version", "omero")
 # the group attribute that holds what xiso adds to NGFF (write id, user attrs, coordinates)
@@ -57,17 +53,6 @@ XISO_KEY = "xiso"
 # DataArray encoding: the multiscale ``type`` (downscaling method) of the image it
 # was read from, written again when a DataTree of levels is written
 DOWNSCALING_TYPE = DOWNSCALING  # see xiso.encodings
-
-
-# the unit names the NGFF specification lists for space and time axes
-NGFF_UNITS = (
-    "angstrom attometer centimeter decimeter exameter femtometer foot gigameter hectometer "
-    "inch kilometer megameter meter micrometer mile millimeter nanometer parsec petameter "
-    "picometer terameter yard yoctometer yottameter zeptometer zettameter "
-    "attosecond centisecond day decisecond exasecond femtosecond gigasecond hectosecond hour "
-    "kilosecond megasecond microsecond millisecond minute nanosecond petasecond picosecond "
-    "second terasecond yoctosecond yottasecond zeptosecond zettasecond"
-).split()
 
 
 # --------------------------------------------------------------------------
@@ -232,47 +217,18 @@ def image_name(attrs_model: Any) -> str | None:
 # --------------------------------------------------------------------------
 # building
 # --------------------------------------------------------------------------
-def _axis_type(da: xr.DataArray, dim: Hashable, spatial: Sequence[Hashable]) -> str | None:
-    attrs = da.coords[dim].attrs if dim in da.coords else {}
-    if isinstance(attrs.get("type"), str):
-        return str(attrs["type"])
-    if dim in spatial:
-        return "space"
-    name = str(dim).lower()
-    if name in _TIME_NAMES or str(attrs.get("axis", "")).upper() == "T":
-        return "time"
-    if name in _CHANNEL_NAMES:
-        return "channel"
-    return None
-
-
 def axis_types(da: xr.DataArray) -> list[str | None]:
-    """The NGFF axis type of every dim of ``da``."""
-    try:
-        spatial: Sequence[Hashable] = spatial_dims(da)
-    except XisoError:
-        spatial = ()
-    return [_axis_type(da, d, spatial) for d in da.dims]
+    """The NGFF axis type of every dim of ``da`` (see :func:`xiso.axes.axis_role`)."""
+    return [axis_role(d, da.coords[d].attrs if d in da.coords else {}) for d in da.dims]
 
 
 def ngff_unit(dim: Hashable, text: str | None) -> str | None:
     """The NGFF name of a unit: 'um', 'µm' and 'micron' -> 'micrometer'."""
     if text is None:
         return None
-    ureg = unit_registry()
-    try:
-        unit = ureg.Unit(text)
-    except Exception:
-        unit = None
-    if unit is not None:
-        if f"{unit}" in NGFF_UNITS:
-            return f"{unit}"
-        for name in NGFF_UNITS:
-            candidate = ureg.Unit(name)
-            if candidate.dimensionality == unit.dimensionality and math.isclose(
-                ureg.Quantity(1, unit).to(candidate).magnitude, 1.0, rel_tol=1e-12
-            ):
-                return name
+    name = ngff_name(text)
+    if name is not None:
+        return name
     raise OmeZarrError(
         f"the unit {text!r} of dimension {dim!r} is not one NGFF can store; use one of its "
         "unit names such as 'micrometer', 'nanometer' or 'second'"

@@ -2,18 +2,47 @@
 
 - :mod:`.ngff`: NGFF metadata <-> dims, coordinates, units, scale, translation
   (pure, no I/O);
+- :mod:`.labels`: NGFF label images (``labels/<name>``, ``image-label``):
+  checks, levels and metadata (pure, no I/O);
 - :mod:`.read`: zarr group -> lazy labelled DataArray / DataTree, with the
   reader contract every format follows;
 - :mod:`.write`: levels -> zarr arrays, metadata last;
 - :mod:`.targets`: where an image goes (local folder, fsspec URL, zarr store
-  object) and how it replaces what is there.
+  object) and how it replaces what is there;
+- :mod:`.backend`: the ``engine="ome-zarr"`` of ``xarray.open_dataset``,
+  ``open_dataarray`` and ``open_datatree``.
+
+The functions are imported on first use (PEP 562): xarray imports
+:mod:`.backend` whenever it lists its engines, which must not cost zarr.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ..errors import OmeZarrError, StoreExistsError
-from .read import open_ome_zarr, open_ome_zarr_pyramid
-from .write import to_ome_zarr
+
+_LAZY = {
+    "open_ome_zarr": "xiso.io.read",
+    "open_ome_zarr_pyramid": "xiso.io.read",
+    "to_ome_zarr": "xiso.io.write",
+}
+
+if TYPE_CHECKING:
+    from .read import open_ome_zarr, open_ome_zarr_pyramid
+    from .write import to_ome_zarr
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'xiso.io' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "OmeZarrError",

@@ -285,6 +285,26 @@ def _read_label_level(
     return da, array
 
 
+def open_level(
+    store: Any,
+    *,
+    level: int | str = 0,
+    label: str | None = None,
+    chunks: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> tuple[xr.DataArray, zarr.Array]:
+    """The level :func:`open_ome_zarr` opens (without ``near_isotropic``) and the
+    zarr array behind it (the xarray backend hands that array to xarray)."""
+
+    def read(group: zarr.Group, version: str, model: Any) -> tuple[xr.DataArray, zarr.Array]:
+        if label is not None:
+            return _read_label_level(group, label, level, chunks, store)
+        index = ngff.level_index(model.multiscales[0].datasets, level, store)
+        return _read_level(group, version, model, index, chunks, store)
+
+    return _consistent(store, storage_options, read)
+
+
 def open_ome_zarr(
     store: Any,
     *,
@@ -344,13 +364,9 @@ def open_ome_zarr(
         local path.
     """
 
-    def read(group: zarr.Group, version: str, model: Any) -> tuple[xr.DataArray, zarr.Array]:
-        if label is not None:
-            return _read_label_level(group, label, level, chunks, store)
-        index = ngff.level_index(model.multiscales[0].datasets, level, store)
-        return _read_level(group, version, model, index, chunks, store)
-
-    da, array = _consistent(store, storage_options, read)
+    da, array = open_level(
+        store, level=level, label=label, chunks=chunks, storage_options=storage_options
+    )
     if not near_isotropic:
         return da
     if method is None:
@@ -389,23 +405,38 @@ def open_ome_zarr_pyramid(
     the root). ``chunks`` and ``storage_options`` as in :func:`open_ome_zarr`.
     """
 
-    def read(group: zarr.Group, version: str, model: Any) -> dict[str, xr.Dataset]:
+    nodes = pyramid_levels(store, label=label, chunks=chunks, storage_options=storage_options)
+    return xr.DataTree.from_dict({path: da.to_dataset() for path, (da, _) in nodes.items()})
+
+
+def pyramid_levels(
+    store: Any,
+    *,
+    label: str | None = None,
+    chunks: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> dict[str, tuple[xr.DataArray, zarr.Array]]:
+    """The levels :func:`open_ome_zarr_pyramid` opens, by node path, each with the
+    zarr array behind it; every image is named (``"image"`` when unnamed)."""
+
+    def read(
+        group: zarr.Group, version: str, model: Any
+    ) -> dict[str, tuple[xr.DataArray, zarr.Array]]:
         from .labels import LABELS
 
         names = [label] if label is not None else _label_names(group, store)
-        nodes: dict[str, xr.Dataset] = {}
+        nodes: dict[str, tuple[xr.DataArray, zarr.Array]] = {}
         if label is None:
             for i, dataset in enumerate(model.multiscales[0].datasets):
-                da, _ = _read_level(group, version, model, i, chunks, store)
-                nodes[dataset.path] = da.to_dataset(
-                    name=da.name if da.name is not None else "image"
-                )
+                da, array = _read_level(group, version, model, i, chunks, store)
+                named = da.rename(da.name if da.name is not None else "image")
+                nodes[dataset.path] = (named, array)
         for name in names:
             _, _, label_model = _label_group(group, name, store)
             for dataset in label_model.multiscales[0].datasets:
-                da, _ = _read_label_level(group, name, dataset.path, chunks, store)
+                found = _read_label_level(group, name, dataset.path, chunks, store)
                 path = dataset.path if label is not None else f"{LABELS}/{name}/{dataset.path}"
-                nodes[path] = da.to_dataset()
+                nodes[path] = found
         return nodes
 
-    return xr.DataTree.from_dict(_consistent(store, storage_options, read))
+    return _consistent(store, storage_options, read)

@@ -31,6 +31,8 @@ nb_execution_mode = "force"
 nb_execution_timeout = 600
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
+# Markdown outputs (the measured table of coming-from.md) are MyST, with tables
+nb_render_markdown_format = "myst"
 root_doc = "index"
 exclude_patterns = ["_build", "generated/*.md", "**/.ipynb_checkpoints", "xiso-tutorial/*"]
 templates_path = ["_templates", sphinx_autosummary_accessors.templates_path]
@@ -41,8 +43,25 @@ napoleon_google_docstring = False
 napoleon_use_rtype = False
 myst_enable_extensions = ["colon_fence"]
 myst_heading_anchors = 3
-html_theme = "alabaster"
+# the theme of xarray, dask and numpy: dark mode, search, a navigation bar
+html_theme = "pydata_sphinx_theme"
+html_title = "xiso"
 html_static_path = ["_static"]
+html_css_files = ["xiso.css"]
+html_theme_options = {
+    "navbar_align": "left",
+    "header_links_before_dropdown": 7,
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
+}
+# only the gallery and the API reference have sub-pages to navigate; every other
+# page gives the left sidebar's width to its code blocks and tables
+_ONE_PAGE = "index quickstart tutorial coming-from concepts ome-zarr cli scale performance"
+html_sidebars = {"**": ["sidebar-nav-bs"], **{page: [] for page in _ONE_PAGE.split()}}
+html_context = {"default_mode": "auto"}
 intersphinx_mapping: dict[str, tuple[str, None]] = {}
 suppress_warnings = ["myst.xref_missing"]
 

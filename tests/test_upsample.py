@@ -416,4 +416,6 @@ def test_accessor_docstring_is_the_twins():
 
 
 def test_exported():
-    assert "upsample" in xiso.__all__ and xiso.upsample is xiso.resample.upsample
+    from xiso.resample import upsample
+
+    assert "upsample" in xiso.__all__ and xiso.upsample is upsample

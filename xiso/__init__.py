@@ -39,6 +39,7 @@ def _launched_as_command() -> bool:
 try:  # Ctrl-C while the command is still importing: one line and exit 130, as later
     from . import accessor as _accessor  # noqa: F401  (registers .iso)
     from .pyramid import pyramid  # eager: the accessor imports the module xiso.pyramid
+    from .exact import isotropic, resample, resample_like
     from .reduce import METHODS
     from .resample import downsample, near_isotropic, near_isotropic_factors, spacing_info, upsample
     from .spacing import spatial_dims
@@ -108,12 +109,15 @@ __all__ = [
     "data",
     "plot",
     "downsample",
+    "isotropic",
     "near_isotropic",
     "near_isotropic_factors",
     "open_ome_zarr",
     "open_ome_zarr_pyramid",
     "progress_bar",
     "pyramid",
+    "resample",
+    "resample_like",
     "spacing_info",
     "spatial_dims",
     "to_ome_zarr",

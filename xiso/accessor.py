@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
 
 import xarray as xr
 
+from . import exact, resample
 from . import pyramid as _pyramid
-from . import resample
 from .errors import XisoError, XisoWarning
 from .explain import Explanation, explain, format_number
 from .spacing import spatial_dims, to_common_unit
@@ -541,6 +541,63 @@ class _IsoAccessor(Generic[T]):
         **factors_kwargs: int,
     ) -> T:
         return resample.upsample(self._obj, factors, method=method, dtype=dtype, **factors_kwargs)
+
+    @_from_twin(exact.resample, "xiso.resample")
+    def resample(
+        self,
+        spacing: Any,
+        *,
+        dims: Iterable[Hashable] | None = None,
+        method: str | None = None,
+        dtype: Any = None,
+        antialias: bool = True,
+        skipna: bool | None = None,
+    ) -> T:
+        return exact.resample(
+            self._obj,
+            spacing,
+            dims=dims,
+            method=method,
+            dtype=dtype,
+            antialias=antialias,
+            skipna=skipna,
+        )
+
+    @_from_twin(exact.isotropic, "xiso.isotropic")
+    def isotropic(
+        self,
+        *,
+        spacing: Any = None,
+        dims: Iterable[Hashable] | None = None,
+        method: str | None = None,
+        dtype: Any = None,
+        antialias: bool = True,
+        skipna: bool | None = None,
+    ) -> T:
+        return exact.isotropic(
+            self._obj,
+            spacing=spacing,
+            dims=dims,
+            method=method,
+            dtype=dtype,
+            antialias=antialias,
+            skipna=skipna,
+        )
+
+    @_from_twin(exact.resample_like, "xiso.resample_like")
+    def resample_like(
+        self,
+        other: xr.DataArray | xr.Dataset,
+        *,
+        method: str = "linear",
+        dtype: Any = None,
+        antialias: bool = True,
+        skipna: bool | None = None,
+    ) -> T:
+        return exact.resample_like(
+            self._obj, other, method=method, dtype=dtype, antialias=antialias, skipna=skipna
+        )
+
 
 
 @xr.register_dataarray_accessor("iso")

@@ -38,8 +38,8 @@ def _launched_as_command() -> bool:
 
 try:  # Ctrl-C while the command is still importing: one line and exit 130, as later
     from . import accessor as _accessor  # noqa: F401  (registers .iso)
-    from .pyramid import pyramid  # eager: the accessor imports the module xiso.pyramid
     from .exact import isotropic, resample, resample_like
+    from .pyramid import pyramid  # eager: the accessor imports the module xiso.pyramid
     from .reduce import METHODS
     from .resample import downsample, near_isotropic, near_isotropic_factors, spacing_info, upsample
     from .spacing import spatial_dims
@@ -58,6 +58,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "open_ome_zarr": ("xiso.io", "open_ome_zarr"),
     "open_ome_zarr_pyramid": ("xiso.io", "open_ome_zarr_pyramid"),
     "to_ome_zarr": ("xiso.io", "to_ome_zarr"),
+    "open_tiff": ("xiso.io", "open_tiff"),
+    "TiffError": ("xiso.io", "TiffError"),
     "progress_bar": ("xiso.progress", "progress_bar"),
     "Explanation": ("xiso.explain", "Explanation"),
 }
@@ -65,7 +67,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 if TYPE_CHECKING:  # what mypy and IDEs see; at run time these come from __getattr__
     from . import data, plot
     from .explain import Explanation
-    from .io import open_ome_zarr, open_ome_zarr_pyramid, to_ome_zarr
+    from .io import TiffError, open_ome_zarr, open_ome_zarr_pyramid, open_tiff, to_ome_zarr
     from .progress import progress_bar
 
 
@@ -99,6 +101,7 @@ __all__ = [
     "NonUniformSpacingError",
     "OmeZarrError",
     "StoreExistsError",
+    "TiffError",
     "OptionError",
     "SpacingError",
     "SpatialDimError",
@@ -114,6 +117,7 @@ __all__ = [
     "near_isotropic_factors",
     "open_ome_zarr",
     "open_ome_zarr_pyramid",
+    "open_tiff",
     "progress_bar",
     "pyramid",
     "resample",

@@ -1,4 +1,4 @@
-"""The edge: reading and writing images (OME-Zarr today).
+"""The edge: reading and writing images (OME-Zarr, TIFF, NIfTI).
 
 - :mod:`.ngff`: NGFF metadata <-> dims, coordinates, units, scale, translation
   (pure, no I/O);
@@ -9,6 +9,7 @@
 - :mod:`.write`: levels -> zarr arrays, metadata last;
 - :mod:`.targets`: where an image goes (local folder, fsspec URL, zarr store
   object) and how it replaces what is there;
+- :mod:`.tiff`: OME-TIFF, ImageJ hyperstacks and folders of planes (tifffile);
 - :mod:`.backend`: the ``engine="ome-zarr"`` of ``xarray.open_dataset``,
   ``open_dataarray`` and ``open_datatree``.
 
@@ -27,10 +28,13 @@ _LAZY = {
     "open_ome_zarr": "xiso.io.read",
     "open_ome_zarr_pyramid": "xiso.io.read",
     "to_ome_zarr": "xiso.io.write",
+    "open_tiff": "xiso.io.tiff",
+    "TiffError": "xiso.io.tiff",
 }
 
 if TYPE_CHECKING:
     from .read import open_ome_zarr, open_ome_zarr_pyramid
+    from .tiff import TiffError, open_tiff
     from .write import to_ome_zarr
 
 
@@ -47,7 +51,9 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "OmeZarrError",
     "StoreExistsError",
+    "TiffError",
     "open_ome_zarr",
     "open_ome_zarr_pyramid",
+    "open_tiff",
     "to_ome_zarr",
 ]

@@ -663,8 +663,10 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
         chunks: Any = None,
         compressor: Any = None,
         overwrite: bool = False,
-        method: str = "mean",
+        method: str | None = None,
         min_size: int = 32,
+        labels: Mapping[str, xr.DataArray | xr.DataTree] | None = None,
+        label: bool | str | None = None,
         storage_options: Mapping[str, Any] | None = None,
         progress: bool = False,
     ) -> None:
@@ -681,6 +683,8 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
             overwrite=overwrite,
             method=method,
             min_size=min_size,
+            labels=labels,
+            label=label,
             storage_options=storage_options,
             progress=progress,
         )
@@ -858,7 +862,8 @@ class IsoDataTreeAccessor:
 
             The tree is a pyramid as :meth:`DataArray.iso.pyramid` or
             :func:`xiso.open_ome_zarr_pyramid` return it; its levels are written
-            as they are (nothing is reduced).
+            as they are (nothing is reduced), and so are the label images below
+            its ``labels`` node (``labels/<name>/<path>``).
             """
         },
     )
@@ -870,6 +875,8 @@ class IsoDataTreeAccessor:
         chunks: Any = None,
         compressor: Any = None,
         overwrite: bool = False,
+        labels: Mapping[str, xr.DataArray | xr.DataTree] | None = None,
+        label: bool | str | None = None,
         storage_options: Mapping[str, Any] | None = None,
         progress: bool = False,
     ) -> None:
@@ -882,6 +889,8 @@ class IsoDataTreeAccessor:
             chunks=chunks,
             compressor=compressor,
             overwrite=overwrite,
+            labels=labels,
+            label=label,
             storage_options=storage_options,
             progress=progress,
         )

@@ -335,8 +335,8 @@ def label_names(attrs: Mapping[str, Any], where: Any) -> list[str]:
     return list(names)
 
 
-def image_label_of(attrs: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``image-label`` block of a label image group's attributes ({} if absent)."""
+def image_label_of(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``image-label`` block of an image group's attributes, None if it has none."""
     ome = attrs.get("ome")
     block = ome.get(IMAGE_LABEL) if isinstance(ome, Mapping) else attrs.get(IMAGE_LABEL)
-    return dict(block) if isinstance(block, Mapping) else {}
+    return dict(block) if isinstance(block, Mapping) else None

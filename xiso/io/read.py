@@ -46,7 +46,7 @@ import xarray as xr
 import zarr
 
 from ..errors import OmeZarrError, OptionError
-from . import ngff
+from . import labels, ngff
 
 T = TypeVar("T")
 _ATTEMPTS = 5
@@ -226,6 +226,9 @@ def _read_level(
     coords = ngff.restore_coords(coords, group_attrs, dims, array.shape, where)
     data = _as_dask(array, chunks, dims, f"level {path!r} of {where!r}")
     attrs = ngff.image_attrs_of(group_attrs, version, model)
+    image_label = labels.image_label_of(group_attrs)
+    if image_label is not None:  # a label image (one written by itself too): marked
+        attrs[labels.IMAGE_LABEL] = image_label
     da = xr.DataArray(data, dims=dims, coords=coords, name=ngff.image_name(model), attrs=attrs)
     if ms.type is not None:
         da.encoding[ngff.DOWNSCALING_TYPE] = ms.type
@@ -234,39 +237,37 @@ def _read_level(
 
 def _label_group(group: zarr.Group, name: str, where: Any) -> tuple[zarr.Group, str, Any]:
     """The label image ``name`` of the image ``group``: (group, NGFF version, attrs model)."""
-    from . import labels as lb
 
     names = _label_names(group, where)
     if name not in names:
         listed = f"its label images are {names!r}" if names else "it has no label images"
         raise OmeZarrError(
             f"{where!r} has no label image {name!r}; {listed} (NGFF lists them in the "
-            f"attributes of its '{lb.LABELS}' group)"
+            f"attributes of its '{labels.LABELS}' group)"
         )
     try:
-        sub = group[f"{lb.LABELS}/{name}"]
+        sub = group[f"{labels.LABELS}/{name}"]
     except (KeyError, ValueError):
         sub = None
     if not isinstance(sub, zarr.Group):
         raise OmeZarrError(
-            f"the label image {name!r} is listed in {where!r} but '{lb.LABELS}/{name}' is "
+            f"the label image {name!r} is listed in {where!r} but '{labels.LABELS}/{name}' is "
             "no zarr group; the store is incomplete"
         )
-    version, model = ngff.parse_image_attrs(sub.attrs.asdict(), f"{where}/{lb.LABELS}/{name}")
+    version, model = ngff.parse_image_attrs(sub.attrs.asdict(), f"{where}/{labels.LABELS}/{name}")
     return sub, version, model
 
 
 def _label_names(group: zarr.Group, where: Any) -> list[str]:
     """The label images the image ``group`` lists ([] without a ``labels`` group)."""
-    from . import labels as lb
 
     try:
-        parent = group[lb.LABELS]
+        parent = group[labels.LABELS]
     except (KeyError, ValueError):
         return []
     if not isinstance(parent, zarr.Group):
         return []
-    return lb.label_names(parent.attrs.asdict(), where)
+    return labels.label_names(parent.attrs.asdict(), where)
 
 
 def _read_label_level(
@@ -274,14 +275,14 @@ def _read_label_level(
 ) -> tuple[xr.DataArray, zarr.Array]:
     """Level ``level`` of the label image ``name`` of the image ``group``: named
     ``name``, marked with ``attrs["image-label"]``."""
-    from . import labels as lb
 
     sub, version, model = _label_group(group, name, where)
-    label_where = f"{where}/{lb.LABELS}/{name}"
+    label_where = f"{where}/{labels.LABELS}/{name}"
     index = ngff.level_index(model.multiscales[0].datasets, level, label_where)
     da, array = _read_level(sub, version, model, index, chunks, label_where)
     da = da.rename(name)
-    da.attrs[lb.IMAGE_LABEL] = lb.image_label_of(sub.attrs.asdict())
+    # below labels/ it is a label image, even without image-label metadata
+    da.attrs[labels.IMAGE_LABEL] = labels.image_label_of(sub.attrs.asdict()) or {}
     return da, array
 
 
@@ -422,7 +423,6 @@ def pyramid_levels(
     def read(
         group: zarr.Group, version: str, model: Any
     ) -> dict[str, tuple[xr.DataArray, zarr.Array]]:
-        from .labels import LABELS
 
         names = [label] if label is not None else _label_names(group, store)
         nodes: dict[str, tuple[xr.DataArray, zarr.Array]] = {}
@@ -435,8 +435,8 @@ def pyramid_levels(
             _, _, label_model = _label_group(group, name, store)
             for dataset in label_model.multiscales[0].datasets:
                 found = _read_label_level(group, name, dataset.path, chunks, store)
-                path = dataset.path if label is not None else f"{LABELS}/{name}/{dataset.path}"
-                nodes[path] = found
+                inside = f"{labels.LABELS}/{name}/{dataset.path}"
+                nodes[dataset.path if label is not None else inside] = found
         return nodes
 
     return _consistent(store, storage_options, read)

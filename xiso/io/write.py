@@ -261,8 +261,12 @@ def to_ome_zarr(
     pyramid : bool, default True
         For a DataArray: write a near-isotropic pyramid (see
         :func:`xiso.pyramid`), else only level 0.
-    levels, min_size, method
+    levels, min_size
         Passed to :func:`xiso.pyramid`.
+    method : str, optional
+        The reduction of the pyramid, passed to :func:`xiso.pyramid`: by
+        default ``"mode"`` for a label image, ``"mean"`` otherwise. A label
+        image takes only ``"mode"`` or ``"nearest"``.
     version : {"0.5", "0.4"}
         NGFF 0.5 on zarr v3, or NGFF 0.4 on zarr v2.
     chunks : int or mapping, optional
@@ -273,6 +277,27 @@ def to_ome_zarr(
     overwrite : bool, default False
         Replace what is at ``store``, if it is a zarr hierarchy or an empty
         folder; without it anything at ``store`` raises.
+    labels : mapping of str to DataArray or DataTree, optional
+        Label images (segmentations) to write below the image as NGFF
+        ``labels/<name>``, each an integer DataArray on the image's grid (the
+        image's dims in its order, the same space coordinates; other dims of
+        the same length or of length 1). Their levels are made here to match
+        the image's, each reduced with ``mode`` by the factors between the
+        image's levels; a DataTree gives its levels as they are. The
+        ``image-label`` metadata gets ``source`` (the image) and what the
+        label's ``attrs["image-label"]`` holds, e.g. ``{"colors":
+        [{"label-value": 1, "rgba": [255, 0, 0, 255]}]}``. A DataTree
+        ``obj`` writes the label images below its ``labels`` node too.
+    label : bool or str, optional
+        ``True``: ``obj`` is a label image written by itself (an image group
+        with ``image-label`` metadata and no source; levels reduced with
+        ``mode``). A name such as ``"nuclei"``: add ``obj`` as the label
+        image ``labels/<name>`` of the image stored at ``store``, with the
+        image's levels and NGFF version (the image group is written anew with
+        its levels and labels copied, and swapped in like any write;
+        ``overwrite=True`` replaces a label image of that name). Default:
+        ``True`` when ``obj`` carries ``attrs["image-label"]`` (a label image
+        that :func:`open_ome_zarr` read), else ``False``.
     storage_options : mapping, optional
         Passed to fsspec for a URL (e.g. ``{"endpoint_url": ...}`` for ``s3://``).
     progress : bool, default False
@@ -283,16 +308,24 @@ def to_ome_zarr(
     ------
     StoreExistsError
         Something is at ``store`` and ``overwrite`` is False, or it is not a
-        zarr hierarchy or an empty folder (then nothing is touched).
+        zarr hierarchy or an empty folder (then nothing is touched); with
+        ``label="name"``, the image already has a label image of that name.
     OmeZarrError
         ``obj`` is a Dataset (pick one variable, or stack them as channels);
         the image cannot be written as NGFF (dims, units, spacing); an attr
         (of the image or a coordinate) or coordinate values have no exact JSON
         form (a datetime or set attr, NaN, complex values...: the message
         names each and how to fix it); a coordinate that is no dimension lies
-        along a space axis. All before anything is computed or written.
+        along a space axis; a label image off the image's grid, with another
+        number of levels, a bad name or invalid ``image-label`` attrs; no
+        image at ``store`` for ``label="name"``. All before anything is
+        computed or written.
+    DtypeError
+        A label image whose dtype NGFF does not allow (it wants int8 ...
+        uint64).
     OptionError
-        A bad ``version``, ``method``, ``chunks`` or URL.
+        A bad ``version``, ``method`` (``"mean"`` for a label image),
+        ``chunks`` or URL.
 
     Notes
     -----
@@ -314,9 +347,10 @@ def to_ome_zarr(
     ``metadata`` holds the factors of each level over the previous one and
     the xiso version. An unnamed image is named ``"image"``.
 
-    The image is written to a hidden temporary location and swapped in at the
-    end; a failure leaves the target as it was. What is atomic on which
-    storage is described in :mod:`xiso.io.targets` and docs/scale.md.
+    The image (with its label images) is written to a hidden temporary
+    location and swapped in at the end; a failure leaves the target as it
+    was. What is atomic on which storage is described in
+    :mod:`xiso.io.targets` and docs/scale.md.
     """
     from . import labels as lb
 
@@ -539,8 +573,8 @@ def _add_label(
     except OmeZarrError as err:
         raise OmeZarrError(
             f"label={name!r} adds a label image to the image at {store!r}, which cannot be "
-            f"opened: {err}. Write the image first, or write both at once with "
-            f"to_ome_zarr(image, store, labels={{{name!r}: labels}})"
+            f"opened ({str(err).split('; ')[0]}); write the image first, or both at once "
+            f"with to_ome_zarr(image, store, labels={{{name!r}: labels}})"
         ) from None
     image, existing = _split_labels(tree)
     if name in existing and not overwrite:

@@ -27,7 +27,7 @@ import xiso
 
 EXAMPLES = """examples:
   xiso demo                                  synthetic lightsheet -> near-isotropic pyramid
-  xiso info data.ome.zarr                    axes, units, levels, spacing, factors
+  xiso info data.ome.zarr                    axes, units, levels, spacing, factors, labels
   xiso info data.ome.zarr --json             the same, for machines
   xiso convert in.ome.zarr out.ome.zarr      near-isotropic pyramid (NGFF 0.5)
   xiso convert in.zarr out.zarr --method mode --no-pyramid     label image, one level
@@ -210,6 +210,8 @@ def _level_rows(store: Any, options: Any) -> tuple[list[dict[str, Any]], Any]:
         if not node.has_data or not node.data_vars:
             continue
         path = node.relative_to(tree)
+        if path.split("/")[0] == "labels":  # label images: see _label_rows
+            continue
         da = node.to_dataset()[next(iter(node.data_vars))]
         first = da if first is None else first
         rows.append(
@@ -223,6 +225,27 @@ def _level_rows(store: Any, options: Any) -> tuple[list[dict[str, Any]], Any]:
             }
         )
     return rows, first
+
+
+def _label_rows(store: Any, options: Any) -> list[dict[str, Any]]:
+    """The label images of an OME-Zarr image: name, dtype, levels, colors."""
+    tree = xiso.open_ome_zarr_pyramid(store, storage_options=options)
+    if "labels" not in tree.children:
+        return []
+    rows = []
+    for name, node in tree["labels"].children.items():
+        levels = [n for n in node.subtree if n.has_data and n.data_vars]
+        da = levels[0].to_dataset()[name]
+        rows.append(
+            {
+                "name": name,
+                "dtype": str(da.dtype),
+                "shape": dict(zip(map(str, da.dims), map(int, da.shape))),
+                "levels": len(levels),
+                "colors": len(da.attrs.get("image-label", {}).get("colors") or []),
+            }
+        )
+    return rows
 
 
 def _has_spacing(da: Any) -> bool:
@@ -265,6 +288,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "spacing": {str(k): v for k, v in info.native.items()},
         "anisotropy": max(common.values()) / min(common.values()),
         "near_isotropic_factors": {str(k): v for k, v in base.iso.factors().items()},
+        "labels": _label_rows(args.store, options),
         "leftovers": leftovers,
     }
     if args.json:
@@ -293,6 +317,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         ],
         ["level", "shape", "chunks", "spacing"],
     )
+    for lb in report["labels"]:
+        colors = f", {lb['colors']} color{'s' * (lb['colors'] != 1)}" if lb["colors"] else ""
+        print(
+            f"label:       {lb['name']} ({lb['dtype']}, {lb['levels']} "
+            f"level{'s' * (lb['levels'] != 1)}{colors})"
+        )
     for lo in leftovers:
         what = "an unfinished write" if lo["kind"] == "tmp" else "an image set aside by a swap"
         state = "its writer is gone" if lo["writer_dead"] else "its writer may still run"
@@ -326,6 +356,16 @@ def cmd_convert(args: argparse.Namespace) -> int:
         iso = da.iso.near_isotropic(
             method=args.method, rounding=args.rounding, target=_target(args.target)
         )
+        # label images come along, on the same grid: reduced with mode
+        labels = {
+            row["name"]: xiso.open_ome_zarr(
+                source,
+                level=args.level,
+                label=row["name"],
+                storage_options=_options_for(args.input, options),
+            ).iso.near_isotropic(method="mode", rounding=args.rounding, target=_target(args.target))
+            for row in _label_rows(source, _options_for(args.input, options))
+        }
         xiso.to_ome_zarr(
             iso,
             args.output,
@@ -336,6 +376,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             method=args.method,
             min_size=args.min_size,
+            labels=labels or None,
             storage_options=_options_for(args.output, options),
             progress=_show_progress(args),
         )
@@ -397,8 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
         "convert",
         help="OME-Zarr to near-isotropic OME-Zarr",
         description="Read an OME-Zarr image, make it near-isotropic and write it as "
-        "OME-Zarr (a pyramid by default). Writing is atomic: the output appears only "
-        "when complete.",
+        "OME-Zarr (a pyramid by default). Its label images (labels/<name>) come along, "
+        "reduced with mode. Writing is atomic: the output appears only when complete.",
     )
     conv.add_argument("input", help="input OME-Zarr image (path or URL)")
     conv.add_argument("output", help="output OME-Zarr path or URL")

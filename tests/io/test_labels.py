@@ -446,3 +446,35 @@ def test_labels_written_by_ome_zarr_py_open_as_labels(tmp_path, version):
     assert looks_like_labels(da)
     tree = xiso.open_ome_zarr_pyramid(store)
     assert "nuclei" in tree["labels"].children
+
+
+# --------------------------------------------------------------------------
+# the command line
+# --------------------------------------------------------------------------
+def test_cli_convert_carries_labels_and_info_lists_them(tmp_path, capsys):
+    from xiso.cli import main
+
+    image = _image(nz=64)
+    seg = _labels(image)
+    seg.attrs["image-label"] = {"colors": COLORS}
+    src = tmp_path / "in.ome.zarr"
+    out = tmp_path / "out.ome.zarr"
+    xiso.to_ome_zarr(image, src, labels={"nuclei": seg}, version="0.4", pyramid=False)
+    assert main(["convert", str(src), str(out), "--quiet", "--min-size", "8"]) == 0
+    tree = xiso.open_ome_zarr_pyramid(out)
+    images = [k for k in tree.children if k != "labels"]
+    assert len(images) > 1
+    assert len(tree["labels/nuclei"].children) == len(images)
+    # level 0 of the output label: the mode over z blocks of 4 (z 0.25 -> 1.0)
+    np.testing.assert_array_equal(
+        tree["labels/nuclei/0"]["nuclei"].values, _mode_reference(seg.values, (4, 1, 1))
+    )
+    assert _ome(out, "labels/nuclei", "0.5")["image-label"]["colors"] == COLORS
+    capsys.readouterr()
+    assert main(["info", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [lb["name"] for lb in report["labels"]] == ["nuclei"]
+    assert report["labels"][0]["levels"] == len(images)
+    assert [lv["path"] for lv in report["levels"]] == images  # labels are no image level
+    assert main(["info", str(out)]) == 0
+    assert f"label:       nuclei (uint8, {len(images)} levels, 2 colors)" in capsys.readouterr().out

@@ -53,14 +53,18 @@ html_theme_options = {
     "header_links_before_dropdown": 7,
     "show_toc_level": 2,
     "navigation_with_keys": False,
-    "secondary_sidebar_items": ["page-toc"],
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
 }
-# only the gallery and the API reference have sub-pages to navigate; every other
-# page gives the left sidebar's width to its code blocks and tables
-_ONE_PAGE = "index quickstart tutorial coming-from concepts ome-zarr cli scale performance"
+# only the gallery and the API pages have neighbours to navigate; every other page
+# gives the left sidebar's width to its code blocks and tables
+_ONE_PAGE = "index quickstart tutorial coming-from concepts ome-zarr cli scale performance api"
 html_sidebars = {"**": ["sidebar-nav-bs"], **{page: [] for page in _ONE_PAGE.split()}}
+# an API page documents one object: no table of contents beside it either
+html_theme_options["secondary_sidebar_items"] = {
+    "gallery/*": ["page-toc"],
+    **{page: ["page-toc"] for page in _ONE_PAGE.split()},
+}
 html_context = {"default_mode": "auto"}
 intersphinx_mapping: dict[str, tuple[str, None]] = {}
 suppress_warnings = ["myst.xref_missing"]

@@ -478,3 +478,30 @@ def test_cli_convert_carries_labels_and_info_lists_them(tmp_path, capsys):
     assert [lv["path"] for lv in report["levels"]] == images  # labels are no image level
     assert main(["info", str(out)]) == 0
     assert f"label:       nuclei (uint8, {len(images)} levels, 2 colors)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_napari_ome_zarr_sees_labels(tmp_path, version):
+    """napari-ome-zarr's reader, headless: it imports napari's utils only (no Qt).
+    Not in the test extras (it pulls napari); checked in a venv that has it."""
+    pytest.importorskip("napari_ome_zarr", reason="napari-ome-zarr (and napari) not installed")
+    from napari_ome_zarr import napari_get_reader
+
+    image = _image()
+    seg = _labels(image)
+    seg.attrs["image-label"] = {"colors": COLORS}
+    store = str(tmp_path / "nap.ome.zarr")
+    xiso.to_ome_zarr(image, store, labels={"nuclei": seg}, version=version, min_size=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layers = napari_get_reader(store)(store)
+    kinds = [kind for _, _, kind in layers]
+    assert kinds == ["image", "labels"]
+    data, meta, _ = layers[kinds.index("labels")]
+    assert meta["name"].endswith("nuclei")
+    tree = xiso.open_ome_zarr_pyramid(store)
+    assert len(data) == len(tree["labels/nuclei"].children)
+    for k, level in enumerate(data):
+        np.testing.assert_array_equal(
+            np.asarray(level), tree[f"labels/nuclei/{k}"]["nuclei"].values
+        )

@@ -60,6 +60,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "to_ome_zarr": ("xiso.io", "to_ome_zarr"),
     "open_tiff": ("xiso.io", "open_tiff"),
     "TiffError": ("xiso.io", "TiffError"),
+    "open_nifti": ("xiso.io", "open_nifti"),
+    "to_nifti": ("xiso.io", "to_nifti"),
+    "NiftiError": ("xiso.io", "NiftiError"),
     "progress_bar": ("xiso.progress", "progress_bar"),
     "Explanation": ("xiso.explain", "Explanation"),
 }
@@ -67,7 +70,16 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 if TYPE_CHECKING:  # what mypy and IDEs see; at run time these come from __getattr__
     from . import data, plot
     from .explain import Explanation
-    from .io import TiffError, open_ome_zarr, open_ome_zarr_pyramid, open_tiff, to_ome_zarr
+    from .io import (
+        NiftiError,
+        TiffError,
+        open_nifti,
+        open_ome_zarr,
+        open_ome_zarr_pyramid,
+        open_tiff,
+        to_nifti,
+        to_ome_zarr,
+    )
     from .progress import progress_bar
 
 
@@ -101,6 +113,7 @@ __all__ = [
     "NonUniformSpacingError",
     "OmeZarrError",
     "StoreExistsError",
+    "NiftiError",
     "TiffError",
     "OptionError",
     "SpacingError",
@@ -117,6 +130,7 @@ __all__ = [
     "near_isotropic_factors",
     "open_ome_zarr",
     "open_ome_zarr_pyramid",
+    "open_nifti",
     "open_tiff",
     "progress_bar",
     "pyramid",
@@ -124,6 +138,7 @@ __all__ = [
     "resample_like",
     "spacing_info",
     "spatial_dims",
+    "to_nifti",
     "to_ome_zarr",
     "upsample",
 ]

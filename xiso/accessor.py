@@ -599,7 +599,6 @@ class _IsoAccessor(Generic[T]):
         )
 
 
-
 @xr.register_dataarray_accessor("iso")
 class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
     """``DataArray.iso``: near-isotropic resampling of labelled volumes."""
@@ -688,6 +687,12 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
             storage_options=storage_options,
             progress=progress,
         )
+
+    @_from_twin(("io.nifti", "to_nifti"), "xiso.to_nifti")
+    def to_nifti(self, path: str | Path, *, overwrite: bool = False) -> None:
+        from . import io
+
+        io.to_nifti(self._obj, path, overwrite=overwrite)
 
 
 def _one_variable(ds: xr.Dataset, method: str, why: str) -> XisoError:

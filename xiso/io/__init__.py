@@ -10,6 +10,7 @@
 - :mod:`.targets`: where an image goes (local folder, fsspec URL, zarr store
   object) and how it replaces what is there;
 - :mod:`.tiff`: OME-TIFF, ImageJ hyperstacks and folders of planes (tifffile);
+- :mod:`.nifti`: NIfTI (and PAR/REC) <-> DataArray (nibabel);
 - :mod:`.backend`: the ``engine="ome-zarr"`` of ``xarray.open_dataset``,
   ``open_dataarray`` and ``open_datatree``.
 
@@ -30,9 +31,13 @@ _LAZY = {
     "to_ome_zarr": "xiso.io.write",
     "open_tiff": "xiso.io.tiff",
     "TiffError": "xiso.io.tiff",
+    "open_nifti": "xiso.io.nifti",
+    "to_nifti": "xiso.io.nifti",
+    "NiftiError": "xiso.io.nifti",
 }
 
 if TYPE_CHECKING:
+    from .nifti import NiftiError, open_nifti, to_nifti
     from .read import open_ome_zarr, open_ome_zarr_pyramid
     from .tiff import TiffError, open_tiff
     from .write import to_ome_zarr
@@ -49,11 +54,14 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "NiftiError",
     "OmeZarrError",
     "StoreExistsError",
     "TiffError",
     "open_ome_zarr",
+    "open_nifti",
     "open_ome_zarr_pyramid",
     "open_tiff",
+    "to_nifti",
     "to_ome_zarr",
 ]

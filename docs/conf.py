@@ -67,7 +67,6 @@ html_theme_options["secondary_sidebar_items"] = {
 }
 html_context = {"default_mode": "auto"}
 intersphinx_mapping: dict[str, tuple[str, None]] = {}
-suppress_warnings = ["myst.xref_missing"]
 
 
 def _gallery_picture() -> None:

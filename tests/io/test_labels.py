@@ -505,3 +505,22 @@ def test_napari_ome_zarr_sees_labels(tmp_path, version):
         np.testing.assert_array_equal(
             np.asarray(level), tree[f"labels/nuclei/{k}"]["nuclei"].values
         )
+
+
+@pytest.mark.parametrize("where", ["store", "url"])
+def test_labels_through_store_objects_and_urls(where):
+    """The key-value targets copy the labels with the image (hidden prefix, then swap)."""
+    import uuid
+
+    image = _image(nz=16, n=16)
+    seg = _labels(image)
+    if where == "store":
+        store: object = zarr.storage.MemoryStore()
+    else:
+        store = f"memory://labels-{uuid.uuid4().hex}/image.ome.zarr"
+    xiso.to_ome_zarr(image, store, labels={"nuclei": seg}, min_size=8)
+    xiso.to_ome_zarr(image + 1, store, labels={"cells": seg + 1}, min_size=8, overwrite=True)
+    tree = xiso.open_ome_zarr_pyramid(store)
+    assert sorted(tree["labels"].children) == ["cells"]  # the old label image is gone
+    np.testing.assert_array_equal(xiso.open_ome_zarr(store, label="cells").values, seg + 1)
+    np.testing.assert_array_equal(xiso.open_ome_zarr(store).values, image + 1)

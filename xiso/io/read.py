@@ -25,7 +25,10 @@ name
     the image name, or None;
 attrs
     the user attrs that xiso wrote, plus what the format itself records
-    (``ngff_version``, ``omero``);
+    (``ngff_version``, ``omero``); a label image (an NGFF ``labels/<name>``,
+    or any image with ``image-label`` metadata) carries that metadata as
+    ``attrs["image-label"]``, the marker of label images (see
+    :mod:`xiso.io.labels`);
 encoding
     ``encoding[ngff.DOWNSCALING_TYPE]``: how the levels were made (the NGFF
     multiscale ``type``, e.g. ``"mode"``), when the file says.

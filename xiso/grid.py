@@ -84,6 +84,10 @@ class AxisPlan:
         ``"area"``, ``"nearest"``, ``"linear"`` or ``"cubic"``.
     sigma : float
         Standard deviation (input samples) of the Gaussian prefilter, 0 for none.
+    numerators, denominator : numpy.ndarray, int
+        ``area`` only: the weights as exact fractions ``numerators / denominator``
+        (overlaps in ``1 / (2 D)`` cells over the output cell), for exact
+        integer arithmetic; the numerators are whole numbers held in float64.
     """
 
     n_in: int
@@ -93,6 +97,8 @@ class AxisPlan:
     weights: np.ndarray
     method: str
     sigma: float = 0.0
+    numerators: np.ndarray | None = None
+    denominator: int = 1
 
     @property
     def margin(self) -> int:
@@ -100,10 +106,14 @@ class AxisPlan:
         radius = int(4.0 * self.sigma + 0.5) if self.sigma > 0 else 0
         return radius + (SPLINE_MARGIN if self.method == "cubic" else 0)
 
-    def rows(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The CSR rows of outputs ``start:stop`` (``indptr`` from 0)."""
+    def rows(
+        self, start: int, stop: int, exact: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The CSR rows of outputs ``start:stop`` (``indptr`` from 0), with the
+        float weights or (``exact``) the integer numerators."""
         lo, hi = int(self.indptr[start]), int(self.indptr[stop])
-        return self.indptr[start : stop + 1] - lo, self.indices[lo:hi], self.weights[lo:hi]
+        weights = self.numerators if exact and self.numerators is not None else self.weights
+        return self.indptr[start : stop + 1] - lo, self.indices[lo:hi], weights[lo:hi]
 
     def span(self, start: int, stop: int) -> tuple[int, int]:
         """Input samples ``[lo, hi)`` that outputs ``start:stop`` need, margin
@@ -149,8 +159,8 @@ def plan_axis(
     lo = a + 2 * p * np.arange(n_out, dtype=np.int64)  # left edges of the output cells
     centre = lo + p
     if method == "area":
-        indptr, indices, weights = _area(n, lo, lo + 2 * p, d)
-        return AxisPlan(n, n_out, indptr, indices, weights / (2 * p), method)
+        indptr, indices, overlap = _area(n, lo, lo + 2 * p, d)
+        return AxisPlan(n, n_out, indptr, indices, overlap / (2 * p), method, 0.0, overlap, 2 * p)
     if method == "nearest":
         # the cell holding the centre; a centre on a cell edge goes to the lower cell
         cell = np.clip(-(-centre // (2 * d)) - 1, 0, n - 1)
@@ -170,8 +180,8 @@ def plan_axis(
 def _area(
     n: int, lo: np.ndarray, hi: np.ndarray, d: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Overlap (in ``1 / (2 d)`` cells) of each output cell ``[lo, hi)`` with
-    each input cell; the outer input cells extend to infinity."""
+    """Overlap (int64, in ``1 / (2 d)`` cells) of each output cell ``[lo, hi)``
+    with each input cell; the outer input cells extend to infinity."""
     cell = 2 * d
     first = np.clip(lo // cell, 0, n - 1)
     last = np.clip(-(-hi // cell) - 1, 0, n - 1)
@@ -186,7 +196,7 @@ def _area(
     if not keep.all():
         indices, overlap, rows = indices[keep], overlap[keep], rows[keep]
         indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=lo.size))])
-    return indptr, indices, overlap.astype(np.float64)
+    return indptr, indices, overlap
 
 
 def _linear(

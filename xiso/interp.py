@@ -8,12 +8,14 @@ Methods
 -------
 ``area``
     Each output sample is the average of the input over its cell, every input
-    cell weighted by the length it shares with the output cell (separable, in
-    float64). Where every resampled axis is a whole number of input cells per
-    output cell, aligned with the input, this is the block mean of
-    :func:`xiso.reduce.block_reduce`, computed by it (exact integer means).
-    Floats skip NaN as the block mean does: an output is the average of its
-    non-NaN inputs, NaN only where all of them are NaN.
+    cell weighted by the length it shares with the output cell (separable).
+    Integers are averaged exactly: the overlaps are whole multiples of a
+    fraction of a cell, so each output is an exact fraction of integer sums,
+    rounded once, half to even (as the block mean of :mod:`xiso.reduce`; where
+    every resampled axis is a whole number of input cells per output cell,
+    aligned with the input, :func:`xiso.reduce.block_reduce` computes it).
+    Floats are averaged in float64 and skip NaN as the block mean does: an
+    output is the average of its non-NaN inputs, NaN only where all are NaN.
 ``nearest``
     The input sample whose cell holds the output centre; never invents a value.
 ``linear``, ``cubic``
@@ -67,6 +69,8 @@ _SPLINE_PAD = 12
 
 # the float64 work is done in tiles of about this many elements (1 MiB)
 TILE_ELEMENTS = 2**17
+
+_FLOAT64 = np.dtype(np.float64)
 
 
 def resample_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
@@ -122,15 +126,23 @@ def _rows(
     base: int,
     skipna: bool,
     out_dtype: np.dtype,
+    exact: int = 0,
+    final: bool = True,
+    work: np.dtype = _FLOAT64,
 ) -> np.ndarray:
     """Outputs ``start:stop`` of ``plan`` along ``axis`` from ``slab``, which holds
     input samples ``base .. base + slab.shape[axis] - 1`` along it, in ``out_dtype``.
+
+    ``exact`` (``area`` on integers): the product of the denominators of the
+    axes so far, this one included; the result is their integer numerators
+    (in ``work``, float32 or float64, exact below :data:`_EXACT`), or
+    (``final``) the numerators divided by ``exact`` in ``out_dtype``.
 
     The work is done tile by tile (the whole slab along ``axis``, about
     :data:`TILE_ELEMENTS` elements in all), so the float64 temporaries stay in
     the CPU cache; each output sample is computed from its own inputs only, so
     the tiling does not change it."""
-    indptr, indices, weights = plan.rows(start, stop)
+    indptr, indices, weights = plan.rows(start, stop, exact=bool(exact))
     if plan.method == "nearest":
         return _cast(np.take(slab, indices - base, axis=axis), out_dtype)
     from scipy import ndimage, sparse
@@ -138,7 +150,8 @@ def _rows(
     pad = _SPLINE_PAD if plan.method == "cubic" else 0
     rows = slab.shape[axis] + 2 * pad
     matrix = sparse.csr_matrix(
-        (weights, indices - (base - pad), indptr), shape=(stop - start, rows)
+        (weights.astype(work if exact else np.float64), indices - (base - pad), indptr),
+        shape=(stop - start, rows),
     )
     moved = np.moveaxis(slab, axis, 0)
     shape = list(slab.shape)
@@ -147,6 +160,12 @@ def _rows(
     out_moved = np.moveaxis(out, axis, 0)
     for tile in _tiles(moved.shape[1:], TILE_ELEMENTS // max(1, rows)):
         piece = moved[(slice(None), *tile)]
+        if exact:  # integer numerators, exact in ``work``
+            res = np.asarray(matrix @ piece.astype(work).reshape(piece.shape[0], -1))
+            if final:
+                res = _exact_result(res, exact, out_dtype)
+            out_moved[(slice(None), *tile)] = res.reshape((stop - start, *piece.shape[1:]))
+            continue
         x = piece.astype(np.float64).reshape(piece.shape[0], -1)
         if plan.sigma > 0:
             x = ndimage.gaussian_filter1d(x, plan.sigma, axis=0, mode="nearest", truncate=4.0)
@@ -168,6 +187,34 @@ def _rows(
     return out
 
 
+# the exact path of area: work dtype -> numerators must stay below this
+_EXACT: dict[np.dtype, int] = {np.dtype(np.float32): 2**23, np.dtype(np.float64): 2**52}
+
+
+def _exact_result(num: np.ndarray, den: int, out_dtype: np.dtype) -> np.ndarray:
+    """``num / den`` in ``out_dtype``, for float ``num`` holding integers below
+    :data:`_EXACT` of its dtype: integers rounded half to even exactly.
+
+    With a ``p``-bit significand the quotient is correctly rounded, within
+    ``num / den * 2**-p`` of the exact one, closer than ``1 / (2 den)`` for
+    ``num`` below ``2**(p - 1)``; an exact fraction ``m / den`` that is not a
+    tie is at least that far from one, so rounding the float quotient rounds
+    the exact fraction, and ties are exact floats."""
+    return _cast(num / num.dtype.type(den), out_dtype)
+
+
+def _exact_bound(dtype: np.dtype, plans: list[AxisPlan]) -> int:
+    """The largest numerator the exact path can meet on ``dtype`` (0 if none);
+    it is exact below :data:`_EXACT` (see :func:`_exact_result`)."""
+    if dtype.kind not in "iu" or any(p.numerators is None for p in plans):
+        return 0
+    info = np.iinfo(dtype)
+    bound = max(abs(int(info.min)), int(info.max))
+    for p in plans:
+        bound *= p.denominator
+    return bound
+
+
 def _out_chunks(plan: AxisPlan, chunks: tuple[int, ...]) -> list[tuple[int, int]]:
     """Output chunks along an axis: about one input chunk's worth of input each
     when reducing, input-sized chunks when enlarging."""
@@ -177,7 +224,16 @@ def _out_chunks(plan: AxisPlan, chunks: tuple[int, ...]) -> list[tuple[int, int]
     return [(s, min(s + size, plan.n_out)) for s in range(0, plan.n_out, size)]
 
 
-def _axis_dask(x: Any, axis: int, plan: AxisPlan, skipna: bool, out_dtype: np.dtype) -> Any:
+def _axis_dask(
+    x: Any,
+    axis: int,
+    plan: AxisPlan,
+    skipna: bool,
+    out_dtype: np.dtype,
+    exact: int = 0,
+    final: bool = True,
+    work: np.dtype = _FLOAT64,
+) -> Any:
     import dask.array as dsa
 
     meta = np.empty((0,) * x.ndim, dtype=out_dtype)
@@ -200,6 +256,9 @@ def _axis_dask(x: Any, axis: int, plan: AxisPlan, skipna: bool, out_dtype: np.dt
                 lo,
                 skipna,
                 out_dtype,
+                exact,
+                final,
+                work,
                 chunks=tuple(chunks),
                 dtype=out_dtype,
                 meta=meta,
@@ -262,14 +321,36 @@ def resample_array(
             if _is_dask(x)
             else _cast(np.array(x), out_dtype)
         )
+    # area on integers: exact integer numerators between axes, divided at the last;
+    # in float32 where they stay below 2**23 (half the memory traffic), else float64
+    bound = _exact_bound(x.dtype, [active[a] for a in order]) if method == "area" else 0
+    work = next((w for w, top in _EXACT.items() if 0 < bound < top), None)
+    den = 1
     for i, axis in enumerate(order):
         plan = active[axis]
-        # float64 between axes; the last axis (and nearest, which never computes) casts
-        step_dtype = (
-            out_dtype if i == len(order) - 1 or method == "nearest" else np.dtype(np.float64)
-        )
-        if _is_dask(x):
-            x = _axis_dask(x, axis, plan, skipna, step_dtype)
+        last = i == len(order) - 1
+        step_dtype: np.dtype
+        if work is not None:
+            den *= plan.denominator
+            step_dtype = out_dtype if last else work
         else:
-            x = _rows(np.asarray(x), axis, plan, 0, plan.n_out, 0, skipna, step_dtype)
+            # float64 between axes; the last axis (and nearest, which never computes) casts
+            step_dtype = out_dtype if last or method == "nearest" else _FLOAT64
+        exact = den if work is not None else 0
+        if _is_dask(x):
+            x = _axis_dask(x, axis, plan, skipna, step_dtype, exact, last, work or _FLOAT64)
+        else:
+            x = _rows(
+                np.asarray(x),
+                axis,
+                plan,
+                0,
+                plan.n_out,
+                0,
+                skipna,
+                step_dtype,
+                exact,
+                last,
+                work or _FLOAT64,
+            )
     return x

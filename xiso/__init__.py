@@ -63,6 +63,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "open_nifti": ("xiso.io", "open_nifti"),
     "to_nifti": ("xiso.io", "to_nifti"),
     "NiftiError": ("xiso.io", "NiftiError"),
+    "open": ("xiso.io", "open"),
+    "FormatError": ("xiso.io", "FormatError"),
     "progress_bar": ("xiso.progress", "progress_bar"),
     "Explanation": ("xiso.explain", "Explanation"),
 }
@@ -71,8 +73,10 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time these come from __getat
     from . import data, plot
     from .explain import Explanation
     from .io import (
+        FormatError,
         NiftiError,
         TiffError,
+        open,
         open_nifti,
         open_ome_zarr,
         open_ome_zarr_pyramid,
@@ -107,6 +111,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 __all__ = [
     "METHODS",
     "DtypeError",
+    "FormatError",
     "Explanation",
     "FactorError",
     "MissingCoordinateError",
@@ -130,6 +135,7 @@ __all__ = [
     "near_isotropic_factors",
     "open_ome_zarr",
     "open_ome_zarr_pyramid",
+    "open",
     "open_nifti",
     "open_tiff",
     "progress_bar",

@@ -214,17 +214,19 @@ def _level_rows(store: Any, options: Any) -> tuple[list[dict[str, Any]], Any]:
             continue
         da = node.to_dataset()[next(iter(node.data_vars))]
         first = da if first is None else first
-        rows.append(
-            {
-                "path": path,
-                "shape": dict(zip(map(str, da.dims), map(int, da.shape))),
-                "chunks": [int(c[0]) for c in da.chunks] if da.chunks else None,
-                "spacing": {str(k): v for k, v in xiso.spacing_info(da).native.items()}
-                if _has_spacing(da)
-                else None,
-            }
-        )
+        rows.append(_level_row(path, da))
     return rows, first
+
+
+def _level_row(path: str, da: Any) -> dict[str, Any]:
+    return {
+        "path": path,
+        "shape": dict(zip(map(str, da.dims), map(int, da.shape))),
+        "chunks": [int(c[0]) for c in da.chunks] if da.chunks else None,
+        "spacing": {str(k): v for k, v in xiso.spacing_info(da).native.items()}
+        if _has_spacing(da)
+        else None,
+    }
 
 
 def _label_rows(store: Any, options: Any) -> list[dict[str, Any]]:
@@ -265,14 +267,43 @@ def _leftovers(store: str, options: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _input_format(source: Any) -> str:
+    """'ome-zarr', 'tiff' or 'nifti' (see xiso.io.formats)."""
+    from .io.formats import format_of
+
+    return format_of(source)
+
+
+def _open_other(source: Any) -> Any:
+    """A TIFF or NIfTI input (xiso.open), in the axis order NGFF stores."""
+    from .io.formats import ngff_order
+
+    try:
+        return ngff_order(xiso.open(source))
+    except xiso.SpacingError as err:
+        if "pass spacing=" not in str(err):
+            raise
+        raise xiso.SpacingError(
+            f"{err}; the command line cannot give it: in Python, "
+            "xiso.open(path, spacing={...}).iso.to_ome_zarr(out)"
+        ) from None
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     options = _options_for(args.store, _storage_options(args.storage_option))
-    levels, base = _level_rows(args.store, options)
-    leftovers = _leftovers(args.store, options)
+    kind = _input_format(args.store)
+    if kind == "ome-zarr":
+        levels, base = _level_rows(args.store, options)
+        leftovers = _leftovers(args.store, options)
+        labels = _label_rows(args.store, options)
+    else:  # TIFF, NIfTI: one level, no labels, no leftovers of xiso's writes
+        base = _open_other(args.store)
+        levels, leftovers, labels = [_level_row("-", base)], [], []
     info = xiso.spacing_info(base)
     common = info.common
     report = {
         "store": str(args.store),
+        "format": kind,
         "name": base.name,
         "ngff_version": base.attrs.get("ngff_version"),
         "dims": [str(d) for d in base.dims],
@@ -288,13 +319,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         "spacing": {str(k): v for k, v in info.native.items()},
         "anisotropy": max(common.values()) / min(common.values()),
         "near_isotropic_factors": {str(k): v for k, v in base.iso.factors().items()},
-        "labels": _label_rows(args.store, options),
+        "labels": labels,
         "leftovers": leftovers,
     }
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"{report['store']}  (NGFF {report['ngff_version']}, name {report['name']!r})")
+    what = f"NGFF {report['ngff_version']}" if kind == "ome-zarr" else kind.upper()
+    print(f"{report['store']}  ({what}, name {report['name']!r})")
     axes = ", ".join(
         f"{d} [{a['type'] or '-'}{', ' + a['units'] if a['units'] else ''}]"
         for d, a in report["axes"].items()
@@ -336,8 +368,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_convert(args: argparse.Namespace) -> int:
     options = _storage_options(args.storage_option)
     source = Path(args.input) if "://" not in args.input else args.input
-    if isinstance(source, Path) and not source.exists():
+    pattern = isinstance(source, Path) and any(ch in source.name for ch in "*?[")
+    if isinstance(source, Path) and not source.exists() and not pattern:
         raise FileNotFoundError(f"input {args.input!r} does not exist")
+    kind = _input_format(source)
+    if kind != "ome-zarr" and args.level != 0:
+        raise xiso.OptionError(
+            f"--level {args.level}: the input is {kind.upper()}, which has one level; "
+            "--level picks a level of an OME-Zarr input"
+        )
     if args.levels is not None and args.levels < 1:
         raise xiso.OptionError(f"--levels {args.levels}: pass a whole number >= 1")
     chunks = None
@@ -350,8 +389,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
             ) from None
     t0 = time.perf_counter()
     with _scheduler(args.scheduler):
-        da = xiso.open_ome_zarr(
-            source, level=args.level, storage_options=_options_for(args.input, options)
+        da = (
+            xiso.open_ome_zarr(
+                source, level=args.level, storage_options=_options_for(args.input, options)
+            )
+            if kind == "ome-zarr"
+            else _open_other(source)
         )
         iso = da.iso.near_isotropic(
             method=args.method, rounding=args.rounding, target=_target(args.target)
@@ -364,7 +407,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 label=row["name"],
                 storage_options=_options_for(args.input, options),
             ).iso.near_isotropic(method="mode", rounding=args.rounding, target=_target(args.target))
-            for row in _label_rows(source, _options_for(args.input, options))
+            for row in (
+                _label_rows(source, _options_for(args.input, options)) if kind == "ome-zarr" else []
+            )
         }
         xiso.to_ome_zarr(
             iso,
@@ -392,6 +437,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------
 # parser
 # --------------------------------------------------------------------------
+INPUTS = "an OME-Zarr image (path or URL), a TIFF or NIfTI file, or a folder or glob of TIFF planes"
+
+
 def _progress_options(parser: argparse.ArgumentParser, quiet: str) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quiet", action="store_true", help=quiet)
@@ -429,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     info = sub.add_parser("info", help="describe an OME-Zarr image")
-    info.add_argument("store", help="path or URL of an OME-Zarr image group")
+    info.add_argument("store", help=INPUTS)
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help=STORAGE)
     info.set_defaults(func=cmd_info)
@@ -441,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
         "OME-Zarr (a pyramid by default). Its label images (labels/<name>) come along, "
         "reduced with mode. Writing is atomic: the output appears only when complete.",
     )
-    conv.add_argument("input", help="input OME-Zarr image (path or URL)")
+    conv.add_argument("input", help=INPUTS)
     conv.add_argument("output", help="output OME-Zarr path or URL")
     conv.add_argument("--method", default="mean", choices=xiso.METHODS)
     conv.add_argument("--rounding", default="pow2", choices=("pow2", "int"))

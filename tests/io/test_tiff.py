@@ -113,6 +113,19 @@ def test_imagej_hyperstack(hyperstack):
     np.testing.assert_array_equal(da.values, data)
 
 
+def test_imagej_calibrated_without_spacing_is_one(tmp_path):
+    """ImageJ writes no spacing= when the voxel depth is 1 (in the calibration unit);
+    without a unit (uncalibrated) the depth is unknown."""
+    path = tmp_path / "ij.tif"
+    data = np.zeros((3, 4, 5), "uint8")
+    tifffile.imwrite(path, data, imagej=True, metadata={"axes": "ZYX", "unit": "nm"})
+    assert xiso.open_tiff(path).iso.spacing == {"z": 1.0, "y": 1.0, "x": 1.0}
+    assert xiso.open_tiff(path).z.attrs["units"] == "nanometer"
+    tifffile.imwrite(path, data, imagej=True, resolution=(2.0, 2.0), metadata={"axes": "ZYX"})
+    with pytest.raises(xiso.SpacingError, match="does not say the spacing of dimension 'z'"):
+        xiso.open_tiff(path)
+
+
 def test_imagej_micro_sign_escape(tmp_path):
     """ImageJ itself writes 'µm' as the characters \\u00B5m."""
     path = tmp_path / "ij.tif"

@@ -11,6 +11,7 @@
   object) and how it replaces what is there;
 - :mod:`.tiff`: OME-TIFF, ImageJ hyperstacks and folders of planes (tifffile);
 - :mod:`.nifti`: NIfTI (and PAR/REC) <-> DataArray (nibabel);
+- :mod:`.formats`: the formats xiso reads, and :func:`open`, which picks the reader of a path;
 - :mod:`.backend`: the ``engine="ome-zarr"`` of ``xarray.open_dataset``,
   ``open_dataarray`` and ``open_datatree``.
 
@@ -34,9 +35,12 @@ _LAZY = {
     "open_nifti": "xiso.io.nifti",
     "to_nifti": "xiso.io.nifti",
     "NiftiError": "xiso.io.nifti",
+    "open": "xiso.io.formats",
+    "FormatError": "xiso.io.formats",
 }
 
 if TYPE_CHECKING:
+    from .formats import FormatError, open
     from .nifti import NiftiError, open_nifti, to_nifti
     from .read import open_ome_zarr, open_ome_zarr_pyramid
     from .tiff import TiffError, open_tiff
@@ -54,11 +58,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "FormatError",
     "NiftiError",
     "OmeZarrError",
     "StoreExistsError",
     "TiffError",
     "open_ome_zarr",
+    "open",
     "open_nifti",
     "open_ome_zarr_pyramid",
     "open_tiff",

@@ -171,6 +171,8 @@ def _imagej_meta(ij: Mapping[str, Any], page: Any, where: str) -> _Meta:
     meta.steps.update(_resolution(page, unit, where))
     if ij.get("spacing") is not None:
         meta.steps["z"] = (float(ij["spacing"]), unit)
+    elif unit is not None:  # ImageJ leaves out spacing=1.0 of a calibrated image
+        meta.steps["z"] = (1.0, unit)
     if ij.get("finterval"):
         meta.steps["t"] = (float(ij["finterval"]), "second")
     return meta

@@ -243,12 +243,24 @@ def _apply(
     return _rebuild(obj, data_of, coord_of)
 
 
+def _tidy(value: float) -> float:
+    """A length after a unit conversion, to 12 significant digits: '1 um' in nm
+    is 1000.0, not 999.9999999999999 (the float error of the factors)."""
+    return float(f"{value:.12g}")
+
+
+def _common(value: Any, info: SpacingInfo) -> float:
+    """A requested spacing in the common unit (see :func:`to_common_unit`)."""
+    common = to_common_unit(value, info)
+    return common if isinstance(value, (int, float, np.number)) else _tidy(common)
+
+
 def _native(value: float, info: SpacingInfo, dim: Hashable) -> float:
     """``value`` in ``info.unit`` expressed in the unit of ``dim``'s coordinate."""
     unit = info.units[dim]
     if info.unit is None or unit is None or unit == info.unit:
         return value
-    return from_metres(dim, to_metres(dim, value, info.unit), unit)
+    return _tidy(from_metres(dim, to_metres(dim, value, info.unit), unit))
 
 
 def resample(
@@ -334,8 +346,7 @@ def resample(
         wanted = {d: spacing for d in info.native}
     axes = {}
     for dim, value in wanted.items():
-        common = to_common_unit(value, info)
-        axes[dim] = _centred_axis(obj, dim, _native(common, info, dim))
+        axes[dim] = _centred_axis(obj, dim, _native(_common(value, info), info, dim))
     return _apply(obj, axes, method, dtype, antialias, skipna)
 
 
@@ -381,7 +392,7 @@ def isotropic(
     """
     _not_a_tree(obj, "isotropic", "isotropic")
     info = spacing_info(obj, dims=dims)
-    common = max(info.common.values()) if spacing is None else to_common_unit(spacing, info)
+    common = max(info.common.values()) if spacing is None else _common(spacing, info)
     axes = {d: _centred_axis(obj, d, _native(common, info, d)) for d in info.native}
     return _apply(obj, axes, method, dtype, antialias, skipna)
 
@@ -398,7 +409,7 @@ def _target_axis(
     unit, t_unit = coordinate_unit(obj, dim), coordinate_unit(other, dim)
     scale = 1.0
     if unit is not None and t_unit is not None and unit != t_unit:
-        scale = from_metres(dim, to_metres(dim, 1.0, t_unit), unit)
+        scale = _tidy(from_metres(dim, to_metres(dim, 1.0, t_unit), unit))
     elif (unit is None) != (t_unit is None):
         raise UnitError(
             f"the coordinate of {dim!r} has units {unit!r} here and {t_unit!r} in the other "

@@ -1,0 +1,430 @@
+"""Tests of exact resampling: xiso.resample, xiso.isotropic, xiso.resample_like
+(labelled layer, xiso/exact.py), xiso.interp (array layer) and xiso.grid.
+
+Expected values come from references independent of xiso:
+
+- the grid formula of the issue, written out in floats here;
+- ``area``: the overlap of every output cell with every input cell computed
+  with Python fractions, the sum done in exact rational arithmetic, rounded
+  half to even (integers) or compared to 1e-12 (floats);
+- ``nearest``: the input cell that holds each output centre, by ``searchsorted``
+  on the cell edges (ties to the lower cell);
+- ``linear`` / ``cubic``: ``scipy.ndimage.map_coordinates`` on the whole array
+  at the output centres clamped to the samples (``mode="nearest"``), after
+  ``scipy.ndimage.gaussian_filter1d`` along the reduced axes when anti-aliasing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import warnings
+from fractions import Fraction
+
+import dask.array as dsa
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import ndimage
+
+import xiso
+from xiso.errors import (
+    DtypeError,
+    FactorError,
+    NonUniformSpacingError,
+    OptionError,
+    SpatialDimError,
+    UnitError,
+    XisoWarning,
+)
+
+
+# --------------------------------------------------------------------------
+# independent references
+# --------------------------------------------------------------------------
+def ref_grid(n, s, c0, s_new):
+    """(n', first centre) from the issue's formula, in floats."""
+    length = n * s
+    n_new = max(1, round(length / s_new))
+    if abs(length / s_new - (n_new - 0.5)) < 1e-9 and n_new > 1:  # a tie goes to the smaller
+        n_new -= 1
+    first = c0 - s / 2 + (length - n_new * s_new) / 2 + s_new / 2
+    return n_new, first
+
+
+def frac(x):
+    return Fraction(x).limit_denominator(10**5)
+
+
+def overlap_matrix(n, n_new, ratio, start):
+    """Fractions: W[j, i] = |output cell j ∩ input cell i| / ratio, outer cells infinite."""
+    w = [[Fraction(0)] * n for _ in range(n_new)]
+    for j in range(n_new):
+        lo = start + j * ratio
+        hi = lo + ratio
+        for i in range(n):
+            left = Fraction(i) if i > 0 else Fraction(-(10**12))
+            right = Fraction(i + 1) if i < n - 1 else Fraction(10**12)
+            ov = min(hi, right) - max(lo, left)
+            if ov > 0:
+                w[j][i] = ov / ratio
+    return w
+
+
+def round_half_even(f: Fraction) -> int:
+    fl = f.numerator // f.denominator
+    rem = f - fl
+    return fl + 1 if rem > Fraction(1, 2) or (rem == Fraction(1, 2) and fl % 2) else fl
+
+
+def area_reference(x, axes):
+    """Exact area resampling: axes = {axis: (n_new, ratio, start)} (Fractions)."""
+    out = x.astype(object)
+    for axis, (n_new, ratio, start) in axes.items():
+        w = overlap_matrix(out.shape[axis], n_new, ratio, start)
+        moved = np.moveaxis(out, axis, 0)
+        rows = [sum((wi * moved[i] for i, wi in enumerate(row) if wi), Fraction(0)) for row in w]
+        out = np.moveaxis(np.array(rows, dtype=object), 0, axis)
+    return out
+
+
+def centred(n, s, s_new):
+    """(n_new, ratio, start) of the centred grid, in input cells (Fractions)."""
+    ratio = frac(s_new / s)
+    n_new, _ = ref_grid(n, s, 0.0, s_new)
+    return n_new, ratio, (n - n_new * ratio) / 2
+
+
+def volume(shape=(10, 6, 5), spacing=(0.3, 1.0, 1.0), dtype="uint16", seed=0, units=None):
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        data = rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
+    else:
+        data = (rng.random(shape) * 100).astype(dtype)
+    attrs = {} if units is None else {"units": units}
+    coords = {
+        d: (d, np.arange(n) * s + 0.5 * i, attrs)
+        for i, (d, n, s) in enumerate(zip("zyx", shape, spacing))
+    }
+    return xr.DataArray(data, dims=("z", "y", "x"), coords=coords, name="vol")
+
+
+# --------------------------------------------------------------------------
+# the grid
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "n, s, s_new, n_new",
+    [
+        (10, 0.3, 1.0, 3),  # L = 3.0
+        (16, 0.25, 1.0, 4),
+        (10, 1.0, 4.0, 2),  # 2.5 -> ties to the smaller
+        (11, 1.0, 4.0, 3),  # 2.75
+        (3, 1.0, 10.0, 1),  # at least one sample
+        (4, 1.0, 0.5, 8),  # enlarging
+        (7, 0.3, 0.2, 10),  # 10.5 -> 10
+    ],
+)
+def test_grid_length_and_coords(n, s, s_new, n_new):
+    da = xr.DataArray(np.zeros(n), dims="z", coords={"z": 2.0 + np.arange(n) * s})
+    out = xiso.resample(da, s_new)
+    expected_n, first = ref_grid(n, s, 2.0, s_new)
+    assert expected_n == n_new == out.sizes["z"]
+    np.testing.assert_allclose(out.z.values, first + np.arange(n_new) * s_new, rtol=0, atol=1e-12)
+    assert out.z.encoding["spacing"] == s_new
+    # centred: the two fields of view share their centre
+    fov_in = (da.z.values[0] + da.z.values[-1]) / 2
+    assert (out.z.values[0] + out.z.values[-1]) / 2 == pytest.approx(fov_in, abs=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+@pytest.mark.parametrize("dtype", ["uint16", "float32", "int8"])
+def test_whole_ratio_is_downsample(backend, dtype):
+    da = volume((16, 6, 5), (0.25, 1.0, 1.0), dtype=dtype)
+    if backend == "dask":
+        da = da.chunk({"z": 3, "y": 4})
+    out = da.iso.resample(1.0)
+    expected = da.iso.downsample(z=4)
+    xr.testing.assert_identical(out.compute(), expected.compute())
+    np.testing.assert_array_equal(out.z.values, [0.375, 1.375, 2.375, 3.375])
+    # the same cells with another method keep the same coordinates
+    lin = da.iso.resample(1.0, method="linear")
+    np.testing.assert_array_equal(lin.z.values, out.z.values)
+
+
+def test_isotropic_leaves_coarsest_dims_alone():
+    da = volume((10, 6, 5), (0.3, 1.0, 1.0))
+    out = da.iso.isotropic()
+    assert dict(out.sizes) == {"z": 3, "y": 6, "x": 5}
+    xr.testing.assert_identical(out.y, da.y)
+    xr.testing.assert_identical(out.x, da.x)
+    assert out.iso.spacing == pytest.approx({"z": 1.0, "y": 1.0, "x": 1.0})
+
+
+# --------------------------------------------------------------------------
+# area: exact against fractions
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["uint16", "int16", "uint8"])
+@pytest.mark.parametrize(
+    "spacing, new",
+    [
+        ((0.3, 1.0, 1.0), {"z": 1.0}),
+        ((0.3, 0.7, 1.0), {"z": 1.0, "y": 1.0}),
+        ((1.0, 1.0, 1.0), {"x": 0.75}),
+    ],
+)
+def test_area_integers_exact(dtype, spacing, new):
+    da = volume((10, 7, 5), spacing, dtype=dtype)
+    out = da.iso.resample(new, method="area")
+    axes = {}
+    for d, s_new in new.items():
+        axis = da.get_axis_num(d)
+        axes[axis] = centred(da.sizes[d], spacing[axis], s_new)
+    ref = area_reference(da.values, axes)
+    expected = np.vectorize(round_half_even)(ref).astype(dtype)
+    np.testing.assert_array_equal(out.values, expected)
+    assert out.dtype == np.dtype(dtype)
+
+
+def test_area_floats_and_total():
+    da = volume((10, 8, 5), (0.3, 0.7, 1.0), dtype="float64")
+    out = da.iso.resample({"z": 1.0, "y": 1.4})
+    axes = {0: centred(10, 0.3, 1.0), 1: centred(8, 0.7, 1.4)}
+    ref = area_reference(da.values, axes).astype(np.float64)
+    np.testing.assert_allclose(out.values, ref, rtol=1e-12)
+    # same field of view (10 * 0.3 = 3 * 1.0; 8 * 0.7 = 4 * 1.4): the total is kept
+    total_in = float(da.sum()) * 0.3 * 0.7
+    total_out = float(out.sum()) * 1.0 * 1.4
+    assert total_out == pytest.approx(total_in, rel=1e-12)
+
+
+def test_area_skips_nan_like_the_block_mean():
+    da = volume((16, 4, 4), (0.25, 1.0, 1.0), dtype="float64")
+    da[1:3, 0, 0] = np.nan
+    da[3:8, 1, 1] = np.nan
+    xr.testing.assert_identical(da.iso.resample(1.0), da.iso.downsample(z=4))
+    out = da.iso.resample({"z": 0.75})  # 3 cells, not aligned: average of the non-NaN inputs
+    x = da.values
+    w = overlap_matrix(16, *centred(16, 0.25, 0.75)[:1], frac(3.0), centred(16, 0.25, 0.75)[2])
+    for j, row in enumerate(w):
+        weights = np.array([float(v) for v in row])
+        for yx in [(0, 0), (1, 1), (2, 3)]:
+            col = x[(slice(None), *yx)]
+            ok = ~np.isnan(col) & (weights > 0)
+            expected = (weights[ok] * col[ok]).sum() / weights[ok].sum() if ok.any() else np.nan
+            np.testing.assert_allclose(out.values[(j, *yx)], expected, rtol=1e-12)
+    assert np.isnan(out.values[1, 1, 1])  # its cell [3.5, 6.5) holds only NaN
+    assert np.isnan(da.iso.resample({"z": 0.75}, skipna=False).values[0, 0, 0])
+
+
+# --------------------------------------------------------------------------
+# nearest, linear, cubic against independent references
+# --------------------------------------------------------------------------
+def out_positions(n, s_new_over_s, exact=False):
+    """Output centres in input-sample units, from the grid formula (in
+    fractions with ``exact``, so that ties are ties)."""
+    n_new, first = ref_grid(n, 1.0, 0.0, s_new_over_s)
+    if exact:
+        r = frac(s_new_over_s)
+        first = Fraction(-1, 2) + (n - n_new * r) / 2 + r / 2
+        return [first + j * r for j in range(n_new)]
+    return first + np.arange(n_new) * s_new_over_s
+
+
+@pytest.mark.parametrize("ratio", [2.0, 3.0, 10 / 3, 0.5, 0.4, 1.5, 7.0])
+def test_nearest_is_the_cell_holding_the_centre(ratio):
+    n = 12
+    da = xr.DataArray(np.arange(n, dtype="uint16") * 3, dims="z", coords={"z": np.arange(n) * 1.0})
+    out = da.iso.resample(ratio, method="nearest")
+    centres = out_positions(n, ratio, exact=True)
+    edges = [Fraction(2 * i + 1, 2) for i in range(n - 1)]  # between sample i and i + 1
+    index = [bisect.bisect_left(edges, c) for c in centres]  # a tie goes to the lower cell
+    np.testing.assert_array_equal(out.values, da.values[index])
+    assert set(np.unique(out.values)) <= set(np.unique(da.values))
+
+
+@pytest.mark.parametrize("method, order", [("linear", 1), ("cubic", 3)])
+@pytest.mark.parametrize("antialias", [True, False])
+def test_interpolation_against_scipy(method, order, antialias):
+    da = volume((13, 9, 11), (0.3, 0.7, 1.7), dtype="float64")
+    new = {"z": 1.0, "y": 1.0, "x": 1.0}
+    out = da.iso.resample(new, method=method, antialias=antialias)
+    x = da.values
+    coords = []
+    for axis, (d, s) in enumerate(zip("zyx", (0.3, 0.7, 1.7))):
+        u = out_positions(da.sizes[d], new[d] / s)
+        coords.append(np.clip(u, 0, da.sizes[d] - 1))
+        r = new[d] / s
+        if antialias and r > 1:
+            x = ndimage.gaussian_filter1d(x, (r - 1) / 2, axis=axis, mode="nearest")
+    mesh = np.meshgrid(*coords, indexing="ij")
+    ref = ndimage.map_coordinates(x, mesh, order=order, mode="nearest")
+    np.testing.assert_allclose(out.values, ref, rtol=1e-12, atol=1e-11)
+
+
+def test_integer_interpolation_rounds_and_clips():
+    da = xr.DataArray(
+        np.array([0, 0, 255, 255, 0, 0], dtype="uint8"), dims="x", coords={"x": np.arange(6.0)}
+    )
+    out = da.iso.resample(0.5, method="cubic")
+    assert out.dtype == np.uint8  # cubic overshoots: clipped to 0..255, not wrapped
+    ref = ndimage.map_coordinates(
+        da.values.astype(float), [np.clip(out_positions(6, 0.5), 0, 5)], order=3, mode="nearest"
+    )
+    np.testing.assert_array_equal(out.values, np.clip(np.rint(ref), 0, 255).astype("uint8"))
+
+
+def test_edges_follow_the_edge_sample_not_nan():
+    da = volume((10, 6, 5), (0.3, 1.0, 1.0), dtype="float32")
+    iso = da.iso.isotropic(method="linear")
+    back = iso.iso.resample_like(da)
+    assert not np.isnan(back.values).any()
+    np.testing.assert_array_equal(back.values[0], back.values[1] * 0 + back.values[0])
+
+
+# --------------------------------------------------------------------------
+# dask: lazy, and the chunking changes nothing
+# --------------------------------------------------------------------------
+def test_lazy(raise_if_dask_computes):
+    da = volume((20, 6, 5), (0.3, 1.0, 1.0)).chunk({"z": 4})
+    for method in ("area", "nearest", "linear", "cubic"):
+        out = da.iso.resample({"z": 1.0, "y": 0.75}, method=method)
+        assert isinstance(out.data, dsa.Array)
+    back = da.iso.isotropic().iso.resample_like(da)
+    assert isinstance(back.data, dsa.Array)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(2, 23),
+    ratio=st.sampled_from([0.25, 0.4, 0.5, 0.75, 1.5, 2.0, 3.0, 10 / 3, 4.0, 7.0]),
+    chunk=st.integers(1, 9),
+    method=st.sampled_from(["area", "nearest", "linear", "cubic"]),
+    dtype=st.sampled_from(["uint16", "float32", "float64", "int8"]),
+)
+def test_chunking_changes_nothing(n, ratio, chunk, method, dtype):
+    da = volume((n, 3, 7), (1.0, 1.0, 1.0), dtype=dtype, seed=n)
+    new = {"z": ratio, "x": 1.75}
+    expected = da.iso.resample(new, method=method)
+    got = da.chunk({"z": chunk, "x": 2}).iso.resample(new, method=method).compute()
+    if method == "cubic":  # a recursive prefilter: the last bits of float64 may differ
+        np.testing.assert_allclose(got.values, expected.values, rtol=1e-13, atol=1e-10)
+    else:
+        np.testing.assert_array_equal(got.values, expected.values)
+    xr.testing.assert_identical(got.z, expected.z)
+
+
+# --------------------------------------------------------------------------
+# resample_like: back to the original grid
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_round_trip_to_the_original_grid(backend):
+    da = volume((12, 8, 8), (0.3, 1.0, 1.0), dtype="float64", units="um")
+    if backend == "dask":
+        da = da.chunk({"z": 5})
+    iso = da.iso.isotropic()
+    back = iso.iso.resample_like(da)
+    assert back.sizes == da.sizes
+    xr.testing.assert_identical(back.z, da.z)
+    assert not np.isnan(back.values).any()
+    # linear interpolation of the isotropic data at the original centres
+    u = (da.z.values - iso.z.values[0]) / 1.0
+    ref = ndimage.map_coordinates(
+        iso.values,
+        np.meshgrid(np.clip(u, 0, iso.sizes["z"] - 1), np.arange(8), np.arange(8), indexing="ij"),
+        order=1,
+        mode="nearest",
+    )
+    np.testing.assert_allclose(back.values, ref, rtol=1e-12)
+
+
+def test_resample_like_converts_units_and_keeps_other_coords():
+    da = volume((12, 4, 4), (300.0, 1000.0, 1000.0), dtype="float64", units="nm")
+    other = volume((12, 4, 4), (0.3, 1.0, 1.0), dtype="float64", units="um")
+    other = other.assign_coords(
+        y=("y", da.y.values / 1000, {"units": "um"}), x=("x", da.x.values / 1000, {"units": "um"})
+    )
+    out = da.iso.resample_like(other, method="nearest")
+    xr.testing.assert_identical(out.z, other.z)
+    np.testing.assert_array_equal(out.values[:, :, :], da.values[:, :, :])
+
+
+def test_resample_like_descending_target():
+    da = xr.DataArray(np.arange(8.0), dims="x", coords={"x": np.arange(8.0)})
+    other = xr.DataArray(np.zeros(8), dims="x", coords={"x": np.arange(8.0)[::-1]})
+    out = da.iso.resample_like(other, method="nearest")
+    np.testing.assert_array_equal(out.values, da.values[::-1])
+    xr.testing.assert_identical(out.x, other.x)
+
+
+# --------------------------------------------------------------------------
+# labelled behaviour
+# --------------------------------------------------------------------------
+def test_dataset_coords_attrs_and_other_dims():
+    da = volume((10, 6, 5), (0.3, 1.0, 1.0), units="um")
+    ds = xr.Dataset(
+        {"vol": da, "mask": da > 30000, "t0": ("t", np.arange(3))},
+        coords={"slice_time": ("z", np.arange(10) * 2.0)},
+        attrs={"source": "scope"},
+    )
+    ds["vol"].attrs["long_name"] = "intensity"
+    out = ds.iso.isotropic(method="nearest")
+    assert out.attrs == ds.attrs and out["vol"].attrs == ds["vol"].attrs
+    assert out.z.attrs == ds.z.attrs
+    xr.testing.assert_identical(out["t0"], ds["t0"])
+    assert out.slice_time.dims == ("z",) and out.sizes["z"] == 3
+    assert out["mask"].dtype == bool
+
+
+def test_labels_default_to_nearest_and_warn_on_averaging():
+    labels = volume((10, 6, 5), (0.3, 1.0, 1.0), dtype="uint16").rename("labels")
+    labels.values[:] = labels.values % 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = labels.iso.isotropic()  # nearest: no warning, no new label
+    assert set(np.unique(out.values)) <= set(np.unique(labels.values))
+    with pytest.warns(XisoWarning, match=r"looks like a label image.*method='nearest'"):
+        labels.iso.isotropic(method="area")
+
+
+def test_default_method_enlarging_is_linear():
+    da = volume((4, 4, 4), (1.0, 1.0, 1.0), dtype="float64")
+    out = da.iso.resample({"z": 0.5})
+    np.testing.assert_allclose(out.values, da.iso.resample({"z": 0.5}, method="linear").values)
+    assert not np.array_equal(out.values, da.iso.resample({"z": 0.5}, method="area").values)
+
+
+def test_quantity_and_units():
+    da = volume((10, 6, 5), (300.0, 1000.0, 1000.0), units="nm")
+    out = da.iso.resample("1 um")
+    assert dict(out.sizes) == {"z": 3, "y": 6, "x": 5}
+    assert out.z.encoding["spacing"] == 1000.0
+
+
+# --------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------
+def test_errors():
+    da = volume((10, 6, 5), (0.3, 1.0, 1.0), units="um")
+    with pytest.raises(FactorError, match=r"dimension 'z'.*positive"):
+        da.iso.resample({"z": -1.0})
+    with pytest.raises(FactorError, match="check the units"):
+        da.iso.resample("2 parsec")
+    with pytest.raises(UnitError, match="not a length"):
+        da.iso.resample("1 s")
+    with pytest.raises(OptionError, match="method='bicubic' is not supported"):
+        da.iso.resample(1.0, method="bicubic")
+    with pytest.raises(OptionError, match="not both"):
+        da.iso.resample({"z": 1.0}, dims=["z"])
+    with pytest.raises(DtypeError, match="variable 'vol'"):
+        da.astype("datetime64[ns]").iso.resample(1.0, method="area")
+    with pytest.raises(SpatialDimError, match="no coordinate for any spatial dim"):
+        da.iso.resample_like(xr.DataArray(np.zeros(3), dims="t", coords={"t": [0, 1, 2]}))
+    uneven = da.isel(z=[0, 1, 3, 4]).rename("other")
+    with pytest.raises(NonUniformSpacingError, match="'z'"):
+        da.iso.resample_like(uneven)
+    with pytest.raises(UnitError, match="units"):
+        da.iso.resample_like(volume((10, 6, 5), (0.3, 1.0, 1.0)))
+    with pytest.raises(TypeError, match="DataTree"):
+        xiso.resample(xr.DataTree(), 1.0)

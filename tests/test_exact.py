@@ -428,3 +428,23 @@ def test_errors():
         da.iso.resample_like(volume((10, 6, 5), (0.3, 1.0, 1.0)))
     with pytest.raises(TypeError, match="DataTree"):
         xiso.resample(xr.DataTree(), 1.0)
+
+
+# --------------------------------------------------------------------------
+# OME-Zarr: open straight onto the isotropic grid
+# --------------------------------------------------------------------------
+def test_open_ome_zarr_isotropic(tmp_path, raise_if_dask_computes):
+    da = volume((20, 8, 6), (0.3, 1.0, 1.0), units="micrometer")
+    path = tmp_path / "in.ome.zarr"
+    import dask
+
+    with dask.config.set(scheduler="sync"):
+        da.iso.to_ome_zarr(path)
+    out = xiso.open_ome_zarr(path, isotropic=True)
+    assert isinstance(out.data, dsa.Array)
+    expected = da.iso.isotropic()
+    with dask.config.set(scheduler="sync"):
+        np.testing.assert_array_equal(out.values, expected.values)
+    np.testing.assert_allclose(out.z.values, expected.z.values, rtol=0, atol=1e-12)
+    with pytest.raises(OptionError, match="two different grids"):
+        xiso.open_ome_zarr(path, isotropic=True, near_isotropic=True)

@@ -315,6 +315,7 @@ def open_ome_zarr(
     level: int | str = 0,
     label: str | None = None,
     near_isotropic: bool = False,
+    isotropic: bool = False,
     method: str | None = None,
     rounding: str = "pow2",
     chunks: Any = None,
@@ -336,9 +337,13 @@ def open_ome_zarr(
     near_isotropic : bool, default False
         Return ``open_ome_zarr(...).iso.near_isotropic(method=..., rounding=...)``
         (still lazy).
+    isotropic : bool, default False
+        Return ``open_ome_zarr(...).iso.isotropic(method=...)``: every spatial
+        dim exactly at the coarsest spacing (still lazy).
     method : str, optional
-        As in :func:`xiso.near_isotropic`; default ``"mode"`` for a label
-        image, else ``"mean"``.
+        As in :func:`xiso.near_isotropic` (default ``"mode"`` for a label
+        image, else ``"mean"``) or :func:`xiso.isotropic` (default ``"nearest"``
+        for a label image, else ``"area"``).
     rounding
         As in :func:`xiso.near_isotropic`.
     chunks : optional
@@ -364,13 +369,21 @@ def open_ome_zarr(
         metadata), a missing level or label image, axes that disagree with
         the array rank, or a zero or negative scale.
     OptionError
-        Bad ``chunks``, an unknown URL protocol, or ``storage_options`` for a
-        local path.
+        Bad ``chunks``, an unknown URL protocol, ``storage_options`` for a
+        local path, or both ``near_isotropic`` and ``isotropic``.
     """
-
+    if near_isotropic and isotropic:
+        raise OptionError(
+            "near_isotropic=True and isotropic=True ask for two different grids; pass one "
+            "(isotropic is exact, near_isotropic reduces by power-of-two blocks)"
+        )
     da, array = open_level(
         store, level=level, label=label, chunks=chunks, storage_options=storage_options
     )
+    if isotropic:
+        from ..exact import isotropic as make_isotropic
+
+        return make_isotropic(da, method=method)
     if not near_isotropic:
         return da
     if method is None:

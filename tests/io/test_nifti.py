@@ -220,3 +220,11 @@ def test_round_trip_through_ome_zarr(tmp_path, name):
         np.testing.assert_array_equal(back[dim].values, da[dim].values)
         assert back[dim].attrs.get("units") == da[dim].attrs.get("units")
     np.testing.assert_array_equal(back.values, da.values)
+
+
+def test_without_nibabel(monkeypatch, tmp_path):
+    monkeypatch.setitem(__import__("sys").modules, "nibabel", None)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'xiso\[nifti\]'"):
+        xiso.open_nifti(shipped("standard.nii.gz"))
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'xiso\[nifti\]'"):
+        _volume().iso.to_nifti(tmp_path / "v.nii")

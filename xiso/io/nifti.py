@@ -45,6 +45,18 @@ class NiftiError(XisoError):
     oblique, or an image cannot be written as NIfTI."""
 
 
+def _nibabel() -> Any:
+    """nibabel, imported on first use (an extra: ``pip install 'xiso[nifti]'``)."""
+    try:
+        import nibabel
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(
+            "reading and writing NIfTI needs nibabel, which is not installed; "
+            "pip install 'xiso[nifti]' (or nibabel)"
+        ) from None
+    return nibabel
+
+
 # --------------------------------------------------------------------------
 # reading
 # --------------------------------------------------------------------------
@@ -61,9 +73,7 @@ class _NiftiArray:
 
     def _open(self) -> Any:
         if self._proxy is None:
-            import nibabel
-
-            image: Any = nibabel.load(self.path)
+            image: Any = _nibabel().load(self.path)
             self._proxy = image.dataobj
         return self._proxy
 
@@ -81,7 +91,7 @@ class _NiftiArray:
 
 
 def _load(path: str) -> Any:
-    import nibabel
+    nibabel = _nibabel()
 
     if not os.path.exists(path):
         raise NiftiError(f"no file at {path!r}; check the path")
@@ -116,7 +126,7 @@ def _units(image: Any) -> tuple[str | None, str | None]:
 def _axes(affine: np.ndarray, where: str, oblique: str) -> tuple[list[tuple[int, float]], bool]:
     """(world axis, signed step) of each voxel axis i, j, k, and whether the
     affine is axis-aligned (else the steps are the voxel sizes)."""
-    import nibabel
+    nibabel = _nibabel()
 
     columns = affine[:3, :3]
     norms = np.sqrt((columns**2).sum(axis=0))
@@ -217,9 +227,10 @@ def open_nifti(
     array([ 0., -2., -4., -6.])
     """
     import dask.array as dsa
-    import nibabel
 
     from .read import _dask_chunks
+
+    nibabel = _nibabel()
 
     if oblique not in OBLIQUE:
         raise OptionError(f"oblique={oblique!r}; pass 'raise' (the default) or 'ignore'")
@@ -419,10 +430,9 @@ def to_nifti(obj: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bool
     >>> xiso.open_nifti(path).iso.spacing
     {'z': 4.0, 'y': 2.0, 'x': 2.0}
     """
-    import nibabel
-
     from ..spacing import spatial_dims
 
+    nibabel = _nibabel()
     target = os.fspath(path)
     _check_target(target, overwrite)
     spatial = spatial_dims(obj)

@@ -254,3 +254,40 @@ def test_xiso_warnings_are_one_line_on_stderr(tmp_path, capsys):
         "multiple of the factor 4; the result has 2 samples covering 8): pass boundary='pad' "
         "to keep them, or crop first"
     ]
+
+
+def test_convert_isotropic_and_spacing(source, tmp_path, capsys):
+    da, path = source  # z 0.25, y = x 1 um
+    out = tmp_path / "iso.ome.zarr"
+    assert main(["convert", str(path), str(out), "--isotropic", "--no-pyramid"]) == 0
+    assert "spacing z=1, y=1, x=1" in capsys.readouterr().out
+    back = xiso.open_ome_zarr(out)
+    np.testing.assert_array_equal(back.values, da.iso.isotropic().values)
+    # z 0.25 -> 1 um is 4 whole samples: the block mean, written as one level
+    np.testing.assert_array_equal(back.values, da.iso.downsample(z=4).values)
+    out = tmp_path / "half.ome.zarr"
+    code = main(
+        ["convert", str(path), str(out), "--spacing", "0.75 um", "--method", "nearest", "--quiet"]
+    )
+    assert code == 0
+    back = xiso.open_ome_zarr(out)
+    assert back.sizes["z"] == round(32 * 0.25 / 0.75) and back.sizes["y"] == 64
+    expected = da.iso.resample("0.75 um", method="nearest")
+    np.testing.assert_array_equal(back.values, expected.values)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--isotropic", "--method", "mode"], "--method mode reduces near-isotropic blocks"),
+        (["--method", "cubic"], "--method cubic resamples onto an exact grid: add --isotropic"),
+        (["--isotropic", "--target", "2 um"], "drop --target"),
+        (["--spacing", "2 parsec"], "check the units"),
+    ],
+)
+def test_convert_exact_option_errors(source, tmp_path, capsys, options, message):
+    _, path = source
+    assert main(["convert", str(path), str(tmp_path / "x.zarr"), *options]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "x.zarr").exists()

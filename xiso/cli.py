@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import xiso
+from xiso.interp import RESAMPLE_METHODS
 
 EXAMPLES = """examples:
   xiso demo                                  synthetic lightsheet -> near-isotropic pyramid
@@ -32,6 +33,8 @@ EXAMPLES = """examples:
   xiso convert in.ome.zarr out.ome.zarr      near-isotropic pyramid (NGFF 0.5)
   xiso convert in.zarr out.zarr --method mode --no-pyramid     label image, one level
   xiso convert in.zarr out.zarr --target "2 um" --ngff-version 0.4 --overwrite
+  xiso convert in.zarr out.zarr --isotropic                 exactly isotropic (area)
+  xiso convert in.zarr out.zarr --spacing "0.5 um" --method cubic
   xiso convert in.zarr out.zarr --scheduler tcp://10.0.0.5:8786
 
   xiso convert s3://bucket/in.zarr out.zarr --storage-option endpoint_url=http://127.0.0.1:9000
@@ -40,6 +43,9 @@ exit codes: 0 success, 1 user error (one line, --debug for the traceback),
             2 usage error, 130 interrupted
 """
 
+
+# convert's options that only near-isotropic blocks use, with their defaults
+_DEFAULTS: dict[str, Any] = {"target": None, "rounding": "pow2"}
 
 STORAGE = (
     "an fsspec storage option for URLs such as s3://, repeatable; VALUE is read as JSON "
@@ -396,17 +402,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
             if kind == "ome-zarr"
             else _open_other(source)
         )
-        iso = da.iso.near_isotropic(
-            method=args.method, rounding=args.rounding, target=_target(args.target)
-        )
-        # label images come along, on the same grid: reduced with mode
+        grid = _grid(args)
+        iso = grid(da, args.method)
+        # label images come along, on the same grid: reduced with mode (nearest when exact)
         labels = {
-            row["name"]: xiso.open_ome_zarr(
-                source,
-                level=args.level,
-                label=row["name"],
-                storage_options=_options_for(args.input, options),
-            ).iso.near_isotropic(method="mode", rounding=args.rounding, target=_target(args.target))
+            row["name"]: grid(
+                xiso.open_ome_zarr(
+                    source,
+                    level=args.level,
+                    label=row["name"],
+                    storage_options=_options_for(args.input, options),
+                ),
+                "nearest" if args.exact else "mode",
+            )
             for row in (
                 _label_rows(source, _options_for(args.input, options)) if kind == "ome-zarr" else []
             )
@@ -419,19 +427,62 @@ def cmd_convert(args: argparse.Namespace) -> int:
             version=args.ngff_version,
             chunks=chunks,
             overwrite=args.overwrite,
-            method=args.method,
+            method=_pyramid_method(args.method),
             min_size=args.min_size,
             labels=labels or None,
             storage_options=_options_for(args.output, options),
             progress=_show_progress(args),
         )
     if not args.quiet:
+        how = (
+            "spacing " + ", ".join(f"{d}={v:g}" for d, v in iso.iso.spacing.items())
+            if args.exact
+            else f"factors {da.iso.factors(rounding=args.rounding, target=_target(args.target))}"
+        )
         print(
             f"{args.input}: {dict(da.sizes)} -> {args.output}: {dict(iso.sizes)} "
-            f"(factors {da.iso.factors(rounding=args.rounding, target=_target(args.target))}, "
-            f"{time.perf_counter() - t0:.1f} s)"
+            f"({how}, {time.perf_counter() - t0:.1f} s)"
         )
     return 0
+
+
+def _grid(args: argparse.Namespace) -> Any:
+    """The new grid of ``convert``: a function (DataArray, method) -> DataArray.
+
+    ``--isotropic`` / ``--spacing`` resample exactly (area, nearest, linear,
+    cubic); otherwise near-isotropic blocks (mean, median, ..., mode)."""
+    exact = args.isotropic or args.spacing is not None
+    args.exact = exact
+    block_only = [f"--{o}" for o in ("target", "rounding") if getattr(args, o) != _DEFAULTS[o]]
+    if exact and block_only:
+        raise xiso.OptionError(
+            f"{' and '.join(block_only)} set the near-isotropic blocks, which "
+            f"--isotropic/--spacing replace by an exact grid; drop {' and '.join(block_only)}"
+        )
+    if args.method is not None and exact and args.method not in RESAMPLE_METHODS:
+        raise xiso.OptionError(
+            f"--method {args.method} reduces near-isotropic blocks; an exact grid "
+            f"(--isotropic, --spacing) takes one of {', '.join(RESAMPLE_METHODS)}"
+        )
+    if args.method is not None and not exact and args.method not in xiso.METHODS:
+        raise xiso.OptionError(
+            f"--method {args.method} resamples onto an exact grid: add --isotropic or "
+            f"--spacing; near-isotropic blocks take one of {', '.join(xiso.METHODS)}"
+        )
+    if exact:
+        spacing = _target(args.spacing)
+        if args.isotropic:
+            return lambda da, method: da.iso.isotropic(spacing=spacing, method=method)
+        return lambda da, method: da.iso.resample(spacing, method=method)
+    return lambda da, method: da.iso.near_isotropic(
+        method=method or "mean", rounding=args.rounding, target=_target(args.target)
+    )
+
+
+def _pyramid_method(method: str | None) -> str | None:
+    """The block reduction of the pyramid levels below the converted image: the
+    method itself, or (exact grids) to_ome_zarr's default, mean or mode."""
+    return None if method in (None, "area", "linear", "cubic") else method
 
 
 # --------------------------------------------------------------------------
@@ -484,16 +535,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     conv = sub.add_parser(
         "convert",
-        help="OME-Zarr to near-isotropic OME-Zarr",
-        description="Read an OME-Zarr image, make it near-isotropic and write it as "
-        "OME-Zarr (a pyramid by default). Its label images (labels/<name>) come along, "
-        "reduced with mode. Writing is atomic: the output appears only when complete.",
+        help="an image to near-isotropic (or exactly isotropic) OME-Zarr",
+        description="Read an image (OME-Zarr, TIFF, NIfTI), make it near-isotropic "
+        "(power-of-two blocks) or, with --isotropic or --spacing, resample it exactly, "
+        "and write it as OME-Zarr (a pyramid by default). Its label images "
+        "(labels/<name>) come along, reduced with mode (nearest on an exact grid). "
+        "Writing is atomic: the output appears only when complete.",
     )
     conv.add_argument("input", help=INPUTS)
     conv.add_argument("output", help="output OME-Zarr path or URL")
-    conv.add_argument("--method", default="mean", choices=xiso.METHODS)
-    conv.add_argument("--rounding", default="pow2", choices=("pow2", "int"))
+    conv.add_argument(
+        "--method",
+        choices=sorted(set(xiso.METHODS) | set(RESAMPLE_METHODS)),
+        help="near-isotropic blocks: mean (default), median, min, max, mode, nearest; "
+        "exact grids: area (default), nearest (labels), linear, cubic",
+    )
+    conv.add_argument("--rounding", default=_DEFAULTS["rounding"], choices=("pow2", "int"))
     conv.add_argument("--target", help="target spacing, a number or a quantity like '2 um'")
+    exact = conv.add_mutually_exclusive_group()
+    exact.add_argument(
+        "--isotropic",
+        action="store_true",
+        help="resample exactly to the coarsest spacing instead of near-isotropic blocks",
+    )
+    exact.add_argument(
+        "--spacing",
+        help="resample every spatial dim exactly to this spacing, e.g. '1 um' or 0.5 "
+        "(a number is in the unit of the coarsest spatial axis)",
+    )
     conv.add_argument("--level", type=int, default=0, help="input level to read (default 0)")
     group = conv.add_mutually_exclusive_group()
     group.add_argument("--levels", type=int, help="number of pyramid levels (default: auto)")

@@ -183,12 +183,19 @@ def test_folder_spacing_is_required(tmp_path):
         ({"z": "2 kelvin"}, xiso.UnitError, "pass a length"),
         ({"z": [1]}, xiso.SpacingError, r"spacing of 'z' is \[1\]; pass a positive number"),
         ({"w": 1.0}, xiso.SpatialDimError, "spacing names 'w', which is not a dimension"),
+        ({"z": "2 s"}, xiso.UnitError, "the unit 'second' of dimension 'z' is not a length"),
     ],
 )
 def test_bad_spacing(tmp_path, spacing, error, match):
     folder = _planes(tmp_path / "planes", n=2, resolution=(2.0, 2.0), resolutionunit=3)
     with pytest.raises(error, match=match):
         xiso.open_tiff(folder, spacing=spacing)
+
+
+def test_spacing_of_a_channel_is_refused(ome):
+    with pytest.raises(xiso.SpatialDimError, match="'c', which is neither a spatial dim nor"):
+        xiso.open_tiff(ome[0], spacing={"c": 1.0})
+    assert xiso.open_tiff(ome[0], spacing={"t": "2 min"}).t.attrs["units"] == "minute"
 
 
 def test_single_file_without_spacing(tmp_path):

@@ -36,7 +36,13 @@ import numpy as np
 import xarray as xr
 
 from ..errors import SpacingError, SpatialDimError, UnitError, XisoError
-from ..units import TIFF_RESOLUTION_UNITS, is_quantity, ngff_name, parse_quantity
+from ..units import (
+    TIFF_RESOLUTION_UNITS,
+    check_length,
+    is_quantity,
+    ngff_name,
+    parse_quantity,
+)
 
 __all__ = ["TiffError", "open_tiff"]
 
@@ -313,6 +319,12 @@ def resolve_steps(
             f"spacing names {unknown[0]!r}, which is not a dimension of {where!r} (its dims "
             f"are {tuple(dims)!r}); pass spacing for those"
         )
+    stepless = [d for d in spacing if d not in (*_SPACE, "t")]
+    if stepless:
+        raise SpatialDimError(
+            f"spacing names {stepless[0]!r}, which is neither a spatial dim nor time; pass "
+            "spacing for z, y, x or t only"
+        )
     space_units = {said[d][1] for d in _SPACE if d in said and d in dims}
     shared = space_units.pop() if len(space_units) == 1 else None
     steps = {d: said[d] for d in dims if d in said and d in (*_SPACE, "t")}
@@ -320,6 +332,8 @@ def resolve_steps(
         name = str(d)
         default = said[name][1] if name in said else (shared if name in _SPACE else None)
         steps[name] = _given(d, value, default)
+        if name in _SPACE and steps[name][1] is not None:
+            check_length(name, steps[name][1])  # '2 s' is no spacing of z
     missing = [d for d in dims if d in _SPACE and d not in steps]
     if missing:
         example = ", ".join(f"{d!r}: 2.0" for d in missing)

@@ -56,14 +56,14 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
 }
-# only the gallery and the API pages have neighbours to navigate; every other page
-# gives the left sidebar's width to its code blocks and tables
-_ONE_PAGE = "index quickstart tutorial coming-from concepts ome-zarr cli scale performance api"
-html_sidebars = {"**": ["sidebar-nav-bs"], **{page: [] for page in _ONE_PAGE.split()}}
+# only the gallery and the API pages have neighbours to navigate; every top-level
+# page gives the left sidebar's width to its code blocks and tables
+_TOP = sorted(p.stem for p in Path(__file__).parent.glob("*.*") if p.suffix in (".md", ".ipynb"))
+html_sidebars = {"**": ["sidebar-nav-bs"], **{page: [] for page in _TOP}}
 # an API page documents one object: no table of contents beside it either
 html_theme_options["secondary_sidebar_items"] = {
     "gallery/*": ["page-toc"],
-    **{page: ["page-toc"] for page in _ONE_PAGE.split()},
+    **{page: ["page-toc"] for page in _TOP},
 }
 html_context = {"default_mode": "auto"}
 intersphinx_mapping: dict[str, tuple[str, None]] = {}

@@ -177,3 +177,11 @@ def test_width_check_finds_a_wide_block(site):
     assert wide != text
     result = screenshot.measure(page, width=1280, html=wide)
     assert [found["text"][:9] for found in result["wide"]] == ["wide wide"]
+
+
+@needs_chromium
+def test_screenshot_is_1280_wide(site, tmp_path):
+    png = screenshot.shoot(site / "index.html", tmp_path / "index.png", width=1280, height=800)
+    header = png.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(header[16:20], "big") == 1280

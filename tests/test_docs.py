@@ -34,12 +34,24 @@ screenshot = _screenshot_module()
 
 @pytest.fixture(scope="module")
 def site() -> Path:
-    if not (BUILD / "index.html").exists():
-        message = f"no built site in {BUILD}: run python -m sphinx -W -b html docs {BUILD}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return BUILD
+    index = BUILD / "index.html"
+    build = f"python -m sphinx -W -b html docs {BUILD}"
+    if not index.exists():
+        message = f"no built site in {BUILD}: run {build}"
+    elif stale := [
+        str(source.relative_to(DOCS))
+        for source in DOCS.glob("**/*.*")
+        if source.suffix in (".md", ".ipynb")
+        and "_build" not in source.parts
+        and (page := BUILD / source.relative_to(DOCS).with_suffix(".html")).exists()
+        and source.stat().st_mtime > page.stat().st_mtime
+    ]:
+        message = f"the site in {BUILD} is older than {', '.join(stale)}: run {build}"
+    else:
+        return BUILD
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def _source(doc: str) -> Path:

@@ -122,7 +122,7 @@ def test_near_isotropic_noop_and_dtype():
 
 def test_factor_larger_than_dim():
     da = make_volume(nz=3, dz=0.25)
-    match = (  # the message as resample.py words it (being reworded: both forms)
+    match = (  # the message as blocks.py words it (being reworded: both forms)
         "dimension 'z' has length 3, smaller than its factor 4"
         "|factor of 4 for dimension 'z', which has only 3 samples"
     )
@@ -266,23 +266,23 @@ def _section(doc, title):
 
 
 def _twins():
-    from xiso import io, plot, resample
+    from xiso import blocks, io, plot
 
     pyramid_module = importlib.import_module("xiso.pyramid")  # xiso.pyramid is the function
 
     da, ds, tree = make_volume(), make_volume().to_dataset(), _tree()
     return [
-        (da.iso.factors, resample.near_isotropic_factors),
-        (ds.iso.factors, resample.near_isotropic_factors),
-        (da.iso.near_isotropic, resample.near_isotropic),
-        (ds.iso.near_isotropic, resample.near_isotropic),
-        (da.iso.downsample, resample.downsample),
-        (ds.iso.downsample, resample.downsample),
+        (da.iso.factors, blocks.near_isotropic_factors),
+        (ds.iso.factors, blocks.near_isotropic_factors),
+        (da.iso.near_isotropic, blocks.near_isotropic),
+        (ds.iso.near_isotropic, blocks.near_isotropic),
+        (da.iso.downsample, blocks.downsample),
+        (ds.iso.downsample, blocks.downsample),
         (da.iso.pyramid, pyramid_module.pyramid),
         (da.iso.plot, plot.orthoviews),
         (da.iso.to_ome_zarr, io.to_ome_zarr),
-        (tree.iso.near_isotropic, resample.near_isotropic),
-        (tree.iso.downsample, resample.downsample),
+        (tree.iso.near_isotropic, blocks.near_isotropic),
+        (tree.iso.downsample, blocks.downsample),
         (tree.iso.to_ome_zarr, io.to_ome_zarr),
     ]
 
@@ -373,10 +373,13 @@ def test_tree_to_ome_zarr_takes_only_what_a_tree_uses(tmp_path):
         "chunks",
         "compressor",
         "overwrite",
+        "labels",
+        "label",
         "storage_options",
         "progress",
     ]
-    assert "levels" not in "\n".join(_section(inspect.getdoc(tree.iso.to_ome_zarr), "Parameters"))
+    entries = _section(inspect.getdoc(tree.iso.to_ome_zarr), "Parameters")
+    assert not any(line.startswith("levels") for line in entries)  # no levels= entry
     with pytest.raises(TypeError, match="unexpected keyword argument 'pyramid'"):
         tree.iso.to_ome_zarr(tmp_path / "t.zarr", pyramid=False)
 

@@ -416,6 +416,6 @@ def test_accessor_docstring_is_the_twins():
 
 
 def test_exported():
-    from xiso.resample import upsample
+    from xiso.blocks import upsample
 
     assert "upsample" in xiso.__all__ and xiso.upsample is upsample

@@ -38,10 +38,10 @@ def _launched_as_command() -> bool:
 
 try:  # Ctrl-C while the command is still importing: one line and exit 130, as later
     from . import accessor as _accessor  # noqa: F401  (registers .iso)
+    from .blocks import downsample, near_isotropic, near_isotropic_factors, spacing_info, upsample
     from .exact import isotropic, resample, resample_like
     from .pyramid import pyramid  # eager: the accessor imports the module xiso.pyramid
     from .reduce import METHODS
-    from .resample import downsample, near_isotropic, near_isotropic_factors, spacing_info, upsample
     from .spacing import spatial_dims
 except KeyboardInterrupt:
     if not _launched_as_command():

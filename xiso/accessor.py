@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
 
 import xarray as xr
 
-from . import exact, resample
+from . import blocks, exact
 from . import pyramid as _pyramid
 from .errors import XisoError, XisoWarning
 from .explain import Explanation, explain, format_number
@@ -225,7 +225,7 @@ def _summary_rows(obj: xr.DataArray | xr.Dataset) -> list[tuple[str, str]]:
 def _spacing_rows(obj: xr.DataArray | xr.Dataset) -> list[tuple[str, str]]:
     """Spacing, anisotropy, and the factors of near_isotropic() with the spacing they give."""
     try:
-        info = resample.spacing_info(obj)
+        info = blocks.spacing_info(obj)
     except Exception as err:
         return [("spacing", _reason(err))]
     rows = [("spacing", ", ".join(f"{d} {_num(s, info.units[d])}" for d, s in info.native.items()))]
@@ -357,7 +357,7 @@ class _IsoAccessor(Generic[T]):
         >>> da.iso.spacing
         {'z': 0.25, 'x': 1.0}
         """
-        return resample.spacing_info(self._obj).native
+        return blocks.spacing_info(self._obj).native
 
     @property
     def units(self) -> dict[Hashable, str | None]:
@@ -385,10 +385,10 @@ class _IsoAccessor(Generic[T]):
         >>> da.iso.units
         {'z': 'nm', 'x': 'um'}
         """
-        return resample.spacing_info(self._obj).units
+        return blocks.spacing_info(self._obj).units
 
     @_from_twin(
-        resample.near_isotropic_factors,
+        blocks.near_isotropic_factors,
         "xiso.near_isotropic_factors",
         replace={  # the twin's examples pass a mapping of spacings, which needs no accessor
             "Examples": """
@@ -411,7 +411,7 @@ class _IsoAccessor(Generic[T]):
         dims: Iterable[Hashable] | None = None,
         spacing: Mapping[Hashable, Any] | None = None,
     ) -> dict[Hashable, int]:
-        return resample.near_isotropic_factors(
+        return blocks.near_isotropic_factors(
             self._obj, rounding=rounding, target=target, dims=dims, spacing=spacing
         )
 
@@ -466,11 +466,11 @@ class _IsoAccessor(Generic[T]):
         x       4  1            1  pow2           1  1                   4           0
         anisotropy: 4 -> 1 (coarsest / finest spacing)
         """
-        info = resample.spacing_info(self._obj, dims=dims, spacing=spacing)
+        info = blocks.spacing_info(self._obj, dims=dims, spacing=spacing)
         with warnings.catch_warnings():  # what the warnings say is in the explanation
             warnings.simplefilter("ignore", XisoWarning)
             # refuses what near_isotropic refuses (e.g. a target in the wrong unit)
-            resample.near_isotropic_factors(
+            blocks.near_isotropic_factors(
                 self._obj, rounding=rounding, target=target, dims=dims, spacing=spacing
             )
         return explain(
@@ -483,7 +483,7 @@ class _IsoAccessor(Generic[T]):
             target=None if target is None else to_common_unit(target, info),
         )
 
-    @_from_twin(resample.near_isotropic, "xiso.near_isotropic")
+    @_from_twin(blocks.near_isotropic, "xiso.near_isotropic")
     def near_isotropic(
         self,
         *,
@@ -496,7 +496,7 @@ class _IsoAccessor(Generic[T]):
         dtype: Any = None,
         skipna: bool | None = None,
     ) -> T:
-        return resample.near_isotropic(
+        return blocks.near_isotropic(
             self._obj,
             dims=dims,
             spacing=spacing,
@@ -508,7 +508,7 @@ class _IsoAccessor(Generic[T]):
             skipna=skipna,
         )
 
-    @_from_twin(resample.downsample, "xiso.downsample")
+    @_from_twin(blocks.downsample, "xiso.downsample")
     def downsample(
         self,
         factors: Mapping[Hashable, int] | None = None,
@@ -520,7 +520,7 @@ class _IsoAccessor(Generic[T]):
         skipna: bool | None = None,
         **factors_kwargs: int,
     ) -> T:
-        return resample.downsample(
+        return blocks.downsample(
             self._obj,
             factors,
             method=method,
@@ -530,7 +530,7 @@ class _IsoAccessor(Generic[T]):
             **factors_kwargs,
         )
 
-    @_from_twin(resample.upsample, "xiso.upsample")
+    @_from_twin(blocks.upsample, "xiso.upsample")
     def upsample(
         self,
         factors: Mapping[Hashable, int] | None = None,
@@ -540,7 +540,7 @@ class _IsoAccessor(Generic[T]):
         dtype: Any = None,
         **factors_kwargs: int,
     ) -> T:
-        return resample.upsample(self._obj, factors, method=method, dtype=dtype, **factors_kwargs)
+        return blocks.upsample(self._obj, factors, method=method, dtype=dtype, **factors_kwargs)
 
     @_from_twin(exact.resample, "xiso.resample")
     def resample(
@@ -779,10 +779,10 @@ class IsoDataTreeAccessor:
         self._obj: xr.DataTree = obj
 
     @_from_twin(
-        resample.near_isotropic,
+        blocks.near_isotropic,
         "xiso.near_isotropic",
         replace={
-            "": inspect.getdoc(resample.tree_near_isotropic) or "",
+            "": inspect.getdoc(blocks.tree_near_isotropic) or "",
             "Returns": _TREE_RETURNS,
             "Examples": """
             >>> import numpy as np, xarray as xr
@@ -808,7 +808,7 @@ class IsoDataTreeAccessor:
         dtype: Any = None,
         skipna: bool | None = None,
     ) -> xr.DataTree:
-        return resample.tree_near_isotropic(
+        return blocks.tree_near_isotropic(
             self._obj,
             dims=dims,
             spacing=spacing,
@@ -821,10 +821,10 @@ class IsoDataTreeAccessor:
         )
 
     @_from_twin(
-        resample.downsample,
+        blocks.downsample,
         "xiso.downsample",
         replace={
-            "": inspect.getdoc(resample.tree_downsample) or "",
+            "": inspect.getdoc(blocks.tree_downsample) or "",
             "Returns": _TREE_RETURNS,
             "Examples": """
             >>> import numpy as np, xarray as xr
@@ -848,9 +848,9 @@ class IsoDataTreeAccessor:
         skipna: bool | None = None,
         **factors_kwargs: int,
     ) -> xr.DataTree:
-        return resample.tree_downsample(
+        return blocks.tree_downsample(
             self._obj,
-            resample.merge_factors(factors, factors_kwargs),
+            blocks.merge_factors(factors, factors_kwargs),
             method=method,
             boundary=boundary,
             dtype=dtype,

@@ -1,4 +1,4 @@
-"""Labelled layer: downsample and near_isotropic on DataArray and Dataset.
+"""Labelled layer of blocks: downsample, near_isotropic and upsample on DataArray and Dataset.
 
 This module turns dimension names into axes, reduces data variables with
 :mod:`xiso.reduce`, and takes care of coordinates, attrs, names and encodings.

@@ -29,11 +29,7 @@ import numpy as np
 import xarray as xr
 
 from . import grid
-from .errors import DtypeError, FactorError, OptionError, SpatialDimError, UnitError
-from .factors import MAX_TARGET_RATIO
-from .interp import RESAMPLE_METHODS, resample_array, resample_dtype
-from .reduce import block_reduce, parse_dtype
-from .resample import (
+from .blocks import (
     _label_reason,
     _layout_free,
     _not_a_tree,
@@ -42,6 +38,10 @@ from .resample import (
     spacing_info,
     warn,
 )
+from .errors import DtypeError, FactorError, OptionError, SpatialDimError, UnitError
+from .factors import MAX_TARGET_RATIO
+from .interp import RESAMPLE_METHODS, resample_array, resample_dtype
+from .reduce import block_reduce, parse_dtype
 from .spacing import SpacingInfo, coordinate_unit, to_common_unit
 from .units import from_metres, to_metres
 
@@ -208,8 +208,9 @@ def _apply(
     method = _method(obj, axes, method)
     dtype = None if dtype is None else parse_dtype(dtype)
     _warn_labels(obj, axes, method, dtype)
-    plans = {d: a.plan(method, antialias) for d, a in axes.items()}
-    nearest = {d: a.plan("nearest", antialias) for d, a in axes.items()}
+    # dims whose grid does not change are not computed (every method gives the samples)
+    plans = {d: a.plan(method, antialias) for d, a in axes.items() if not a.identity}
+    nearest = {d: a.plan("nearest", antialias) for d, a in axes.items() if not a.identity}
 
     def data_of(name: Hashable, var: xr.Variable) -> xr.Variable:
         if not _touches(var, axes):

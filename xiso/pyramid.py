@@ -1,4 +1,4 @@
-"""Multiscale pyramids as :class:`xarray.DataTree`, built from :mod:`xiso.resample`.
+"""Multiscale pyramids as :class:`xarray.DataTree`, built from :mod:`xiso.blocks`.
 
 Each level is computed from the previous one (so writing all levels in one
 dask computation reads the source once) and stays lazy for dask input.
@@ -12,15 +12,15 @@ from typing import Any
 
 import xarray as xr
 
-from .encodings import set_downscaling
-from .errors import OptionError
-from .resample import (
+from .blocks import (
     _inline_parameters,
     check_factors,
     reduce_checked,
     spacing_info,
 )
-from .resample import near_isotropic as _near_isotropic
+from .blocks import near_isotropic as _near_isotropic
+from .encodings import set_downscaling
+from .errors import OptionError
 
 __all__ = ["pyramid", "pyramid_factors"]
 

@@ -17,7 +17,7 @@ import xarray as xr
 import zarr
 
 import xiso
-from xiso.resample import looks_like_labels
+from xiso.blocks import looks_like_labels
 
 VERSIONS = ("0.4", "0.5")
 COLORS = [

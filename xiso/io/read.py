@@ -388,8 +388,8 @@ def open_ome_zarr(
         return da
     if method is None:
         method = "mode" if label is not None else "mean"
-    from ..resample import near_isotropic as make_near_isotropic
-    from ..resample import near_isotropic_factors
+    from ..blocks import near_isotropic as make_near_isotropic
+    from ..blocks import near_isotropic_factors
 
     if chunks is None:
         # read whole blocks per task: stored chunks times the factors, so each

@@ -170,6 +170,9 @@ def plan_axis(
     i0, m = np.divmod(u, 2 * d)
     if method == "linear":
         indptr, indices, weights = _linear(n, i0, m, 2 * d)
+        if sigma > 0:  # one sparse operator: interpolation after smoothing
+            indptr, indices, weights = _after_gaussian(n, (indptr, indices, weights), sigma)
+            sigma = 0.0
     elif method == "cubic":
         indptr, indices, weights = _cubic(i0, m / (2 * d))
     else:
@@ -215,6 +218,34 @@ def _linear(
     indices[second] = i0[two] + 1
     weights[second] = m[two] / cell
     return indptr, indices, weights
+
+
+def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """The normalised Gaussian kernel of ``scipy.ndimage.gaussian_filter1d``
+    (radius ``int(truncate * sigma + 0.5)``)."""
+    radius = int(truncate * sigma + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    phi = np.exp(-0.5 / (sigma * sigma) * x * x)
+    return phi / phi.sum()
+
+
+def _after_gaussian(
+    n: int, csr: tuple[np.ndarray, np.ndarray, np.ndarray], sigma: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows ``csr`` applied after a Gaussian of ``sigma`` (edges by nearest):
+    the product of the two sparse operators, indices ascending in each row."""
+    from scipy import sparse
+
+    w = gaussian_weights(sigma)
+    radius = w.size // 2
+    rows = np.repeat(np.arange(n), w.size)
+    cols = np.clip(rows + np.tile(np.arange(-radius, radius + 1), n), 0, n - 1)
+    smooth = sparse.csr_matrix((np.tile(w, n), (rows, cols)), shape=(n, n))
+    indptr, indices, weights = csr
+    rows_of = sparse.csr_matrix((weights, indices, indptr), shape=(indptr.size - 1, n))
+    product = (rows_of @ smooth).tocsr()
+    product.sort_indices()
+    return product.indptr.astype(np.int64), product.indices.astype(np.int64), product.data
 
 
 def _cubic(i0: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -67,8 +67,9 @@ _KINDS = {"area": "iuf", "nearest": "biufcmMOUSV", "linear": "iuf", "cubic": "iu
 # spline prefilter with mode="nearest"
 _SPLINE_PAD = 12
 
-# the float64 work is done in tiles of about this many elements (1 MiB)
-TILE_ELEMENTS = 2**17
+# the float work is done in tiles of about this many elements (2 MiB in float32):
+# large enough that the per-tile calls cost little, small enough for the caches
+TILE_ELEMENTS = 2**19
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -200,7 +201,12 @@ def _exact_result(num: np.ndarray, den: int, out_dtype: np.dtype) -> np.ndarray:
     ``num`` below ``2**(p - 1)``; an exact fraction ``m / den`` that is not a
     tie is at least that far from one, so rounding the float quotient rounds
     the exact fraction, and ties are exact floats."""
-    return _cast(num / num.dtype.type(den), out_dtype)
+    q = num / num.dtype.type(den)
+    if out_dtype.kind in "iu" and q.dtype.itemsize < 8:
+        # a float32 quotient below 2**23: rint is exact and the value is in range
+        # (an average of values of the input's integer type, which this is)
+        return np.rint(q, out=q).astype(out_dtype)
+    return _cast(q, out_dtype)
 
 
 def _exact_bound(dtype: np.dtype, plans: list[AxisPlan]) -> int:

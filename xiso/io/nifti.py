@@ -426,7 +426,7 @@ def to_nifti(obj: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bool
     ...                   coords={d: (d, np.arange(n) * s, {"units": "mm"})
     ...                           for d, n, s in (("z", 3, 4.0), ("y", 4, 2.0), ("x", 5, 2.0))})
     >>> path = getfixture("tmp_path") / "out.nii.gz"
-    >>> da.iso.to_nifti(path)
+    >>> xiso.to_nifti(da, path)
     >>> xiso.open_nifti(path).iso.spacing
     {'z': 4.0, 'y': 2.0, 'x': 2.0}
     """

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import xiso
-from xiso.interp import RESAMPLE_METHODS
+from xiso.methods import TABLE, names
 
 EXAMPLES = """examples:
   xiso demo                                  synthetic lightsheet -> near-isotropic pyramid
@@ -281,11 +281,12 @@ def _input_format(source: Any) -> str:
 
 
 def _open_other(source: Any) -> Any:
-    """A TIFF or NIfTI input (xiso.open), in the axis order NGFF stores."""
-    from .io.formats import ngff_order
+    """A TIFF or NIfTI input (xiso.open), in the axis order NGFF stores, flipped
+    axes (NIfTI's L, P, I) reversed to ascending coordinates."""
+    from .io.formats import ascending, ngff_order
 
     try:
-        return ngff_order(xiso.open(source))
+        return ascending(ngff_order(xiso.open(source)))
     except xiso.SpacingError as err:
         if "pass spacing=" not in str(err):
             raise
@@ -459,15 +460,15 @@ def _grid(args: argparse.Namespace) -> Any:
             f"{' and '.join(block_only)} set the near-isotropic blocks, which "
             f"--isotropic/--spacing replace by an exact grid; drop {' and '.join(block_only)}"
         )
-    if args.method is not None and exact and args.method not in RESAMPLE_METHODS:
+    if args.method is not None and exact and args.method not in names("grid"):
         raise xiso.OptionError(
             f"--method {args.method} reduces near-isotropic blocks; an exact grid "
-            f"(--isotropic, --spacing) takes one of {', '.join(RESAMPLE_METHODS)}"
+            f"(--isotropic, --spacing) takes one of {', '.join(names('grid'))}"
         )
-    if args.method is not None and not exact and args.method not in xiso.METHODS:
+    if args.method is not None and not exact and args.method not in names("block"):
         raise xiso.OptionError(
             f"--method {args.method} resamples onto an exact grid: add --isotropic or "
-            f"--spacing; near-isotropic blocks take one of {', '.join(xiso.METHODS)}"
+            f"--spacing; near-isotropic blocks take one of {', '.join(names('block'))}"
         )
     if exact:
         spacing = _target(args.spacing)
@@ -546,9 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("output", help="output OME-Zarr path or URL")
     conv.add_argument(
         "--method",
-        choices=sorted(set(xiso.METHODS) | set(RESAMPLE_METHODS)),
-        help="near-isotropic blocks: mean (default), median, min, max, mode, nearest; "
-        "exact grids: area (default), nearest (labels), linear, cubic",
+        choices=list(TABLE),
+        help=f"near-isotropic blocks: {', '.join(names('block'))} (default mean); "
+        f"exact grids: {', '.join(names('grid'))} (default area, nearest for labels)",
     )
     conv.add_argument("--rounding", default=_DEFAULTS["rounding"], choices=("pow2", "int"))
     conv.add_argument("--target", help="target spacing, a number or a quantity like '2 um'")

@@ -147,3 +147,21 @@ def test_cli_errors_are_one_line(files, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is in no format xiso reads" in err
     assert not (tmp_path / "o.zarr").exists()
+
+
+def test_cli_converts_a_flipped_nifti(tmp_path):
+    """An L (right-to-left) x axis has descending coordinates, which NGFF cannot
+    scale: convert reverses it, each voxel keeping its world coordinate."""
+    data = np.arange(8 * 8 * 4, dtype="int16").reshape(8, 8, 4)  # (i, j, k) = (x, y, z)
+    affine = np.array([[-2.0, 0, 0, 0], [0, 2.0, 0, 10], [0, 0, 4.0, 20], [0, 0, 0, 1]])
+    nibabel.save(nibabel.Nifti1Image(data, affine), tmp_path / "las.nii")
+    out = tmp_path / "las.ome.zarr"
+    assert main(["convert", "--quiet", "--no-pyramid", str(tmp_path / "las.nii"), str(out)]) == 0
+    back = xiso.open_ome_zarr(out)
+    np.testing.assert_array_equal(back.x.values, -13.0 + 4.0 * np.arange(4))  # block centres
+    np.testing.assert_array_equal(back.y.values, 11.0 + 4.0 * np.arange(4))
+    np.testing.assert_array_equal(back.z.values, 20.0 + 4.0 * np.arange(4))
+    zyx = data.T[:, :, ::-1]  # x ascending: the last voxel (x = -14) first
+    expected = zyx.reshape(4, 4, 2, 4, 2).mean(axis=(2, 4))
+    np.testing.assert_array_equal(back.values, np.round(expected).astype("int16"))
+    assert back.attrs["orientation"] == "RAS"

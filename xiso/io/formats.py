@@ -28,7 +28,7 @@ import xarray as xr
 
 from ..errors import OptionError, XisoError
 
-__all__ = ["FORMATS", "FormatError", "format_of", "ngff_order", "open"]
+__all__ = ["FORMATS", "FormatError", "ascending", "format_of", "ngff_order", "open"]
 
 FORMATS: dict[str, tuple[str, str]] = {
     "ome-zarr": ("xiso.io.read:open_ome_zarr", "an OME-Zarr image group (folder or URL)"),
@@ -200,3 +200,50 @@ def ngff_order(da: xr.DataArray) -> xr.DataArray:
 
     order = sorted(da.dims, key=key)  # stable: dims of one role keep their order
     return da if tuple(order) == da.dims else da.transpose(*order)
+
+
+_FLIPPED = str.maketrans("LRAPSI", "RLPAIS")
+_CODES = {"x": "LR", "y": "AP", "z": "SI"}
+
+
+def ascending(da: xr.DataArray) -> xr.DataArray:
+    """``da`` with every descending spatial coordinate reversed (lazily), as
+    NGFF's positive scales need; each sample keeps its coordinate. The
+    NIfTI orientation codes in ``attrs["orientation"]`` follow the flips.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from xiso.io.formats import ascending
+    >>> da = xr.DataArray(np.arange(3), dims="x", coords={"x": [4.0, 2.0, 0.0]},
+    ...                   attrs={"orientation": "LAS"})
+    >>> flipped = ascending(da)
+    >>> flipped.x.values, flipped.values, flipped.attrs["orientation"]
+    (array([0., 2., 4.]), array([2, 1, 0]), 'RAS')
+    """
+    from ..axes import spatial_letter
+    from ..spacing import spatial_dims
+
+    try:
+        spatial = spatial_dims(da)
+    except XisoError:
+        return da
+    flips = [
+        d
+        for d in spatial
+        if d in da.coords
+        and da[d].dtype.kind in "iuf"
+        and da[d].size > 1
+        and da[d].values[-1] < da[d].values[0]
+    ]
+    if not flips:
+        return da
+    out = da.isel({d: slice(None, None, -1) for d in flips})
+    orientation = out.attrs.get("orientation")
+    if isinstance(orientation, str):
+        codes = list(orientation)
+        for d in flips:
+            pair = _CODES.get(str(spatial_letter(d, da[d].attrs)), "")
+            codes = [c.translate(_FLIPPED) if c in pair else c for c in codes]
+        out.attrs["orientation"] = "".join(codes)
+    return out

@@ -34,6 +34,7 @@ from .errors import (
     XisoError,
     XisoWarning,
 )
+from .methods import get
 from .reduce import (
     BOUNDARIES,
     METHODS,
@@ -44,7 +45,7 @@ from .reduce import (
     result_dtype,
 )
 from .spacing import SPACING_RTOL, SpacingInfo, read_spacing, spatial_dims, to_common_unit
-from .upsample_kernels import UPSAMPLE_METHODS, upsample_array, upsample_dtype
+from .upsample_kernels import upsample_array, upsample_dtype
 
 __all__ = [
     "downsample",
@@ -186,7 +187,8 @@ def _reduce_variable(
         if not axes:
             return var
         numeric = var.dtype.kind in "biuf"
-        coord_method = "nearest" if method == "nearest" or not numeric else "mean"
+        taken = get(method, "block").coordinate == "sample"
+        coord_method = "nearest" if taken or not numeric else "mean"
         out_dtype = np.float64 if coord_method == "mean" and var.dtype.kind != "f" else None
         data = block_reduce(
             var.data,
@@ -424,7 +426,7 @@ def _warn_labels(
 ) -> None:
     """Warn for each reduced data variable that looks like labels when ``method``
     averages or ``dtype`` is a float."""
-    averages = method in ("mean", "median")
+    averages = not get(method, "block").label_safe if method in METHODS else False
     to_float = dtype is not None and np.dtype(dtype).kind in "fc"
     if not (averages or to_float):
         return
@@ -802,8 +804,7 @@ def tree_near_isotropic(
     factors of the data below it, which must then agree. The options are those
     of :func:`near_isotropic`; any other keyword is a TypeError.
     """
-    if method not in METHODS:
-        raise OptionError(f"method={method!r} is not supported; use one of {METHODS!r}")
+    get(method, "block")  # OptionError for what is not a block method
     factor_options: dict[str, Any] = dict(
         rounding=rounding, target=target, dims=dims, spacing=spacing
     )
@@ -937,8 +938,7 @@ def upsample(
             "with tree.map_over_datasets(lambda ds: xiso.upsample(ds, z=2))"
         )
     merged = _upsample_factors(obj, factors, factors_kwargs)
-    if method not in UPSAMPLE_METHODS:
-        raise OptionError(f"method={method!r} is not supported; use one of {UPSAMPLE_METHODS!r}")
+    get(method, "upsample")  # OptionError for what is not an upsampling method
     dtype = None if dtype is None else parse_dtype(dtype)
 
     return _rebuild(

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import xiso
-from xiso.interp import RESAMPLE_METHODS
+from xiso.methods import TABLE, names
 
 EXAMPLES = """examples:
   xiso demo                                  synthetic lightsheet -> near-isotropic pyramid
@@ -460,15 +460,15 @@ def _grid(args: argparse.Namespace) -> Any:
             f"{' and '.join(block_only)} set the near-isotropic blocks, which "
             f"--isotropic/--spacing replace by an exact grid; drop {' and '.join(block_only)}"
         )
-    if args.method is not None and exact and args.method not in RESAMPLE_METHODS:
+    if args.method is not None and exact and args.method not in names("grid"):
         raise xiso.OptionError(
             f"--method {args.method} reduces near-isotropic blocks; an exact grid "
-            f"(--isotropic, --spacing) takes one of {', '.join(RESAMPLE_METHODS)}"
+            f"(--isotropic, --spacing) takes one of {', '.join(names('grid'))}"
         )
-    if args.method is not None and not exact and args.method not in xiso.METHODS:
+    if args.method is not None and not exact and args.method not in names("block"):
         raise xiso.OptionError(
             f"--method {args.method} resamples onto an exact grid: add --isotropic or "
-            f"--spacing; near-isotropic blocks take one of {', '.join(xiso.METHODS)}"
+            f"--spacing; near-isotropic blocks take one of {', '.join(names('block'))}"
         )
     if exact:
         spacing = _target(args.spacing)
@@ -547,9 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("output", help="output OME-Zarr path or URL")
     conv.add_argument(
         "--method",
-        choices=sorted(set(xiso.METHODS) | set(RESAMPLE_METHODS)),
-        help="near-isotropic blocks: mean (default), median, min, max, mode, nearest; "
-        "exact grids: area (default), nearest (labels), linear, cubic",
+        choices=list(TABLE),
+        help=f"near-isotropic blocks: {', '.join(names('block'))} (default mean); "
+        f"exact grids: {', '.join(names('grid'))} (default area, nearest for labels)",
     )
     conv.add_argument("--rounding", default=_DEFAULTS["rounding"], choices=("pow2", "int"))
     conv.add_argument("--target", help="target spacing, a number or a quantity like '2 um'")

@@ -40,7 +40,8 @@ from .blocks import (
 )
 from .errors import DtypeError, FactorError, OptionError, SpatialDimError, UnitError
 from .factors import MAX_TARGET_RATIO
-from .interp import RESAMPLE_METHODS, resample_array, resample_dtype
+from .interp import resample_array, resample_dtype
+from .methods import get
 from .reduce import block_reduce, parse_dtype
 from .spacing import SpacingInfo, coordinate_unit, to_common_unit
 from .units import from_metres, to_metres
@@ -48,9 +49,6 @@ from .units import from_metres, to_metres
 __all__ = ["isotropic", "resample", "resample_like"]
 
 T = TypeVar("T", xr.DataArray, xr.Dataset)
-
-# methods that compute new values (and so invent labels)
-_AVERAGING = ("area", "linear", "cubic")
 
 
 @dataclass(frozen=True)
@@ -154,11 +152,7 @@ def _method(
     """``method``, or the default: ``area`` unless a dim is enlarged (then
     ``linear``), ``nearest`` for what looks like labels."""
     if method is not None:
-        if method not in RESAMPLE_METHODS:
-            raise OptionError(
-                f"method={method!r} is not supported; use one of {RESAMPLE_METHODS!r}"
-            )
-        return method
+        return get(method, "grid").name
     variables = _data_variables(obj)
     if any(_label_reason(k, v) for k, v in variables.items() if _touches(v, axes)):
         return "nearest"
@@ -179,7 +173,8 @@ def _warn_labels(
     obj: xr.DataArray | xr.Dataset, axes: Mapping[Hashable, _Axis], method: str, dtype: Any
 ) -> None:
     to_float = dtype is not None and np.dtype(dtype).kind in "fc"
-    if method not in _AVERAGING and not to_float:
+    invents = not get(method, "grid").label_safe
+    if not invents and not to_float:
         return
     for name, var in _data_variables(obj).items():
         reason = _label_reason(name, var) if _touches(var, axes) else None
@@ -187,7 +182,7 @@ def _warn_labels(
             continue
         harm = (
             f"method={method!r} invents labels that do not exist"
-            if method in _AVERAGING
+            if invents
             else f"dtype={np.dtype(dtype).name!r} turns its labels into floats"
         )
         warn(

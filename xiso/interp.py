@@ -54,14 +54,12 @@ from typing import Any
 import numpy as np
 
 from .grid import AxisPlan
-from .reduce import _cast, _is_dask, block_reduce, method_dtype
+from .methods import get, names
+from .reduce import _cast, _is_dask, block_reduce
 
 __all__ = ["RESAMPLE_METHODS", "resample_array", "resample_dtype"]
 
-RESAMPLE_METHODS = ("area", "nearest", "linear", "cubic")
-
-# dtype kinds each method accepts
-_KINDS = {"area": "iuf", "nearest": "biufcmMOUSV", "linear": "iuf", "cubic": "iuf"}
+RESAMPLE_METHODS = names("grid")
 
 # scipy.ndimage.map_coordinates pads by this many edge samples before the
 # spline prefilter with mode="nearest"
@@ -84,7 +82,7 @@ def resample_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
     DtypeError
         ``method`` cannot resample ``in_dtype``, or ``dtype`` is not a data type.
     """
-    return method_dtype(in_dtype, method, dtype, _KINDS, "resample", "'nearest'")
+    return get(method, "grid").output_dtype(in_dtype, dtype, "grid")
 
 
 def _block(plan: AxisPlan) -> tuple[int, int] | None:

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DtypeError, FactorError, OptionError
+from .methods import get, names, parse_dtype
 
 __all__ = [
     "BOUNDARIES",
@@ -425,17 +426,7 @@ KERNELS: dict[str, Kernel] = {
     "mode": _mode,
     "nearest": _nearest,
 }
-METHODS = tuple(KERNELS)
-
-# dtype kinds each method accepts
-_KINDS = {
-    "mean": "biuf",
-    "median": "biuf",
-    "min": "biufmM",
-    "max": "biufmM",
-    "mode": "biufmMUS",
-    "nearest": "biufcmMOUSV",
-}
+METHODS = names("block")  # the table of methods (xiso.methods) has one entry per kernel
 
 
 # --------------------------------------------------------------------------
@@ -459,40 +450,7 @@ def result_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
     DtypeError
         ``method`` cannot reduce ``in_dtype``, or ``dtype`` is not a data type.
     """
-    return method_dtype(in_dtype, method, dtype, _KINDS, "reduce", "'nearest' or 'mode'")
-
-
-def method_dtype(
-    in_dtype: Any,
-    method: str,
-    dtype: Any,
-    kinds: Mapping[str, str],
-    verb: str,
-    instead: str,
-) -> np.dtype:
-    """Output dtype of ``method`` (a key of ``kinds``, which maps each method to
-    the dtype kinds it accepts) on ``in_dtype``; ``dtype`` overrides it, and
-    the output is in native byte order. ``verb`` and ``instead`` word the errors."""
-    in_dtype = np.dtype(in_dtype)
-    if method not in kinds:
-        raise OptionError(f"method={method!r} is not supported; use one of {tuple(kinds)!r}")
-    if in_dtype.kind not in kinds[method]:
-        raise DtypeError(
-            f"method={method!r} cannot {verb} data of dtype {in_dtype}; "
-            f"use method={instead}, or convert the data first"
-        )
-    return (in_dtype if dtype is None else parse_dtype(dtype)).newbyteorder("=")
-
-
-def parse_dtype(dtype: Any) -> np.dtype:
-    """``np.dtype(dtype)``, raising :class:`DtypeError` on what is not a data type."""
-    try:
-        return np.dtype(dtype)
-    except (TypeError, ValueError):
-        raise DtypeError(
-            f"dtype={dtype!r} is not a data type numpy understands; pass e.g. "
-            "dtype='uint16' or 'float32', or dtype=None to keep the input dtype"
-        ) from None
+    return get(method, "block").output_dtype(in_dtype, dtype, "block")
 
 
 # Inputs larger than this are reduced slab by slab, so that the temporaries

@@ -43,14 +43,12 @@ from typing import Any
 import numpy as np
 
 from .errors import FactorError
-from .reduce import _cast, _is_dask, method_dtype
+from .methods import get, names
+from .reduce import _cast, _is_dask
 
 __all__ = ["UPSAMPLE_METHODS", "upsample_array", "upsample_dtype"]
 
-UPSAMPLE_METHODS = ("nearest", "linear")
-
-# dtype kinds each method accepts
-_KINDS = {"nearest": "biufcmMOUSV", "linear": "iuf"}
+UPSAMPLE_METHODS = names("upsample")
 
 
 def upsample_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
@@ -63,7 +61,7 @@ def upsample_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
     DtypeError
         ``method`` cannot upsample ``in_dtype``, or ``dtype`` is not a data type.
     """
-    return method_dtype(in_dtype, method, dtype, _KINDS, "upsample", "'nearest'")
+    return get(method, "upsample").output_dtype(in_dtype, dtype, "upsample")
 
 
 def _offsets(f: int) -> list[float]:

@@ -117,7 +117,7 @@ def _tiles(shape: tuple[int, ...], budget: int) -> list[tuple[slice, ...]]:
 
 
 def _rows(
-    slab: np.ndarray,
+    slab: np.ndarray | list[np.ndarray],
     axis: int,
     plan: AxisPlan,
     start: int,
@@ -131,6 +131,8 @@ def _rows(
 ) -> np.ndarray:
     """Outputs ``start:stop`` of ``plan`` along ``axis`` from ``slab``, which holds
     input samples ``base .. base + slab.shape[axis] - 1`` along it, in ``out_dtype``.
+    ``slab`` may be a list of arrays that follow each other along ``axis`` (dask
+    chunks): they are joined tile by tile, never as a whole.
 
     ``exact`` (``area`` on integers): the product of the denominators of the
     axes so far, this one included; the result is their integer numerators
@@ -141,31 +143,36 @@ def _rows(
     :data:`TILE_ELEMENTS` elements in all), so the float64 temporaries stay in
     the CPU cache; each output sample is computed from its own inputs only, so
     the tiling does not change it."""
+    parts = slab if isinstance(slab, list) else [slab]
     indptr, indices, weights = plan.rows(start, stop, exact=bool(exact))
     if plan.method == "nearest":
-        return _cast(np.take(slab, indices - base, axis=axis), out_dtype)
+        whole = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
+        return _cast(np.take(whole, indices - base, axis=axis), out_dtype)
     from scipy import ndimage, sparse
 
     pad = _SPLINE_PAD if plan.method == "cubic" else 0
-    rows = slab.shape[axis] + 2 * pad
+    rows = sum(p.shape[axis] for p in parts) + 2 * pad
     matrix = sparse.csr_matrix(
         (weights.astype(work if exact else np.float64), indices - (base - pad), indptr),
         shape=(stop - start, rows),
     )
-    moved = np.moveaxis(slab, axis, 0)
-    shape = list(slab.shape)
+    moved = [np.moveaxis(p, axis, 0) for p in parts]
+    shape = list(parts[0].shape)
     shape[axis] = stop - start
     out = np.empty(shape, dtype=out_dtype)
     out_moved = np.moveaxis(out, axis, 0)
-    for tile in _tiles(moved.shape[1:], TILE_ELEMENTS // max(1, rows)):
-        piece = moved[(slice(None), *tile)]
+    for tile in _tiles(moved[0].shape[1:], TILE_ELEMENTS // max(1, rows)):
+        # the tile of every part, joined and converted in one copy
+        pieces = [m[(slice(None), *tile)] for m in moved]
+        tile_shape = pieces[0].shape[1:]
+        x = np.concatenate(pieces, axis=0, dtype=work if exact else np.float64)
+        x = x.reshape(x.shape[0], -1)
         if exact:  # integer numerators, exact in ``work``
-            res = np.asarray(matrix @ piece.astype(work).reshape(piece.shape[0], -1))
+            res = np.asarray(matrix @ x)
             if final:
                 res = _exact_result(res, exact, out_dtype)
-            out_moved[(slice(None), *tile)] = res.reshape((stop - start, *piece.shape[1:]))
+            out_moved[(slice(None), *tile)] = res.reshape((stop - start, *tile_shape))
             continue
-        x = piece.astype(np.float64).reshape(piece.shape[0], -1)
         if plan.sigma > 0:
             x = ndimage.gaussian_filter1d(x, plan.sigma, axis=0, mode="nearest", truncate=4.0)
         if pad:
@@ -180,10 +187,13 @@ def _rows(
                 res[some] = res[some] / valid[some]
         else:
             res = np.asarray(matrix @ x)
-        out_moved[(slice(None), *tile)] = _cast(res, out_dtype).reshape(
-            (stop - start, *piece.shape[1:])
-        )
+        out_moved[(slice(None), *tile)] = _cast(res, out_dtype).reshape((stop - start, *tile_shape))
     return out
+
+
+def _rows_of_blocks(*parts: np.ndarray, **options: Any) -> np.ndarray:
+    """:func:`_rows` on the chunks of a dask slab, one after the other along the axis."""
+    return _rows(list(parts), **options)
 
 
 # the exact path of area: work dtype -> numerators must stay below this
@@ -225,7 +235,9 @@ def _out_chunks(plan: AxisPlan, chunks: tuple[int, ...]) -> list[tuple[int, int]
     size = max(chunks) if chunks else 1
     if plan.n_out < plan.n_in:
         size = max(1, round(size * plan.n_out / plan.n_in))
-    return [(s, min(s + size, plan.n_out)) for s in range(0, plan.n_out, size)]
+    count = -(-plan.n_out // size)  # as many chunks as that size needs, evenly split
+    edges = [plan.n_out * k // count for k in range(count + 1)]
+    return list(itertools.pairwise(edges))
 
 
 def _axis_dask(
@@ -246,23 +258,25 @@ def _axis_dask(
     for start, stop in _out_chunks(plan, x.chunks[axis]):
         lo, hi = plan.span(start, stop)
         index[axis] = slice(lo, hi)
-        slab = x[tuple(index)].rechunk({axis: hi - lo})
+        slab = x[tuple(index)]
+        # the slab's chunks along the axis, each a dask array of one chunk there
+        parts = [slab.blocks[(slice(None),) * axis + (k,)] for k in range(slab.numblocks[axis])]
         chunks = list(slab.chunks)
         chunks[axis] = (stop - start,)
         pieces.append(
             dsa.map_blocks(
-                _rows,
-                slab,
-                axis,
-                plan,
-                start,
-                stop,
-                lo,
-                skipna,
-                out_dtype,
-                exact,
-                final,
-                work,
+                _rows_of_blocks,
+                *parts,
+                axis=axis,
+                plan=plan,
+                start=start,
+                stop=stop,
+                base=lo,
+                skipna=skipna,
+                out_dtype=out_dtype,
+                exact=exact,
+                final=final,
+                work=work,
                 chunks=tuple(chunks),
                 dtype=out_dtype,
                 meta=meta,

@@ -448,3 +448,22 @@ def test_open_ome_zarr_isotropic(tmp_path, raise_if_dask_computes):
     np.testing.assert_allclose(out.z.values, expected.z.values, rtol=0, atol=1e-12)
     with pytest.raises(OptionError, match="two different grids"):
         xiso.open_ome_zarr(path, isotropic=True, near_isotropic=True)
+
+
+@pytest.mark.parametrize(
+    "dtype, out",
+    [("uint16", "float64"), ("uint8", "float32"), ("uint16", "uint8"), ("int16", "int8")],
+)
+def test_area_exact_path_with_another_dtype(dtype, out):
+    """A float dtype gets the unrounded quotient; a narrower integer is clipped, not wrapped."""
+    da = volume((10, 4, 3), (0.3, 1.0, 1.0), dtype=dtype)
+    got = da.iso.resample({"z": 1.0}, dtype=out)
+    ref = area_reference(da.values, {0: centred(10, 0.3, 1.0)})
+    if np.dtype(out).kind == "f":
+        expected = np.array([float(v) for v in ref.ravel()]).reshape(ref.shape).astype(out)
+        np.testing.assert_array_equal(got.values, expected)
+    else:
+        info = np.iinfo(out)
+        rounded = np.vectorize(round_half_even)(ref).astype(np.int64)
+        np.testing.assert_array_equal(got.values, np.clip(rounded, info.min, info.max).astype(out))
+    assert got.dtype == np.dtype(out)

@@ -270,7 +270,8 @@ def resample(
     skipna: bool | None = None,
 ) -> T:
     """Resample spatial dims of ``obj`` to exactly ``spacing``, on a grid centred
-    on the field of view (see :mod:`xiso.exact` for the grid).
+    on the field of view (the grid is drawn in the docs' concepts page, "Exact
+    resampling": ``n' = max(1, round(n s / s'))`` samples, centred).
 
     Parameters
     ----------
@@ -278,16 +279,17 @@ def resample(
         The data; numpy- or dask-backed (a dask input gives a lazy result).
     spacing : number, str, quantity or mapping
         The new spacing: a number in the unit of the coarsest spatial
-        coordinate (the unit :attr:`iso.spacing_info` reports), a quantity
+        coordinate (the unit :func:`xiso.spacing_info` reports), a quantity
         such as ``"1 um"``, or a mapping of dim to either for per-dim spacings.
     dims : iterable of hashable, optional
         The dims to resample (with a scalar ``spacing``); default: all spatial
         dims. With a mapping, its keys are the dims.
     method : {"area", "nearest", "linear", "cubic"}, optional
         ``area`` averages the input over each new cell, weighting every input
-        cell by its overlap (mass-preserving; the block mean where the ratio is
-        a whole number); ``nearest`` takes the input sample whose cell holds the
-        new centre (ties to the lower one) and never invents a value (labels);
+        cell by its overlap (exact on integers; the total is kept where
+        ``n' s' = n s``; the block mean where the ratio is a whole number);
+        ``nearest`` takes the input sample whose cell holds the new centre
+        (ties to the lower one) and never invents a value (labels);
         ``linear`` and ``cubic`` interpolate (B-spline order 1 and 3, as
         ``scipy.ndimage``) after a Gaussian anti-aliasing prefilter along the
         reduced dims. Default: ``nearest`` for what looks like a label image,

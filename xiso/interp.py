@@ -128,6 +128,7 @@ def _rows(
     exact: int = 0,
     final: bool = True,
     work: np.dtype = _FLOAT64,
+    clip: bool = True,
 ) -> np.ndarray:
     """Outputs ``start:stop`` of ``plan`` along ``axis`` from ``slab``, which holds
     input samples ``base .. base + slab.shape[axis] - 1`` along it, in ``out_dtype``.
@@ -137,7 +138,8 @@ def _rows(
     ``exact`` (``area`` on integers): the product of the denominators of the
     axes so far, this one included; the result is their integer numerators
     (in ``work``, float32 or float64, exact below :data:`_EXACT`), or
-    (``final``) the numerators divided by ``exact`` in ``out_dtype``.
+    (``final``) the numerators divided by ``exact`` in ``out_dtype`` (clipped
+    to its range unless ``clip`` is False: an integer type that holds the input's).
 
     The work is done tile by tile (the whole slab along ``axis``, about
     :data:`TILE_ELEMENTS` elements in all), so the float64 temporaries stay in
@@ -170,7 +172,7 @@ def _rows(
         if exact:  # integer numerators, exact in ``work``
             res = np.asarray(matrix @ x)
             if final:
-                res = _exact_result(res, exact, out_dtype)
+                res = _exact_result(res, exact, out_dtype, clip)
             out_moved[(slice(None), *tile)] = res.reshape((stop - start, *tile_shape))
             continue
         if plan.sigma > 0:
@@ -200,7 +202,7 @@ def _rows_of_blocks(*parts: np.ndarray, **options: Any) -> np.ndarray:
 _EXACT: dict[np.dtype, int] = {np.dtype(np.float32): 2**23, np.dtype(np.float64): 2**52}
 
 
-def _exact_result(num: np.ndarray, den: int, out_dtype: np.dtype) -> np.ndarray:
+def _exact_result(num: np.ndarray, den: int, out_dtype: np.dtype, clip: bool) -> np.ndarray:
     """``num / den`` in ``out_dtype``, for float ``num`` holding integers below
     :data:`_EXACT` of its dtype: integers rounded half to even exactly.
 
@@ -209,10 +211,12 @@ def _exact_result(num: np.ndarray, den: int, out_dtype: np.dtype) -> np.ndarray:
     ``num`` below ``2**(p - 1)``; an exact fraction ``m / den`` that is not a
     tie is at least that far from one, so rounding the float quotient rounds
     the exact fraction, and ties are exact floats."""
+    if out_dtype.kind not in "iu":  # a float dtype asked for: the unrounded quotient
+        return _cast(num.astype(np.float64) / den, out_dtype)
     q = num / num.dtype.type(den)
-    if out_dtype.kind in "iu" and q.dtype.itemsize < 8:
-        # a float32 quotient below 2**23: rint is exact and the value is in range
-        # (an average of values of the input's integer type, which this is)
+    if not clip:
+        # an average of values of an integer type that ``out_dtype`` holds: in its
+        # range, and rint of a quotient below 2**(p - 1) is exact
         return np.rint(q, out=q).astype(out_dtype)
     return _cast(q, out_dtype)
 
@@ -249,6 +253,7 @@ def _axis_dask(
     exact: int = 0,
     final: bool = True,
     work: np.dtype = _FLOAT64,
+    clip: bool = True,
 ) -> Any:
     import dask.array as dsa
 
@@ -277,6 +282,7 @@ def _axis_dask(
                 exact=exact,
                 final=final,
                 work=work,
+                clip=clip,
                 chunks=tuple(chunks),
                 dtype=out_dtype,
                 meta=meta,
@@ -343,6 +349,7 @@ def resample_array(
     # in float32 where they stay below 2**23 (half the memory traffic), else float64
     bound = _exact_bound(x.dtype, [active[a] for a in order]) if method == "area" else 0
     work = next((w for w, top in _EXACT.items() if 0 < bound < top), None)
+    clip = not (out_dtype.kind in "iu" and np.can_cast(x.dtype, out_dtype))
     den = 1
     for i, axis in enumerate(order):
         plan = active[axis]
@@ -356,7 +363,7 @@ def resample_array(
             step_dtype = out_dtype if last or method == "nearest" else _FLOAT64
         exact = den if work is not None else 0
         if _is_dask(x):
-            x = _axis_dask(x, axis, plan, skipna, step_dtype, exact, last, work or _FLOAT64)
+            x = _axis_dask(x, axis, plan, skipna, step_dtype, exact, last, work or _FLOAT64, clip)
         else:
             x = _rows(
                 np.asarray(x),
@@ -370,5 +377,6 @@ def resample_array(
                 exact,
                 last,
                 work or _FLOAT64,
+                clip,
             )
     return x

@@ -182,7 +182,7 @@ def test_looks_like_labels_and_mean_warns(name, attrs, dtype, reason):
     assert looks_like_labels(da)
     message = f"the DataArray {name!r} looks like a label image ("
     with pytest.warns(xiso.XisoWarning, match=re.escape(message)) as record:
-        xiso.near_isotropic(da)
+        xiso.near_isotropic(da, method="mean")
     assert record[0].filename == __file__
     text = str(record[0].message)
     assert reason in text
@@ -196,7 +196,22 @@ def test_labels_mean_message_in_full():
         "'nearest') and leave dtype unset"
     )
     with pytest.warns(xiso.XisoWarning, match=re.escape(message)):
-        xiso.data.lightsheet_labels(shape=(16, 32, 32)).iso.near_isotropic()
+        xiso.data.lightsheet_labels(shape=(16, 32, 32)).iso.near_isotropic(method="mean")
+
+
+def test_labels_default_to_mode_without_a_warning():
+    labels = xiso.data.lightsheet_labels(shape=(16, 32, 32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = labels.iso.near_isotropic()
+        tree = labels.iso.pyramid(min_size=8)
+    xr.testing.assert_identical(out, labels.iso.near_isotropic(method="mode"))
+    assert set(np.unique(out.values)) <= set(np.unique(labels.values))
+    assert tree["1"].ds[labels.name].encoding["ngff_downscaling_type"] == "mode"
+    image = _volume(name="img")  # not labels: the mean, as before
+    xr.testing.assert_identical(
+        xiso.downsample(image, z=4), xiso.downsample(image, z=4, method="mean")
+    )
 
 
 def test_labels_median_and_float_dtype_warn():
@@ -212,7 +227,7 @@ def test_labels_in_a_dataset_are_named():
     ds = xr.Dataset({"img": _volume(), "labels": _volume(name="labels")})
     message = "the data variable 'labels' looks like a label image"
     with pytest.warns(xiso.XisoWarning, match=re.escape(message)) as record:
-        xiso.near_isotropic(ds)
+        xiso.near_isotropic(ds, method="mean")
     assert len(record) == 1  # not for 'img'
 
 

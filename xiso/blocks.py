@@ -171,12 +171,14 @@ def _reduce_variable(
     factors: Mapping[Hashable, int],
     *,
     is_coord: bool,
-    method: str,
+    method: str | None,
     boundary: str,
     dtype: Any,
     skipna: bool | None,
     group: bool | Mapping[Hashable, int] = True,
 ) -> xr.Variable:
+    if method is None:  # the default: mode for what looks like labels, else mean
+        method = "mode" if not is_coord and _label_reason(name, var) else "mean"
     axes = {var.get_axis_num(d): f for d, f in factors.items() if d in var.dims and f > 1}
     per_task: bool | dict[int, int] = (
         group
@@ -247,7 +249,7 @@ def downsample(
     factors: Mapping[Hashable, int] | None = None,
     /,
     *,
-    method: str = "mean",
+    method: str | None = None,
     boundary: str = "trim",
     dtype: Any = None,
     skipna: bool | None = None,
@@ -261,10 +263,12 @@ def downsample(
         The data; numpy- or dask-backed (a dask input gives a lazy result).
     factors : mapping of dim to int, optional
         Factor per dimension; or pass them as keyword arguments (``z=4``).
-    method : {"mean", "median", "min", "max", "mode", "nearest"}, default "mean"
+    method : {"mean", "median", "min", "max", "mode", "nearest"}, optional
         ``mode`` is the most frequent value per block (ties to the smallest),
         for label images; ``nearest`` takes the sample at offset
-        ``(f - 1) // 2`` of each block.
+        ``(f - 1) // 2`` of each block. Default: ``mode`` for a variable that
+        :func:`looks_like_labels` (a label image read back from OME-Zarr is
+        one), else ``mean``.
     boundary : {"trim", "pad", "exact"}, default "trim"
         Trailing samples that do not fill a block are dropped (``trim``),
         reduced as a partial block over the valid samples (``pad``), or
@@ -320,7 +324,7 @@ def _reduce(
     obj: T,
     merged: Mapping[Hashable, int],
     func: str,
-    method: str,
+    method: str | None,
     boundary: str,
     dtype: Any,
     skipna: bool | None,
@@ -422,11 +426,15 @@ def looks_like_labels(obj: xr.DataArray | xr.Variable, name: Hashable = None) ->
 
 
 def _warn_labels(
-    obj: xr.DataArray | xr.Dataset, merged: Mapping[Hashable, int], method: str, dtype: Any
+    obj: xr.DataArray | xr.Dataset,
+    merged: Mapping[Hashable, int],
+    method: str | None,
+    dtype: Any,
 ) -> None:
     """Warn for each reduced data variable that looks like labels when ``method``
     averages or ``dtype`` is a float."""
-    averages = not get(method, "block").label_safe if method in METHODS else False
+    # (the default, None, is mode for what looks like labels)
+    averages = method in METHODS and not get(method, "block").label_safe
     to_float = dtype is not None and np.dtype(dtype).kind in "fc"
     if not (averages or to_float):
         return
@@ -700,7 +708,7 @@ def near_isotropic(
     spacing: Mapping[Hashable, Any] | None = None,
     rounding: str = "pow2",
     target: Any = None,
-    method: str = "mean",
+    method: str | None = None,
     boundary: str = "trim",
     dtype: Any = None,
     skipna: bool | None = None,
@@ -792,7 +800,7 @@ def tree_near_isotropic(
     spacing: Mapping[Hashable, Any] | None = None,
     rounding: str = "pow2",
     target: Any = None,
-    method: str = "mean",
+    method: str | None = None,
     boundary: str = "trim",
     dtype: Any = None,
     skipna: bool | None = None,
@@ -804,7 +812,8 @@ def tree_near_isotropic(
     factors of the data below it, which must then agree. The options are those
     of :func:`near_isotropic`; any other keyword is a TypeError.
     """
-    get(method, "block")  # OptionError for what is not a block method
+    if method is not None:
+        get(method, "block")  # OptionError for what is not a block method
     factor_options: dict[str, Any] = dict(
         rounding=rounding, target=target, dims=dims, spacing=spacing
     )

@@ -476,7 +476,7 @@ def _grid(args: argparse.Namespace) -> Any:
             return lambda da, method: da.iso.isotropic(spacing=spacing, method=method)
         return lambda da, method: da.iso.resample(spacing, method=method)
     return lambda da, method: da.iso.near_isotropic(
-        method=method or "mean", rounding=args.rounding, target=_target(args.target)
+        method=method, rounding=args.rounding, target=_target(args.target)
     )
 
 

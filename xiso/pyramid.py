@@ -15,6 +15,7 @@ import xarray as xr
 from .blocks import (
     _inline_parameters,
     check_factors,
+    looks_like_labels,
     reduce_checked,
     spacing_info,
 )
@@ -72,7 +73,7 @@ def pyramid(
     *,
     levels: int | None = None,
     min_size: int = 32,
-    method: str = "mean",
+    method: str | None = None,
     near_isotropic: bool = True,
     dims: Iterable[Hashable] | None = None,
     spacing: Mapping[Hashable, Any] | None = None,
@@ -88,8 +89,9 @@ def pyramid(
         allows).
     min_size : int, default 32
         No spatial dim is halved below this many samples.
-    method : str, default "mean"
-        Reduction of each step (``"mode"`` for label images).
+    method : str, optional
+        Reduction of each step; default ``"mode"`` for what
+        :func:`~xiso.blocks.looks_like_labels` (label images), else ``"mean"``.
     near_isotropic : bool, default True
         Halve the finest dims first until near-isotropic; False halves all
         spatial dims at every level.
@@ -122,6 +124,8 @@ def pyramid(
         min_size=min_size,
         near_isotropic=near_isotropic,
     )
+    if method is None:
+        method = "mode" if looks_like_labels(obj) else "mean"
     name = obj.name if obj.name is not None else "image"
     current = obj.rename(name).copy(deep=False)
     current.encoding = dict(obj.encoding)

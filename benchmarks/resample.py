@@ -16,6 +16,7 @@ cubic_noaa      the same, ``antialias=False``
 zoom3           ``scipy.ndimage.zoom(order=3)`` to the same shape
 dask_area       ``area`` on a dask array (128**3 chunks), 2 threads
 dask_linear     ``linear`` on that dask array, 2 threads
+dask_planes     ``area`` on a dask array of whole planes (64 per chunk), 2 threads
 ooc_area        OME-Zarr in -> ``open_ome_zarr(isotropic=True)`` -> OME-Zarr
                 out (one level), 2 threads; peak RSS of the whole process
 ==============  ===========================================================
@@ -65,6 +66,7 @@ ROWS = (
     "zoom3",
     "dask_area",
     "dask_linear",
+    "dask_planes",
     "ooc_area",
 )
 TAG = "@@RESULT "
@@ -137,7 +139,9 @@ def child(row: str, shape: tuple[int, int, int]) -> dict:
         return {"seconds": seconds, "peak_mib": peak, "extra_mib": None, "shape": list(iso.shape)}
     x = np.load(bench_data.image_npy(shape))
     da = _dataarray(x)
-    if row.startswith("dask_"):
+    if row == "dask_planes":
+        da = da.chunk({"z": 64})
+    elif row.startswith("dask_"):
         da = da.chunk(CHUNK)
     run = {
         "near_isotropic": lambda: da.iso.near_isotropic().values,
@@ -150,6 +154,7 @@ def child(row: str, shape: tuple[int, int, int]) -> dict:
         "zoom3": lambda: ndimage.zoom(x, zoom, order=3, mode="nearest", grid_mode=True),
         "dask_area": lambda: da.iso.isotropic().compute().values,
         "dask_linear": lambda: da.iso.isotropic(method="linear").compute().values,
+        "dask_planes": lambda: da.iso.isotropic().compute().values,
     }[row]
     base = _rss_mib()
     _reset_peak()
@@ -219,7 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     for r, s in med.items():
         base = med.get("near_isotropic")
         zoom = {"linear": "zoom1", "linear_noaa": "zoom1", "cubic": "zoom3", "cubic_noaa": "zoom3"}
-        numpy = {"dask_area": "area", "dask_linear": "linear", "ooc_area": "area"}
+        numpy = {
+            "dask_area": "area",
+            "dask_linear": "linear",
+            "dask_planes": "area",
+            "ooc_area": "area",
+        }
         vs_base = f"{s / base:.2f}x" if base else "-"
         vs_zoom = f"{s / med[zoom[r]]:.2f}x" if r in zoom and zoom[r] in med else "-"
         vs_np = f"{s / med[numpy[r]]:.2f}x" if r in numpy and numpy[r] in med else "-"

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -116,6 +117,26 @@ def _tiles(shape: tuple[int, ...], budget: int) -> list[tuple[slice, ...]]:
     ]
 
 
+@dataclass(frozen=True)
+class _Step:
+    """How one axis is resampled, besides its plan.
+
+    ``out_dtype`` is the dtype of this step's result. ``exact`` (``area`` on
+    integers) is the product of the denominators of the axes so far, this one
+    included: the result is their integer numerators (in ``work``, float32 or
+    float64, exact below :data:`_EXACT`), or (``final``) the numerators divided
+    by ``exact`` in ``out_dtype`` (clipped to its range unless ``clip`` is
+    False: an integer type that holds the input's). 0: float64 arithmetic.
+    """
+
+    skipna: bool
+    out_dtype: np.dtype
+    exact: int = 0
+    final: bool = True
+    work: np.dtype = _FLOAT64
+    clip: bool = True
+
+
 def _rows(
     slab: np.ndarray | list[np.ndarray],
     axis: int,
@@ -123,29 +144,19 @@ def _rows(
     start: int,
     stop: int,
     base: int,
-    skipna: bool,
-    out_dtype: np.dtype,
-    exact: int = 0,
-    final: bool = True,
-    work: np.dtype = _FLOAT64,
-    clip: bool = True,
+    step: _Step,
 ) -> np.ndarray:
     """Outputs ``start:stop`` of ``plan`` along ``axis`` from ``slab``, which holds
-    input samples ``base .. base + slab.shape[axis] - 1`` along it, in ``out_dtype``.
-    ``slab`` may be a list of arrays that follow each other along ``axis`` (dask
-    chunks): they are joined tile by tile, never as a whole.
-
-    ``exact`` (``area`` on integers): the product of the denominators of the
-    axes so far, this one included; the result is their integer numerators
-    (in ``work``, float32 or float64, exact below :data:`_EXACT`), or
-    (``final``) the numerators divided by ``exact`` in ``out_dtype`` (clipped
-    to its range unless ``clip`` is False: an integer type that holds the input's).
+    input samples ``base .. base + slab.shape[axis] - 1`` along it, as ``step``
+    says. ``slab`` may be a list of arrays that follow each other along ``axis``
+    (dask chunks): they are joined tile by tile, never as a whole.
 
     The work is done tile by tile (the whole slab along ``axis``, about
     :data:`TILE_ELEMENTS` elements in all), so the float64 temporaries stay in
     the CPU cache; each output sample is computed from its own inputs only, so
     the tiling does not change it."""
     parts = slab if isinstance(slab, list) else [slab]
+    exact, work, out_dtype = step.exact, step.work, step.out_dtype
     indptr, indices, weights = plan.rows(start, stop, exact=bool(exact))
     if plan.method == "nearest":
         whole = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
@@ -171,8 +182,8 @@ def _rows(
         x = x.reshape(x.shape[0], -1)
         if exact:  # integer numerators, exact in ``work``
             res = np.asarray(matrix @ x)
-            if final:
-                res = _exact_result(res, exact, out_dtype, clip)
+            if step.final:
+                res = _exact_result(res, exact, out_dtype, step.clip)
             out_moved[(slice(None), *tile)] = res.reshape((stop - start, *tile_shape))
             continue
         if plan.sigma > 0:
@@ -180,7 +191,7 @@ def _rows(
         if pad:
             x = np.pad(x, ((pad, pad), (0, 0)), mode="edge")
             x = ndimage.spline_filter1d(x, 3, axis=0, mode="nearest", output=np.float64)
-        missing = np.isnan(x) if skipna and plan.method == "area" else None
+        missing = np.isnan(x) if step.skipna and plan.method == "area" else None
         if missing is not None and missing.any():
             res = np.asarray(matrix @ np.where(missing, 0.0, x))
             some = np.asarray(matrix @ missing.astype(np.float64)) > 0
@@ -244,20 +255,10 @@ def _out_chunks(plan: AxisPlan, chunks: tuple[int, ...]) -> list[tuple[int, int]
     return list(itertools.pairwise(edges))
 
 
-def _axis_dask(
-    x: Any,
-    axis: int,
-    plan: AxisPlan,
-    skipna: bool,
-    out_dtype: np.dtype,
-    exact: int = 0,
-    final: bool = True,
-    work: np.dtype = _FLOAT64,
-    clip: bool = True,
-) -> Any:
+def _axis_dask(x: Any, axis: int, plan: AxisPlan, step: _Step) -> Any:
     import dask.array as dsa
 
-    meta = np.empty((0,) * x.ndim, dtype=out_dtype)
+    meta = np.empty((0,) * x.ndim, dtype=step.out_dtype)
     pieces = []
     index: list[Any] = [slice(None)] * x.ndim
     for start, stop in _out_chunks(plan, x.chunks[axis]):
@@ -277,14 +278,9 @@ def _axis_dask(
                 start=start,
                 stop=stop,
                 base=lo,
-                skipna=skipna,
-                out_dtype=out_dtype,
-                exact=exact,
-                final=final,
-                work=work,
-                clip=clip,
+                step=step,
                 chunks=tuple(chunks),
-                dtype=out_dtype,
+                dtype=step.out_dtype,
                 meta=meta,
                 token=f"xiso-resample-{plan.method}",
             )
@@ -361,22 +357,11 @@ def resample_array(
         else:
             # float64 between axes; the last axis (and nearest, which never computes) casts
             step_dtype = out_dtype if last or method == "nearest" else _FLOAT64
-        exact = den if work is not None else 0
+        step = _Step(
+            skipna, step_dtype, den if work is not None else 0, last, work or _FLOAT64, clip
+        )
         if _is_dask(x):
-            x = _axis_dask(x, axis, plan, skipna, step_dtype, exact, last, work or _FLOAT64, clip)
+            x = _axis_dask(x, axis, plan, step)
         else:
-            x = _rows(
-                np.asarray(x),
-                axis,
-                plan,
-                0,
-                plan.n_out,
-                0,
-                skipna,
-                step_dtype,
-                exact,
-                last,
-                work or _FLOAT64,
-                clip,
-            )
+            x = _rows(np.asarray(x), axis, plan, 0, plan.n_out, 0, step)
     return x

@@ -13,9 +13,11 @@ Exit codes
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -46,6 +48,11 @@ exit codes: 0 success, 1 user error (one line, --debug for the traceback),
 
 # convert's options that only near-isotropic blocks use, with their defaults
 _DEFAULTS: dict[str, Any] = {"target": None, "rounding": "pow2"}
+
+INPUT_SPACING = (
+    "the spacing of a TIFF input's dim where the file does not say it, repeatable: "
+    "z=2um, or z=0.5 in the file's unit (a folder of planes always needs z)"
+)
 
 STORAGE = (
     "an fsspec storage option for URLs such as s3://, repeatable; VALUE is read as JSON "
@@ -280,19 +287,47 @@ def _input_format(source: Any) -> str:
     return format_of(source)
 
 
-def _open_other(source: Any) -> Any:
+def _input_spacing(pairs: Sequence[str] | None, kind: str) -> dict[str, Any] | None:
+    """``--input-spacing DIM=VALUE`` pairs as the ``spacing`` of a TIFF reader:
+    a number (in the file's unit) or a quantity such as ``2um``."""
+    if not pairs:
+        return None
+    if kind != "tiff":
+        raise xiso.OptionError(
+            f"--input-spacing: the input is {kind.upper()}, whose spacing its own metadata "
+            "gives; --input-spacing is for TIFF files and folders of planes that lack it"
+        )
+    spacing: dict[str, Any] = {}
+    for pair in pairs:
+        dim, sep, text = pair.partition("=")
+        if not sep or not dim.strip() or not text.strip():
+            raise xiso.OptionError(
+                f"--input-spacing {pair!r}: write DIM=VALUE, e.g. --input-spacing z=2um "
+                "or --input-spacing z=0.5"
+            )
+        spacing[dim.strip()] = _target(text.strip())
+    return spacing
+
+
+def _open_other(source: Any, spacing: dict[str, Any] | None = None) -> Any:
     """A TIFF or NIfTI input (xiso.open), in the axis order NGFF stores, flipped
     axes (NIfTI's L, P, I) reversed to ascending coordinates."""
     from .io.formats import ascending, ngff_order
 
     try:
-        return ascending(ngff_order(xiso.open(source)))
+        opened = xiso.open(source) if spacing is None else xiso.open(source, spacing=spacing)
+        return ascending(ngff_order(opened))
     except xiso.SpacingError as err:
         if "pass spacing=" not in str(err):
             raise
+        found = re.search(r"pass spacing=(\{[^}]*\})", str(err))
+        try:
+            asked = ast.literal_eval(found.group(1)) if found else {}
+        except (ValueError, SyntaxError):
+            asked = {}
+        flags = " ".join(f"--input-spacing {d}={v}" for d, v in asked.items())
         raise xiso.SpacingError(
-            f"{err}; the command line cannot give it: in Python, "
-            "xiso.open(path, spacing={...}).iso.to_ome_zarr(out)"
+            f"{err}; on the command line: {flags or '--input-spacing DIM=VALUE'}"
         ) from None
 
 
@@ -300,11 +335,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     options = _options_for(args.store, _storage_options(args.storage_option))
     kind = _input_format(args.store)
     if kind == "ome-zarr":
+        _input_spacing(args.input_spacing, kind)  # refused: the metadata gives it
         levels, base = _level_rows(args.store, options)
         leftovers = _leftovers(args.store, options)
         labels = _label_rows(args.store, options)
     else:  # TIFF, NIfTI: one level, no labels, no leftovers of xiso's writes
-        base = _open_other(args.store)
+        base = _open_other(args.store, _input_spacing(args.input_spacing, kind))
         levels, leftovers, labels = [_level_row("-", base)], [], []
     info = xiso.spacing_info(base)
     common = info.common
@@ -379,6 +415,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if isinstance(source, Path) and not source.exists() and not pattern:
         raise FileNotFoundError(f"input {args.input!r} does not exist")
     kind = _input_format(source)
+    spacing = _input_spacing(args.input_spacing, kind)
     if kind != "ome-zarr" and args.level != 0:
         raise xiso.OptionError(
             f"--level {args.level}: the input is {kind.upper()}, which has one level; "
@@ -401,7 +438,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 source, level=args.level, storage_options=_options_for(args.input, options)
             )
             if kind == "ome-zarr"
-            else _open_other(source)
+            else _open_other(source, spacing)
         )
         grid = _grid(args)
         iso = grid(da, args.method)
@@ -532,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("store", help=INPUTS)
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help=STORAGE)
+    info.add_argument("--input-spacing", action="append", metavar="DIM=VALUE", help=INPUT_SPACING)
     info.set_defaults(func=cmd_info)
 
     conv = sub.add_parser(
@@ -565,6 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(a number is in the unit of the coarsest spatial axis)",
     )
     conv.add_argument("--level", type=int, default=0, help="input level to read (default 0)")
+    conv.add_argument("--input-spacing", action="append", metavar="DIM=VALUE", help=INPUT_SPACING)
     group = conv.add_mutually_exclusive_group()
     group.add_argument("--levels", type=int, help="number of pyramid levels (default: auto)")
     group.add_argument("--no-pyramid", action="store_true", help="write one level only")

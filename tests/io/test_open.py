@@ -136,7 +136,7 @@ def test_cli_errors_are_one_line(files, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("xiso: error: '") and "does not say the spacing of dimensions" in err
-    assert "the command line cannot give it: in Python, xiso.open(path, spacing=" in err
+    assert "on the command line: --input-spacing z=2.0 --input-spacing y=2.0" in err
     pattern = str(files["planes"] / "p*.tif")
     assert main(["info", pattern]) == 1
     assert "does not say the spacing" in capsys.readouterr().err
@@ -165,3 +165,35 @@ def test_cli_converts_a_flipped_nifti(tmp_path):
     expected = zyx.reshape(4, 4, 2, 4, 2).mean(axis=(2, 4))
     np.testing.assert_array_equal(back.values, np.round(expected).astype("int16"))
     assert back.attrs["orientation"] == "RAS"
+
+
+def test_cli_input_spacing(files, tmp_path, capsys):
+    """A folder of planes says no z spacing: --input-spacing gives it."""
+    out = tmp_path / "o.zarr"
+    code = main(
+        [
+            "convert",
+            "--quiet",
+            "--no-pyramid",
+            "--input-spacing",
+            "z=2.5",
+            "--input-spacing",
+            "y=0.5",
+            "--input-spacing",
+            "x=0.5",
+            str(files["planes"]),
+            str(out),
+        ]
+    )
+    assert code == 0
+    back = xiso.open_ome_zarr(out)
+    expected = xiso.open(files["planes"], spacing={"z": 2.5, "y": 0.5, "x": 0.5})
+    np.testing.assert_array_equal(back.z.values, expected.z.values)
+    np.testing.assert_array_equal(back.values, expected.values)
+    spacing = ["--input-spacing", "z=2.5", "--input-spacing", "y=0.5", "--input-spacing", "x=0.5"]
+    assert main(["info", *spacing, str(files["planes"])]) == 0
+    assert "z=2.5" in capsys.readouterr().out
+    assert main(["convert", "--input-spacing", "z", str(files["planes"]), str(tmp_path / "x")]) == 1
+    assert "write DIM=VALUE" in capsys.readouterr().err
+    assert main(["convert", "--input-spacing", "z=1", str(out), str(tmp_path / "y")]) == 1
+    assert "whose spacing its own metadata gives" in capsys.readouterr().err

@@ -946,7 +946,11 @@ def _missing(modules: tuple[str, ...]) -> str | None:
     return None
 
 
-def child(name: str, shape: tuple[int, int, int], workdir: Path, repeat: int) -> dict:
+def child(
+    name: str, shape: tuple[int, int, int], workdir: Path, repeat: int, tiny: bool = False
+) -> dict:
+    """Run case ``name`` ``repeat`` times (see the module docstring); ``tiny``
+    makes its inputs at ``shape`` in ``workdir`` instead of reading the cache."""
     import dask
 
     import xiso  # noqa: F401  (registers .iso)
@@ -962,7 +966,7 @@ def child(name: str, shape: tuple[int, int, int], workdir: Path, repeat: int) ->
         case.run(case.setup(tiny_ctx))
         shutil.rmtree(workdir / "warm", ignore_errors=True)
         gc.collect()
-        state = case.setup(Ctx(shape, workdir))
+        state = case.setup(Ctx(shape, workdir, tiny=tiny))
     except SkipCase as err:
         return {"skipped": str(err)}
     gc.collect()
@@ -1013,10 +1017,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shape", required=True, help="NZxNYxNX of the base input")
     parser.add_argument("--workdir", required=True, type=Path)
     parser.add_argument("--repeat", type=int, default=1, help="timed runs in this process")
+    parser.add_argument(
+        "--tiny", action="store_true", help="make the inputs in --workdir (no cache; smoke runs)"
+    )
     args = parser.parse_args(argv)
     shape = tuple(int(v) for v in args.shape.split("x"))
     try:
-        out = child(args.case, shape, args.workdir, args.repeat)  # type: ignore[arg-type]
+        out = child(args.case, shape, args.workdir, args.repeat, args.tiny)  # type: ignore[arg-type]
     except Exception as err:
         traceback.print_exc()
         out = {"error": f"{type(err).__name__}: {err}"}

@@ -215,3 +215,20 @@ def test_explain_refuses_what_factors_refuses():
     for target in (1e7, "10 m"):
         with pytest.raises(xiso.FactorError, match="times the coarsest spacing"):
             da.iso.explain(target=target)
+
+
+def test_points_to_the_exact_resampler_when_blocks_cannot_reach_isotropy():
+    da = xr.DataArray(
+        np.zeros((40, 8, 8), "uint16"),
+        dims=("z", "y", "x"),
+        coords={"z": np.arange(40) * 0.3, "y": np.arange(8.0), "x": np.arange(8.0)},
+    )
+    text = str(da.iso.explain())
+    assert (
+        "anisotropy: 3.33333 -> 1.2 (coarsest / finest spacing); exactly 1 with .iso.isotropic()"
+        in text
+    )
+    exact = da.iso.isotropic()
+    assert max(exact.iso.spacing.values()) / min(exact.iso.spacing.values()) == 1.0
+    whole = da.assign_coords(z=np.arange(40) * 0.25)
+    assert "isotropic()" not in str(whole.iso.explain())  # blocks reach 1 there

@@ -228,6 +228,8 @@ class Explanation:
             f"anisotropy: {format_number(self.anisotropy)} -> "
             f"{format_number(self.residual_anisotropy)} (coarsest / finest spacing)"
         )
+        if self.residual_anisotropy > 1 + 1e-9:  # blocks cannot reach 1: say what can
+            aniso += "; exactly 1 with .iso.isotropic()"
         return title, self.reference_note, aniso
 
     def _too_short(self) -> list[str]:

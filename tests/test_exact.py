@@ -467,3 +467,14 @@ def test_area_exact_path_with_another_dtype(dtype, out):
         rounded = np.vectorize(round_half_even)(ref).astype(np.int64)
         np.testing.assert_array_equal(got.values, np.clip(rounded, info.min, info.max).astype(out))
     assert got.dtype == np.dtype(out)
+
+
+def test_errors_speak_of_the_spacing_asked():
+    da = volume((10, 6, 5), (0.3, 1.0, 1.0))
+    with pytest.raises(UnitError, match="spacing 'abc' cannot be parsed"):
+        da.iso.resample("abc")
+    with pytest.raises(xiso.SpacingError, match="spacing is None"):
+        da.iso.resample(None)
+    with pytest.raises(xiso.MissingCoordinateError, match="assign one") as caught:
+        da.drop_vars("z").iso.isotropic()
+    assert "pass spacing=" not in str(caught.value)  # there, spacing= is the output's

@@ -38,7 +38,15 @@ from .blocks import (
     spacing_info,
     warn,
 )
-from .errors import DtypeError, FactorError, OptionError, SpatialDimError, UnitError
+from .errors import (
+    DtypeError,
+    FactorError,
+    MissingCoordinateError,
+    OptionError,
+    SpacingError,
+    SpatialDimError,
+    UnitError,
+)
 from .factors import MAX_TARGET_RATIO
 from .interp import resample_array, resample_dtype
 from .methods import get
@@ -246,9 +254,25 @@ def _tidy(value: float) -> float:
 
 
 def _common(value: Any, info: SpacingInfo) -> float:
-    """A requested spacing in the common unit (see :func:`to_common_unit`)."""
-    common = to_common_unit(value, info)
+    """A requested spacing in the common unit (see :func:`to_common_unit`),
+    with its errors worded for a spacing (they say "target" there)."""
+    try:
+        common = to_common_unit(value, info)
+    except (UnitError, SpacingError) as err:
+        raise type(err)(str(err).replace("target", "spacing", 1)) from None
     return common if isinstance(value, (int, float, np.number)) else _tidy(common)
+
+
+def _spacing_info(obj: xr.DataArray | xr.Dataset, dims: Any) -> SpacingInfo:
+    """:func:`spacing_info`, with a missing coordinate's fix worded for resampling
+    (there, ``spacing=`` is the spacing asked for, not the input's)."""
+    try:
+        return spacing_info(obj, dims=dims)
+    except MissingCoordinateError as err:
+        text = str(err).split(" or pass spacing=")[0]
+        raise MissingCoordinateError(
+            f"{text}: resampling puts new samples at positions computed from it"
+        ) from None
 
 
 def _native(value: float, info: SpacingInfo, dim: Hashable) -> float:
@@ -338,9 +362,9 @@ def resample(
         if dims is not None:
             raise OptionError("pass the dims either as the keys of spacing or as dims=, not both")
         wanted = dict(spacing)
-        info = spacing_info(obj, dims=list(wanted))
+        info = _spacing_info(obj, list(wanted))
     else:
-        info = spacing_info(obj, dims=dims)
+        info = _spacing_info(obj, dims)
         wanted = {d: spacing for d in info.native}
     axes = {}
     for dim, value in wanted.items():
@@ -389,7 +413,7 @@ def isotropic(
     Frozen({'z': 3, 'y': 3})
     """
     _not_a_tree(obj, "isotropic", "isotropic")
-    info = spacing_info(obj, dims=dims)
+    info = _spacing_info(obj, dims)
     common = max(info.common.values()) if spacing is None else _common(spacing, info)
     axes = {d: _centred_axis(obj, d, _native(common, info, d)) for d in info.native}
     return _apply(obj, axes, method, dtype, antialias, skipna)

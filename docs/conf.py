@@ -62,7 +62,7 @@ _TOP = sorted(p.stem for p in Path(__file__).parent.glob("*.*") if p.suffix in (
 html_sidebars = {"**": ["sidebar-nav-bs"], **{page: [] for page in _TOP}}
 # an API page documents one object: no table of contents beside it either
 html_theme_options["secondary_sidebar_items"] = {
-    "gallery/*": ["page-toc"],
+    "gallery/*": [],  # short pages: their code gets the width of the contents column
     **{page: ["page-toc"] for page in _TOP},
 }
 html_context = {"default_mode": "auto"}

@@ -203,6 +203,25 @@ def run_xiso_dask(s: dict) -> Any:
     return s["da"].iso.near_isotropic().compute()
 
 
+def run_dask_floor(s: dict) -> np.ndarray:
+    """The dask floor of case 2: on the same 128^3 chunks and threads, one
+    ``map_blocks`` that reshapes each chunk, sums in uint32 and rounds to uint16
+    (what a hand-written dask reduction costs, without xarray or xiso)."""
+    import dask.array as dsa
+
+    x = s["da"].data
+    assert all(c % FACTOR == 0 for c in x.chunks[0]), "the dask floor assumes whole blocks"
+
+    def block(b: np.ndarray) -> np.ndarray:
+        acc = b.reshape(b.shape[0] // FACTOR, FACTOR, *b.shape[1:]).sum(axis=1, dtype=np.uint32)
+        acc += FACTOR // 2
+        acc >>= FACTOR.bit_length() - 1
+        return acc.astype(np.uint16)
+
+    chunks = (tuple(c // FACTOR for c in x.chunks[0]), *x.chunks[1:])
+    return dsa.map_blocks(block, x, chunks=chunks, dtype=np.uint16).compute()
+
+
 def describe_array(s: dict, result: Any) -> dict:
     arr = np.asarray(getattr(result, "data", result))
     return {"output_bytes": int(arr.nbytes), "note": f"out {arr.dtype}"}
@@ -286,8 +305,53 @@ def run_zarr_floor(s: dict) -> Any:
     return dst
 
 
-def setup_codec_floor(ctx: Ctx) -> dict:
-    return {"src": ctx.image_store(), "dst": ctx.out("codec-floor")}
+def setup_codec_floor(ctx: Ctx, large: bool = False) -> dict:
+    store = ctx.large_store() if large else ctx.image_store()
+    return {"src": store, "dst": ctx.out("codec-floor")}
+
+
+ZARRS = {"codec_pipeline.path": "zarrs.ZarrsCodecPipeline"}
+KNOBS = {"threading.max_workers": THREADS, "async.concurrency": 2 * THREADS}
+
+
+def run_zarr_floor_zarrs(s: dict) -> Any:
+    """The plain-zarr floor with zarrs' codec pipeline (set around the run)."""
+    import zarr
+
+    with zarr.config.set(ZARRS):
+        return run_zarr_floor(s)
+
+
+def setup_tensorstore_floor(ctx: Ctx) -> dict:
+    import tensorstore
+
+    return {"src": ctx.image_store(), "dst": ctx.out("ts-floor.zarr"), "ts": tensorstore}
+
+
+def run_tensorstore_floor(s: dict) -> Any:
+    """The floor's job with tensorstore as the chunk I/O engine: read four input
+    chunks, write every 4th plane as one output chunk, THREADS threads for data
+    copies and files (tensorstore's own pool), same codec and chunks."""
+    ts = s["ts"]
+    context = ts.Context(
+        {"data_copy_concurrency": {"limit": THREADS}, "file_io_concurrency": {"limit": THREADS}}
+    )
+    level = str(Path(s["src"]) / "0")
+    src = ts.open({"driver": "zarr3", "kvstore": f"file://{level}"}, context=context).result()
+    nz, ny, nx = src.shape
+    _create_like(_zarr_level0(s["src"]), s["dst"], (nz // FACTOR, ny, nx))  # same metadata
+    dst = ts.open({"driver": "zarr3", "kvstore": f"file://{s['dst']}"}, context=context).result()
+    pending: list[Any] = []
+    for region in _chunk_grid(dst.shape, (CHUNK, CHUNK, CHUNK)):
+        zs = region[0]
+        block = src[(slice(zs.start * FACTOR, zs.stop * FACTOR), *region[1:])].read()
+        pending.append((region, block))
+        if len(pending) > 2 * THREADS:  # a few reads in flight, bounded memory
+            r, b = pending.pop(0)
+            dst[r].write(b.result()[::FACTOR]).result()
+    for r, b in pending:
+        dst[r].write(b.result()[::FACTOR]).result()
+    return dst
 
 
 def run_codec_floor(s: dict) -> Any:
@@ -360,6 +424,38 @@ def describe_xiso_zarr(s: dict, result: Any) -> dict:
     info["output_bytes"] = int(out.nbytes)
     info["note"] += f"; level 0 {tuple(out.shape)}"
     return info
+
+
+def run_xiso_zarr_plain(s: dict) -> None:
+    """Case 3 with zarr-python's own codec pipeline (``XISO_ZARR_ENGINE=zarr``)."""
+    with _environ("XISO_ZARR_ENGINE", "zarr"):
+        run_xiso_zarr(s)
+
+
+def run_xiso_zarr_knobs(s: dict) -> None:
+    """Case 3 with zarr-python's pipeline and its knobs set around the call."""
+    import zarr
+
+    with _environ("XISO_ZARR_ENGINE", "zarr"), zarr.config.set(KNOBS):
+        run_xiso_zarr(s)
+
+
+def _environ(key: str, value: str) -> Any:
+    import contextlib
+
+    @contextlib.contextmanager
+    def scope() -> Any:
+        old = os.environ.get(key)
+        os.environ[key] = value
+        try:
+            yield
+        finally:
+            if old is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = old
+
+    return scope()
 
 
 def setup_ngff_zarr_single(ctx: Ctx) -> dict:
@@ -702,6 +798,13 @@ CASES: list[Case] = [
         number="1",
     ),
     Case(
+        "dask-floor",
+        "mean",
+        "dask map_blocks reshape + uint32 sum to uint16, 128^3 chunks, 2 threads (dask floor)",
+        setup_image_dask,
+        run_dask_floor,
+    ),
+    Case(
         "xiso-dask",
         "mean",
         "xiso near_isotropic, dask 128^3 in memory, 2 threads",
@@ -730,13 +833,51 @@ CASES: list[Case] = [
         inputs=("zarr",),
     ),
     Case(
+        "zarr-io-floor-zarrs",
+        "zarr",
+        "the plain-zarr I/O floor with zarrs' codec pipeline",
+        setup_zarr_floor,
+        run_zarr_floor_zarrs,
+        describe_store,
+        requires=("zarrs",),
+        inputs=("zarr",),
+    ),
+    Case(
+        "tensorstore-io-floor",
+        "zarr",
+        "the same job with tensorstore as chunk I/O engine (2 threads)",
+        setup_tensorstore_floor,
+        run_tensorstore_floor,
+        describe_store,
+        requires=("tensorstore",),
+        inputs=("zarr",),
+    ),
+    Case(
         "xiso-zarr",
         "zarr",
-        "xiso open_ome_zarr(near_isotropic) -> to_ome_zarr(pyramid=False)",
+        "xiso open_ome_zarr(near_isotropic) -> to_ome_zarr(pyramid=False), default engine",
         setup_xiso_zarr,
         run_xiso_zarr,
         describe_xiso_zarr,
         number="3",
+        inputs=("zarr",),
+    ),
+    Case(
+        "xiso-zarr-plain",
+        "zarr",
+        "the same, zarr-python's codec pipeline (XISO_ZARR_ENGINE=zarr)",
+        setup_xiso_zarr,
+        run_xiso_zarr_plain,
+        describe_xiso_zarr,
+        inputs=("zarr",),
+    ),
+    Case(
+        "xiso-zarr-knobs",
+        "zarr",
+        "the same, zarr-python's pipeline, threading.max_workers=2, async.concurrency=4",
+        setup_xiso_zarr,
+        run_xiso_zarr_knobs,
+        describe_xiso_zarr,
         inputs=("zarr",),
     ),
     Case(
@@ -866,6 +1007,16 @@ CASES: list[Case] = [
         "plain zarr I/O floor, 4x input",
         _large(setup_zarr_floor),
         run_zarr_floor,
+        describe_store,
+        inputs=("large",),
+        large=True,
+    ),
+    Case(
+        "codec-floor-large",
+        "large",
+        "codec floor (raw chunk files + zstd), 4x input",
+        _large(setup_codec_floor),
+        run_codec_floor,
         describe_store,
         inputs=("large",),
         large=True,

@@ -49,7 +49,7 @@ import xarray as xr
 import zarr
 
 from ..errors import OmeZarrError, OptionError
-from . import labels, ngff
+from . import engine, labels, ngff
 
 T = TypeVar("T")
 _ATTEMPTS = 5
@@ -160,7 +160,8 @@ def _level_array(group: zarr.Group, path: str, ndim: int, names: list[str], wher
             "must point inside the image group (e.g. '0')"
         )
     try:
-        array = group[path]
+        with engine.scoped(group.store):  # the array keeps the codec pipeline it opens with
+            array = group[path]
     except KeyError:
         raise OmeZarrError(
             f"level {path!r} is listed in the metadata of {where!r} but has no array"

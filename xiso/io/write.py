@@ -22,7 +22,7 @@ import xarray as xr
 import zarr
 
 from ..errors import OmeZarrError, OptionError, StoreExistsError
-from . import ngff
+from . import engine, ngff
 from .targets import Location, resolve
 
 __all__ = ["to_ome_zarr", "write_levels"]
@@ -118,9 +118,10 @@ def _create_levels(
             kwargs["dimension_names"] = [str(d) for d in da.dims]
         else:
             kwargs["chunk_key_encoding"] = {"name": "v2", "separator": "/"}
-        array = group.create_array(
-            name=path, shape=da.shape, dtype=da.dtype, chunks=chunks, fill_value=0, **kwargs
-        )
+        with engine.scoped(group.store):  # the array keeps the codec pipeline it is made with
+            array = group.create_array(
+                name=path, shape=da.shape, dtype=da.dtype, chunks=chunks, fill_value=0, **kwargs
+            )
         if isinstance(da.data, dsa.Array):
             pending.append((da.data.rechunk(chunks), array))
         else:

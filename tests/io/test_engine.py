@@ -1,0 +1,176 @@
+"""The codec pipeline of xiso's own arrays (xiso/io/engine.py): zarrs writes the
+same chunks and metadata as zarr-python's pipeline, and zarr's config is left
+as the user had it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+import xiso
+from xiso.errors import OptionError
+from xiso.io import engine
+
+METADATA = ("zarr.json", ".zarray", ".zattrs", ".zgroup")
+PLAIN = "zarr.core.codec_pipeline.BatchedCodecPipeline"
+
+
+def _volume(dtype: str = "uint16", nz: int = 40, ny: int = 20, nx: int = 24) -> xr.DataArray:
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 3000, size=(nz, ny, nx)).astype(dtype)
+    data[:16, :16, :16] = 0  # whole chunks equal to the fill value: not written
+    coords = {
+        "z": ("z", np.arange(nz) * 0.25, {"units": "micrometer"}),
+        "y": ("y", np.arange(ny) * 1.0, {"units": "micrometer"}),
+        "x": ("x", np.arange(nx) * 1.0, {"units": "micrometer"}),
+    }
+    return xr.DataArray(data, dims=("z", "y", "x"), coords=coords, name="vol", attrs={"a": 1})
+
+
+def _without_write_id(node):
+    """Metadata JSON without the write id (a fresh uuid per write)."""
+    if isinstance(node, dict):
+        return {k: _without_write_id(v) for k, v in node.items() if k != "write_id"}
+    if isinstance(node, list):
+        return [_without_write_id(v) for v in node]
+    return node
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def assert_same_store(a: Path, b: Path) -> None:
+    """The same files, the same metadata (write id aside) and, for every chunk
+    of every array, the same decoded values (read with zarr's own pipeline)."""
+    assert _files(a) == _files(b)
+    for name in sorted(_files(a)):
+        if Path(name).name in METADATA:
+            left, right = (json.loads((root / name).read_text()) for root in (a, b))
+            assert _without_write_id(left) == _without_write_id(right), name
+    with zarr.config.set({"codec_pipeline.path": PLAIN}):
+        arrays = [path for path, _ in zarr.open_group(a, mode="r").members(max_depth=None)]
+        checked = 0
+        for path in arrays:
+            left, right = (zarr.open_group(root, mode="r")[path] for root in (a, b))
+            if not isinstance(left, zarr.Array):
+                continue
+            assert type(left._async_array.codec_pipeline).__name__ == "BatchedCodecPipeline"
+            assert left.metadata == right.metadata
+            ranges = [range(0, n, c) for n, c in zip(left.shape, left.chunks)]
+            for origin in np.ndindex(*(len(r) for r in ranges)):
+                region = tuple(
+                    slice(r[i], r[i] + c) for r, i, c in zip(ranges, origin, left.chunks)
+                )
+                np.testing.assert_array_equal(left[region], right[region], err_msg=path)
+                checked += 1
+        assert checked > 0
+
+
+CASES = {
+    "one level": ({"pyramid": False, "chunks": 16}, "0.5", "uint16"),
+    "pyramid": ({"pyramid": True, "chunks": 8, "min_size": 4}, "0.5", "uint16"),
+    "ngff 0.4": ({"pyramid": True, "chunks": 16, "min_size": 4}, "0.4", "uint16"),
+    "float32": ({"pyramid": False, "chunks": 16}, "0.5", "float32"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("source", ["numpy", "ome-zarr"])
+def test_zarrs_writes_the_same_chunks_and_metadata(tmp_path, monkeypatch, name, source):
+    pytest.importorskip("zarrs")
+    import zarrs
+
+    kwargs, version, dtype = CASES[name]
+    image = _volume(dtype)
+    if source == "ome-zarr":  # read through the engine too: the near-isotropic job
+        monkeypatch.setenv(engine.ENV, "zarr")
+        xiso.to_ome_zarr(image, tmp_path / "src", pyramid=False, chunks=16, version=version)
+    outputs = {}
+    for which in ("zarr", "zarrs"):
+        monkeypatch.setenv(engine.ENV, which)
+        calls = []
+        real_write = zarrs.ZarrsCodecPipeline.write
+
+        async def counting(self, *args, _real=real_write, _calls=calls, **kw):
+            _calls.append(1)
+            return await _real(self, *args, **kw)
+
+        monkeypatch.setattr(zarrs.ZarrsCodecPipeline, "write", counting)
+        obj = image
+        if source == "ome-zarr":
+            obj = xiso.open_ome_zarr(tmp_path / "src", near_isotropic=True)
+        xiso.to_ome_zarr(obj, tmp_path / which, version=version, **kwargs)
+        assert bool(calls) == (which == "zarrs")  # the accelerated path ran, or not
+        outputs[which] = tmp_path / which
+        monkeypatch.undo()
+    assert_same_store(outputs["zarr"], outputs["zarrs"])
+
+
+def test_zarrs_writes_labels_the_same(tmp_path, monkeypatch):
+    pytest.importorskip("zarrs")
+    image = _volume()
+    labels = (image // 1000).astype("uint8").rename("cells")
+    for which in ("zarr", "zarrs"):
+        monkeypatch.setenv(engine.ENV, which)
+        xiso.to_ome_zarr(image, tmp_path / which, chunks=8, min_size=4, labels={"cells": labels})
+    assert_same_store(tmp_path / "zarr", tmp_path / "zarrs")
+
+
+def test_reads_through_zarrs_give_the_stored_values(tmp_path, monkeypatch):
+    pytest.importorskip("zarrs")
+    image = _volume()
+    monkeypatch.setenv(engine.ENV, "zarr")
+    xiso.to_ome_zarr(image, tmp_path / "src", pyramid=False, chunks=16)
+    monkeypatch.setenv(engine.ENV, "zarrs")
+    _, array = xiso.io.read.open_level(tmp_path / "src")
+    assert type(array._async_array.codec_pipeline).__name__ == "ZarrsCodecPipeline"
+    back = xiso.open_ome_zarr(tmp_path / "src")
+    np.testing.assert_array_equal(back.values, image.values)
+
+
+def test_plain_engine_never_uses_zarrs(tmp_path, monkeypatch):
+    monkeypatch.setenv(engine.ENV, "zarr")
+    xiso.to_ome_zarr(_volume(), tmp_path / "out", pyramid=False, chunks=16)
+    _, array = xiso.io.read.open_level(tmp_path / "out")
+    assert type(array._async_array.codec_pipeline).__name__ == "BatchedCodecPipeline"
+    np.testing.assert_array_equal(xiso.open_ome_zarr(tmp_path / "out").values, _volume().values)
+
+
+def test_scoped_restores_zarr_config_even_on_error(monkeypatch):
+    pytest.importorskip("zarrs")
+    monkeypatch.setenv(engine.ENV, "zarrs")
+    store = zarr.storage.LocalStore(".")
+    before = zarr.config.get("codec_pipeline.path")
+    with pytest.raises(RuntimeError, match="boom"):
+        with engine.scoped(store):
+            assert zarr.config.get("codec_pipeline.path") == engine.ZARRS_PIPELINE
+            raise RuntimeError("boom")
+    assert zarr.config.get("codec_pipeline.path") == before
+
+
+def test_auto_leaves_a_users_pipeline_and_other_stores_alone(monkeypatch):
+    monkeypatch.delenv(engine.ENV, raising=False)
+    local = zarr.storage.LocalStore(".")
+    assert engine.pipeline_for(zarr.storage.MemoryStore()) is None
+    with zarr.config.set({"codec_pipeline.path": "some.other.Pipeline"}):
+        assert engine.pipeline_for(local) is None
+    if engine._zarrs_installed():
+        assert engine.pipeline_for(local) == engine.ZARRS_PIPELINE
+    monkeypatch.setattr(engine, "_zarrs_installed", lambda: False)
+    assert engine.pipeline_for(local) is None
+
+
+def test_bad_or_unavailable_engine_says_how_to_fix(monkeypatch):
+    monkeypatch.setenv(engine.ENV, "rust")
+    with pytest.raises(OptionError, match="XISO_ZARR_ENGINE='rust' is not one of"):
+        engine.engine()
+    monkeypatch.setenv(engine.ENV, "zarrs")
+    monkeypatch.setattr(engine, "_zarrs_installed", lambda: False)
+    with pytest.raises(OptionError, match=r"pip install 'xiso\[fast\]'"):
+        engine.pipeline_for(zarr.storage.LocalStore("."))

@@ -224,6 +224,8 @@ def select(only: str | None, large: bool) -> list[bench_cases.Case]:
             wanted.add(ref)
         if case.group == "pyramid":
             wanted.update((REFERENCE["zarr"], "pyramid-io-floor"))
+        if name == "xiso-dask":  # its target is against the dask floor
+            wanted.add("dask-floor")
     return [c for c in bench_cases.CASES if c.name in wanted]
 
 

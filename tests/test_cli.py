@@ -291,3 +291,37 @@ def test_convert_exact_option_errors(source, tmp_path, capsys, options, message)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not (tmp_path / "x.zarr").exists()
+
+
+def test_oblique_nifti_on_the_command_line(tmp_path, capsys):
+    nibabel = pytest.importorskip("nibabel")
+    angle = np.deg2rad(20)
+    affine = np.eye(4)
+    affine[:2, :2] = [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+    affine[2, 2] = 3.0
+    path = tmp_path / "oblique.nii"
+    nibabel.save(nibabel.Nifti1Image(np.zeros((4, 4, 3), "uint8"), affine), str(path))
+    assert main(["info", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "(on the command line: --oblique ignore)" in err
+    assert main(["info", "--oblique", "ignore", str(path)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "o.zarr"
+    assert main(["convert", "--quiet", "--oblique", "ignore", str(path), str(out)]) == 0
+    assert xiso.open_ome_zarr(out).sizes["z"] == 3
+
+
+def test_oblique_and_input_spacing_misuse(source, tmp_path, capsys):
+    _, path = source
+    assert main(["info", "--oblique", "ignore", str(path)]) == 1
+    assert "--oblique is for NIfTI files" in capsys.readouterr().err
+    assert main(["convert", "--input-spacing", "z=1", str(path), str(tmp_path / "x")]) == 1
+    assert "whose spacing its own metadata gives" in capsys.readouterr().err
+
+
+def test_input_spacing_twice_is_refused(tmp_path, capsys):
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "s.tif", np.zeros((3, 4, 4), "uint8"))
+    twice = ["--input-spacing", "z=1", "--input-spacing", "z=2"]
+    assert main(["info", *twice, str(tmp_path / "s.tif")]) == 1
+    assert "names 'z' twice; give each dim once" in capsys.readouterr().err

@@ -54,6 +54,11 @@ INPUT_SPACING = (
     "z=2um, or z=0.5 in the file's unit (a folder of planes always needs z)"
 )
 
+OBLIQUE = (
+    "a NIfTI input whose affine is oblique: refuse it (raise, the default) or take its "
+    "voxel sizes as spacing and keep the affine in attrs (ignore)"
+)
+
 STORAGE = (
     "an fsspec storage option for URLs such as s3://, repeatable; VALUE is read as JSON "
     "when it parses (true, 3, {...}), else as text (e.g. anon=true, endpoint_url=http://...)"
@@ -305,20 +310,35 @@ def _input_spacing(pairs: Sequence[str] | None, kind: str) -> dict[str, Any] | N
                 f"--input-spacing {pair!r}: write DIM=VALUE, e.g. --input-spacing z=2um "
                 "or --input-spacing z=0.5"
             )
+        if dim.strip() in spacing:
+            raise xiso.OptionError(
+                f"--input-spacing names {dim.strip()!r} twice; give each dim once"
+            )
         spacing[dim.strip()] = _target(text.strip())
     return spacing
 
 
-def _open_other(source: Any, spacing: dict[str, Any] | None = None) -> Any:
+def _open_other(
+    source: Any, kind: str, spacing: dict[str, Any] | None = None, oblique: str | None = None
+) -> Any:
     """A TIFF or NIfTI input (xiso.open), in the axis order NGFF stores, flipped
     axes (NIfTI's L, P, I) reversed to ascending coordinates."""
     from .io.formats import ascending, ngff_order
 
+    options: dict[str, Any] = {} if spacing is None else {"spacing": spacing}
+    if oblique is not None:
+        if kind != "nifti":
+            raise xiso.OptionError(
+                f"--oblique: the input is {kind.upper()}; --oblique is for NIfTI files "
+                "whose affine is oblique"
+            )
+        options["oblique"] = oblique
     try:
-        opened = xiso.open(source) if spacing is None else xiso.open(source, spacing=spacing)
-        return ascending(ngff_order(opened))
-    except xiso.SpacingError as err:
-        if "pass spacing=" not in str(err):
+        return ascending(ngff_order(xiso.open(source, **options)))
+    except xiso.XisoError as err:
+        if "pass oblique='ignore'" in str(err):
+            raise type(err)(f"{err} (on the command line: --oblique ignore)") from None
+        if not isinstance(err, xiso.SpacingError) or "pass spacing=" not in str(err):
             raise
         found = re.search(r"pass spacing=(\{[^}]*\})", str(err))
         try:
@@ -336,11 +356,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     kind = _input_format(args.store)
     if kind == "ome-zarr":
         _input_spacing(args.input_spacing, kind)  # refused: the metadata gives it
+        if args.oblique is not None:
+            _open_other(args.store, kind, oblique=args.oblique)  # refused: not NIfTI
         levels, base = _level_rows(args.store, options)
         leftovers = _leftovers(args.store, options)
         labels = _label_rows(args.store, options)
     else:  # TIFF, NIfTI: one level, no labels, no leftovers of xiso's writes
-        base = _open_other(args.store, _input_spacing(args.input_spacing, kind))
+        base = _open_other(args.store, kind, _input_spacing(args.input_spacing, kind), args.oblique)
         levels, leftovers, labels = [_level_row("-", base)], [], []
     info = xiso.spacing_info(base)
     common = info.common
@@ -438,7 +460,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 source, level=args.level, storage_options=_options_for(args.input, options)
             )
             if kind == "ome-zarr"
-            else _open_other(source, spacing)
+            else _open_other(source, kind, spacing, args.oblique)
         )
         grid = _grid(args)
         iso = grid(da, args.method)
@@ -542,7 +564,8 @@ def _progress_options(parser: argparse.ArgumentParser, quiet: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xiso",
-        description="Make anisotropic volumes near-isotropic (OME-Zarr in, OME-Zarr out).",
+        description="Make anisotropic volumes near-isotropic or exactly isotropic "
+        "(OME-Zarr, TIFF or NIfTI in; OME-Zarr out).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -565,11 +588,12 @@ def build_parser() -> argparse.ArgumentParser:
     _progress_options(demo, quiet="no progress bar")
     demo.set_defaults(func=cmd_demo)
 
-    info = sub.add_parser("info", help="describe an OME-Zarr image")
+    info = sub.add_parser("info", help="describe an image (OME-Zarr, TIFF or NIfTI)")
     info.add_argument("store", help=INPUTS)
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help=STORAGE)
     info.add_argument("--input-spacing", action="append", metavar="DIM=VALUE", help=INPUT_SPACING)
+    info.add_argument("--oblique", choices=("raise", "ignore"), help=OBLIQUE)
     info.set_defaults(func=cmd_info)
 
     conv = sub.add_parser(
@@ -604,6 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conv.add_argument("--level", type=int, default=0, help="input level to read (default 0)")
     conv.add_argument("--input-spacing", action="append", metavar="DIM=VALUE", help=INPUT_SPACING)
+    conv.add_argument("--oblique", choices=("raise", "ignore"), help=OBLIQUE)
     group = conv.add_mutually_exclusive_group()
     group.add_argument("--levels", type=int, help="number of pyramid levels (default: auto)")
     group.add_argument("--no-pyramid", action="store_true", help="write one level only")

@@ -528,3 +528,16 @@ def test_labels_through_store_objects_and_urls(where):
     assert sorted(tree["labels"].children) == ["cells"]  # the old label image is gone
     np.testing.assert_array_equal(xiso.open_ome_zarr(store, label="cells").values, seg + 1)
     np.testing.assert_array_equal(xiso.open_ome_zarr(store).values, image + 1)
+
+
+def test_label_messages(tmp_path):
+    image = _image()
+    store = tmp_path / "m.ome.zarr"
+    xiso.to_ome_zarr(image, store, labels={"nuclei": _labels(image)}, min_size=8)
+    with pytest.raises(xiso.OptionError, match=r"label=True: pass the name of a label image"):
+        xiso.open_ome_zarr(store, label=True)
+    seg = _labels(image)
+    dim = image.dims[-1]
+    nm = seg.assign_coords({dim: (dim, seg[dim].values * 1000, {"units": "nanometer"})})
+    with pytest.raises(xiso.OmeZarrError, match=r"in nanometer \(the image's are in"):
+        xiso.to_ome_zarr(image, tmp_path / "n.ome.zarr", labels={"nuclei": nm})

@@ -131,6 +131,12 @@ def _check_grid(
             or not np.allclose(ours, theirs, rtol=0, atol=1e-9 * step)
         ):
             shown = "no coordinate" if ours is None else f"{ours.size} samples from {ours[0]:g}"
+            named = [
+                c.coords[dim].attrs.get("units") if dim in c.coords else None
+                for c in (label, image)
+            ]
+            if ours is not None and named[0] != named[1]:
+                shown += f" in {named[0] or 'no unit'} (the image's are in {named[1] or 'no unit'})"
             raise OmeZarrError(
                 f"{where} of the label image {name!r} is not on the image's grid along "
                 f"{dim!r}: it has {shown}, the image {theirs.size} samples from "

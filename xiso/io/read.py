@@ -301,6 +301,12 @@ def open_level(
     """The level :func:`open_ome_zarr` opens (without ``near_isotropic``) and the
     zarr array behind it (the xarray backend hands that array to xarray)."""
 
+    if label is not None and not isinstance(label, str):
+        raise OptionError(
+            f"label={label!r}: pass the name of a label image (e.g. label='nuclei'); "
+            "xiso info lists an image's label images"
+        )
+
     def read(group: zarr.Group, version: str, model: Any) -> tuple[xr.DataArray, zarr.Array]:
         if label is not None:
             return _read_label_level(group, label, level, chunks, store)

@@ -228,3 +228,66 @@ def test_without_nibabel(monkeypatch, tmp_path):
         xiso.open_nifti(shipped("standard.nii.gz"))
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'xiso\[nifti\]'"):
         _volume().iso.to_nifti(tmp_path / "v.nii")
+
+
+@pytest.mark.parametrize(
+    "affine",
+    [
+        # ASR-like: i along y, j along z, k along x (a sagittal scan)
+        [[0, 0, 1.0, -3.0], [1.5, 0, 0, 4.0], [0, 2.0, 0, 5.0], [0, 0, 0, 1]],
+        # AIR-like: i along y, j along -z, k along x
+        [[0, 0, 0.5, 0], [2.0, 0, 0, 0], [0, -3.0, 0, 7.0], [0, 0, 0, 1]],
+        # i along z, j along x, k along -y
+        [[0, 1.25, 0, 0], [0, 0, -1.0, 2.0], [4.0, 0, 0, 0], [0, 0, 0, 1]],
+    ],
+)
+def test_to_nifti_keeps_a_permuted_affine(tmp_path, affine):
+    """Voxel axes in another order than x, y, z (sagittal, coronal scans) write
+    back the affine they were read with, with no stray diagonal 1."""
+    affine = np.array(affine)
+    data = np.arange(4 * 5 * 6, dtype="int16").reshape(4, 5, 6)
+    nibabel.save(nibabel.Nifti1Image(data, affine), tmp_path / "s.nii")
+    xiso.to_nifti(xiso.open_nifti(tmp_path / "s.nii"), tmp_path / "rt.nii")
+    back = nibabel.load(tmp_path / "rt.nii")
+    np.testing.assert_array_equal(back.affine, affine)
+    np.testing.assert_array_equal(np.asarray(back.dataobj), data)
+
+
+def test_header_without_its_image_file(tmp_path):
+    """nibabel ships nifti1.hdr without its nifti1.img: open names the missing file."""
+    with pytest.raises(NiftiError, match=r"points to the image file '.*nifti1.img', which does"):
+        xiso.open_nifti(shipped("nifti1.hdr"))
+
+
+def test_open_reads_no_voxel(tmp_path, monkeypatch):
+    """The dtype after scaling comes from the header: nibabel's own arrays give it."""
+    raw = np.arange(24, dtype="int16").reshape(2, 3, 4)
+    cases = {"plain.nii": (None, None), "scaled.nii": (0.5, 10.0), "slope.nii": (2.0, 0.0)}
+    for name, (slope, inter) in cases.items():
+        image = nibabel.Nifti1Image(raw, np.eye(4))
+        image.header.set_slope_inter(slope, inter)
+        nibabel.save(image, tmp_path / name)
+    expected = {n: np.asarray(nibabel.load(tmp_path / n).dataobj) for n in cases}
+    par = shipped("phantom_EPI_asc_CLEAR_2_1.PAR")
+    par_dtype = np.asarray(nibabel.load(par).dataobj).dtype
+    reads = []
+    real = nibabel.arrayproxy.ArrayProxy._get_unscaled
+    monkeypatch.setattr(
+        nibabel.arrayproxy.ArrayProxy,
+        "_get_unscaled",
+        lambda self, slicer: reads.append(slicer) or real(self, slicer),
+    )
+    for name in cases:
+        da = xiso.open_nifti(tmp_path / name)
+        assert da.dtype == expected[name].dtype, name
+        assert reads == [], name
+        np.testing.assert_array_equal(da.values, expected[name].T)
+        reads.clear()
+    assert xiso.open_nifti(par, oblique="ignore").dtype == par_dtype
+    assert reads == []
+
+
+def test_to_nifti_into_a_missing_folder(tmp_path):
+    with pytest.raises(NiftiError, match=r"the folder '.*missing_dir' of '.*x.nii' does not exist"):
+        xiso.to_nifti(_volume(), tmp_path / "missing_dir" / "x.nii")
+    assert os.listdir(tmp_path) == []

@@ -107,7 +107,34 @@ def _load(path: str) -> Any:
             f"{path!r} is a {len(image.shape)}-D {type(image).__name__}; xiso reads 3-D and "
             "4-D images with an affine (load others with nibabel and label them yourself)"
         )
+    files = getattr(image, "file_map", {})
+    data_file = getattr(files.get("image"), "filename", None)
+    if isinstance(data_file, str) and not os.path.exists(data_file):
+        raise NiftiError(
+            f"the header {path!r} points to the image file {data_file!r}, which does not "
+            "exist; put the voxel data file beside the header (a .hdr needs its .img)"
+        )
     return image
+
+
+def _scaled_dtype(image: Any) -> np.dtype:
+    """The dtype nibabel's array proxy returns (after its scaling), from the
+    header alone: no voxel is read."""
+    from nibabel.volumeutils import apply_read_scaling
+
+    proxy = image.dataobj
+    stored = getattr(proxy, "dtype", None)
+    stored = np.dtype(image.get_data_dtype() if stored is None else stored)
+    if hasattr(proxy, "_slice_scaling"):  # PAR/REC: one slope and intercept per slice
+        scaling = proxy._slice_scaling
+        if scaling is None:
+            return stored
+        return np.result_type(stored, *(np.asarray(s).dtype for s in scaling))
+    if hasattr(proxy, "slope") and hasattr(proxy, "inter"):  # as ArrayProxy._get_scaled
+        slope, inter = np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)
+        inter = inter.astype(slope.dtype) if np.can_cast(inter, slope.dtype) else inter
+        return np.dtype(apply_read_scaling(np.zeros(1, stored), slope, inter).dtype)
+    return stored
 
 
 def _units(image: Any) -> tuple[str | None, str | None]:
@@ -209,8 +236,10 @@ def open_nifti(
     Raises
     ------
     NiftiError
-        No such file, a file nibabel cannot read, an image that is not 3-D or
-        4-D, or an oblique affine (with ``oblique="raise"``).
+        No such file (or a header whose image file, e.g. the ``.img`` of a
+        ``.hdr``, is missing), a file nibabel cannot read, an image that is not
+        3-D or 4-D, or an oblique affine (with ``oblique="raise"``). No voxel
+        is read at open.
     OptionError
         ``oblique`` is not one of ``"raise"``, ``"ignore"``.
 
@@ -250,9 +279,8 @@ def open_nifti(
         coords[names[j]] = xr.Variable(names[j], values, attrs, encoding={"spacing": abs(step)})
     if len(shape) == 4:
         coords["t"] = _time(image, shape[3], time_unit)
-    proxy = image.dataobj
     # the dtype after nibabel's scaling, in native byte order
-    dtype = np.asarray(proxy[tuple(slice(0, 1) for _ in shape)]).dtype.newbyteorder("=")
+    dtype = _scaled_dtype(image).newbyteorder("=")
     array = _NiftiArray(where, shape, dtype)
     reversed_shape = shape[::-1]
     default = _voxel_chunks(shape, dtype.itemsize)[::-1]
@@ -333,7 +361,8 @@ def _affine(obj: xr.DataArray, spatial: tuple[Hashable, ...]) -> tuple[np.ndarra
     letters = [spatial_letter(d, obj[d].attrs if d in obj.coords else {}) for d in voxel]
     if sorted(map(str, letters)) != ["x", "y", "z"]:
         letters = ["x", "y", "z"]  # roles unknown: i, j, k along x, y, z
-    affine = np.eye(4)
+    affine = np.zeros((4, 4))  # a permuted axis order must leave no stray diagonal 1
+    affine[3, 3] = 1.0
     for j, (dim, letter) in enumerate(zip(voxel, letters)):
         step = _signed_step(obj, dim)
         origin = float(np.asarray(obj[dim].values, dtype=np.float64)[0])
@@ -378,6 +407,12 @@ def _check_target(path: str, overwrite: bool) -> None:
         raise StoreExistsError(f"{path!r} is a folder; pass the path of a .nii or .nii.gz file")
     if os.path.exists(path) and not overwrite:
         raise StoreExistsError(f"{path!r} exists; pass overwrite=True to replace it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise NiftiError(
+            f"the folder {folder!r} of {path!r} does not exist; create it first "
+            "(e.g. os.makedirs) or write to an existing folder"
+        )
 
 
 def to_nifti(obj: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
@@ -412,8 +447,8 @@ def to_nifti(obj: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bool
     SpatialDimError
         Not three spatial dims, or more than one other dim.
     NiftiError
-        A path not ending in .nii or .nii.gz, units on some spatial
-        coordinates only, or data nibabel cannot store.
+        A path not ending in .nii or .nii.gz, a folder that does not exist,
+        units on some spatial coordinates only, or data nibabel cannot store.
     StoreExistsError
         The file exists and ``overwrite`` is False, or the path is a folder.
     SpacingError

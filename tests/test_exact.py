@@ -478,3 +478,102 @@ def test_errors_speak_of_the_spacing_asked():
     with pytest.raises(xiso.MissingCoordinateError, match="assign one") as caught:
         da.drop_vars("z").iso.isotropic()
     assert "pass spacing=" not in str(caught.value)  # there, spacing= is the output's
+
+
+# --------------------------------------------------------------------------
+# found in review
+# --------------------------------------------------------------------------
+def test_a_target_running_the_other_way_keeps_integer_exactness():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        d = xr.DataArray(
+            rng.integers(0, 255, 30).astype("uint8"), dims="z", coords={"z": np.arange(30.0)}
+        )
+        t = xr.DataArray(np.zeros(8), dims="z", coords={"z": 3.0 + 1.5 * np.arange(8)})
+        up = d.iso.resample_like(t, method="area")
+        down = d.iso.resample_like(t.isel(z=slice(None, None, -1)), method="area")
+        np.testing.assert_array_equal(down.values[::-1], up.values)
+
+
+def test_flipping_the_axis_commutes_with_resampling():
+    z = xr.DataArray(np.arange(10.0), dims="z", coords={"z": np.arange(10) * 0.3})
+    flipped = z.isel(z=slice(None, None, -1))
+    for method in ("nearest", "area", "linear", "cubic"):
+        a = z.iso.resample(1.0, method=method)
+        b = flipped.iso.resample(1.0, method=method)
+        np.testing.assert_allclose(b.values[::-1], a.values, rtol=1e-14)
+        np.testing.assert_allclose(b.z.values[::-1], a.z.values, rtol=1e-14)
+
+
+def test_defaults_are_per_variable_in_a_dataset():
+    da = volume((10, 4, 4), (0.3, 1.0, 1.0), dtype="float64")
+    ds = xr.Dataset({"img": da, "nuc_labels": da.astype("uint16"), "mask": da > 50})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = ds.iso.isotropic()
+    xr.testing.assert_identical(out["img"], da.iso.isotropic(method="area").rename("img"))
+    expected = ds["nuc_labels"].iso.isotropic(method="nearest")
+    np.testing.assert_array_equal(out["nuc_labels"].values, expected.values)
+    assert out["mask"].dtype == bool
+    np.testing.assert_array_equal(out["mask"].values, ds["mask"].iso.resample(1.0).values)
+
+
+def test_tiny_ratios_keep_their_grid():
+    z = xr.DataArray(np.arange(3.0), dims="z", coords={"z": np.arange(3.0)})
+    out = z.iso.resample(1 / 150000)
+    assert out.sizes["z"] == 450000
+    assert out.z.values[-1] == pytest.approx(2.5 - 0.5 / 150000, abs=1e-9)
+    np.testing.assert_array_equal(out.values[:3], [0.0, 0.0, 0.0])  # the edge sample
+
+
+def test_cubic_with_nan_is_local_and_chunk_independent():
+    x = np.random.default_rng(0).random(200)
+    x[3], x[150] = np.nan, np.inf
+    z = xr.DataArray(x, dims="z", coords={"z": np.arange(200.0)})
+    a = z.iso.resample(2.0, method="cubic")
+    b = z.chunk(20).iso.resample(2.0, method="cubic").compute()
+    np.testing.assert_allclose(b.values, a.values, rtol=1e-13, equal_nan=True)
+    nan = np.isnan(a.values)
+    assert nan[1] and nan[75] and not nan[40]  # near the bad samples only
+    clean = x.copy()
+    clean[[3, 150]] = 0.0
+    far = ~nan
+    ref = xr.DataArray(clean, dims="z", coords={"z": np.arange(200.0)}).iso.resample(
+        2.0, method="cubic"
+    )
+    np.testing.assert_allclose(a.values[far], ref.values[far], rtol=1e-12)
+
+
+def test_large_reduction_linear_against_scipy():
+    x = np.random.default_rng(1).random(400)
+    z = xr.DataArray(x, dims="z", coords={"z": np.arange(400.0)})
+    out = z.iso.resample(40.0, method="linear")
+    u = np.clip(out_positions(400, 40.0), 0, 399)
+    smooth = ndimage.gaussian_filter1d(x, 19.5, mode="nearest")
+    ref = ndimage.map_coordinates(smooth, [u], order=1, mode="nearest")
+    np.testing.assert_allclose(out.values, ref, rtol=1e-12)
+
+
+def test_more_errors(tmp_path):
+    da = volume((10, 6, 5), (0.3, 1.0, 1.0))
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(FactorError, match="positive, finite length"):
+            da.iso.resample(bad)
+    with pytest.raises(FactorError, match=r"times larger than the data.*check the spacing's unit"):
+        da.iso.resample(1e-4)
+    one = da.isel(z=[0])
+    one.z.encoding.pop("spacing", None)
+    with pytest.raises(xiso.SpacingError, match=r"single sample.*encoding\['spacing'\] = step"):
+        one.iso.isotropic()
+    uneven = da.isel(z=[0, 1, 2, 4])
+    with pytest.raises(NonUniformSpacingError, match="no grid to resample from") as caught:
+        uneven.iso.isotropic()
+    assert "boundary" not in str(caught.value)
+    with pytest.raises(TypeError, match="map_over_datasets"):
+        xiso.resample(xr.DataTree(), 1.0)
+    with pytest.raises(DtypeError, match=r"^the DataArray: "):
+        da.rename(None).astype("datetime64[ns]").iso.resample(1.0, method="area")
+    path = tmp_path / "a.ome.zarr"
+    da.iso.to_ome_zarr(path)
+    with pytest.raises(OptionError, match="takes no rounding"):
+        xiso.open_ome_zarr(path, isotropic=True, rounding="int")

@@ -20,6 +20,7 @@ the blocks of ``downsample(f)``, and the coordinates are computed as it does
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,7 +33,6 @@ from . import grid
 from .blocks import (
     _label_reason,
     _layout_free,
-    _not_a_tree,
     _rebuild,
     _signed_step,
     spacing_info,
@@ -42,6 +42,7 @@ from .errors import (
     DtypeError,
     FactorError,
     MissingCoordinateError,
+    NonUniformSpacingError,
     OptionError,
     SpacingError,
     SpatialDimError,
@@ -71,26 +72,16 @@ class _Axis:
     values: np.ndarray  # the output coordinate
     spacing: float  # the output spacing (positive), recorded in encoding["spacing"]
     reverse: bool = False  # the output runs against the input
+    descending: bool = False  # the input coordinate descends
 
     def plan(self, method: str, antialias: bool) -> grid.AxisPlan:
+        # nearest: a centre on a cell edge takes the lower coordinate, so a
+        # descending axis takes the upper index (flipping commutes with resampling)
+        ties = "upper" if self.descending else "lower"
         plan = grid.plan_axis(
-            self.n, self.n_out, self.start, self.ratio, method, antialias=antialias
+            self.n, self.n_out, self.start, self.ratio, method, antialias=antialias, ties=ties
         )
-        if not self.reverse:
-            return plan
-        counts = np.diff(plan.indptr)[::-1]
-        order = np.concatenate(
-            [np.arange(plan.indptr[j], plan.indptr[j + 1]) for j in range(plan.n_out)][::-1]
-        )
-        return grid.AxisPlan(
-            plan.n_in,
-            plan.n_out,
-            np.concatenate([[0], np.cumsum(counts)]),
-            plan.indices[order],
-            plan.weights[order],
-            plan.method,
-            plan.sigma,
-        )
+        return plan.reversed() if self.reverse else plan
 
     @property
     def identity(self) -> bool:
@@ -107,6 +98,16 @@ class _Axis:
         return offset, f
 
 
+def _refuse_tree(obj: Any, func: str) -> None:
+    """A DataTree's nodes are resampled one by one, by the user's choice of nodes."""
+    if isinstance(obj, xr.DataTree):
+        raise TypeError(
+            f"{func}() takes a DataArray or Dataset, got a DataTree; resample its nodes "
+            f"with tree.map_over_datasets(lambda ds: ds.iso.{func}(...)) (a pyramid's "
+            "levels are better made again from the resampled level 0: .iso.pyramid())"
+        )
+
+
 def _coordinate(obj: xr.DataArray | xr.Dataset, dim: Hashable) -> xr.Variable:
     if dim not in obj.coords:
         raise SpatialDimError(
@@ -120,16 +121,17 @@ def _centred_axis(obj: xr.DataArray | xr.Dataset, dim: Hashable, spacing: float)
     """The grid of spacing ``spacing`` (in the coordinate's unit) centred on the
     field of view of ``dim``."""
     var = _coordinate(obj, dim)
-    step = _signed_step(dim, var)
+    step = _grid_of(obj, dim, var)
     n = obj.sizes[dim]
+    _check_spacing(dim, spacing)
     ratio = grid.as_fraction(spacing / abs(step))
     _check_ratio(dim, float(ratio), abs(step), spacing)
     n_out = grid.output_length(n, ratio)
     start = grid.centred_start(n, n_out, ratio)
-    axis = _Axis(dim, n, n_out, start, ratio, np.empty(0), spacing)
+    axis = _Axis(dim, n, n_out, start, ratio, np.empty(0), spacing, descending=step < 0)
     values = np.asarray(var.values, dtype=np.float64)
     if axis.identity:
-        return _Axis(dim, n, n_out, start, ratio, values, spacing)
+        return _Axis(dim, n, n_out, start, ratio, values, spacing, descending=step < 0)
     block = axis.block
     if block is not None and values.size:  # the block centres, as downsample computes them
         offset, f = block
@@ -138,15 +140,41 @@ def _centred_axis(obj: xr.DataArray | xr.Dataset, dim: Hashable, spacing: float)
     else:
         first = values[0] + float(start + ratio / 2 - Fraction(1, 2)) * step
         centres = first + np.arange(n_out) * np.copysign(spacing, step)
-    return _Axis(dim, n, n_out, start, ratio, centres, spacing)
+    return _Axis(dim, n, n_out, start, ratio, centres, spacing, descending=step < 0)
 
 
-def _check_ratio(dim: Hashable, ratio: float, step: float, spacing: float) -> None:
+# a result this many times the input's size (and above MAX_RESULT_ELEMENTS) is
+# taken for a unit mistake
+MAX_GROWTH = 1000
+MAX_RESULT_ELEMENTS = 2**31
+
+
+def _check_spacing(dim: Hashable, spacing: float) -> None:
     if not np.isfinite(spacing) or spacing <= 0:
         raise FactorError(
             f"the spacing asked of dimension {dim!r} is {spacing!r}; it must be a positive, "
             "finite length"
         )
+
+
+def _check_size(obj: xr.DataArray | xr.Dataset, axes: Mapping[Hashable, _Axis]) -> None:
+    """A FactorError when the result would be absurdly larger than ``obj``."""
+    growth = math.prod(a.n_out / a.n for a in axes.values() if a.n)
+    largest = max(
+        (math.prod(v.shape) for v in _data_variables(obj).values() if _touches(v, axes)),
+        default=0,
+    )
+    if growth > MAX_GROWTH and largest * growth > MAX_RESULT_ELEMENTS:
+        shown = ", ".join(f"{d!r} {a.n} -> {a.n_out}" for d, a in axes.items() if a.n_out > a.n)
+        raise FactorError(
+            f"the result would be {growth:.3g} times larger than the data ({shown} samples); "
+            "check the spacing's unit: a plain number is in the unit of the coarsest "
+            "spatial coordinate (pass a quantity such as '250 nm' to be sure), or resample "
+            "fewer dims with dims=[...]"
+        )
+
+
+def _check_ratio(dim: Hashable, ratio: float, step: float, spacing: float) -> None:
     if not 1 / MAX_TARGET_RATIO <= ratio <= MAX_TARGET_RATIO:
         raise FactorError(
             f"the spacing asked of dimension {dim!r} ({spacing:g}) is {ratio:.3g} times its "
@@ -154,17 +182,21 @@ def _check_ratio(dim: Hashable, ratio: float, step: float, spacing: float) -> No
         )
 
 
-def _method(
-    obj: xr.DataArray | xr.Dataset, axes: Mapping[Hashable, _Axis], method: str | None
+def _method_of(
+    name: Hashable, var: xr.Variable, axes: Mapping[Hashable, _Axis], method: str | None
 ) -> str:
-    """``method``, or the default: ``area`` unless a dim is enlarged (then
-    ``linear``), ``nearest`` for what looks like labels."""
+    """``method``, or the default for one variable: ``nearest`` for what looks
+    like labels and for booleans (masks), else ``linear`` if a dim is made finer,
+    else ``area``."""
     if method is not None:
         return get(method, "grid").name
-    variables = _data_variables(obj)
-    if any(_label_reason(k, v) for k, v in variables.items() if _touches(v, axes)):
+    if var.dtype.kind == "b" or _label_reason(name, var):
         return "nearest"
     return "linear" if any(a.ratio < 1 for a in axes.values()) else "area"
+
+
+def _what(name: Hashable) -> str:
+    return "the DataArray" if name is None else f"variable {name!r}"
 
 
 def _data_variables(obj: xr.DataArray | xr.Dataset) -> dict[Hashable, xr.Variable]:
@@ -177,26 +209,22 @@ def _touches(var: xr.Variable, axes: Mapping[Hashable, _Axis]) -> bool:
     return any(d in var.dims for d in axes)
 
 
-def _warn_labels(
-    obj: xr.DataArray | xr.Dataset, axes: Mapping[Hashable, _Axis], method: str, dtype: Any
-) -> None:
+def _warn_labels(name: Hashable, var: xr.Variable, method: str, dtype: Any) -> None:
+    """Warn when ``var`` looks like labels and ``method`` averages or ``dtype`` is a float."""
     to_float = dtype is not None and np.dtype(dtype).kind in "fc"
     invents = not get(method, "grid").label_safe
-    if not invents and not to_float:
+    reason = _label_reason(name, var) if invents or to_float else None
+    if reason is None:
         return
-    for name, var in _data_variables(obj).items():
-        reason = _label_reason(name, var) if _touches(var, axes) else None
-        if reason is None:
-            continue
-        harm = (
-            f"method={method!r} invents labels that do not exist"
-            if invents
-            else f"dtype={np.dtype(dtype).name!r} turns its labels into floats"
-        )
-        warn(
-            f"{name!r} looks like a label image ({reason}); {harm}: use method='nearest' "
-            "and leave dtype unset"
-        )
+    harm = (
+        f"method={method!r} invents labels that do not exist"
+        if invents
+        else f"dtype={np.dtype(dtype).name!r} turns its labels into floats"
+    )
+    warn(
+        f"{name!r} looks like a label image ({reason}); {harm}: use method='nearest' "
+        "and leave dtype unset"
+    )
 
 
 def _apply(
@@ -208,26 +236,32 @@ def _apply(
     skipna: bool | None,
     coords_from: Mapping[Hashable, xr.Variable] | None = None,
 ) -> T:
-    method = _method(obj, axes, method)
+    if method is not None:
+        get(method, "grid")  # OptionError before anything else
     dtype = None if dtype is None else parse_dtype(dtype)
-    _warn_labels(obj, axes, method, dtype)
     # dims whose grid does not change are not computed (every method gives the samples)
-    plans = {d: a.plan(method, antialias) for d, a in axes.items() if not a.identity}
-    nearest = {d: a.plan("nearest", antialias) for d, a in axes.items() if not a.identity}
+    moved = {d: a for d, a in axes.items() if not a.identity}
+    _check_size(obj, axes)
+    plans: dict[str, dict[Hashable, grid.AxisPlan]] = {}
+
+    def plans_of(how: str) -> dict[Hashable, grid.AxisPlan]:
+        if how not in plans:  # one set per method used (variables may differ)
+            plans[how] = {d: a.plan(how, antialias) for d, a in moved.items()}
+        return plans[how]
 
     def data_of(name: Hashable, var: xr.Variable) -> xr.Variable:
         if not _touches(var, axes):
             return var
+        how = _method_of(name, var, axes, method)
         try:
-            resample_dtype(var.dtype, method, dtype)
+            resample_dtype(var.dtype, how, dtype)
         except DtypeError as err:
-            raise DtypeError(f"variable {name!r}: {err}") from None
-        mine = {var.get_axis_num(d): p for d, p in plans.items() if d in var.dims}
+            raise DtypeError(f"{_what(name)}: {err}") from None
+        _warn_labels(name, var, how, dtype)
+        mine = {var.get_axis_num(d): p for d, p in plans_of(how).items() if d in var.dims}
         data = resample_array(var.data, mine, dtype=dtype, skipna=skipna)
         encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
         return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
-
-    moved = {d: a for d, a in axes.items() if not a.identity}
 
     def coord_of(name: Hashable, var: xr.Variable) -> xr.Variable:
         if coords_from is not None and name in coords_from and var.dims == (name,):
@@ -240,7 +274,7 @@ def _apply(
             encoding["spacing"] = axes[name].spacing
             return xr.Variable(var.dims, axes[name].values, dict(var.attrs), encoding)
         # other coordinates along resampled dims: the nearest sample's value
-        mine = {var.get_axis_num(d): p for d, p in nearest.items() if d in var.dims}
+        mine = {var.get_axis_num(d): p for d, p in plans_of("nearest").items() if d in var.dims}
         data = resample_array(var.data, mine, dtype=var.dtype)
         return xr.Variable(var.dims, data, dict(var.attrs), _layout_free(var.encoding, False))
 
@@ -263,9 +297,38 @@ def _common(value: Any, info: SpacingInfo) -> float:
     return common if isinstance(value, (int, float, np.number)) else _tidy(common)
 
 
+def _grid_of(obj: xr.DataArray | xr.Dataset, dim: Hashable, var: xr.Variable) -> float:
+    """The signed step of ``var``, the coordinate of ``dim`` in ``obj`` (or in the
+    object whose grid is wanted), with errors worded for resampling."""
+    try:
+        return _signed_step(dim, var)
+    except SpacingError as err:
+        raise _reworded(err, dim, var) from None
+
+
+def _reworded(err: SpacingError, dim: Hashable, var: xr.Variable | None) -> SpacingError:
+    """``err`` (worded for blocks or upsampling) worded for exact resampling, where
+    ``spacing=`` is the spacing asked for and there are no blocks."""
+    if isinstance(err, NonUniformSpacingError) and var is not None:
+        steps = np.diff(np.asarray(var.values, dtype=np.float64))
+        return NonUniformSpacingError(
+            f"the coordinate of dimension {dim!r} is not evenly spaced (steps from "
+            f"{float(steps.min())!r} to {float(steps.max())!r}), so it has no grid to "
+            f"resample from; interpolate it onto an evenly spaced one first (e.g. "
+            f"obj.interp({dim}=...))"
+        )
+    text = str(err)
+    if "pass spacing=" in text or "cannot be placed" in text:
+        return type(err)(
+            f"dimension {dim!r} has a single sample and no recorded spacing, so its "
+            f"cell is unknown; record it with obj[{dim!r}].encoding['spacing'] = step"
+        )
+    return err
+
+
 def _spacing_info(obj: xr.DataArray | xr.Dataset, dims: Any) -> SpacingInfo:
-    """:func:`spacing_info`, with a missing coordinate's fix worded for resampling
-    (there, ``spacing=`` is the spacing asked for, not the input's)."""
+    """:func:`spacing_info`, with errors worded for resampling (there,
+    ``spacing=`` is the spacing asked for, not the input's)."""
     try:
         return spacing_info(obj, dims=dims)
     except MissingCoordinateError as err:
@@ -273,6 +336,10 @@ def _spacing_info(obj: xr.DataArray | xr.Dataset, dims: Any) -> SpacingInfo:
         raise MissingCoordinateError(
             f"{text}: resampling puts new samples at positions computed from it"
         ) from None
+    except SpacingError as err:
+        dim = next((d for d in obj.dims if f"dimension {d!r}" in str(err)), None)
+        var = obj.coords[dim].variable if dim is not None and dim in obj.coords else None
+        raise _reworded(err, dim, var) from None
 
 
 def _native(value: float, info: SpacingInfo, dim: Hashable) -> float:
@@ -310,14 +377,15 @@ def resample(
         dims. With a mapping, its keys are the dims.
     method : {"area", "nearest", "linear", "cubic"}, optional
         ``area`` averages the input over each new cell, weighting every input
-        cell by its overlap (exact on integers; the total is kept where
-        ``n' s' = n s``; the block mean where the ratio is a whole number);
-        ``nearest`` takes the input sample whose cell holds the new centre
-        (ties to the lower one) and never invents a value (labels);
+        cell by its overlap (exact on integers up to 32 bits; the total is
+        kept where ``n' s' = n s``; the block mean where the ratio is a whole
+        number); ``nearest`` takes the input sample whose cell holds the new
+        centre (on an edge, the lower coordinate) and never invents a value;
         ``linear`` and ``cubic`` interpolate (B-spline order 1 and 3, as
         ``scipy.ndimage``) after a Gaussian anti-aliasing prefilter along the
-        reduced dims. Default: ``nearest`` for what looks like a label image,
-        else ``linear`` if a dim is made finer, else ``area``.
+        reduced dims. Default, per variable: ``nearest`` for what looks like a
+        label image and for booleans (masks), else ``linear`` if a dim is made
+        finer, else ``area``.
     dtype : dtype, optional
         Output dtype of the resampled data variables; by default the input's
         (integers rounded half to even and clipped, never truncated).
@@ -357,7 +425,7 @@ def resample(
     >>> out.values    # each the average over its cell, weighted by overlap
     array([1.2, 4.5, 7.8])
     """
-    _not_a_tree(obj, "resample", "resample")
+    _refuse_tree(obj, "resample")
     if isinstance(spacing, Mapping):
         if dims is not None:
             raise OptionError("pass the dims either as the keys of spacing or as dims=, not both")
@@ -412,7 +480,7 @@ def isotropic(
     >>> isotropic(da).sizes
     Frozen({'z': 3, 'y': 3})
     """
-    _not_a_tree(obj, "isotropic", "isotropic")
+    _refuse_tree(obj, "isotropic")
     info = _spacing_info(obj, dims)
     common = max(info.common.values()) if spacing is None else _common(spacing, info)
     axes = {d: _centred_axis(obj, d, _native(common, info, d)) for d in info.native}
@@ -424,9 +492,9 @@ def _target_axis(
 ) -> _Axis:
     """The grid of ``other``'s coordinate of ``dim``, in ``obj``'s sample units."""
     var = _coordinate(obj, dim)
-    step = _signed_step(dim, var)
+    step = _grid_of(obj, dim, var)
     target = other.coords[dim].variable
-    t_step = _signed_step(dim, target)
+    t_step = _grid_of(other, dim, target)
     t_values = np.asarray(target.values, dtype=np.float64)
     unit, t_unit = coordinate_unit(obj, dim), coordinate_unit(other, dim)
     scale = 1.0
@@ -439,13 +507,24 @@ def _target_axis(
         )
     reverse = (t_step > 0) != (step > 0)
     first = t_values[-1] if reverse else t_values[0]
+    _check_spacing(dim, abs(t_step) * scale)
     ratio = grid.as_fraction(abs(t_step) * scale / abs(step))
     _check_ratio(dim, float(ratio), abs(step), abs(t_step) * scale)
     c0 = float(np.asarray(var.values, dtype=np.float64)[0])
     # the first new centre in input samples, then the left edge of its cell
     u0 = grid.as_fraction((first * scale - c0) / step)
     start = u0 + Fraction(1, 2) - ratio / 2
-    return _Axis(dim, obj.sizes[dim], t_values.size, start, ratio, t_values, abs(t_step), reverse)
+    return _Axis(
+        dim,
+        obj.sizes[dim],
+        t_values.size,
+        start,
+        ratio,
+        t_values,
+        abs(t_step),
+        reverse,
+        descending=step < 0,
+    )
 
 
 def resample_like(
@@ -499,7 +578,7 @@ def resample_like(
     >>> bool((back.z == fine.z).all()), back.sizes["z"]
     (True, 10)
     """
-    _not_a_tree(obj, "resample_like", "resample_like")
+    _refuse_tree(obj, "resample_like")
     spatial = spacing_info(obj).native
     shared = [d for d in spatial if d in other.coords and other.coords[d].dims == (d,)]
     if not shared:

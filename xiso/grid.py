@@ -52,8 +52,10 @@ SPLINE_MARGIN = 40
 
 def as_fraction(value: float) -> Fraction:
     """``value`` as the nearest fraction with a denominator of at most
-    :data:`MAX_DENOMINATOR` (``1 / 0.3`` -> ``10/3``)."""
-    return Fraction(value).limit_denominator(MAX_DENOMINATOR)
+    :data:`MAX_DENOMINATOR` times ``max(1, 1 / |value|)`` (``1 / 0.3`` -> ``10/3``;
+    small ratios keep as many significant digits as large ones)."""
+    scale = max(1, math.ceil(1 / abs(value))) if value else 1
+    return Fraction(value).limit_denominator(MAX_DENOMINATOR * scale)
 
 
 def output_length(n: int, ratio: Fraction) -> int:
@@ -122,6 +124,24 @@ class AxisPlan:
         m = self.margin
         return max(0, int(idx.min()) - m), min(self.n_in, int(idx.max()) + 1 + m)
 
+    def reversed(self) -> AxisPlan:
+        """The same plan with the outputs in the opposite order."""
+        counts = np.diff(self.indptr)[::-1]
+        order = np.concatenate(
+            [np.arange(self.indptr[j], self.indptr[j + 1]) for j in range(self.n_out)][::-1]
+        ).astype(np.int64)
+        return AxisPlan(
+            self.n_in,
+            self.n_out,
+            np.concatenate([[0], np.cumsum(counts)]),
+            self.indices[order],
+            self.weights[order],
+            self.method,
+            self.sigma,
+            None if self.numerators is None else self.numerators[order],
+            self.denominator,
+        )
+
     @property
     def identity(self) -> bool:
         """True when every output is exactly one input sample, in order."""
@@ -150,9 +170,12 @@ def plan_axis(
     method: str,
     *,
     antialias: bool = True,
+    ties: str = "lower",
 ) -> AxisPlan:
     """The plan of ``method`` from ``n`` input samples to ``n_out`` output cells
-    of ``ratio`` input cells each, the first starting at ``start``."""
+    of ``ratio`` input cells each, the first starting at ``start``. ``ties``:
+    which cell ``nearest`` takes for a centre on the edge of two cells, the
+    ``"lower"`` or the ``"upper"`` index (the lower coordinate of a descending axis)."""
     if n < 1 or n_out < 1 or ratio <= 0:
         raise ValueError(f"no grid: n={n}, n_out={n_out}, ratio={ratio}")
     a, p, d = _scale(start, ratio)
@@ -162,17 +185,19 @@ def plan_axis(
         indptr, indices, overlap = _area(n, lo, lo + 2 * p, d)
         return AxisPlan(n, n_out, indptr, indices, overlap / (2 * p), method, 0.0, overlap, 2 * p)
     if method == "nearest":
-        # the cell holding the centre; a centre on a cell edge goes to the lower cell
-        cell = np.clip(-(-centre // (2 * d)) - 1, 0, n - 1)
+        # the cell holding the centre; a centre on a cell edge goes to ``ties``
+        below = -(-centre // (2 * d)) - 1 if ties == "lower" else centre // (2 * d)
+        cell = np.clip(below, 0, n - 1)
         return AxisPlan(n, n_out, np.arange(n_out + 1), cell, np.ones(n_out), method)
     sigma = float(ratio - 1) / 2 if antialias and ratio > 1 else 0.0
     u = np.clip(centre - d, 0, 2 * d * (n - 1))  # position from sample 0, clamped to the samples
     i0, m = np.divmod(u, 2 * d)
     if method == "linear":
-        indptr, indices, weights = _linear(n, i0, m, 2 * d)
         if sigma > 0:  # one sparse operator: interpolation after smoothing
-            indptr, indices, weights = _after_gaussian(n, (indptr, indices, weights), sigma)
+            indptr, indices, weights = _linear_after_gaussian(n, i0, m, 2 * d, sigma)
             sigma = 0.0
+        else:
+            indptr, indices, weights = _linear(n, i0, m, 2 * d)
     elif method == "cubic":
         indptr, indices, weights = _cubic(i0, m / (2 * d))
     else:
@@ -229,23 +254,31 @@ def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
     return phi / phi.sum()
 
 
-def _after_gaussian(
-    n: int, csr: tuple[np.ndarray, np.ndarray, np.ndarray], sigma: float
+def _linear_after_gaussian(
+    n: int, i0: np.ndarray, m: np.ndarray, cell: int, sigma: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows ``csr`` applied after a Gaussian of ``sigma`` (edges by nearest):
-    the product of the two sparse operators, indices ascending in each row."""
+    """The rows of linear interpolation at ``i0 + m / cell`` after a Gaussian of
+    ``sigma`` (scipy's kernel, edges by nearest), composed: output ``j`` weighs
+    input ``i0 + k`` by ``(1 - t) g[k] + t g[k - 1]``, the indices clamped to the
+    input (duplicates summed), in ascending order. Only the rows are built, so
+    the cost is the output's size times the kernel's, whatever the ratio."""
+    g = gaussian_weights(sigma)
+    radius = g.size // 2
+    t = (m / cell)[:, None]
+    k = np.arange(-radius, radius + 2)  # offsets from i0 that either neighbour reaches
+    padded = np.concatenate([[0.0], g, [0.0]])  # g[k] at padded[k + radius + 1]
+    w = (1.0 - t) * padded[k + radius + 1] + t * padded[k + radius]
+    cols = np.clip(i0[:, None] + k, 0, n - 1)
+    n_out = i0.size
+    # clamped indices repeat at the edges: sum their weights, in ascending order
     from scipy import sparse
 
-    w = gaussian_weights(sigma)
-    radius = w.size // 2
-    rows = np.repeat(np.arange(n), w.size)
-    cols = np.clip(rows + np.tile(np.arange(-radius, radius + 1), n), 0, n - 1)
-    smooth = sparse.csr_matrix((np.tile(w, n), (rows, cols)), shape=(n, n))
-    indptr, indices, weights = csr
-    rows_of = sparse.csr_matrix((weights, indices, indptr), shape=(indptr.size - 1, n))
-    product = (rows_of @ smooth).tocsr()
-    product.sort_indices()
-    return product.indptr.astype(np.int64), product.indices.astype(np.int64), product.data
+    matrix = sparse.coo_matrix(
+        (w.ravel(), (np.repeat(np.arange(n_out), k.size), cols.ravel())), shape=(n_out, n)
+    ).tocsr()
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    return matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data
 
 
 def _cubic(i0: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,7 +11,9 @@ Methods
     cell weighted by the length it shares with the output cell (separable).
     Integers are averaged exactly: the overlaps are whole multiples of a
     fraction of a cell, so each output is an exact fraction of integer sums,
-    rounded once, half to even (as the block mean of :mod:`xiso.reduce`; where
+    rounded once, half to even (as the block mean of :mod:`xiso.reduce`;
+    integer types up to 32 bits always, 64-bit ones while the sums stay below
+    2**52, beyond which they are averaged in float64; where
     every resampled axis is a whole number of input cells per output cell,
     aligned with the input, :func:`xiso.reduce.block_reduce` computes it).
     Floats are averaged in float64 and skip NaN as the block mean does: an
@@ -26,7 +28,10 @@ Methods
     mode="nearest")`` computes them). Where an axis is reduced, the input is
     first smoothed along it by a Gaussian of ``sigma = (ratio - 1) / 2``
     samples (``scipy.ndimage.gaussian_filter1d``, edges by nearest), as
-    scikit-image's ``resize`` does against aliasing.
+    scikit-image's ``resize`` does against aliasing. A NaN or inf input
+    gives NaN in the outputs that reach it: linear's two neighbours (and its
+    Gaussian); for cubic, whose prefilter is recursive, every output within
+    about 40 samples (plus the Gaussian's radius) of it.
 
 dtype policy
 ------------
@@ -169,6 +174,12 @@ def _rows(
         (weights.astype(work if exact else np.float64), indices - (base - pad), indptr),
         shape=(stop - start, rows),
     )
+    reach = (np.empty(0, np.int64), np.empty(0, np.int64))
+    if pad:  # each output's input rows, margin included, local to this slab
+        first = indices[indptr[:-1]] - base - plan.margin
+        last = indices[indptr[1:] - 1] - base + plan.margin + 1
+        size = rows - 2 * pad
+        reach = (np.clip(first, 0, size), np.clip(last, 0, size))
     moved = [np.moveaxis(p, axis, 0) for p in parts]
     shape = list(parts[0].shape)
     shape[axis] = stop - start
@@ -186,6 +197,14 @@ def _rows(
                 res = _exact_result(res, exact, out_dtype, step.clip)
             out_moved[(slice(None), *tile)] = res.reshape((stop - start, *tile_shape))
             continue
+        # cubic's recursive prefilter would carry a NaN or inf along the whole line
+        # (and so differ by chunking): they are zeroed here, and the outputs that
+        # reach them (within the prefilters' margin) are NaN below
+        bad = ~np.isfinite(x) if pad else None
+        if bad is not None and bad.any():
+            x = np.where(bad, 0.0, x)
+        else:
+            bad = None
         if plan.sigma > 0:
             x = ndimage.gaussian_filter1d(x, plan.sigma, axis=0, mode="nearest", truncate=4.0)
         if pad:
@@ -200,8 +219,17 @@ def _rows(
                 res[some] = res[some] / valid[some]
         else:
             res = np.asarray(matrix @ x)
+        if bad is not None:
+            res[_reaches(bad, reach)] = np.nan
         out_moved[(slice(None), *tile)] = _cast(res, out_dtype).reshape((stop - start, *tile_shape))
     return out
+
+
+def _reaches(bad: np.ndarray, reach: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Which outputs (rows) have a ``bad`` input row within their reach ``[lo, hi)``."""
+    counts = np.concatenate([np.zeros((1, bad.shape[1]), np.int64), np.cumsum(bad, axis=0)])
+    lo, hi = reach
+    return (counts[hi] - counts[lo]) > 0
 
 
 def _rows_of_blocks(*parts: np.ndarray, **options: Any) -> np.ndarray:

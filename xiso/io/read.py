@@ -384,6 +384,11 @@ def open_ome_zarr(
             "near_isotropic=True and isotropic=True ask for two different grids; pass one "
             "(isotropic is exact, near_isotropic reduces by power-of-two blocks)"
         )
+    if isotropic and rounding != "pow2":
+        raise OptionError(
+            f"rounding={rounding!r} rounds the blocks of near_isotropic=True; isotropic=True "
+            "resamples exactly and takes no rounding: drop it"
+        )
     da, array = open_level(
         store, level=level, label=label, chunks=chunks, storage_options=storage_options
     )

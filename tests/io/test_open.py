@@ -199,3 +199,14 @@ def test_cli_input_spacing(files, tmp_path, capsys):
     assert "write DIM=VALUE" in capsys.readouterr().err
     assert main(["convert", "--input-spacing", "z=1", str(out), str(tmp_path / "y")]) == 1
     assert "whose spacing its own metadata gives" in capsys.readouterr().err
+
+
+def test_info_refuses_planes_that_differ(files, capsys):
+    """The planes' headers are checked at open, so `xiso info` fails as convert would."""
+    tifffile.imwrite(files["planes"] / "p9.tif", np.full((8, 8), -3, "int16"))
+    spacing = ["--input-spacing", "z=2", "--input-spacing", "y=0.5", "--input-spacing", "x=0.5"]
+    assert main(["info", *spacing, str(files["planes"])]) == 1
+    err = capsys.readouterr().err
+    assert "p9.tif' is a (8, 8) int16 plane, but" in err and "p0.tif' is a (8, 8) uint16" in err
+    with pytest.raises(xiso.io.tiff.TiffError, match="must have the same shape and dtype"):
+        xiso.open(files["planes"], spacing={"z": 2, "y": 0.5, "x": 0.5})

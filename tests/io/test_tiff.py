@@ -122,8 +122,8 @@ def test_imagej_calibrated_without_spacing_is_one(tmp_path):
     assert xiso.open_tiff(path).iso.spacing == {"z": 1.0, "y": 1.0, "x": 1.0}
     assert xiso.open_tiff(path).z.attrs["units"] == "nanometer"
     tifffile.imwrite(path, data, imagej=True, resolution=(2.0, 2.0), metadata={"axes": "ZYX"})
-    with pytest.raises(xiso.SpacingError, match="does not say the spacing of dimension 'z'"):
-        xiso.open_tiff(path)
+    with pytest.raises(xiso.SpacingError, match="does not say the spacing of dimensions 'z', 'y',"):
+        xiso.open_tiff(path)  # no unit: the resolution says nothing either
 
 
 def test_imagej_micro_sign_escape(tmp_path):
@@ -233,10 +233,36 @@ def test_bad_inputs(tmp_path):
 
 def test_a_damaged_plane_is_named_when_computed(tmp_path):
     folder = _planes(tmp_path / "planes", n=3)
-    tifffile.imwrite(folder / "img_1.tif", np.zeros((7, 7), "uint16"))  # another shape
+    plane = (folder / "img_1.tif").read_bytes()
+    with tifffile.TiffFile(folder / "img_1.tif") as tif:
+        (offset,) = tif.pages.first.dataoffsets
+    (folder / "img_1.tif").write_bytes(plane[: offset + 4])  # the header, not the pixels
     da = xiso.open_tiff(folder, spacing={"z": 1, "y": 1, "x": 1})
     with pytest.raises(TiffError, match=r"reading '.*img_1.tif' at \[0:5, 0:6\] failed"):
         da.compute()
+
+
+@pytest.mark.parametrize(
+    ("plane", "found"),
+    [
+        (np.full((5, 6), -3, "int16"), r"\(5, 6\) int16"),  # the same itemsize
+        (np.full((5, 6), 1.5, "float16"), r"\(5, 6\) float16"),
+        (np.zeros((7, 7), "uint16"), r"\(7, 7\) uint16"),
+    ],
+)
+def test_planes_that_differ_are_refused_at_open(tmp_path, plane, found):
+    folder = _planes(tmp_path / "planes", n=12)
+    tifffile.imwrite(folder / "img_10.tif", plane)
+    tifffile.imwrite(folder / "img_11.tif", plane)
+    with pytest.raises(
+        TiffError,
+        match=rf"'.*img_10.tif' is a {found} plane, but '.*img_0.tif' is a \(5, 6\) uint16 one; "
+        r"every plane of '.*planes' must have the same shape and dtype",
+    ):
+        xiso.open_tiff(folder, spacing={"z": 1, "y": 1, "x": 1})
+    (folder / "img_3.tif").write_bytes(b"not a tiff")
+    with pytest.raises(TiffError, match=r"'.*img_3.tif', a plane of '.*planes', is not a readable"):
+        xiso.open_tiff(folder, spacing={"z": 1, "y": 1, "x": 1})
 
 
 def test_lazy_tiled_and_compressed(tmp_path, raise_if_dask_computes):
@@ -293,3 +319,141 @@ def test_round_trip_through_ome_zarr(tmp_path, ome, hyperstack, kind):
     for dim in da.dims:
         np.testing.assert_array_equal(back[dim].values, da[dim].values)
     np.testing.assert_array_equal(back.values, da.values)
+
+
+def test_imagej_units_of_each_axis(tmp_path):
+    """ImageJ's unit is that of x (and of y, z unless yunit, zunit say another);
+    finterval is in tunit."""
+    path = tmp_path / "ij.tif"
+    data = np.zeros((3, 4, 5, 6), "uint8")
+    tifffile.imwrite(
+        path,
+        data,
+        imagej=True,
+        resolution=(1 / 0.25, 1 / 0.5),  # pixels per unit: x 0.25 um, y 0.5 mm
+        metadata={
+            "axes": "TZYX",
+            "finterval": 0.5,
+            "tunit": "ms",
+            "spacing": 500,
+            "unit": "um",
+            "zunit": "nm",
+            "yunit": "mm",
+        },
+    )
+    da = xiso.open_tiff(path)
+    np.testing.assert_array_equal(da.t.values, np.arange(3) * 0.5)
+    assert {d: da[d].attrs["units"] for d in da.dims} == {
+        "t": "millisecond",
+        "z": "nanometer",
+        "y": "millimeter",
+        "x": "micrometer",
+    }
+    assert da.iso.spacing == {"z": 500.0, "y": 0.5, "x": 0.25}
+    tifffile.imwrite(
+        path,
+        data[0],
+        imagej=True,
+        metadata={"axes": "ZYX", "spacing": 500, "unit": "um", "zunit": "nm"},
+    )
+    da = xiso.open_tiff(path)
+    assert (da.z.attrs["units"], da.x.attrs["units"]) == ("nanometer", "micrometer")
+    assert da.iso.spacing["z"] == 500.0
+
+
+def _uncalibrated(path):
+    tifffile.imwrite(
+        path, np.zeros((3, 4, 5), "uint8"), photometric="minisblack", metadata={"axes": "ZYX"}
+    )
+    return path
+
+
+def test_a_number_takes_the_unit_of_quantities_passed(tmp_path):
+    path = _uncalibrated(tmp_path / "uncalibrated.tif")
+    da = xiso.open_tiff(path, spacing={"z": 2, "y": "0.5 um", "x": "0.5 um"})
+    assert {d: da[d].attrs["units"] for d in da.dims} == dict.fromkeys("zyx", "micrometer")
+    assert da.iso.spacing == {"z": 2.0, "y": 0.5, "x": 0.5}
+    assert da.iso.factors() == {"z": 1, "y": 4, "x": 4}
+    with pytest.raises(xiso.UnitError, match=r"spacing of 'z' is 2, a number without unit, but"):
+        xiso.open_tiff(path, spacing={"z": 2, "y": "0.5 um", "x": "500 nm"})
+
+
+def test_a_unitless_step_among_units_is_refused_at_open(tmp_path):
+    path = tmp_path / "ij.tif"  # ImageJ, uncalibrated: z is 2 (pixels)
+    tifffile.imwrite(
+        path, np.zeros((3, 4, 5), "uint8"), imagej=True, metadata={"axes": "ZYX", "spacing": 2.0}
+    )
+    with pytest.raises(
+        xiso.UnitError,
+        match=r"gives dimension 'z' a spacing without unit.*pass spacing=\{'z': '2 um'\}",
+    ):
+        xiso.open_tiff(path, spacing={"y": "0.5 um", "x": "0.5 um"})
+    da = xiso.open_tiff(path, spacing={"z": "1 um", "y": "0.5 um", "x": "0.5 um"})
+    assert da.z.attrs["units"] == "micrometer"
+
+
+def test_an_unknown_ome_unit_can_be_replaced(tmp_path):
+    path = tmp_path / "frames.ome.tif"
+    tifffile.imwrite(
+        path,
+        np.zeros((3, 4, 5), "uint16"),
+        ome=True,
+        metadata={
+            "axes": "ZYX",
+            "PhysicalSizeZ": 2.0,
+            "PhysicalSizeZUnit": "reference frame",
+            "PhysicalSizeY": 0.5,
+            "PhysicalSizeX": 0.5,
+        },
+    )
+    with pytest.raises(
+        xiso.UnitError,
+        match=r"gives dimension 'z' the unit 'reference frame', which xiso cannot read; pass "
+        r"spacing=\{'z': '2 um'\}",
+    ):
+        xiso.open_tiff(path)
+    da = xiso.open_tiff(path, spacing={"z": "2 um"})
+    assert {d: da[d].attrs["units"] for d in da.dims} == dict.fromkeys("zyx", "micrometer")
+    assert da.iso.spacing == {"z": 2.0, "y": 0.5, "x": 0.5}
+
+
+def _without_resolution_unit(path):
+    """Rename the ResolutionUnit tag (296, SHORT, 1) of a tifffile file to a private one."""
+    data = path.read_bytes()
+    entry = (296).to_bytes(2, "little") + b"\x03\x00\x01\x00\x00\x00"
+    assert data.count(entry) == 3  # one per page
+    path.write_bytes(data.replace(entry, (65000).to_bytes(2, "little") + entry[2:]))
+    with tifffile.TiffFile(path) as tif:
+        assert "ResolutionUnit" not in tif.pages.first.tags
+        assert tif.pages.first.tags["XResolution"].value == (72, 1)
+
+
+@pytest.mark.parametrize("unit", ["INCH", "NONE", "missing"])
+def test_a_resolution_in_inches_says_no_spacing(tmp_path, unit):
+    """72 dpi is what editors (and tifffile) write, not a pixel size."""
+    path = tmp_path / "plain.tif"
+    tifffile.imwrite(
+        path,
+        np.zeros((3, 4, 5), "uint8"),
+        photometric="minisblack",
+        resolution=(72, 72),
+        resolutionunit="INCH" if unit == "missing" else unit,
+        metadata={"axes": "ZYX"},
+    )
+    if unit == "missing":
+        _without_resolution_unit(path)
+    with pytest.raises(
+        xiso.SpacingError, match=r"does not say the spacing of dimensions 'z', 'y', 'x'"
+    ):
+        xiso.open_tiff(path)
+    folder = _planes(tmp_path / "planes", n=2, resolution=(72, 72), resolutionunit="INCH")
+    with pytest.raises(xiso.SpacingError, match=r"dimensions 'z', 'y', 'x'; pass spacing="):
+        xiso.open_tiff(folder)
+    tifffile.imwrite(  # ImageJ's own unit still calibrates the resolution
+        path,
+        np.zeros((3, 4, 5), "uint8"),
+        imagej=True,
+        resolution=(4.0, 4.0),
+        metadata={"axes": "ZYX", "unit": "um", "spacing": 1.0},
+    )
+    assert xiso.open_tiff(path).iso.spacing == {"z": 1.0, "y": 0.25, "x": 0.25}

@@ -9,16 +9,25 @@ converts chunk by chunk. The result meets the reader contract of
 axis               OME-TIFF                   ImageJ (and plain TIFF)
 =================  =========================  ===============================
 dims               ``DimensionOrder``         the hyperstack axes (TZCYX)
-z spacing          ``PhysicalSizeZ(+Unit)``   ``spacing`` with ``unit``
-y, x spacing       ``PhysicalSizeY/X(+Unit)`` resolution tags with ``unit``
-                                              (or ``ResolutionUnit``)
-t step             ``TimeIncrement(+Unit)``   ``finterval`` (seconds)
+z spacing          ``PhysicalSizeZ(+Unit)``   ``spacing`` with ``zunit``
+                                              (else ``unit``)
+y, x spacing       ``PhysicalSizeY/X(+Unit)`` resolution tags with ``yunit``
+                                              / ``unit`` (else a
+                                              ``ResolutionUnit`` of
+                                              CENTIMETER; inches and no
+                                              unit say nothing)
+t step             ``TimeIncrement(+Unit)``   ``finterval`` with ``tunit``
+                                              (else seconds)
 channel labels     ``Channel/@Name``          0..n-1
 =================  =========================  ===============================
 
 A folder or glob of 2-D planes is one z stack, in the natural order of the
 file names (``img_2`` before ``img_10``); its y and x spacing are read from
-the first plane, its z spacing must be passed.
+the first plane, its z spacing must be passed; every plane must have the
+shape and dtype of the first (checked from the headers at open).
+
+A unit the file gives that xiso cannot read is an error only for a dim
+``spacing=`` does not give.
 """
 
 from __future__ import annotations
@@ -37,7 +46,6 @@ import xarray as xr
 
 from ..errors import SpacingError, SpatialDimError, UnitError, XisoError
 from ..units import (
-    TIFF_RESOLUTION_UNITS,
     check_length,
     is_quantity,
     ngff_name,
@@ -60,13 +68,19 @@ _DIM_OF_LETTER = {"T": "t", "C": "c", "Z": "z", "Y": "y", "X": "x"}
 _GENERIC = ("I", "Q")
 _SPACE = ("z", "y", "x")
 _PIXEL_UNITS = ("", "pixel", "pixels", "px")
+# ResolutionUnit codes that name a length: CENTIMETER, and tifffile's MILLIMETER and
+# MICROMETER. NONE and INCH (the 72 dpi every editor writes) say no physical size.
+_RESOLUTION_LENGTHS = {3: "centimeter", 4: "millimeter", 5: "micrometer"}
 
 
 @dataclass
 class _Meta:
-    """What a file says: (step, NGFF unit or None) per dim, channel labels, attrs."""
+    """What a file says: (step, NGFF unit or None) per dim, channel labels, attrs;
+    ``unreadable`` holds, per dim, why its unit cannot be read (an error only
+    when ``spacing=`` does not give that dim)."""
 
     steps: dict[str, tuple[float, str | None]] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
     channels: list[str] | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
 
@@ -119,6 +133,16 @@ def _unit(text: Any, dim: str, where: str) -> str | None:
     return name
 
 
+def _read_unit(meta: _Meta, text: Any, dim: str, where: str) -> tuple[str | None, bool]:
+    """(NGFF unit or None, readable): an unreadable unit is noted in
+    ``meta.unreadable`` instead of raised, so ``spacing=`` can stand in for it."""
+    try:
+        return _unit(text, dim, where), True
+    except UnitError:
+        meta.unreadable[dim] = f"{where} gives dimension {dim!r} the unit {str(text).strip()!r}"
+        return None, False
+
+
 def _ome_meta(xml: str, where: str) -> _Meta:
     """Spacing, time step and channel names of the first image of an OME-XML text."""
     from xml.etree import ElementTree
@@ -135,11 +159,15 @@ def _ome_meta(xml: str, where: str) -> _Meta:
         size = pixels.get(f"PhysicalSize{letter}")
         if size is not None:
             dim = letter.lower()
-            unit = _unit(pixels.get(f"PhysicalSize{letter}Unit", "µm"), dim, repr(where))
-            meta.steps[dim] = (float(size), unit)
+            text = pixels.get(f"PhysicalSize{letter}Unit", "µm")
+            unit, readable = _read_unit(meta, text, dim, repr(where))
+            if readable:
+                meta.steps[dim] = (float(size), unit)
     increment = pixels.get("TimeIncrement")
     if increment is not None:
-        meta.steps["t"] = (float(increment), _unit(pixels.get("TimeIncrementUnit", "s"), "t", ""))
+        unit, readable = _read_unit(meta, pixels.get("TimeIncrementUnit", "s"), "t", repr(where))
+        if readable:
+            meta.steps["t"] = (float(increment), unit)
     channels = [el for el in pixels if el.tag.rsplit("}", 1)[-1] == "Channel"]
     names = [el.get("Name") for el in channels]
     if names and all(names):
@@ -152,35 +180,49 @@ def _ome_meta(xml: str, where: str) -> _Meta:
     return meta
 
 
-def _resolution(page: Any, unit: str | None, where: str) -> dict[str, tuple[float, str | None]]:
-    """y and x spacing from the resolution tags (pixels per unit), when they say one."""
+def _resolution(
+    page: Any, units: Mapping[str, str | None] | None = None
+) -> dict[str, tuple[float, str | None]]:
+    """y and x spacing from the resolution tags (pixels per unit), when they say
+    one: in the unit ``units`` gives the dim (ImageJ's own), else in the
+    ``ResolutionUnit`` when it is a length. A resolution in inches or without
+    unit (72 dpi, the default of editors and tifffile) says no physical size."""
     tags = page.tags
     if "XResolution" not in tags or "YResolution" not in tags:
         return {}
     code = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
-    tag_unit = TIFF_RESOLUTION_UNITS.get(code)
-    unit = unit if unit is not None else tag_unit
+    tag_unit = _RESOLUTION_LENGTHS.get(code)
     steps: dict[str, tuple[float, str | None]] = {}
     for dim, name in (("y", "YResolution"), ("x", "XResolution")):
+        unit = (units or {}).get(dim) or tag_unit
         num, den = tags[name].value
-        if num == 0 or den == 0:
+        if unit is None or num == 0 or den == 0:
             continue
-        if unit is None and num == den:
-            continue  # 1 pixel per unit, no unit: tifffile's default, says nothing
         steps[dim] = (den / num, unit)
     return steps
 
 
 def _imagej_meta(ij: Mapping[str, Any], page: Any, where: str) -> _Meta:
+    """ImageJ's calibration: ``unit`` is that of x, and of y and z unless
+    ``yunit``, ``zunit`` say another; ``finterval`` is in ``tunit`` (seconds
+    by default)."""
     meta = _Meta()
-    unit = _unit(ij.get("unit"), "x", repr(where))
-    meta.steps.update(_resolution(page, unit, where))
-    if ij.get("spacing") is not None:
-        meta.steps["z"] = (float(ij["spacing"]), unit)
-    elif unit is not None:  # ImageJ leaves out spacing=1.0 of a calibrated image
-        meta.steps["z"] = (1.0, unit)
+    units: dict[str, str | None] = {}
+    readable: dict[str, bool] = {}
+    for dim, key in (("z", "zunit"), ("y", "yunit"), ("x", "unit")):
+        text = ij.get(key, ij.get("unit"))
+        units[dim], readable[dim] = _read_unit(meta, text, dim, repr(where))
+    resolution = _resolution(page, units)
+    meta.steps.update({d: step for d, step in resolution.items() if readable[d]})
+    if readable["z"]:
+        if ij.get("spacing") is not None:
+            meta.steps["z"] = (float(ij["spacing"]), units["z"])
+        elif units["z"] is not None:  # ImageJ leaves out spacing=1.0 of a calibrated image
+            meta.steps["z"] = (1.0, units["z"])
     if ij.get("finterval"):
-        meta.steps["t"] = (float(ij["finterval"]), "second")
+        unit, ok = _read_unit(meta, ij.get("tunit", "sec"), "t", repr(where))
+        if ok:
+            meta.steps["t"] = (float(ij["finterval"]), unit or "second")
     return meta
 
 
@@ -189,7 +231,7 @@ def _file_meta(tif: Any, where: str) -> _Meta:
         return _ome_meta(tif.ome_metadata, where)
     if tif.is_imagej and tif.imagej_metadata is not None:
         return _imagej_meta(tif.imagej_metadata, tif.pages.first, where)
-    return _Meta(steps=_resolution(tif.pages.first, None, where))
+    return _Meta(steps=_resolution(tif.pages.first))
 
 
 def _dims(axes: str, where: str) -> list[str]:
@@ -302,16 +344,41 @@ def _given(dim: Hashable, value: Any, file_unit: str | None) -> tuple[float, str
     return step, unit
 
 
+def _number_units(
+    steps: dict[str, tuple[float, str | None]],
+    bare: Sequence[Hashable],
+    spacing: Mapping[Hashable, Any],
+) -> None:
+    """Give the numbers of ``bare`` (space dims the file gives no unit) the unit
+    of the other space dims, from the file or from quantities in ``spacing``."""
+    others = {u for d, (_, u) in steps.items() if d in _SPACE and u is not None and d not in bare}
+    if not bare or not others:
+        return
+    if len(others) > 1:
+        d = bare[0]
+        raise UnitError(
+            f"spacing of {d!r} is {spacing[d]!r}, a number without unit, but the other "
+            f"spatial dims are in {', '.join(map(repr, sorted(others)))}; pass a quantity "
+            f"such as spacing={{{d!r}: '{spacing[d]} um'}}"
+        )
+    (unit,) = others
+    for d in bare:
+        steps[str(d)] = (steps[str(d)][0], unit)
+
+
 def resolve_steps(
     dims: Sequence[str],
     said: Mapping[str, tuple[float, str | None]],
     spacing: Mapping[Hashable, Any] | None,
     where: str,
+    unreadable: Mapping[str, str] | None = None,
 ) -> dict[str, tuple[float, str | None]]:
     """(step, unit) of every space and time dim: ``spacing=`` over what the file
-    says. A number passed for a dim the file gives no unit takes the unit of
-    the file's other space dims when they agree (a folder of planes says y
-    and x, the caller z). Every space dim must have a step."""
+    says. A number passed for a space dim the file gives no unit takes the
+    unit of the other space dims (from the file, or quantities in
+    ``spacing``; a folder of planes says y and x, the caller z). Every space
+    dim must have a step, and the space dims all a unit or none. A dim in
+    ``unreadable`` (its unit in the file cannot be read) needs ``spacing=``."""
     spacing = dict(spacing or {})
     unknown = [d for d in spacing if d not in dims]
     if unknown:
@@ -325,15 +392,25 @@ def resolve_steps(
             f"spacing names {stepless[0]!r}, which is neither a spatial dim nor time; pass "
             "spacing for z, y, x or t only"
         )
-    space_units = {said[d][1] for d in _SPACE if d in said and d in dims}
-    shared = space_units.pop() if len(space_units) == 1 else None
+    unread = [d for d in dims if d in (unreadable or {}) and d not in spacing]
+    if unread:
+        kind = "a time unit" if unread == ["t"] else "a length unit"
+        example = ", ".join(f"{d!r}: {'2 s' if d == 't' else '2 um'!r}" for d in unread)
+        raise UnitError(
+            f"{(unreadable or {})[unread[0]]}, which xiso cannot read; pass "
+            f"spacing={{{example}}} with {kind}"
+        )
     steps = {d: said[d] for d in dims if d in said and d in (*_SPACE, "t")}
+    bare: list[Hashable] = []
     for d, value in spacing.items():
         name = str(d)
-        default = said[name][1] if name in said else (shared if name in _SPACE else None)
-        steps[name] = _given(d, value, default)
-        if name in _SPACE and steps[name][1] is not None:
+        file_unit = said[name][1] if name in said else None
+        steps[name] = _given(d, value, file_unit)
+        if name in _SPACE and steps[name][1] is None:
+            bare.append(d)
+        elif name in _SPACE:
             check_length(name, steps[name][1])  # '2 s' is no spacing of z
+    _number_units(steps, bare, spacing)
     missing = [d for d in dims if d in _SPACE and d not in steps]
     if missing:
         example = ", ".join(f"{d!r}: 2.0" for d in missing)
@@ -341,6 +418,14 @@ def resolve_steps(
             f"{where!r} does not say the spacing of dimension{'s' * (len(missing) > 1)} "
             f"{', '.join(map(repr, missing))}; pass spacing={{{example}}} (a number in the "
             "unit of the other axes, or a quantity such as '2 um')"
+        )
+    unitless = [d for d in dims if d in _SPACE and steps[d][1] is None]
+    if unitless and len(unitless) < len([d for d in dims if d in _SPACE]):
+        example = ", ".join(f"{d!r}: '{steps[d][0]:g} um'" for d in unitless)
+        raise UnitError(
+            f"{where!r} gives dimension{'s' * (len(unitless) > 1)} "
+            f"{', '.join(map(repr, unitless))} a spacing without unit, and the other spatial "
+            f"dims one with a unit; pass spacing={{{example}}} with the unit meant"
         )
     return steps
 
@@ -399,7 +484,35 @@ def _read(path: Any) -> tuple[_TiffArray, list[str], _Meta, str]:
             f"{axes!r}; open each multi-plane file with open_tiff(file) instead"
         )
     meta.steps.pop("z", None)  # a plane's own z says nothing about the stack
+    meta.unreadable.pop("z", None)
+    _check_planes(files, where)
     return _TiffArray(files, sequence=True), ["z", *_dims(axes, where)], meta, where
+
+
+def _check_planes(files: Sequence[str], where: str) -> None:
+    """Every plane has the shape and dtype of the first, by its header (no
+    pixel is read): else the stack would fail, or be reinterpreted, when read."""
+    import tifffile
+
+    found: tuple[tuple[int, ...], np.dtype] | None = None
+    for file in files:
+        try:
+            with tifffile.TiffFile(file) as tif:
+                series = tif.series[0]
+                here = (tuple(series.shape), np.dtype(series.dtype))
+        except (tifffile.TiffFileError, IndexError, OSError) as err:
+            raise TiffError(
+                f"{file!r}, a plane of {where!r}, is not a readable TIFF file ({err}); "
+                "remove or replace it"
+            ) from None
+        if found is None:
+            found = here
+        elif here != found:
+            raise TiffError(
+                f"{file!r} is a {here[0]} {here[1]} plane, but {files[0]!r} is a {found[0]} "
+                f"{found[1]} one; every plane of {where!r} must have the same shape and "
+                f"dtype: convert or remove {file!r}"
+            )
 
 
 def open_tiff(
@@ -418,10 +531,12 @@ def open_tiff(
         planes, stacked along z in the natural order of their names.
     spacing : mapping, optional
         Spacing per dim, over what the file says: a number (in the unit the
-        file gives that dim, else in that of its other spatial axes, else
-        unitless), a string such as ``"2 um"`` or a pint quantity. Needed for
-        every spatial dim whose spacing the file does not say (always z for a
-        folder of planes).
+        file gives that dim, else in that of the other spatial axes, from the
+        file or from quantities in ``spacing``, else unitless), a string such
+        as ``"2 um"`` or a pint quantity. Needed for every spatial dim whose
+        spacing the file does not say (always z for a folder of planes; y and
+        x when the resolution is in inches or has no unit) or whose unit
+        xiso cannot read.
     chunks : optional
         Dask chunks (an int, a tuple, or a mapping keyed by dim name); default
         as stored (one plane, strip or tile per chunk).
@@ -440,13 +555,16 @@ def open_tiff(
     ------
     TiffError
         No such file or no TIFF files in the folder, a file that is no TIFF,
-        a folder whose files are not 2-D planes, or (when computed) a plane
-        that cannot be read.
+        a folder whose files are not 2-D planes or whose planes differ in
+        shape or dtype (from their headers, at open), or (when computed) a
+        plane that cannot be read.
     SpacingError
         A spatial dim whose spacing neither the file nor ``spacing`` gives, or
         a spacing that is not a positive number.
     UnitError
-        A unit that is neither a length nor a time xiso can name.
+        A unit that is neither a length nor a time xiso can name (from the
+        file only for a dim ``spacing`` does not give), or spatial dims of
+        which some have a unit and others none.
     SpatialDimError
         ``spacing`` names a dim the image does not have.
 
@@ -465,7 +583,7 @@ def open_tiff(
     from .read import _dask_chunks
 
     array, dims, meta, where = _read(path)
-    steps = resolve_steps(dims, meta.steps, spacing, where)
+    steps = resolve_steps(dims, meta.steps, spacing, where, meta.unreadable)
     data = dsa.from_array(
         array,
         chunks=_dask_chunks(array, chunks, dims),  # type: ignore[arg-type]

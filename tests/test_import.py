@@ -110,3 +110,13 @@ def test_lazy_names_are_typed():
             for stmt in node.body:
                 typed.update(a.asname or a.name for a in stmt.names)
     assert set(xiso._LAZY) == typed
+
+
+def test_what_the_resamplers_import_is_a_runtime_dependency():
+    """xiso.grid and xiso.interp import scipy on first use: a plain
+    ``pip install xiso`` must bring it (it once came only with the test extras)."""
+    from importlib.metadata import requires
+
+    plain = [r.split(";")[0] for r in requires("xiso") or [] if "extra ==" not in r]
+    names = {r.split(">")[0].split("=")[0].split("[")[0].strip().lower() for r in plain}
+    assert {"scipy", "numpy", "tifffile"} <= names

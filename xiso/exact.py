@@ -90,12 +90,9 @@ class _Axis:
     @property
     def block(self) -> tuple[int, int] | None:
         """``(offset, f)`` when the new cells are whole blocks of ``f`` input cells."""
-        if self.reverse or self.ratio.denominator != 1 or self.start.denominator != 1:
+        if self.reverse:
             return None
-        offset, f = int(self.start), int(self.ratio)
-        if offset < 0 or offset + self.n_out * f > self.n:
-            return None
-        return offset, f
+        return grid.whole_blocks(self.n, self.n_out, self.start, self.ratio)
 
 
 def _refuse_tree(obj: Any, func: str) -> None:

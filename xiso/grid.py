@@ -65,6 +65,18 @@ def output_length(n: int, ratio: Fraction) -> int:
     return max(1, -(-twice // (2 * ratio.numerator)))
 
 
+def whole_blocks(n: int, n_out: int, start: Fraction, ratio: Fraction) -> tuple[int, int] | None:
+    """``(offset, f)`` when the ``n_out`` cells are whole blocks of ``f`` input
+    cells starting at input ``offset``, all inside the input (the blocks of
+    ``downsample(f)`` on ``input[offset:]``); None otherwise."""
+    if ratio.denominator != 1 or start.denominator != 1:
+        return None
+    offset, f = int(start), int(ratio)
+    if offset < 0 or offset + n_out * f > n:
+        return None
+    return offset, f
+
+
 def centred_start(n: int, n_out: int, ratio: Fraction) -> Fraction:
     """Left edge of the first output cell when ``n_out`` cells of ``ratio`` are
     centred on the field of view ``[0, n)`` of the input."""
@@ -90,6 +102,9 @@ class AxisPlan:
         ``area`` only: the weights as exact fractions ``numerators / denominator``
         (overlaps in ``1 / (2 D)`` cells over the output cell), for exact
         integer arithmetic; the numerators are whole numbers held in float64.
+    block : tuple of int or None
+        ``area`` only: ``(offset, f)`` when every output is the mean of a whole
+        block (see :func:`whole_blocks`).
     """
 
     n_in: int
@@ -101,6 +116,7 @@ class AxisPlan:
     sigma: float = 0.0
     numerators: np.ndarray | None = None
     denominator: int = 1
+    block: tuple[int, int] | None = None
 
     @property
     def margin(self) -> int:
@@ -140,6 +156,7 @@ class AxisPlan:
             self.sigma,
             None if self.numerators is None else self.numerators[order],
             self.denominator,
+            None,  # reversed blocks are no block mean
         )
 
     @property
@@ -183,7 +200,10 @@ def plan_axis(
     centre = lo + p
     if method == "area":
         indptr, indices, overlap = _area(n, lo, lo + 2 * p, d)
-        return AxisPlan(n, n_out, indptr, indices, overlap / (2 * p), method, 0.0, overlap, 2 * p)
+        block = whole_blocks(n, n_out, start, ratio)
+        return AxisPlan(
+            n, n_out, indptr, indices, overlap / (2 * p), method, 0.0, overlap, 2 * p, block
+        )
     if method == "nearest":
         # the cell holding the centre; a centre on a cell edge goes to ``ties``
         below = -(-centre // (2 * d)) - 1 if ties == "lower" else centre // (2 * d)

@@ -91,22 +91,6 @@ def resample_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
     return get(method, "grid").output_dtype(in_dtype, dtype, "grid")
 
 
-def _block(plan: AxisPlan) -> tuple[int, int] | None:
-    """``(offset, f)`` when ``plan`` is a plain block mean: output ``j`` averages
-    inputs ``offset + j f .. offset + (j + 1) f - 1`` with equal weights."""
-    if plan.method != "area":
-        return None
-    counts = np.diff(plan.indptr)
-    f = int(counts[0])
-    if not np.all(counts == f) or not np.all(plan.weights == 1.0 / f):
-        return None
-    offset = int(plan.indices[0])
-    expected = offset + np.arange(plan.n_out * f)
-    if offset + plan.n_out * f > plan.n_in or not np.array_equal(plan.indices, expected):
-        return None
-    return offset, f
-
-
 def _tiles(shape: tuple[int, ...], budget: int) -> list[tuple[slice, ...]]:
     """Slices cutting ``shape`` into tiles of at most about ``budget`` elements
     (whole last dims first, so tiles are as contiguous as they can be)."""
@@ -353,7 +337,7 @@ def resample_array(
             raise ValueError(f"axis {axis} has {x.shape[axis]} samples, the plan {plan.n_in}")
     active = {a: p for a, p in plans.items() if not p.identity}
     skipna = x.dtype.kind == "f" if skipna is None else skipna
-    blocks = {a: _block(p) for a, p in active.items()} if method == "area" else {}
+    blocks = {a: p.block for a, p in active.items()} if method == "area" else {}
     if active and blocks and all(b is not None for b in blocks.values()):
         index = [slice(None)] * x.ndim
         for a, b in blocks.items():

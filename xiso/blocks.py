@@ -34,7 +34,7 @@ from .errors import (
     XisoError,
     XisoWarning,
 )
-from .methods import get
+from .methods import get, output_dtype
 from .reduce import (
     BOUNDARIES,
     METHODS,
@@ -45,7 +45,7 @@ from .reduce import (
     result_dtype,
 )
 from .spacing import SPACING_RTOL, SpacingInfo, read_spacing, spatial_dims, to_common_unit
-from .upsample_kernels import upsample_array, upsample_dtype
+from .upsample_kernels import upsample_array
 
 __all__ = [
     "downsample",
@@ -984,7 +984,7 @@ def _upsample_data(
     if not any(d in var.dims for d in factors):
         return var  # a variable without the dims being upsampled passes through
     try:
-        wanted = upsample_dtype(var.dtype, method, dtype)
+        wanted = output_dtype(var.dtype, method, "upsample", dtype)
     except DtypeError as err:
         raise DtypeError(f"variable {name!r}: {err}") from None
     axes = {var.get_axis_num(d): f for d, f in factors.items() if d in var.dims and f > 1}

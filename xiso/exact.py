@@ -49,8 +49,8 @@ from .errors import (
     UnitError,
 )
 from .factors import MAX_TARGET_RATIO
-from .interp import resample_array, resample_dtype
-from .methods import get
+from .interp import resample_array
+from .methods import get, output_dtype
 from .reduce import block_reduce, parse_dtype
 from .spacing import SpacingInfo, coordinate_unit, to_common_unit
 from .units import from_metres, to_metres
@@ -251,7 +251,7 @@ def _apply(
             return var
         how = _method_of(name, var, axes, method)
         try:
-            resample_dtype(var.dtype, how, dtype)
+            output_dtype(var.dtype, how, "grid", dtype)
         except DtypeError as err:
             raise DtypeError(f"{_what(name)}: {err}") from None
         _warn_labels(name, var, how, dtype)

@@ -60,10 +60,10 @@ from typing import Any
 import numpy as np
 
 from .grid import AxisPlan
-from .methods import get, names
+from .methods import names, output_dtype
 from .reduce import _cast, _is_dask, block_reduce
 
-__all__ = ["RESAMPLE_METHODS", "resample_array", "resample_dtype"]
+__all__ = ["RESAMPLE_METHODS", "resample_array"]
 
 RESAMPLE_METHODS = names("grid")
 
@@ -76,19 +76,6 @@ _SPLINE_PAD = 12
 TILE_ELEMENTS = 2**19
 
 _FLOAT64 = np.dtype(np.float64)
-
-
-def resample_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
-    """Output dtype of resampling ``in_dtype`` with ``method`` (``dtype`` overrides it).
-
-    Raises
-    ------
-    OptionError
-        ``method`` is unknown.
-    DtypeError
-        ``method`` cannot resample ``in_dtype``, or ``dtype`` is not a data type.
-    """
-    return get(method, "grid").output_dtype(in_dtype, dtype, "grid")
 
 
 def _tiles(shape: tuple[int, ...], budget: int) -> list[tuple[slice, ...]]:
@@ -331,7 +318,7 @@ def resample_array(
     if len(methods) > 1:
         raise ValueError(f"one method per call, got {sorted(methods)}")
     method = methods.pop() if methods else "nearest"
-    out_dtype = resample_dtype(x.dtype, method, dtype)
+    out_dtype = output_dtype(x.dtype, method, "grid", dtype)
     for axis, plan in plans.items():
         if x.shape[axis] != plan.n_in:
             raise ValueError(f"axis {axis} has {x.shape[axis]} samples, the plan {plan.n_in}")

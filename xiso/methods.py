@@ -37,7 +37,7 @@ import numpy as np
 
 from .errors import DtypeError, OptionError
 
-__all__ = ["OPERATIONS", "TABLE", "Method", "get", "names", "parse_dtype"]
+__all__ = ["OPERATIONS", "TABLE", "Method", "get", "names", "output_dtype", "parse_dtype"]
 
 OPERATIONS = ("block", "grid", "upsample")
 
@@ -171,6 +171,20 @@ def get(method: Any, operation: str) -> Method:
             f"method={method!r} is not supported; use one of {names(operation)!r}{elsewhere}"
         )
     return entry
+
+
+def output_dtype(in_dtype: Any, method: Any, operation: str, dtype: Any = None) -> np.dtype:
+    """The output dtype of ``method`` for ``operation`` on ``in_dtype``
+    (``dtype`` overrides it), native byte order.
+
+    Raises
+    ------
+    OptionError
+        ``method`` is not a method of ``operation``.
+    DtypeError
+        ``method`` cannot compute ``in_dtype``, or ``dtype`` is not a data type.
+    """
+    return get(method, operation).output_dtype(in_dtype, dtype, operation)
 
 
 def parse_dtype(dtype: Any) -> np.dtype:

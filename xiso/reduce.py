@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DtypeError, FactorError, OptionError
-from .methods import get, names, parse_dtype
+from .methods import names, output_dtype, parse_dtype
 
 __all__ = [
     "BOUNDARIES",
@@ -450,7 +450,7 @@ def result_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
     DtypeError
         ``method`` cannot reduce ``in_dtype``, or ``dtype`` is not a data type.
     """
-    return get(method, "block").output_dtype(in_dtype, dtype, "block")
+    return output_dtype(in_dtype, method, "block", dtype)
 
 
 # Inputs larger than this are reduced slab by slab, so that the temporaries

@@ -43,25 +43,12 @@ from typing import Any
 import numpy as np
 
 from .errors import FactorError
-from .methods import get, names
+from .methods import names, output_dtype
 from .reduce import _cast, _is_dask
 
-__all__ = ["UPSAMPLE_METHODS", "upsample_array", "upsample_dtype"]
+__all__ = ["UPSAMPLE_METHODS", "upsample_array"]
 
 UPSAMPLE_METHODS = names("upsample")
-
-
-def upsample_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
-    """Output dtype of upsampling ``in_dtype`` with ``method`` (``dtype`` overrides it).
-
-    Raises
-    ------
-    OptionError
-        ``method`` is unknown.
-    DtypeError
-        ``method`` cannot upsample ``in_dtype``, or ``dtype`` is not a data type.
-    """
-    return get(method, "upsample").output_dtype(in_dtype, dtype, "upsample")
 
 
 def _offsets(f: int) -> list[float]:
@@ -141,7 +128,7 @@ def upsample_array(
     numpy.ndarray or dask.array.Array
         Same kind as ``x``; a dask input gives a lazy result.
     """
-    out_dtype = upsample_dtype(x.dtype, method, dtype)
+    out_dtype = output_dtype(x.dtype, method, "upsample", dtype)
     block = [1] * x.ndim
     for axis, factor in factors.items():
         if not isinstance(factor, (int, np.integer)) or isinstance(factor, bool) or factor < 1:

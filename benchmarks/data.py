@@ -8,6 +8,15 @@ leaves a half-written cache entry behind. The cache directory is
 Run as a script (``python benchmarks/data.py SHAPE KIND``) to build one entry
 in a separate process, which is what ``run.py`` does so that the driver
 process never holds the multi-GiB temporaries of the generator.
+
+Longer sources for the scaling benchmark (``scaling.py``) are the OME-Zarr
+source repeated M times along z (``tiled_zarr(shape, M)``, kind ``tiledM``).
+The 4x one is case 6's (``large``): four differently flipped copies, encoded
+by xiso. Any other M is made of real copies of the source's chunk files under
+shifted z keys (no hardlinks, so every chunk is its own file in the page
+cache, as in a real store) and the level's metadata with the longer shape:
+16x (8192x1024x1024, 16 GiB of uint16, ~11 GiB on disk) takes minutes to copy
+instead of an hour to encode.
 """
 
 from __future__ import annotations
@@ -48,12 +57,23 @@ def image_zarr(shape: tuple[int, int, int]) -> Path:
     return cache_dir() / f"lightsheet_{_tag(shape)}.ome.zarr"
 
 
+def tiled_shape(shape: tuple[int, int, int], multiplier: int) -> tuple[int, int, int]:
+    return (shape[0] * multiplier, shape[1], shape[2])
+
+
+def tiled_zarr(shape: tuple[int, int, int], multiplier: int) -> Path:
+    """The OME-Zarr source ``multiplier`` times longer along z (1: the source itself)."""
+    if multiplier == 1:
+        return image_zarr(shape)
+    return cache_dir() / f"lightsheet_{_tag(tiled_shape(shape, multiplier))}_tiled.ome.zarr"
+
+
 def large_shape(shape: tuple[int, int, int]) -> tuple[int, int, int]:
-    return (shape[0] * LARGE_FACTOR, shape[1], shape[2])
+    return tiled_shape(shape, LARGE_FACTOR)
 
 
 def large_zarr(shape: tuple[int, int, int]) -> Path:
-    return cache_dir() / f"lightsheet_{_tag(large_shape(shape))}_tiled.ome.zarr"
+    return tiled_zarr(shape, LARGE_FACTOR)
 
 
 def _tmp_sibling(path: Path) -> Path:
@@ -88,15 +108,62 @@ def as_dataarray(array, shape: tuple[int, int, int], name: str = "lightsheet"):
     return xr.DataArray(array, dims=("z", "y", "x"), coords=coords(shape), name=name)
 
 
+def _copy_tiled(src: Path, dst: Path, multiplier: int) -> None:
+    """Write at ``dst`` the OME-Zarr image ``src`` (one level "0", zarr v3,
+    chunk keys ``0/c/z/y/x``) repeated ``multiplier`` times along z, by copying
+    its chunk files (real copies) under shifted z keys."""
+    import json
+
+    meta = json.loads((src / "0" / "zarr.json").read_text())
+    if meta.get("zarr_format") != 3 or meta["chunk_key_encoding"] != {
+        "name": "default",
+        "configuration": {"separator": "/"},
+    }:
+        raise ValueError(f"{src}: tiling by copies expects zarr v3 with '/' chunk keys")
+    nz = meta["shape"][0]
+    cz = meta["chunk_grid"]["configuration"]["chunk_shape"][0]
+    if nz % cz:
+        raise ValueError(f"{src}: z length {nz} is not a whole number of chunks of {cz}")
+    (dst / "0" / "c").mkdir(parents=True)
+    shutil.copyfile(src / "zarr.json", dst / "zarr.json")
+    meta["shape"][0] = nz * multiplier
+    (dst / "0" / "zarr.json").write_text(json.dumps(meta, indent=2))
+    rows = nz // cz
+    for iz_dir in sorted((src / "0" / "c").iterdir(), key=lambda p: int(p.name)):
+        for copy in range(multiplier):
+            target = dst / "0" / "c" / str(int(iz_dir.name) + copy * rows)
+            shutil.copytree(iz_dir, target, copy_function=shutil.copyfile)
+
+
 def make(shape: tuple[int, int, int], kind: str) -> Path:
     """Build one cache entry if it is missing; return its path.
 
     kind: "image" (npy), "labels" (npy), "zarr" (OME-Zarr source, chunks 128,
-    one level) or "large" (OME-Zarr source LARGE_FACTOR times longer along z,
+    one level), "large" (OME-Zarr source LARGE_FACTOR times longer along z,
     tiled from four flipped copies of the image, written chunk-row by
-    chunk-row so that it never needs the whole volume in memory).
+    chunk-row so that it never needs the whole volume in memory) or
+    "tiledM" (M times longer along z: "large" for M = LARGE_FACTOR, the source
+    itself for M = 1, otherwise copies of the source's chunk files).
     """
     import numpy as np
+
+    if kind.startswith("tiled"):
+        multiplier = int(kind[len("tiled") :])
+        if multiplier == 1:
+            return make(shape, "zarr")
+        if multiplier == LARGE_FACTOR:
+            return make(shape, "large")
+        path = tiled_zarr(shape, multiplier)
+        if not path.exists():
+            src = make(shape, "zarr")
+            tmp = _tmp_sibling(path)
+            try:
+                _copy_tiled(src, tmp, multiplier)
+            except BaseException:
+                remove(tmp)
+                raise
+            tmp.rename(path)
+        return path
 
     if kind == "image":
         path = image_npy(shape)

@@ -112,7 +112,8 @@ def _round_div(s: np.ndarray, n: int | np.ndarray) -> np.ndarray:
         k = n.bit_length() - 1
         if k == 0:
             return s
-        odd = (s >> k) & 1
+        odd = np.right_shift(s, k)
+        np.bitwise_and(odd, 1, out=odd)  # in place: one temporary, not two
         s += n // 2 - 1
         s += odd
         s >>= k
@@ -252,7 +253,13 @@ def _mean(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bo
         s = _reduce_blocks(x, block, np.add, acc)
         if out_dtype.kind == "f":
             return (s / n).astype(out_dtype)
-        return _cast(_round_div(s, n), out_dtype)
+        m = _round_div(s, n)
+        if out_dtype.kind in "iu" and np.can_cast(x.dtype, out_dtype):
+            # a mean rounded to the nearest integer lies between the smallest
+            # and the largest value averaged: an output dtype that holds every
+            # input value needs no clipping (_cast would clip, a full pass)
+            return m.astype(out_dtype)
+        return _cast(m, out_dtype)
     acc_f = _float_acc(x.dtype)
     m = _reduce_blocks(x, block, np.add, acc_f) / acc_f.type(n)
     if skipna and np.isnan(m).any():

@@ -212,6 +212,18 @@ def output_digest(path: str) -> str:
     return h.hexdigest()
 
 
+def xiso_tree() -> str:
+    """A hash of the source files of the xiso this process imports: runs whose
+    trees differ ran different code (another engineer's edit mid-run)."""
+    import xiso
+
+    root = Path(xiso.__file__).parent
+    h = hashlib.blake2b(digest_size=8)
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 def _pipeline_note(calls: dict[str, int]) -> str:
     if not calls:
         return "no zarr pipeline calls"
@@ -335,6 +347,7 @@ def child_main(argv: list[str]) -> int:
     fn = child_cluster if row.cluster else child_single
     try:
         out = fn(row, shape, base, args.source, args.workdir, args.check)
+        out["xiso_tree"] = xiso_tree()
     except Exception as err:
         traceback.print_exc()
         out = {"error": f"{type(err).__name__}: {err}"}
@@ -361,28 +374,72 @@ def prepare(base: tuple[int, int, int], multipliers: list[int]) -> dict[int, Pat
     return paths
 
 
+def group_rss(pgid: int) -> int:
+    """Resident bytes of every process in process group ``pgid`` (Linux /proc)."""
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after "(comm)": state ppid pgrp ...
+            total += int(fields[21]) * page  # rss, in pages
+    return total
+
+
 def run_child(
-    row: Row, base, m: int, source: Path, workdir: Path, check: bool, timeout: float
+    row: Row,
+    base,
+    m: int,
+    source: Path,
+    workdir: Path,
+    check: bool,
+    timeout: float,
+    max_rss: float,
 ) -> dict:
-    """Start one child in its own session; on timeout kill its whole process
-    group (a cluster's worker processes included)."""
+    """Start one child in its own process group and watch it: past ``timeout``
+    seconds, or when the group (a cluster's workers included) holds more than
+    ``max_rss`` bytes, kill the whole group; a peer that loads the whole input
+    must not take the shared machine down."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "child", row.name]
     cmd += ["--base", _tag(base), "--multiplier", str(m), "--source", str(source)]
     cmd += ["--workdir", str(workdir)] + (["--check"] if check else [])
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        return {"error": f"timed out after {timeout:.0f} s"}
-    finally:
-        bench_data.remove(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, start_new_session=True)
+        t0, killed, worst = time.perf_counter(), None, 0
+        try:
+            while proc.poll() is None:
+                try:
+                    proc.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    pass
+                rss = group_rss(proc.pid) if proc.poll() is None else 0
+                worst = max(worst, rss)
+                if time.perf_counter() - t0 > timeout:
+                    killed = f"timed out after {timeout:.0f} s"
+                elif rss > max_rss:
+                    killed = f"killed: its processes held {rss / GIB:.1f} GiB (> --max-rss-gib)"
+                if killed:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+                    return {"error": killed}
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            bench_data.remove(workdir)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     for line in reversed(stdout.splitlines()):
         if line.startswith(bench_cases.RESULT_TAG):
             result = json.loads(line[len(bench_cases.RESULT_TAG) :])
+            result["group_rss_sampled"] = worst
             if "error" in result:
                 result["stderr"] = stderr[-4000:]
             return result
@@ -402,6 +459,7 @@ def run_all(
     repeat: int,
     timeout: float,
     timeout_per_gib: float,
+    max_rss: float,
     doc: dict,
     json_path: Path,
 ) -> None:
@@ -422,7 +480,7 @@ def run_all(
                     where = f"[{rnd}/{repeat}] {m}x ({gib:.3g} GiB) {row.name}"
                     check = rnd == 1 and row.name in ("xiso", "xiso-cluster")
                     limit = timeout + timeout_per_gib * gib
-                    result = run_child(row, base, m, source, root / row.name, check, limit)
+                    result = run_child(row, base, m, source, root / row.name, check, limit, max_rss)
                     entry = {"row": row.name, "multiplier": m, "round": rnd, **result}
                     doc["runs"].append(entry)
                     _save(json_path, doc)
@@ -477,9 +535,10 @@ def summarize(doc: dict) -> list[dict]:
                 entry["driver_peak"] = max(r["driver_peak"] for r in ok)
                 entry["worker_config_pipeline"] = ok[0]["worker_config_pipeline"]
             entry["pipeline_calls"] = ok[0].get("pipeline_calls", {})
-            digests = [r["digest"] for r in ok if r.get("digest")]
-            if digests:
-                entry["digest"] = digests[0]
+            checked = [r for r in ok if r.get("digest")]
+            if checked:
+                entry["digest"] = checked[0]["digest"]
+                entry["digest_tree"] = checked[0].get("xiso_tree")
             entry["note"] = ok[0].get("note", "")
             out.append(entry)
     index = {(e["row"], e["multiplier"]): e for e in out}
@@ -503,7 +562,10 @@ def summarize(doc: dict) -> list[dict]:
         if e["row"] == "xiso-cluster":
             single = index.get(("xiso", e["multiplier"]), {})
             if e.get("digest") and single.get("digest"):
-                e["identical"] = e["digest"] == single["digest"]
+                if e.get("digest_tree") == single.get("digest_tree"):
+                    e["identical"] = e["digest"] == single["digest"]
+                else:  # xiso's code changed between the two runs: nothing to compare
+                    e["identical"] = None
     return out
 
 
@@ -528,7 +590,9 @@ def _notes(e: dict) -> str:
             + " / ".join(f"{p / MIB:.0f}" for p in e["worker_peaks"])
             + f" MiB, driver {e['driver_peak'] / MIB:.0f} MiB"
         )
-        if "identical" in e:
+        if e.get("identical") is None and "identical" in e:
+            notes.append("output not compared: xiso's code changed between the two runs")
+        elif "identical" in e:
             same = "identical to" if e["identical"] else "**differs** from"
             notes.append(f"output decodes {same} xiso's")
     if e["row"] in ("xiso", "xiso-cluster"):  # (peers' own I/O paths are not all counted)
@@ -588,6 +652,7 @@ def report(doc: dict, summary: list[dict], figure: Path | None) -> str:
     f = doc.get("facts", {})
     v = f.get("versions", {})
     rows = "; ".join(f"`{r.name}`: {r.label}" for r in ROWS if r.name in doc["rows"])
+    trees = {r["xiso_tree"] for r in doc["runs"] if r.get("xiso_tree")}
     lines = [
         f"Command: `{doc['command']}`  ",
         f"Date: {doc['started']}, {doc.get('elapsed_min', 0):.1f} min in all  ",
@@ -606,6 +671,12 @@ def report(doc: dict, summary: list[dict], figure: Path | None) -> str:
         "",
         table(summary),
     ]
+    if len(trees) > 1:
+        lines.insert(
+            -2,
+            f"**Warning**: xiso's source changed during the run ({len(trees)} versions "
+            "among the runs), so its rows mix versions; run again.  ",
+        )
     if figure is not None:
         rel = os.path.relpath(figure, ROOT / "docs")
         lines += [
@@ -660,6 +731,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=300, help="seconds per child, plus")
     parser.add_argument("--timeout-per-gib", type=float, default=120, help="... per GiB")
+    parser.add_argument(
+        "--max-rss-gib",
+        type=float,
+        default=6,
+        help="kill a run whose processes hold more than this (default 6 GiB)",
+    )
     args = parser.parse_args(argv)
 
     base = _shape(args.base)
@@ -695,7 +772,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"resuming: {len(doc['runs'])} runs from {json_path}", file=sys.stderr)
     t0 = time.perf_counter()
     sources = prepare(base, multipliers)
-    run_all(rows, base, sources, args.repeat, args.timeout, args.timeout_per_gib, doc, json_path)
+    run_all(
+        rows,
+        base,
+        sources,
+        args.repeat,
+        args.timeout,
+        args.timeout_per_gib,
+        args.max_rss_gib * GIB,
+        doc,
+        json_path,
+    )
 
     import run as bench_run  # machine facts, shared with run.py
 

@@ -57,10 +57,10 @@ def draw(results: Path, out: Path = OUT) -> Path:
     summary = doc["summary"]
     sizes = sorted({e["gib"] for e in summary})
     plt.rcParams.update({"font.size": 12, "svg.fonttype": "none"})
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12.8, 4.8), layout="constrained")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.8, 5.2), layout="constrained")
     panels = [
         (left, lines(summary, "s_per_gib"), "seconds per GiB of input (median)"),
-        (right, lines(summary, "peak_rss", MIB), "peak RSS, MiB (worst run)"),
+        (right, lines(summary, "peak_rss", MIB), "peak RSS, MiB (cluster: worst worker)"),
     ]
     for ax, data, ylabel in panels:
         for row, (legend, colour, style, marker) in STYLE.items():
@@ -78,7 +78,8 @@ def draw(results: Path, out: Path = OUT) -> Path:
     right.axhline(512, color="#c44e52", lw=1, alpha=0.5)
     right.annotate("512 MiB target", (sizes[0], 512), xytext=(4, 4), textcoords="offset points")
     right.set_ylim(0, max(600, right.get_ylim()[1]))
-    left.legend(loc="lower left", frameon=True)
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False)
     fig.suptitle(
         "Case 3, OME-Zarr -> near-isotropic OME-Zarr: flat lines are linear cost",
         fontsize=13,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import os
 import resource
@@ -201,6 +202,18 @@ def run_xiso_numpy(s: dict) -> Any:
 
 def run_xiso_dask(s: dict) -> Any:
     return s["da"].iso.near_isotropic().compute()
+
+
+def run_xiso_dask_store(s: dict) -> Any:
+    """The recipe of docs/scale.md: store the lazy result into a preallocated
+    numpy array (no ``.compute()`` concatenation), then give it the result's
+    coordinates, attributes and name."""
+    import dask.array as dsa
+
+    lazy = s["da"].iso.near_isotropic()
+    out = np.empty(lazy.shape, dtype=lazy.dtype)
+    dsa.store(lazy.data, out, lock=False)
+    return lazy.copy(data=out)
 
 
 def run_dask_floor(s: dict) -> np.ndarray:
@@ -585,6 +598,104 @@ def run_pyramid_floor(s: dict) -> None:
             list(pool.map(write, _chunk_grid(arr.shape, chunks)))
 
 
+def _pyramid_levels(
+    shape: tuple[int, ...], chunks: tuple[int, ...]
+) -> list[tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]:
+    """(shape, chunks, factor from level 0) of every level xiso-pyramid writes:
+    level 0 is the source, each next level follows one step of
+    ``_pyramid_steps``; chunks are the source's, clipped to the level."""
+    levels = [(shape, chunks, (1,) * len(shape))]
+    for step in _pyramid_steps(shape):  # type: ignore[arg-type]
+        prev, _, total = levels[-1]
+        f = tuple(step.get(d, 1) for d in ("z", "y", "x"))
+        assert all(n % k == 0 for n, k in zip(prev, f)), "whole blocks assumed"
+        size = tuple(n // k for n, k in zip(prev, f))
+        level_chunks = tuple(min(c, n) for c, n in zip(chunks, size))
+        assert all(n % c == 0 for n, c in zip(size, level_chunks)), "whole chunks assumed"
+        levels.append((size, level_chunks, tuple(a * b for a, b in zip(total, f))))
+    return levels
+
+
+def run_pyramid_codec_floor(s: dict) -> Any:
+    """The codec floor of row 4f: read the raw chunk files of the input,
+    zstd-decode each once into a reused buffer and zstd-encode it again as the
+    full-resolution copy, and write every near-isotropic level as xiso-pyramid
+    does (same shapes and chunks), each level's chunk filled by strided copies
+    (every f-th sample) of the decoded level-0 chunks beneath it; THREADS
+    threads. No zarr, no dask, no metadata, no arithmetic.
+
+    A chunk of level l covers a footprint of level 0 (its chunk times the
+    level's factor); footprints nest, so one task walks the footprint of a
+    chunk of the last level depth first, writing each level's chunk as soon
+    as the level-0 chunks beneath it are decoded: one chunk buffer per level
+    and thread."""
+    import threading
+
+    import numcodecs
+
+    src = _zarr_level0(s["src"])
+    (codec,) = src.compressors
+    assert type(codec).__name__ == "ZstdCodec", "the codec floor assumes zstd"
+    decoder, encoder = numcodecs.Zstd(), numcodecs.Zstd(level=codec.level)
+    root = Path(s["src"]) / "0" / "c"
+    dst = Path(s["dst"])
+    shutil.rmtree(dst, ignore_errors=True)
+    levels = _pyramid_levels(src.shape, src.chunks)
+    for i in range(len(levels)):
+        (dst / str(i)).mkdir(parents=True)
+    assert all(n % c == 0 for n, c in zip(src.shape, src.chunks)), "whole chunks assumed"
+    # footprint in level 0 of one chunk of each level, nested level by level
+    foot = [tuple(min(c * f, n) for c, f, n in zip(ch, fa, src.shape)) for _, ch, fa in levels]
+    for inner, outer in itertools.pairwise(foot):
+        assert all(o % i == 0 for i, o in zip(inner, outer)), "footprints must nest"
+    assert all(c % f == 0 for _, _, fa in levels for c, f in zip(src.chunks, fa))
+    local = threading.local()
+
+    def write(level: int, origin: tuple[int, ...], data: np.ndarray) -> None:
+        _, chunk, factor = levels[level]
+        name = ".".join(str(o // f // c) for o, f, c in zip(origin, factor, chunk))
+        (dst / str(level) / name).write_bytes(encoder.encode(data))
+
+    def visit(level: int, origin: tuple[int, ...]) -> None:
+        bufs = local.bufs
+        if level == 0:
+            index = [str(o // c) for o, c in zip(origin, src.chunks)]
+            decoder.decode(root.joinpath(*index).read_bytes(), out=bufs[0])
+            write(0, origin, bufs[0])
+            for lv in range(1, len(levels)):  # every level's samples in this chunk
+                factor = levels[lv][2]
+                base = tuple(o // f * f for o, f in zip(origin, foot[lv]))
+                where = tuple(
+                    slice((o - b) // f, (o - b) // f + c // f)
+                    for o, b, f, c in zip(origin, base, factor, src.chunks)
+                )
+                bufs[lv][where] = bufs[0][tuple(slice(None, None, f) for f in factor)]
+            return
+        ranges = [range(o, o + n, i) for o, n, i in zip(origin, foot[level], foot[level - 1])]
+        for sub in itertools.product(*ranges):
+            visit(level - 1, sub)
+        write(level, origin, bufs[level])
+
+    def task(origin: tuple[int, ...]) -> None:
+        if not hasattr(local, "bufs"):
+            local.bufs = [np.empty(chunk, dtype=src.dtype) for _, chunk, _ in levels]
+        visit(len(levels) - 1, origin)
+
+    top = foot[-1]
+    grid = itertools.product(*(range(0, n, t) for n, t in zip(src.shape, top)))
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(task, grid))
+    return dst
+
+
+def describe_pyramid_codec_floor(s: dict, result: Any) -> dict:
+    info = describe_store(s, result)
+    src = _zarr_level0(s["src"])
+    levels = _pyramid_levels(src.shape, src.chunks)
+    info["note"] += f"; {len(levels)} level(s), last {levels[-1][0]}"
+    return info
+
+
 # --------------------------------------------------------------------------
 # numpy-backed DataArray -> OME-Zarr (writing only)
 # --------------------------------------------------------------------------
@@ -813,6 +924,14 @@ CASES: list[Case] = [
         describe_xiso_mean,
         number="2",
     ),
+    Case(
+        "xiso-dask-store",
+        "mean",
+        "the same, dask.array.store into a preallocated numpy array (docs/scale.md recipe)",
+        setup_image_dask,
+        run_xiso_dask_store,
+        describe_xiso_mean,
+    ),
     # OME-Zarr -> near-isotropic OME-Zarr, reference: the plain zarr I/O floor
     Case(
         "zarr-io-floor",
@@ -911,6 +1030,16 @@ CASES: list[Case] = [
         inputs=("image", "zarr"),
     ),
     Case(
+        "pyramid-codec-floor",
+        "pyramid",
+        "raw chunk files + zstd: decode level 0 once, re-encode it and write the "
+        "near-isotropic levels of 4f by strided copies, no zarr (4f's codec floor)",
+        setup_codec_floor,
+        run_pyramid_codec_floor,
+        describe_pyramid_codec_floor,
+        inputs=("zarr",),
+    ),
+    Case(
         "xiso-pyramid-iso",
         "pyramid",
         "xiso near-isotropic pyramid: open_ome_zarr(near_isotropic) -> to_ome_zarr(pyramid)",
@@ -929,6 +1058,7 @@ CASES: list[Case] = [
         describe_pyramid,
         number="4f",
         inputs=("zarr",),
+        ref="pyramid-codec-floor",
     ),
     Case(
         "ngff-pyramid",

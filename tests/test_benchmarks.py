@@ -121,3 +121,33 @@ def test_child_process_protocol(bench, tmp_path):
     (one,) = result["runs"]
     assert one["seconds"] > 0 and one["peak_rss"] > 0
     assert "level 0 (8, 64, 64)" in result["info"]["note"]
+
+
+def test_report_is_narrow_and_keeps_every_fact(bench, results):
+    """The tables fit a page (six short columns; labels, targets and notes go
+    to the legend under each table) and lose nothing: every case's label,
+    target and note is in the report."""
+    cases, run = bench
+    stats = {}
+    for name, result in results.items():
+        s = run.Stats(name, [])
+        if "skipped" in result:
+            s.skipped = result["skipped"]
+        else:
+            fake = {"seconds": 1.0, "peak_rss": 2**27, "extra": 2**24, "rss_loaded": 2**26}
+            s.runs = [{**fake, **result["info"]} for _ in range(2)]
+        stats[name] = s
+    text = run.table(stats, placeholder=False)
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    assert rows
+    for line in rows:
+        cells = line.strip("|").split("|")
+        assert len(cells) == 6, line
+        assert len(line) <= 110, line
+    for case in cases.CASES:
+        s = stats[case.name]
+        assert case.label in text
+        target, _, note = run.evaluate(case.name, stats) if not s.skipped else ("", None, "")
+        assert target in text and note in text
+        if not s.skipped:
+            assert s.ok_runs[-1]["note"] in text

@@ -317,7 +317,6 @@ def child_cluster(row: Row, shape, base, source: Path, workdir: Path, check: boo
         "peak_rss": max(peaks.values()),
         "peak_from": "VmHWM" if all(w["vmhwm"] for w in workers.values()) else "ru_maxrss",
         "worker_peaks": sorted(peaks.values()),
-        "worker_ru_maxrss": sorted(w["ru_maxrss"] for w in workers.values()),
         "driver_peak": driver["vmhwm"] or driver["ru_maxrss"],
         "pipeline_calls": calls,
         "driver_pipeline_calls": driver["pipeline_calls"],
@@ -446,6 +445,18 @@ def run_child(
     return {"error": f"exit code {proc.returncode}", "stderr": stderr[-4000:]}
 
 
+def read_through(source: Path) -> float:
+    """Read every file of ``source`` once (untimed) so that each row finds it
+    in the page cache, as run.py's rows do with their 1 GiB source; returns
+    GiB/s (a low figure says the source did not fit in the page cache)."""
+    t0, nbytes = time.perf_counter(), 0
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        with open(path, "rb") as f:
+            while chunk := f.read(2**24):
+                nbytes += len(chunk)
+    return nbytes / GIB / max(time.perf_counter() - t0, 1e-9)
+
+
 def _save(path: Path, doc: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(doc, indent=1, default=str))
@@ -474,6 +485,13 @@ def run_all(
         for rnd in range(1, repeat + 1):
             for m, source in sources.items():
                 gib = _nbytes(bench_data.tiled_shape(base, m)) / GIB
+                todo = [r for r in rows if (r.name, m, rnd) not in done]
+                if any((r.name, m) not in given_up for r in todo):
+                    speed = read_through(source)
+                    doc.setdefault("read_through_gib_s", []).append([m, rnd, speed])
+                    print(
+                        f"[{rnd}/{repeat}] {m}x source read at {speed:.2f} GiB/s", file=sys.stderr
+                    )
                 for row in rows:
                     if (row.name, m, rnd) in done or (row.name, m) in given_up:
                         continue
@@ -653,6 +671,10 @@ def report(doc: dict, summary: list[dict], figure: Path | None) -> str:
     v = f.get("versions", {})
     rows = "; ".join(f"`{r.name}`: {r.label}" for r in ROWS if r.name in doc["rows"])
     trees = {r["xiso_tree"] for r in doc["runs"] if r.get("xiso_tree")}
+    speeds: dict[int, float] = {}
+    for m, _, speed in doc.get("read_through_gib_s", []):
+        speeds[m] = min(speed, speeds.get(m, speed))
+    slowest = ", ".join(f"{m}x {v:.1f} GiB/s" for m, v in sorted(speeds.items())) or "-"
     lines = [
         f"Command: `{doc['command']}`  ",
         f"Date: {doc['started']}, {doc.get('elapsed_min', 0):.1f} min in all  ",
@@ -661,7 +683,9 @@ def report(doc: dict, summary: list[dict], figure: Path | None) -> str:
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + "  ",
         f"Sources: the {_tag(base)} uint16 OME-Zarr source (chunks 128^3, zstd) and "
         "sources 4x (case 6's, four flipped copies) and 16x (copies of its chunk files) "
-        "longer along z; output z/4, chunks 128^3  ",
+        "longer along z; output z/4, chunks 128^3; before its rows in each round, every "
+        "file of a size's source is read once (untimed) so that reads come from the page "
+        f"cache (slowest read-through: {slowest})  ",
         f"Rows: {rows}  ",
         f"Repeats: {doc['repeat']} per size and row, interleaved in rounds, each run in a fresh "
         "process after a warm-up; median times; peak RSS is the worst run's kernel "

@@ -621,14 +621,15 @@ def run_pyramid_codec_floor(s: dict) -> Any:
     zstd-decode each once into a reused buffer and zstd-encode it again as the
     full-resolution copy, and write every near-isotropic level as xiso-pyramid
     does (same shapes and chunks), each level's chunk filled by strided copies
-    (every f-th sample) of the decoded level-0 chunks beneath it; THREADS
-    threads. No zarr, no dask, no metadata, no arithmetic.
+    (every f-th sample) of the decoded level-0 chunks beneath it. No zarr, no
+    dask, no metadata, no arithmetic.
 
-    A chunk of level l covers a footprint of level 0 (its chunk times the
-    level's factor); footprints nest, so one task walks the footprint of a
-    chunk of the last level depth first, writing each level's chunk as soon
-    as the level-0 chunks beneath it are decoded: one chunk buffer per level
-    and thread."""
+    One task per level-0 chunk, on THREADS threads (fine tasks balance the
+    threads as dask's do); the task that fills the last part of a chunk of a
+    higher level encodes and writes it. A chunk of level l covers a footprint
+    of level 0 (its chunk times the level's factor); footprints nest, and the
+    level-0 chunks are taken depth first through them, so that few chunks of
+    the higher levels are in progress at a time (their buffers are reused)."""
     import threading
 
     import numcodecs
@@ -644,11 +645,29 @@ def run_pyramid_codec_floor(s: dict) -> Any:
     for i in range(len(levels)):
         (dst / str(i)).mkdir(parents=True)
     assert all(n % c == 0 for n, c in zip(src.shape, src.chunks)), "whole chunks assumed"
+    assert all(c % f == 0 for _, _, fa in levels for c, f in zip(src.chunks, fa))
     # footprint in level 0 of one chunk of each level, nested level by level
     foot = [tuple(min(c * f, n) for c, f, n in zip(ch, fa, src.shape)) for _, ch, fa in levels]
     for inner, outer in itertools.pairwise(foot):
         assert all(o % i == 0 for i, o in zip(inner, outer)), "footprints must nest"
-    assert all(c % f == 0 for _, _, fa in levels for c, f in zip(src.chunks, fa))
+    parts = [int(np.prod([f // c for f, c in zip(fp, src.chunks)])) for fp in foot]
+
+    order: list[tuple[int, ...]] = []  # level-0 chunk origins, depth first
+
+    def walk(level: int, origin: tuple[int, ...]) -> None:
+        if level == 0:
+            order.append(origin)
+            return
+        ranges = [range(o, o + n, i) for o, n, i in zip(origin, foot[level], foot[level - 1])]
+        for sub in itertools.product(*ranges):
+            walk(level - 1, sub)
+
+    for top in itertools.product(*(range(0, n, f) for n, f in zip(src.shape, foot[-1]))):
+        walk(len(levels) - 1, top)
+
+    lock = threading.Lock()
+    open_chunks: dict[tuple, list] = {}  # (level, origin) -> [buffer, parts missing]
+    spare: list[list[np.ndarray]] = [[] for _ in levels]
     local = threading.local()
 
     def write(level: int, origin: tuple[int, ...], data: np.ndarray) -> None:
@@ -656,35 +675,39 @@ def run_pyramid_codec_floor(s: dict) -> Any:
         name = ".".join(str(o // f // c) for o, f, c in zip(origin, factor, chunk))
         (dst / str(level) / name).write_bytes(encoder.encode(data))
 
-    def visit(level: int, origin: tuple[int, ...]) -> None:
-        bufs = local.bufs
-        if level == 0:
-            index = [str(o // c) for o, c in zip(origin, src.chunks)]
-            decoder.decode(root.joinpath(*index).read_bytes(), out=bufs[0])
-            write(0, origin, bufs[0])
-            for lv in range(1, len(levels)):  # every level's samples in this chunk
-                factor = levels[lv][2]
-                base = tuple(o // f * f for o, f in zip(origin, foot[lv]))
-                where = tuple(
-                    slice((o - b) // f, (o - b) // f + c // f)
-                    for o, b, f, c in zip(origin, base, factor, src.chunks)
-                )
-                bufs[lv][where] = bufs[0][tuple(slice(None, None, f) for f in factor)]
-            return
-        ranges = [range(o, o + n, i) for o, n, i in zip(origin, foot[level], foot[level - 1])]
-        for sub in itertools.product(*ranges):
-            visit(level - 1, sub)
-        write(level, origin, bufs[level])
+    def one(origin: tuple[int, ...]) -> None:
+        if not hasattr(local, "buf"):
+            local.buf = np.empty(src.chunks, dtype=src.dtype)
+        buf = local.buf
+        index = [str(o // c) for o, c in zip(origin, src.chunks)]
+        decoder.decode(root.joinpath(*index).read_bytes(), out=buf)
+        write(0, origin, buf)
+        for lv in range(1, len(levels)):
+            _, chunk, factor = levels[lv]
+            base = tuple(o // f * f for o, f in zip(origin, foot[lv]))
+            with lock:
+                entry = open_chunks.get((lv, base))
+                if entry is None:
+                    fresh = spare[lv].pop() if spare[lv] else np.empty(chunk, src.dtype)
+                    entry = open_chunks[(lv, base)] = [fresh, parts[lv]]
+            where = tuple(
+                slice((o - b) // f, (o - b + c) // f)
+                for o, b, f, c in zip(origin, base, factor, src.chunks)
+            )
+            entry[0][where] = buf[tuple(slice(None, None, f) for f in factor)]
+            with lock:
+                entry[1] -= 1
+                complete = entry[1] == 0
+                if complete:
+                    del open_chunks[(lv, base)]
+            if complete:
+                write(lv, base, entry[0])
+                with lock:
+                    spare[lv].append(entry[0])
 
-    def task(origin: tuple[int, ...]) -> None:
-        if not hasattr(local, "bufs"):
-            local.bufs = [np.empty(chunk, dtype=src.dtype) for _, chunk, _ in levels]
-        visit(len(levels) - 1, origin)
-
-    top = foot[-1]
-    grid = itertools.product(*(range(0, n, t) for n, t in zip(src.shape, top)))
     with ThreadPoolExecutor(THREADS) as pool:
-        list(pool.map(task, grid))
+        list(pool.map(one, order))
+    assert not open_chunks
     return dst
 
 

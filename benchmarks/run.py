@@ -8,7 +8,8 @@ then round 2, ...), so slow drifts of a shared, noisy machine hit cases and
 their baselines alike. Nothing asserts a time: every case is reported as a
 ratio to a baseline measured in the same run, and compared with its target.
 
-The markdown table is printed and, unless ``--only`` or ``--no-write`` is
+The markdown report (one narrow table per group of cases, with a legend under
+it: what each case is, its target and notes) is printed and, unless ``--only`` or ``--no-write`` is
 given, written into docs/performance.md between the markers of its section
 (full or quick); raw results go to the cache directory as JSON.
 """

@@ -49,11 +49,20 @@ def scaled(cache):
 
 @pytest.fixture(scope="module")
 def bench_modules():
+    # other tests import modules of the same names from elsewhere (the docs'
+    # figure script is also called scaling.py): take the benchmarks' own
+    names = ("scaling", "cases", "data", "run")
+    saved = {n: sys.modules.pop(n) for n in names if n in sys.modules}
     sys.path.insert(0, str(BENCH))
     try:
-        yield importlib.import_module("scaling"), importlib.import_module("data")
+        modules = importlib.import_module("scaling"), importlib.import_module("data")
+        assert all(Path(m.__file__).parent == BENCH for m in modules)
+        yield modules
     finally:
         sys.path.remove(str(BENCH))
+        for n in names:
+            sys.modules.pop(n, None)
+        sys.modules.update(saved)
 
 
 def test_every_row_runs_once_at_every_size(scaled):

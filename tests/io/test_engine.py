@@ -1,6 +1,6 @@
-"""The codec pipeline of xiso's own arrays (xiso/io/engine.py): zarrs writes the
-same chunks and metadata as zarr-python's pipeline, and zarr's config is left
-as the user had it."""
+"""The chunk engines of xiso's own arrays (xiso/io/engine.py): zarrs and zarrista
+write the same chunks and metadata as zarr-python's pipeline, and zarr's config
+is left as the user had it."""
 
 from __future__ import annotations
 
@@ -80,46 +80,107 @@ CASES = {
 }
 
 
+def _count_writes(monkeypatch, which: str) -> list[int]:
+    """Count the chunk writes that go through the accelerated engine ``which``."""
+    calls: list[int] = []
+    if which == "zarrs":
+        import zarrs
+
+        real_write = zarrs.ZarrsCodecPipeline.write
+
+        async def counting(self, *args, _real=real_write, **kw):
+            calls.append(1)
+            return await _real(self, *args, **kw)
+
+        monkeypatch.setattr(zarrs.ZarrsCodecPipeline, "write", counting)
+    elif which == "zarrista":
+        real_set = engine.ZarristaRegions.__setitem__
+
+        def counting_set(self, key, value, _real=real_set):
+            calls.append(1)
+            return _real(self, key, value)
+
+        monkeypatch.setattr(engine.ZarristaRegions, "__setitem__", counting_set)
+    return calls
+
+
 @pytest.mark.parametrize("name", list(CASES))
 @pytest.mark.parametrize("source", ["numpy", "ome-zarr"])
-def test_zarrs_writes_the_same_chunks_and_metadata(tmp_path, monkeypatch, name, source):
-    pytest.importorskip("zarrs")
-    import zarrs
-
+@pytest.mark.parametrize("fast", ["zarrs", "zarrista"])
+def test_fast_engines_write_the_same_chunks_and_metadata(tmp_path, monkeypatch, name, source, fast):
+    pytest.importorskip(fast)
     kwargs, version, dtype = CASES[name]
     image = _volume(dtype)
     if source == "ome-zarr":  # read through the engine too: the near-isotropic job
         monkeypatch.setenv(engine.ENV, "zarr")
         xiso.to_ome_zarr(image, tmp_path / "src", pyramid=False, chunks=16, version=version)
     outputs = {}
-    for which in ("zarr", "zarrs"):
+    for which in ("zarr", fast):
         monkeypatch.setenv(engine.ENV, which)
-        calls = []
-        real_write = zarrs.ZarrsCodecPipeline.write
-
-        async def counting(self, *args, _real=real_write, _calls=calls, **kw):
-            _calls.append(1)
-            return await _real(self, *args, **kw)
-
-        monkeypatch.setattr(zarrs.ZarrsCodecPipeline, "write", counting)
+        calls = _count_writes(monkeypatch, which)
         obj = image
         if source == "ome-zarr":
             obj = xiso.open_ome_zarr(tmp_path / "src", near_isotropic=True)
         xiso.to_ome_zarr(obj, tmp_path / which, version=version, **kwargs)
-        assert bool(calls) == (which == "zarrs")  # the accelerated path ran, or not
+        # the accelerated path ran, or not (zarrista serves zarr v3 only: NGFF 0.5)
+        expected = which == "zarrs" or (which == "zarrista" and version == "0.5")
+        assert bool(calls) == expected
         outputs[which] = tmp_path / which
         monkeypatch.undo()
-    assert_same_store(outputs["zarr"], outputs["zarrs"])
+    assert_same_store(outputs["zarr"], outputs[fast])
 
 
-def test_zarrs_writes_labels_the_same(tmp_path, monkeypatch):
-    pytest.importorskip("zarrs")
+@pytest.mark.parametrize("fast", ["zarrs", "zarrista"])
+def test_fast_engines_write_labels_the_same(tmp_path, monkeypatch, fast):
+    pytest.importorskip(fast)
     image = _volume()
     labels = (image // 1000).astype("uint8").rename("cells")
-    for which in ("zarr", "zarrs"):
+    for which in ("zarr", fast):
         monkeypatch.setenv(engine.ENV, which)
         xiso.to_ome_zarr(image, tmp_path / which, chunks=8, min_size=4, labels={"cells": labels})
-    assert_same_store(tmp_path / "zarr", tmp_path / "zarrs")
+    assert_same_store(tmp_path / "zarr", tmp_path / fast)
+
+
+def test_zarrista_regions_pickle_as_their_location(tmp_path, monkeypatch):
+    pytest.importorskip("zarrista")
+    import pickle
+
+    monkeypatch.setenv(engine.ENV, "zarr")
+    image = (_volume("int16") - 1500).astype("int16")  # negative values, a signed type
+    xiso.to_ome_zarr(image, tmp_path / "src", pyramid=False, chunks=16)
+    monkeypatch.setenv(engine.ENV, "zarrista")
+    _, array = xiso.io.read.open_level(tmp_path / "src")
+    regions = engine.regions(array)
+    assert isinstance(regions, engine.ZarristaRegions)
+    first = regions[0:16, 0:16, 0:16]  # opens zarrista's array
+    again = pickle.loads(pickle.dumps(regions))
+    np.testing.assert_array_equal(again[0:16, 0:16, 0:16], first)
+    np.testing.assert_array_equal(again[:, :, :], image.values)
+    # a step or an integer goes through zarr-python, with the same values
+    np.testing.assert_array_equal(again[::2, 3, :], image.values[::2, 3, :])
+    again[0:16, 0:16, 16:24] = np.full((16, 16, 8), -7, dtype="int16")
+    assert (regions[0:16, 0:16, 16:24] == -7).all()
+
+
+def test_auto_takes_zarrista_only_where_it_applies(tmp_path, monkeypatch):
+    pytest.importorskip("zarrista")
+    monkeypatch.delenv(engine.ENV, raising=False)
+    v3 = zarr.create_array(tmp_path / "v3", shape=(4,), dtype="uint16", chunks=(2,))
+    v2 = zarr.create_array(tmp_path / "v2", shape=(4,), dtype="uint16", chunks=(2,), zarr_format=2)
+    memory = zarr.create_array(zarr.storage.MemoryStore(), shape=(4,), dtype="uint16")
+    assert isinstance(engine.regions(v3), engine.ZarristaRegions)
+    assert engine.regions(v2) is v2
+    assert engine.regions(memory) is memory
+    with zarr.config.set({"codec_pipeline.path": "some.other.Pipeline"}):
+        assert engine.regions(v3) is v3  # a pipeline the user chose is left alone
+    monkeypatch.setenv(engine.ENV, "zarrs")
+    assert engine.regions(v3) is v3
+    monkeypatch.setenv(engine.ENV, "zarr")
+    assert engine.regions(v3) is v3
+    monkeypatch.setenv(engine.ENV, "zarrista")
+    monkeypatch.setattr(engine, "_installed", lambda name: False)
+    with pytest.raises(OptionError, match=r"XISO_ZARR_ENGINE=zarrista but the zarrista package"):
+        engine.regions(v3)
 
 
 def test_reads_through_zarrs_give_the_stored_values(tmp_path, monkeypatch):
@@ -171,6 +232,49 @@ def test_bad_or_unavailable_engine_says_how_to_fix(monkeypatch):
     with pytest.raises(OptionError, match="XISO_ZARR_ENGINE='rust' is not one of"):
         engine.engine()
     monkeypatch.setenv(engine.ENV, "zarrs")
-    monkeypatch.setattr(engine, "_zarrs_installed", lambda: False)
+    monkeypatch.setattr(engine, "_installed", lambda name: False)
     with pytest.raises(OptionError, match=r"pip install 'xiso\[fast\]'"):
         engine.pipeline_for(zarr.storage.LocalStore("."))
+
+
+@pytest.mark.parametrize("method", ["mean", "median", "min", "max", "mode", "nearest"])
+@pytest.mark.parametrize("dtype", ["uint16", "float32", "uint8"])
+def test_near_isotropic_reads_through_zarrista_give_the_same_result(
+    tmp_path, monkeypatch, method, dtype
+):
+    """zarrista's chunks are read-only views: every block reduction must only
+    read them, and the result must be as through zarr-python, writable."""
+    pytest.importorskip("zarrista")
+    image = _volume(dtype)
+    if dtype == "float32":
+        image[3, 2, :5] = np.nan
+    monkeypatch.setenv(engine.ENV, "zarr")
+    xiso.to_ome_zarr(image, tmp_path / "src", pyramid=False, chunks=(8, 16, 16))
+    expected = xiso.open_ome_zarr(tmp_path / "src", near_isotropic=True, method=method).values
+    monkeypatch.setenv(engine.ENV, "zarrista")
+    reads: list[int] = []
+    real_get = engine.ZarristaRegions.__getitem__
+    monkeypatch.setattr(
+        engine.ZarristaRegions, "__getitem__", lambda self, k: reads.append(1) or real_get(self, k)
+    )
+    got = xiso.open_ome_zarr(tmp_path / "src", near_isotropic=True, method=method).values
+    assert reads
+    np.testing.assert_array_equal(got, expected)
+    got[...] = 0  # the user's array is writable
+
+
+def test_chunks_handed_to_the_user_are_writable(tmp_path, monkeypatch):
+    """Plain opens, and near_isotropic with nothing to reduce, never hand out
+    zarrista's read-only views."""
+    pytest.importorskip("zarrista")
+    monkeypatch.setenv(engine.ENV, "zarrista")
+    iso = _volume().isel(z=slice(0, 16)).assign_coords(z=np.arange(16) * 1.0)
+    iso.z.attrs["units"] = "micrometer"
+    xiso.to_ome_zarr(iso, tmp_path / "iso", pyramid=False, chunks=16)
+    for opened in (
+        xiso.open_ome_zarr(tmp_path / "iso"),
+        xiso.open_ome_zarr(tmp_path / "iso", near_isotropic=True),
+    ):
+        block = opened.data.blocks[0, 0, 0].compute()
+        assert block.flags.writeable
+        block[...] = 1

@@ -1,30 +1,44 @@
-"""Which codec pipeline decodes and encodes the chunks of xiso's own zarr arrays.
+"""Which engine decodes and encodes the chunks of xiso's own zarr arrays.
 
-zarr-python turns chunks into arrays through a *codec pipeline*, chosen by its
+zarr-python reads and writes chunks through a *codec pipeline*, chosen by its
 config key ``codec_pipeline.path`` when an array is opened or created (the
-array keeps it for every later read and write). Two are used here:
+array keeps it for every later read and write). xiso always opens and creates
+its arrays with zarr-python (so the metadata is zarr-python's), and moves the
+chunks of the arrays it reads and writes with one of three engines:
 
 ``"zarr"``
-    zarr-python's own ``BatchedCodecPipeline`` (numcodecs; decodes and encodes
-    on about one core);
+    zarr-python's own ``BatchedCodecPipeline`` (numcodecs);
 ``"zarrs"``
     the Rust pipeline of the `zarrs <https://github.com/zarrs/zarrs-python>`_
-    package (``pip install "xiso[fast]"``), which decodes and encodes the
-    chunks of one read or write in parallel. It writes the same chunks (same
-    keys, same decoded values) and the same metadata; on a 1 GiB conversion it
-    took about 20 % less time (docs/performance.md, "Codec pipelines").
+    package, still behind zarr-python's array layer (its event loop, indexing
+    and buffers), which decodes and encodes the chunks of one call in parallel;
+``"zarrista"``
+    `zarrista <https://developmentseed.org/zarrista>`_, a synchronous zarr
+    implementation on the same Rust crate (what ngff-zarr writes with): the
+    regions of a zarr v3 array on a local folder are read and written through
+    it directly, without zarr-python's array layer. It writes the same chunks
+    (same keys, same decoded values) and zarr-python writes the metadata;
+    on the 1 GiB conversion of docs/performance.md it took about 15 % less
+    time than zarrs behind zarr-python.
 
-The engine is taken from the environment variable ``XISO_ZARR_ENGINE``
-(``auto``, ``zarrs`` or ``zarr``; default ``auto``): ``auto`` uses zarrs when
-it is installed, the array is on a local folder and the process's zarr config
-still names zarr's default pipeline (a pipeline the user chose is left alone);
-``zarrs`` asks for it (an error if it is not installed); ``zarr`` never uses it.
+``pip install "xiso[fast]"`` installs both. The engine is taken from the
+environment variable ``XISO_ZARR_ENGINE`` (``auto``, ``zarrista``, ``zarrs``
+or ``zarr``; default ``auto``). ``auto`` takes, for each array, the first that
+applies: zarrista (installed, a zarr v3 array of fixed-size numbers on a local
+folder), then zarrs (installed, a local folder), then zarr-python; and it
+takes neither accelerated engine when the process's zarr config names a codec
+pipeline other than zarr's default (a pipeline the user chose is left alone).
+``zarrista`` and ``zarrs`` ask for that engine (an error if it is not
+installed); an array zarrista cannot serve (zarr v2, remote stores) then goes
+through zarr-python as with ``auto``. ``zarr`` uses neither.
 
-:func:`scoped` sets the key only while xiso opens or creates an array, under a
-lock, and puts the previous value back on the way out, errors included: the
-user's zarr config is never changed for their own arrays. (zarr's config is
-one per process: another thread that opens an array in that same instant gets
-the same pipeline, which writes the same bytes.)
+:func:`scoped` sets zarrs' pipeline only while xiso opens or creates an array,
+under a lock, and puts the previous value back on the way out, errors
+included: the user's zarr config is never changed for their own arrays.
+(zarr's config is one per process: another thread that opens an array in that
+same instant gets the same pipeline, which writes the same bytes.)
+:func:`regions` gives the object xiso's dask graphs read from and store into:
+the zarr array itself, or a :class:`ZarristaRegions` of it.
 """
 
 from __future__ import annotations
@@ -36,12 +50,14 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from ..errors import OptionError
 
-__all__ = ["ENGINES", "ENV", "engine", "pipeline_for", "scoped"]
+__all__ = ["ENGINES", "ENV", "ZarristaRegions", "engine", "pipeline_for", "regions", "scoped"]
 
 ENV = "XISO_ZARR_ENGINE"
-ENGINES = ("auto", "zarrs", "zarr")
+ENGINES = ("auto", "zarrista", "zarrs", "zarr")
 ZARRS_PIPELINE = "zarrs.ZarrsCodecPipeline"
 _DEFAULT_PIPELINE = "zarr.core.codec_pipeline.BatchedCodecPipeline"
 _LOCK = threading.RLock()
@@ -53,13 +69,33 @@ def engine() -> str:
     if value not in ENGINES:
         raise OptionError(
             f"{ENV}={value!r} is not one of {ENGINES!r}; unset it (auto: zarrs when "
-            "installed) or set it to 'zarr' for zarr-python's own codec pipeline"
+            "installed, else zarrs when installed) or set it to 'zarr' for zarr-python's "
+            "own codec pipeline"
         )
     return value
 
 
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
 def _zarrs_installed() -> bool:
-    return importlib.util.find_spec("zarrs") is not None
+    return _installed("zarrs")
+
+
+def _require(name: str) -> None:
+    if not _installed(name):
+        raise OptionError(
+            f"{ENV}={name} but the {name} package is not installed; "
+            f"pip install 'xiso[fast]' (or {name}), or unset the variable"
+        )
+
+
+def _users_pipeline() -> bool:
+    """Whether the process's zarr config names a pipeline other than zarr's default."""
+    import zarr
+
+    return zarr.config.get("codec_pipeline.path") != _DEFAULT_PIPELINE
 
 
 def pipeline_for(store: Any) -> str | None:
@@ -71,14 +107,13 @@ def pipeline_for(store: Any) -> str | None:
     if wanted == "zarr":
         return None
     if wanted == "zarrs":
-        if not _zarrs_installed():
-            raise OptionError(
-                f"{ENV}=zarrs but the zarrs package is not installed; "
-                "pip install 'xiso[fast]' (or zarrs), or unset the variable"
-            )
+        _require("zarrs")
         return ZARRS_PIPELINE
-    # auto: only where it was measured and tested, and never over a user's choice
-    if zarr.config.get("codec_pipeline.path") != _DEFAULT_PIPELINE:
+    if wanted == "zarrista":
+        _require("zarrista")
+    # auto (and zarrista's fallback): only where it was measured and tested,
+    # and never over a user's choice
+    if _users_pipeline():
         return None
     if not isinstance(store, zarr.storage.LocalStore) or not _zarrs_installed():
         return None
@@ -97,3 +132,95 @@ def scoped(store: Any) -> Iterator[None]:
 
     with _LOCK, zarr.config.set({"codec_pipeline.path": path}):
         yield
+
+
+_FIXED_KINDS = "biuf"  # bool, integers, floats: what zarrista hands back as plain arrays
+
+
+def _zarrista_applies(array: Any) -> bool:
+    import zarr
+
+    wanted = engine()
+    if wanted in ("zarr", "zarrs"):
+        return False
+    if wanted == "zarrista":
+        _require("zarrista")
+    elif _users_pipeline() or not _installed("zarrista"):
+        return False
+    return (
+        isinstance(array.store, zarr.storage.LocalStore)
+        and array.metadata.zarr_format == 3
+        and np.dtype(array.dtype).kind in _FIXED_KINDS
+    )
+
+
+def regions(array: Any) -> Any:
+    """What xiso reads regions of ``array`` from and stores regions into:
+    a :class:`ZarristaRegions` where the engine is zarrista, else ``array``."""
+    if not _zarrista_applies(array):
+        return array
+    return ZarristaRegions(array)
+
+
+class ZarristaRegions:
+    """Reads and writes regions (tuples of slices) of the zarr v3 ``array`` (on
+    a local folder) through zarrista.
+
+    It pickles as the zarr array: a dask worker opens zarrista's view of it
+    itself, once. Selections other than unit-step slices (integers, steps,
+    arrays) go through the zarr array.
+    """
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+        self.shape, self.dtype, self.ndim = array.shape, np.dtype(array.dtype), array.ndim
+        self._lock = threading.Lock()
+        self._view: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"array": self.array}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["array"])  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"ZarristaRegions({self.array!r})"
+
+    def _zarrista(self) -> Any:
+        with self._lock:
+            if self._view is None:
+                import zarrista
+
+                store = zarrista.store.FilesystemStore(str(self.array.store.root))
+                self._view = zarrista.Array.open(store, "/" + self.array.path)
+            return self._view
+
+    def _plain(self, key: Any) -> tuple[slice, ...] | None:
+        """``key`` as one non-empty unit-step slice per axis, or None."""
+        key = key if isinstance(key, tuple) else (key,)
+        if len(key) != self.ndim:
+            return None
+        out = []
+        for k, n in zip(key, self.shape):
+            if not isinstance(k, slice) or k.step not in (None, 1):
+                return None
+            start, stop, _ = k.indices(n)
+            if stop <= start:
+                return None
+            out.append(slice(start, stop))
+        return tuple(out)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        plain = self._plain(key)
+        if plain is None:
+            return np.asarray(self.array[key])
+        return np.asarray(self._zarrista()[plain].to_numpy())
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        plain = self._plain(key)
+        if plain is None:
+            self.array[key] = value
+            return
+        # zarrista takes C-contiguous input in native byte order
+        value = np.ascontiguousarray(np.asarray(value, dtype=self.dtype.newbyteorder("=")))
+        self._zarrista()[plain] = value

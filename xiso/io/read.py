@@ -125,8 +125,11 @@ class _Level:
     """A stored level seen through ``__getitem__``: a chunk that cannot be read
     raises OmeZarrError naming the array and the region."""
 
-    def __init__(self, array: zarr.Array, where: str) -> None:
+    def __init__(self, array: zarr.Array, where: str, consumed: bool = False) -> None:
         self.array = array
+        # zarrista hands out read-only views of its buffers: only for chunks that
+        # xiso's own reduction consumes (never handed to the user as they are)
+        self.regions = engine.regions(array) if consumed else array
         self.where = where
         self.shape = array.shape
         self.dtype = array.dtype
@@ -134,7 +137,7 @@ class _Level:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         try:
-            return np.asarray(self.array[key])
+            return np.asarray(self.regions[key])
         except Exception as err:
             region = ", ".join(
                 f"{k.start or 0}:{k.stop if k.stop is not None else n}"
@@ -201,11 +204,13 @@ def _dask_chunks(array: zarr.Array, chunks: Any, dims: list[str]) -> Any:
     return dsa.core.normalize_chunks(chunks, array.shape, dtype=array.dtype)
 
 
-def _as_dask(array: zarr.Array, chunks: Any, dims: list[str], where: str) -> Any:
+def _as_dask(
+    array: zarr.Array, chunks: Any, dims: list[str], where: str, consumed: bool = False
+) -> Any:
     import dask.array as dsa
 
     return dsa.from_array(
-        _Level(array, where),
+        _Level(array, where, consumed),
         chunks=_dask_chunks(array, chunks, dims),
         # unique per open: two opens of one store (other chunks, or the store
         # rewritten in between) must never share dask keys
@@ -409,7 +414,9 @@ def open_ome_zarr(
         factors = near_isotropic_factors(da, rounding=rounding)
         grown = tuple(c * factors.get(d, 1) for d, c in zip(da.dims, array.chunks))
         where = f"level of {store!r}"
-        da = da.copy(data=_as_dask(array, grown, [str(d) for d in da.dims], where))
+        reduced = any(f > 1 for f in factors.values())  # else the chunks reach the user
+        data = _as_dask(array, grown, [str(d) for d in da.dims], where, consumed=reduced)
+        da = da.copy(data=data)
     return make_near_isotropic(da, method=method, rounding=rounding)
 
 

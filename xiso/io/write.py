@@ -78,7 +78,7 @@ def _default_chunks(da: xr.DataArray, types: Sequence[str | None], chunks: Any) 
     return tuple(out)
 
 
-def _store_numpy(data: np.ndarray, array: zarr.Array, chunks: tuple[int, ...]) -> None:
+def _store_numpy(data: np.ndarray, array: Any, chunks: tuple[int, ...]) -> None:
     """Write an in-memory array chunk by chunk from views, on a few threads.
 
     (``dask.array.from_array`` copies a numpy input into its chunks, which
@@ -122,10 +122,11 @@ def _create_levels(
             array = group.create_array(
                 name=path, shape=da.shape, dtype=da.dtype, chunks=chunks, fill_value=0, **kwargs
             )
+        target = engine.regions(array)  # the array, or zarrista's view of it
         if isinstance(da.data, dsa.Array):
-            pending.append((da.data.rechunk(chunks), array))
+            pending.append((da.data.rechunk(chunks), target))
         else:
-            _store_numpy(np.asarray(da.data), array, chunks)
+            _store_numpy(np.asarray(da.data), target, chunks)
     return pending
 
 

@@ -335,6 +335,29 @@ def run_zarr_floor_zarrs(s: dict) -> Any:
         return run_zarr_floor(s)
 
 
+def run_zarr_floor_zarrista(s: dict) -> Any:
+    """The plain-zarr floor's job with zarrista moving the chunks: zarr-python
+    creates the output (the same metadata), zarrista reads four input chunks
+    and writes every 4th plane as one output chunk, THREADS threads."""
+    import zarrista
+
+    src = _zarr_level0(s["src"])
+    nz, ny, nx = src.shape
+    _create_like(src, s["dst"], (nz // FACTOR, ny, nx))
+    fs = zarrista.store.FilesystemStore
+    a = zarrista.Array.open(fs(s["src"]), "/0")
+    d = zarrista.Array.open(fs(s["dst"]), "/")
+
+    def one(region: tuple[slice, ...]) -> None:
+        zs = region[0]
+        block = a[(slice(zs.start * FACTOR, zs.stop * FACTOR), *region[1:])].to_numpy()
+        d[region] = np.ascontiguousarray(block[::FACTOR])
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(one, _chunk_grid((nz // FACTOR, ny, nx), src.chunks)))
+    return d
+
+
 def setup_tensorstore_floor(ctx: Ctx) -> dict:
     import tensorstore
 
@@ -455,6 +478,12 @@ def describe_xiso_zarr(s: dict, result: Any) -> dict:
     info["output_bytes"] = int(out.nbytes)
     info["note"] += f"; level 0 {tuple(out.shape)}"
     return info
+
+
+def run_xiso_zarr_zarrs(s: dict) -> None:
+    """Case 3 with zarrs behind zarr-python's array layer (``XISO_ZARR_ENGINE=zarrs``)."""
+    with _environ("XISO_ZARR_ENGINE", "zarrs"):
+        run_xiso_zarr(s)
 
 
 def run_xiso_zarr_plain(s: dict) -> None:
@@ -1012,6 +1041,16 @@ CASES: list[Case] = [
         inputs=("zarr",),
     ),
     Case(
+        "zarrista-io-floor",
+        "zarr",
+        "the plain-zarr I/O floor's job with zarrista moving the chunks",
+        setup_zarr_floor,
+        run_zarr_floor_zarrista,
+        describe_store,
+        requires=("zarrista",),
+        inputs=("zarr",),
+    ),
+    Case(
         "tensorstore-io-floor",
         "zarr",
         "the same job with tensorstore as chunk I/O engine (2 threads)",
@@ -1024,11 +1063,21 @@ CASES: list[Case] = [
     Case(
         "xiso-zarr",
         "zarr",
-        "xiso open_ome_zarr(near_isotropic) -> to_ome_zarr(pyramid=False), default engine",
+        "xiso open_ome_zarr(near_isotropic) -> to_ome_zarr(pyramid=False), default (zarrista)",
         setup_xiso_zarr,
         run_xiso_zarr,
         describe_xiso_zarr,
         number="3",
+        inputs=("zarr",),
+    ),
+    Case(
+        "xiso-zarr-zarrs",
+        "zarr",
+        "the same, zarrs behind zarr-python's array layer (XISO_ZARR_ENGINE=zarrs)",
+        setup_xiso_zarr,
+        run_xiso_zarr_zarrs,
+        describe_xiso_zarr,
+        requires=("zarrs",),
         inputs=("zarr",),
     ),
     Case(

@@ -221,6 +221,18 @@ class ZarristaRegions:
         if plain is None:
             self.array[key] = value
             return
-        # zarrista takes C-contiguous input in native byte order
-        value = np.ascontiguousarray(np.asarray(value, dtype=self.dtype.newbyteorder("=")))
-        self._zarrista()[plain] = value
+        self._zarrista()[plain] = _canonical(value, self.dtype)
+
+
+def _canonical(value: Any, dtype: np.dtype) -> np.ndarray:
+    """``value`` as zarrista takes it: native byte order and C order with the
+    strides of C order on every axis (numpy calls an array C-contiguous
+    whatever the strides of its length-1 axes, which zarrista checks too)."""
+    value = np.ascontiguousarray(np.asarray(value, dtype=dtype.newbyteorder("=")))
+    strides, step = [], value.itemsize
+    for n in reversed(value.shape):
+        strides.append(step)
+        step *= n
+    if value.strides != tuple(reversed(strides)):
+        value = value.copy()
+    return value

@@ -278,3 +278,84 @@ def test_chunks_handed_to_the_user_are_writable(tmp_path, monkeypatch):
         block = opened.data.blocks[0, 0, 0].compute()
         assert block.flags.writeable
         block[...] = 1
+
+
+def test_auto_falls_back_where_zarrista_lacks_the_codec(tmp_path, monkeypatch):
+    """numcodecs' lz4 is a zarr v3 codec zarrista does not know: auto writes and
+    reads through zarr-python, an explicit zarrista says so."""
+    pytest.importorskip("zarrista")
+    import numcodecs.zarr3
+
+    image = _volume()
+    for which in ("zarr", "auto"):
+        monkeypatch.setenv(engine.ENV, which)
+        xiso.to_ome_zarr(
+            image, tmp_path / which, pyramid=False, chunks=16, compressor=numcodecs.zarr3.LZ4()
+        )
+        near = xiso.open_ome_zarr(tmp_path / which, near_isotropic=True).values
+        np.testing.assert_array_equal(
+            near, xiso.open_ome_zarr(tmp_path / "zarr", near_isotropic=True).values
+        )
+    assert_same_store(tmp_path / "zarr", tmp_path / "auto")
+    monkeypatch.setenv(engine.ENV, "zarrista")
+    with pytest.raises(OptionError, match="zarrista cannot read or write the array"):
+        xiso.open_ome_zarr(tmp_path / "zarr", near_isotropic=True)
+    with pytest.raises(OptionError, match=r"numcodecs\.lz4"):
+        xiso.to_ome_zarr(
+            image, tmp_path / "z", pyramid=False, chunks=16, compressor=numcodecs.zarr3.LZ4()
+        )
+    assert not (tmp_path / "z").exists()
+
+
+def test_write_empty_chunks_asked_of_zarr_is_honoured(tmp_path, monkeypatch):
+    pytest.importorskip("zarrista")
+    image = _volume()
+    with zarr.config.set({"array.write_empty_chunks": True}):
+        for which in ("zarr", "auto"):
+            monkeypatch.setenv(engine.ENV, which)
+            xiso.to_ome_zarr(image, tmp_path / which, pyramid=False, chunks=16)
+    assert_same_store(tmp_path / "zarr", tmp_path / "auto")
+    assert (tmp_path / "auto" / "0" / "c" / "0" / "0" / "0").is_file()  # the all-zero chunk
+
+
+def test_another_threads_scoped_pipeline_is_not_taken_for_a_users(tmp_path, monkeypatch):
+    """While one thread opens an array with zarrs' pipeline set for a moment,
+    another thread's choice of engine waits for it instead of reading zarr's
+    config in that moment as the user's."""
+    pytest.importorskip("zarrista")
+    pytest.importorskip("zarrs")
+    import threading
+
+    monkeypatch.delenv(engine.ENV, raising=False)
+    v3 = zarr.create_array(tmp_path / "v3", shape=(4,), dtype="uint16", chunks=(2,))
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with engine.scoped(zarr.storage.LocalStore(tmp_path)):
+            inside.set()
+            leave.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert inside.wait(5)
+    got: list = []
+    chooser = threading.Thread(target=lambda: got.append(engine.regions(v3)))
+    chooser.start()
+    chooser.join(0.2)
+    leave.set()
+    holder.join(5)
+    chooser.join(5)
+    assert isinstance(got[0], engine.ZarristaRegions)
+
+
+def test_a_store_rewritten_after_opening_is_an_error_not_a_cast(tmp_path, monkeypatch):
+    pytest.importorskip("zarrista")
+    import pickle
+
+    monkeypatch.setenv(engine.ENV, "zarrista")
+    xiso.to_ome_zarr(_volume(), tmp_path / "src", pyramid=False, chunks=16)
+    _, array = xiso.io.read.open_level(tmp_path / "src")
+    shipped = pickle.dumps(engine.regions(array))  # as to a dask worker
+    xiso.to_ome_zarr(_volume("float32"), tmp_path / "src", pyramid=False, chunks=16, overwrite=True)
+    with pytest.raises(xiso.errors.OmeZarrError, match="changed since it was opened"):
+        pickle.loads(shipped)[0:16, 0:16, 0:16]

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import OptionError
+from ..errors import OmeZarrError, OptionError
 
 __all__ = ["ENGINES", "ENV", "ZarristaRegions", "engine", "pipeline_for", "regions", "scoped"]
 
@@ -68,9 +68,8 @@ def engine() -> str:
     value = os.environ.get(ENV, "auto").strip().lower() or "auto"
     if value not in ENGINES:
         raise OptionError(
-            f"{ENV}={value!r} is not one of {ENGINES!r}; unset it (auto: zarrs when "
-            "installed, else zarrs when installed) or set it to 'zarr' for zarr-python's "
-            "own codec pipeline"
+            f"{ENV}={value!r} is not one of {ENGINES!r}; unset it (auto: zarrista or "
+            "zarrs where installed) or set it to 'zarr' for zarr-python's own codec pipeline"
         )
     return value
 
@@ -95,7 +94,8 @@ def _users_pipeline() -> bool:
     """Whether the process's zarr config names a pipeline other than zarr's default."""
     import zarr
 
-    return zarr.config.get("codec_pipeline.path") != _DEFAULT_PIPELINE
+    with _LOCK:  # not the value scoped() sets for a moment in another thread
+        return zarr.config.get("codec_pipeline.path") != _DEFAULT_PIPELINE
 
 
 def pipeline_for(store: Any) -> str | None:
@@ -113,8 +113,8 @@ def pipeline_for(store: Any) -> str | None:
         _require("zarrista")
     # auto (and zarrista's fallback): only where it was measured and tested,
     # and never over a user's choice
-    if _users_pipeline():
-        return None
+    if _users_pipeline() or zarr.config.get("array.write_empty_chunks", False):
+        return None  # (zarrs drops chunks equal to the fill value all the same)
     if not isinstance(store, zarr.storage.LocalStore) or not _zarrs_installed():
         return None
     return ZARRS_PIPELINE
@@ -147,19 +147,40 @@ def _zarrista_applies(array: Any) -> bool:
         _require("zarrista")
     elif _users_pipeline() or not _installed("zarrista"):
         return False
+    # zarrs (under zarrista) drops chunks equal to the fill value: where the
+    # user asked zarr to write them, zarr-python writes
+    write_empty = getattr(getattr(array, "config", None), "write_empty_chunks", False)
     return (
         isinstance(array.store, zarr.storage.LocalStore)
         and array.metadata.zarr_format == 3
         and np.dtype(array.dtype).kind in _FIXED_KINDS
+        and not write_empty
+        and not zarr.config.get("array.write_empty_chunks", False)
     )
 
 
 def regions(array: Any) -> Any:
     """What xiso reads regions of ``array`` from and stores regions into:
-    a :class:`ZarristaRegions` where the engine is zarrista, else ``array``."""
+    a :class:`ZarristaRegions` where the engine is zarrista, else ``array``.
+
+    zarrista opens the array here: one it cannot serve (a codec it does not
+    know, e.g. numcodecs' lz4 or delta) goes through zarr-python under
+    ``auto``, and raises OptionError under ``XISO_ZARR_ENGINE=zarrista``.
+    """
     if not _zarrista_applies(array):
         return array
-    return ZarristaRegions(array)
+    view = ZarristaRegions(array)
+    try:
+        view._zarrista()
+    except Exception as err:
+        if engine() == "zarrista":
+            raise OptionError(
+                f"{ENV}=zarrista, but zarrista cannot read or write the array "
+                f"{array.path!r} of {str(array.store.root)!r}: {err}; unset the variable "
+                "(auto then uses zarr-python for it) or set it to 'zarrs'"
+            ) from err
+        return array
+    return view
 
 
 class ZarristaRegions:
@@ -192,8 +213,17 @@ class ZarristaRegions:
                 import zarrista
 
                 store = zarrista.store.FilesystemStore(str(self.array.store.root))
-                self._view = zarrista.Array.open(store, "/" + self.array.path)
+                view = zarrista.Array.open(store, "/" + self.array.path)
+                if tuple(view.shape) != tuple(self.shape):
+                    raise OmeZarrError(self._changed(f"shape {tuple(view.shape)}"))
+                self._view = view
             return self._view
+
+    def _changed(self, now: str) -> str:
+        return (
+            f"the array {self.array.path!r} of {str(self.array.store.root)!r} changed since "
+            f"it was opened (now {now}, was shape {self.shape} and {self.dtype}); open it again"
+        )
 
     def _plain(self, key: Any) -> tuple[slice, ...] | None:
         """``key`` as one non-empty unit-step slice per axis, or None."""
@@ -214,7 +244,10 @@ class ZarristaRegions:
         plain = self._plain(key)
         if plain is None:
             return np.asarray(self.array[key])
-        return np.asarray(self._zarrista()[plain].to_numpy())
+        out = np.asarray(self._zarrista()[plain].to_numpy())
+        if out.dtype != self.dtype:
+            raise OmeZarrError(self._changed(str(out.dtype)))
+        return out
 
     def __setitem__(self, key: Any, value: Any) -> None:
         plain = self._plain(key)

@@ -407,20 +407,27 @@ def run_codec_floor_mean(s: dict) -> Any:
     return _codec_floor(s, mean=True)
 
 
-def _codec_floor(s: dict, mean: bool) -> Any:
-    import threading
-
+def _raw_chunks(s: dict) -> tuple[Any, Any, Any, Path, Path]:
+    """What a codec floor works with: the source's level 0 (for its metadata),
+    a zstd decoder and an encoder at the source's level, the folder of the raw
+    chunk files and the (emptied) output folder."""
     import numcodecs
-
-    from xiso.reduce import reduce_numpy
 
     src = _zarr_level0(s["src"])
     (codec,) = src.compressors
     assert type(codec).__name__ == "ZstdCodec", "the codec floor assumes zstd"
     decoder, encoder = numcodecs.Zstd(), numcodecs.Zstd(level=codec.level)
-    root = Path(s["src"]) / "0" / "c"
     dst = Path(s["dst"])
     shutil.rmtree(dst, ignore_errors=True)
+    return src, decoder, encoder, Path(s["src"]) / "0" / "c", dst
+
+
+def _codec_floor(s: dict, mean: bool) -> Any:
+    import threading
+
+    from xiso.reduce import reduce_numpy
+
+    src, decoder, encoder, root, dst = _raw_chunks(s)
     dst.mkdir(parents=True)
     chunk = src.chunks  # output chunks are the same (one from FACTOR input chunks)
     rows = chunk[0] // FACTOR
@@ -679,15 +686,7 @@ def run_pyramid_codec_floor(s: dict) -> Any:
     the higher levels are in progress at a time (their buffers are reused)."""
     import threading
 
-    import numcodecs
-
-    src = _zarr_level0(s["src"])
-    (codec,) = src.compressors
-    assert type(codec).__name__ == "ZstdCodec", "the codec floor assumes zstd"
-    decoder, encoder = numcodecs.Zstd(), numcodecs.Zstd(level=codec.level)
-    root = Path(s["src"]) / "0" / "c"
-    dst = Path(s["dst"])
-    shutil.rmtree(dst, ignore_errors=True)
+    src, decoder, encoder, root, dst = _raw_chunks(s)
     levels = _pyramid_levels(src.shape, src.chunks)
     for i in range(len(levels)):
         (dst / str(i)).mkdir(parents=True)

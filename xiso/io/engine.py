@@ -101,7 +101,6 @@ def _users_pipeline() -> bool:
 def pipeline_for(store: Any) -> str | None:
     """The ``codec_pipeline.path`` to open or create arrays of ``store`` with,
     or None to leave zarr's config as it is."""
-    import zarr
 
     wanted = engine()
     if wanted == "zarr":
@@ -113,11 +112,20 @@ def pipeline_for(store: Any) -> str | None:
         _require("zarrista")
     # auto (and zarrista's fallback): only where it was measured and tested,
     # and never over a user's choice
-    if _users_pipeline() or zarr.config.get("array.write_empty_chunks", False):
-        return None  # (zarrs drops chunks equal to the fill value all the same)
-    if not isinstance(store, zarr.storage.LocalStore) or not _zarrs_installed():
+    if _users_pipeline() or not _rust_may_serve(store) or not _zarrs_installed():
         return None
     return ZARRS_PIPELINE
+
+
+def _rust_may_serve(store: Any) -> bool:
+    """Whether zarrs (alone or under zarrista) may move the chunks of ``store``:
+    a local folder, and zarr not asked to write chunks equal to the fill value
+    (zarrs drops them all the same)."""
+    import zarr
+
+    return isinstance(store, zarr.storage.LocalStore) and not zarr.config.get(
+        "array.write_empty_chunks", False
+    )
 
 
 @contextlib.contextmanager
@@ -138,8 +146,6 @@ _FIXED_KINDS = "biuf"  # bool, integers, floats: what zarrista hands back as pla
 
 
 def _zarrista_applies(array: Any) -> bool:
-    import zarr
-
     wanted = engine()
     if wanted in ("zarr", "zarrs"):
         return False
@@ -147,15 +153,13 @@ def _zarrista_applies(array: Any) -> bool:
         _require("zarrista")
     elif _users_pipeline() or not _installed("zarrista"):
         return False
-    # zarrs (under zarrista) drops chunks equal to the fill value: where the
-    # user asked zarr to write them, zarr-python writes
+    # the array's own write_empty_chunks, as well as the config's (_rust_may_serve)
     write_empty = getattr(getattr(array, "config", None), "write_empty_chunks", False)
     return (
-        isinstance(array.store, zarr.storage.LocalStore)
+        _rust_may_serve(array.store)
+        and not write_empty
         and array.metadata.zarr_format == 3
         and np.dtype(array.dtype).kind in _FIXED_KINDS
-        and not write_empty
-        and not zarr.config.get("array.write_empty_chunks", False)
     )
 
 

@@ -83,9 +83,9 @@ def test_every_row_has_a_reference_and_a_group_title(bench):
         assert ref is None or ref in cases.BY_NAME, (case.name, ref)
 
 
-def test_report_of_the_tiny_runs(bench, results):
-    """The table and its targets are built from every row without error."""
-    cases, run = bench
+def _stats_of(run, results: dict) -> dict:
+    """run.py's Stats for the tiny runs, with made-up times and memory (the
+    tests read the tables built from them, never the numbers)."""
     stats = {}
     for name, result in results.items():
         s = run.Stats(name, [])
@@ -95,6 +95,13 @@ def test_report_of_the_tiny_runs(bench, results):
             fake = {"seconds": 1.0, "peak_rss": 2**27, "extra": 2**24, "rss_loaded": 2**26}
             s.runs = [{**fake, **result["info"]} for _ in range(2)]
         stats[name] = s
+    return stats
+
+
+def test_report_of_the_tiny_runs(bench, results):
+    """The table and its targets are built from every row without error."""
+    cases, run = bench
+    stats = _stats_of(run, results)
     table = run.table(stats, placeholder=False)
     for case in cases.CASES:
         assert f"`{case.name}`" in table
@@ -128,15 +135,7 @@ def test_report_is_narrow_and_keeps_every_fact(bench, results):
     to the legend under each table) and lose nothing: every case's label,
     target and note is in the report."""
     cases, run = bench
-    stats = {}
-    for name, result in results.items():
-        s = run.Stats(name, [])
-        if "skipped" in result:
-            s.skipped = result["skipped"]
-        else:
-            fake = {"seconds": 1.0, "peak_rss": 2**27, "extra": 2**24, "rss_loaded": 2**26}
-            s.runs = [{**fake, **result["info"]} for _ in range(2)]
-        stats[name] = s
+    stats = _stats_of(run, results)
     text = run.table(stats, placeholder=False)
     rows = [line for line in text.splitlines() if line.startswith("|")]
     assert rows

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -50,7 +49,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import cases as bench_cases  # noqa: E402
 import data as bench_data  # noqa: E402
+
+MIB = 2**20
 
 SPACING = {"z": 0.3, "y": 1.0, "x": 1.0}
 CHUNK = 128
@@ -93,27 +95,17 @@ def _store(shape: tuple[int, int, int]) -> Path:
 
 
 def _rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    return bench_cases._rss_bytes() / MIB
 
 
 def _reset_peak() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
+    bench_cases._reset_hwm()
 
 
 def _peak_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """VmHWM (the peak since the last reset), else the process's ru_maxrss."""
+    hwm = bench_cases._vmhwm_bytes()
+    return (hwm if hwm is not None else bench_cases._maxrss_bytes()) / MIB
 
 
 def child(row: str, shape: tuple[int, int, int]) -> dict:

@@ -254,7 +254,10 @@ def test_label_true_writes_a_standalone_image_label(tmp_path, version):
     store = tmp_path / "s.ome.zarr"
     seg.iso.to_ome_zarr(store, label=True, version=version, min_size=8)
     ome = _ome(store, "", version)
-    assert ome["image-label"] == {"version": version}  # no parent image: no source
+    # no parent image: no source; no colours given: value 0 transparent (the
+    # strict schema requires colors, see test_schema.py)
+    transparent = [{"label-value": 0, "rgba": [0, 0, 0, 0]}]
+    assert ome["image-label"] == {"version": version, "colors": transparent}
     assert ome["multiscales"][0]["type"] == "mode"
     back = xiso.open_ome_zarr(store)
     assert looks_like_labels(back)

@@ -34,6 +34,7 @@ from ..errors import DtypeError, OmeZarrError
 from . import ngff
 
 __all__ = [
+    "BACKGROUND",
     "IMAGE_LABEL",
     "LABELS",
     "image_label_metadata",
@@ -50,6 +51,11 @@ __all__ = [
 LABELS = "labels"
 # the NGFF key of a label image's metadata, and the DataArray attr that marks a label image
 IMAGE_LABEL = "image-label"
+# the colours of a label image that names none: the strict NGFF schemas require
+# ``colors`` (at least one entry), and value 0, the background by convention
+# (napari, ome-zarr-py), drawn transparent, says nothing a viewer does not already
+# assume. Listing the values present instead would compute the whole label image.
+BACKGROUND: tuple[dict[str, Any], ...] = ({"label-value": 0, "rgba": [0, 0, 0, 0]},)
 # the dtypes NGFF allows for label images
 LABEL_DTYPES = tuple(np.dtype(f"{k}int{n}") for n in (8, 16, 32, 64) for k in ("u", ""))
 
@@ -272,7 +278,9 @@ def image_label_metadata(
     e.g. with ``colors``: ``[{"label-value": 1, "rgba": [255, 0, 0, 255]}]``);
     ``version`` and ``source`` are set here (``source`` is the relative path
     of the image, ``"../../"`` below an image, or None for a label image
-    written by itself, which then has no source).
+    written by itself, which then has no source). Without ``colors``, value 0
+    gets a transparent colour (:data:`BACKGROUND`): the strict NGFF label
+    schema requires ``colors``, and this keeps writing lazy.
     """
     if stored is None:
         stored = {}
@@ -285,6 +293,8 @@ def image_label_metadata(
     block = ngff.json_attrs(stored, f"attrs[{IMAGE_LABEL!r}] of the label image {name!r}")
     block.pop("source", None)
     block["version"] = version
+    if "colors" not in block:
+        block["colors"] = [dict(c) for c in BACKGROUND]
     if source is not None:
         block["source"] = {"image": source}
     label_model, _, _ = _models(version)

@@ -25,7 +25,7 @@ from ..errors import OmeZarrError, OptionError, StoreExistsError
 from . import engine, ngff
 from .targets import Location, resolve
 
-__all__ = ["to_ome_zarr", "write_levels"]
+__all__ = ["add_label", "to_ome_zarr", "write_levels"]
 
 
 class _Sliceable:
@@ -319,8 +319,8 @@ def to_ome_zarr(
         with ``image-label`` metadata and no source; levels reduced with
         ``mode``). A name such as ``"nuclei"``: add ``obj`` as the label
         image ``labels/<name>`` of the image stored at ``store``, with the
-        image's levels and NGFF version (the image group is written anew with
-        its levels and labels copied, and swapped in like any write;
+        image's levels and NGFF version (see :func:`add_label`: the image's
+        levels, attributes and other labels stay as they are, byte for byte;
         ``overwrite=True`` replaces a label image of that name). Default:
         ``True`` when ``obj`` carries ``attrs["image-label"]`` (a label image
         that :func:`open_ome_zarr` read), else ``False``.
@@ -573,14 +573,8 @@ def _add_label(
     storage_options: Mapping[str, Any] | None,
     progress: bool,
 ) -> None:
-    """Add the label image ``obj`` as ``labels/<name>`` to the image at ``store``.
-
-    The image group is written anew with its labels (the stored image levels
-    copied as they are) and swapped in, as every write is: atomic, like
-    writing the image and its labels at once.
-    """
+    """``to_ome_zarr(obj, store, label=name)``: the options checked, then :func:`add_label`."""
     from . import labels as lb
-    from .read import open_ome_zarr_pyramid
 
     name = lb.label_name(name)
     if labels:
@@ -594,6 +588,97 @@ def _add_label(
             "to; drop levels= and pyramid=False"
         )
     _method(method, as_label=True)
+    add_label(
+        obj,
+        store,
+        name,
+        chunks=chunks,
+        compressor=compressor,
+        overwrite=overwrite,
+        storage_options=storage_options,
+        progress=progress,
+    )
+
+
+def add_label(
+    obj: xr.DataArray | xr.DataTree,
+    store: Any,
+    name: str,
+    *,
+    chunks: Any = None,
+    compressor: Any = None,
+    overwrite: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+    progress: bool = False,
+) -> None:
+    """Add the label image ``obj`` as ``labels/<name>`` to the image stored at ``store``.
+
+    The image is left as it was, byte for byte: its levels, its group
+    attributes (another tool's or the user's too) and the label images it
+    already has. Three steps, each atomic where the storage allows:
+
+    1. the label image is written to a hidden temporary beside
+       ``labels/<name>`` and swapped in (as :func:`to_ome_zarr` writes an
+       image, see :mod:`xiso.io.targets`), with the image's levels, grid and
+       NGFF version (its levels each the ``mode`` of the previous one);
+    2. ``name`` is added to the ``labels`` list of ``labels/zarr.json``
+       (NGFF 0.5) or ``labels/.zattrs`` (0.4), the only metadata that changes
+       (a temporary file renamed over it; one PUT on an object store);
+    3. if the image has consolidated metadata (ngff-zarr writes it), the new
+       groups and arrays are added to it (``.zmetadata``, or the
+       ``consolidated_metadata`` of the root ``zarr.json`` whose attributes are
+       kept as they are), else zarr readers would not see the label image.
+
+    A label image of that name that another write (or an interrupted add)
+    left unlisted, is refused unless ``overwrite=True``. Two processes adding
+    labels to one image at the same time may each drop the other's name from
+    the list (step 2 reads, then writes it): add labels one at a time.
+
+    Parameters
+    ----------
+    obj : DataArray or DataTree
+        Level 0 of the label image on the image's grid (an integer
+        DataArray), or its levels as a DataTree; see ``labels`` in
+        :func:`to_ome_zarr`.
+    store : str, Path, fsspec URL or zarr store
+        The stored image.
+    name : str
+        The label image's name (its folder below ``labels/``).
+    chunks, compressor, storage_options, progress
+        As in :func:`to_ome_zarr`.
+    overwrite : bool, default False
+        Replace a label image of that name.
+
+    Raises
+    ------
+    StoreExistsError
+        The image has a label image ``name`` (or something is at
+        ``labels/<name>``) and ``overwrite`` is False.
+    OmeZarrError
+        No image at ``store``; a bad name; a label image off the image's
+        grid or with invalid ``image-label`` attrs; a damaged ``labels``
+        group.
+    DtypeError
+        A dtype NGFF does not allow for labels.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np, xarray as xr, xiso
+    >>> coords = {d: np.arange(n) * 1.0 for d, n in zip("zyx", (4, 8, 8))}
+    >>> image = xr.DataArray(np.arange(256, dtype="uint16").reshape(4, 8, 8),
+    ...                      dims=("z", "y", "x"), coords=coords)
+    >>> store = f"{tempfile.mkdtemp()}/image.ome.zarr"
+    >>> xiso.to_ome_zarr(image, store, pyramid=False)
+    >>> add_label((image > 100).astype("uint8"), store, "bright")
+    >>> int(xiso.open_ome_zarr(store, label="bright").sum())
+    155
+    """
+    from . import labels as lb
+    from .read import open_ome_zarr_pyramid
+
+    name = lb.label_name(name)
+    target = resolve(store, storage_options)
     try:
         tree = open_ome_zarr_pyramid(store, storage_options=storage_options)
     except OmeZarrError as err:
@@ -608,17 +693,68 @@ def _add_label(
             f"the image at {store!r} already has a label image {name!r}; pass "
             "overwrite=True to replace it, or choose another name"
         )
-    existing[name] = obj  # type: ignore[assignment]
-    base = _levels_of(image)[0][1]
-    to_ome_zarr(
-        image,
-        store,
-        version=str(base.attrs.get("ngff_version", "0.5")),
-        chunks=chunks,
-        compressor=compressor,
-        overwrite=True,
-        labels=existing,
-        label=False,
-        storage_options=storage_options,
-        progress=progress,
-    )
+    pairs = _levels_of(image)
+    base = pairs[0][1]
+    version = str(base.attrs.get("ngff_version", "0.5"))
+    write = _label_write(name, obj, pairs, ngff.axis_types(base), version, chunks, uuid.uuid4().hex)
+    inside = f"{lb.LABELS}/{name}"
+    from ..progress import progress_bar
+
+    bar = progress_bar() if progress else contextlib.nullcontext()
+    with bar:
+        target.inside(inside).replace(
+            lambda location: write_levels(
+                location, write.levels, write.group_attrs, version, write.chunk_shape, compressor
+            ),
+            overwrite,
+        )
+    files = lb.labels_group_files(lambda key: target.read_key(f"{lb.LABELS}/{key}"), name, version)
+    for key, value in files.items():
+        target.put_key(f"{lb.LABELS}/{key}", value)
+    _consolidate(target, inside, [path for path, _ in write.levels], version)
+
+
+def _consolidate(target: Any, inside: str, paths: Sequence[str], version: str) -> None:
+    """Add the groups and arrays of the label image at ``inside`` (and the
+    ``labels`` group) to the image's consolidated metadata, if it has any;
+    nothing else in it changes."""
+    import json
+
+    nodes = [inside.split("/")[0], inside]
+    for path in paths:  # the levels, and the groups between (e.g. "scale0" of "scale0/image")
+        parts = path.split("/")
+        nodes += [f"{inside}/{'/'.join(parts[: k + 1])}" for k in range(len(parts))]
+    nodes = list(dict.fromkeys(nodes))
+    key = "zarr.json" if version == "0.5" else ".zmetadata"
+    raw = target.read_key(key)
+    if raw is None:
+        return
+    document = json.loads(raw)
+    if version == "0.5":
+        block = document.get("consolidated_metadata")
+        found = block.get("metadata") if isinstance(block, dict) else None
+        if not isinstance(found, dict):
+            return
+        for old in [k for k in found if k == inside or k.startswith(f"{inside}/")]:
+            del found[old]
+        for node in nodes:
+            meta = json.loads(target.read_key(f"{node}/zarr.json") or b"null")
+            if isinstance(meta, dict):
+                if meta.get("node_type") == "group":  # as zarr consolidates a group
+                    meta.setdefault(
+                        "consolidated_metadata",
+                        {"kind": "inline", "must_understand": False, "metadata": {}},
+                    )
+                found[node] = meta
+    else:
+        found = document.get("metadata")
+        if not isinstance(found, dict):
+            return
+        for old in [k for k in found if k.startswith(f"{inside}/")]:
+            del found[old]
+        for node in nodes:
+            for name in (".zgroup", ".zarray", ".zattrs"):
+                value = target.read_key(f"{node}/{name}")
+                if value is not None:
+                    found[f"{node}/{name}"] = json.loads(value)
+    target.put_key(key, json.dumps(document, indent=2).encode())

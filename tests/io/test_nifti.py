@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pickle
 
+import dask
 import numpy as np
 import pytest
 import xarray as xr
@@ -291,3 +292,55 @@ def test_to_nifti_into_a_missing_folder(tmp_path):
     with pytest.raises(NiftiError, match=r"the folder '.*missing_dir' of '.*x.nii' does not exist"):
         xiso.to_nifti(_volume(), tmp_path / "missing_dir" / "x.nii")
     assert os.listdir(tmp_path) == []
+
+
+# nibabel's scaled formats: MINC1, MINC2 (image range), AFNI (BRICK_FLOAT_FACS),
+# MGH, NIfTI-2, PAR/REC with varying scales; unscaled ones as controls
+SCALED = [
+    "tiny.mnc",
+    "small.mnc",
+    "minc1_1_scale.mnc",
+    "minc1_4d.mnc",
+    "minc2_1_scale.mnc",
+    "minc2_4d.mnc",
+    "minc2-4d-d.mnc",
+    "scaled+tlrc.HEAD",
+    "example4d+orig.HEAD",
+    "test.mgz",
+    "phantom_varscale.PAR",
+    "example_nifti2.nii.gz",
+    "resampled_anat_moved.nii",
+]
+
+
+@pytest.mark.parametrize("name", SCALED)
+def test_values_are_nibabels_for_every_format(name, raise_if_dask_computes):
+    """np.asanyarray(image.dataobj) is the reference: same dtype (byte order
+    aside), same values; the open stays lazy."""
+    da = xiso.open_nifti(shipped(name), oblique="ignore")
+    image = nibabel.load(shipped(name))
+    expected = np.asanyarray(image.dataobj)
+    assert da.dtype == expected.dtype.newbyteorder("=")
+    assert da.shape == expected.shape[::-1]
+    with dask.config.set(scheduler="sync"):
+        got = da.values.transpose()
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_scaled_minc_and_afni_are_not_zeros():
+    """The issue's cases: tiny.mnc and scaled+tlrc.HEAD hold fractions in [0, 1)
+    that a cast to the stored integers turned into zeros."""
+    for name in ("tiny.mnc", "scaled+tlrc.HEAD"):
+        expected = np.asanyarray(nibabel.load(shipped(name)).dataobj)
+        assert expected.dtype.kind == "f" and np.count_nonzero(expected) > 0
+        assert np.count_nonzero(xiso.open_nifti(shipped(name), oblique="ignore").values) > 0
+
+
+def test_values_are_never_cast(monkeypatch):
+    """Values of another dtype than the header said raise instead of being cast."""
+    from xiso.io import nifti
+
+    monkeypatch.setattr(nifti, "_scaled_dtype", lambda image, path: np.dtype("int16"))
+    da = xiso.open_nifti(shipped("functional.nii"))  # float64 values (scl_slope)
+    with pytest.raises(NiftiError, match=r"nibabel gives float64 values .* said int16"):
+        da.compute()

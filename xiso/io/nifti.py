@@ -82,12 +82,20 @@ class _NiftiArray:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         try:
-            return np.asarray(self._open()[key], dtype=self.dtype)
+            values = np.asanyarray(self._open()[key])
         except Exception as err:
             raise NiftiError(
                 f"reading {self.path!r} at {key!r} failed: {err.__class__.__name__}: {err}; "
                 "the file is damaged or truncated"
             ) from err
+        # only the byte order may change: a cast would change nibabel's values
+        if not np.can_cast(values.dtype, self.dtype, casting="equiv"):
+            raise NiftiError(
+                f"nibabel gives {values.dtype} values for {self.path!r} at {key!r}, but "
+                f"its header said {self.dtype} when it was opened; load it with nibabel "
+                "(np.asanyarray(nibabel.load(path).dataobj)) and label it yourself"
+            )
+        return values.astype(self.dtype, copy=False)
 
 
 def _load(path: str) -> Any:
@@ -117,24 +125,40 @@ def _load(path: str) -> Any:
     return image
 
 
-def _scaled_dtype(image: Any) -> np.dtype:
-    """The dtype nibabel's array proxy returns (after its scaling), from the
-    header alone: no voxel is read."""
+def _scaled_dtype(image: Any, path: str) -> np.dtype:
+    """The dtype of nibabel's values (``np.asanyarray(image.dataobj)``, after its
+    scaling), without reading a voxel.
+
+    A NIfTI, Analyze or MGH proxy and PAR/REC say it in their header (slope and
+    intercept); any other proxy (MINC1, MINC2, AFNI, ...) is asked for an empty
+    slab, which runs nibabel's own scaling on zero voxels.
+    """
+    from nibabel.arrayproxy import ArrayProxy
     from nibabel.volumeutils import apply_read_scaling
 
     proxy = image.dataobj
-    stored = getattr(proxy, "dtype", None)
-    stored = np.dtype(image.get_data_dtype() if stored is None else stored)
-    if hasattr(proxy, "_slice_scaling"):  # PAR/REC: one slope and intercept per slice
+    if isinstance(proxy, np.ndarray):
+        return proxy.dtype
+    if type(proxy) is ArrayProxy:  # subclasses (AFNI) scale in their own way
+        stored = np.dtype(proxy.dtype)
+        slope, inter = np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)
+        inter = inter.astype(slope.dtype) if np.can_cast(inter, slope.dtype) else inter
+        return np.dtype(apply_read_scaling(np.zeros(1, stored), slope, inter).dtype)
+    if type(proxy).__name__ == "PARRECArrayProxy":  # one slope and intercept per slice
+        stored = np.dtype(proxy.dtype)
         scaling = proxy._slice_scaling
         if scaling is None:
             return stored
         return np.result_type(stored, *(np.asarray(s).dtype for s in scaling))
-    if hasattr(proxy, "slope") and hasattr(proxy, "inter"):  # as ArrayProxy._get_scaled
-        slope, inter = np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)
-        inter = inter.astype(slope.dtype) if np.can_cast(inter, slope.dtype) else inter
-        return np.dtype(apply_read_scaling(np.zeros(1, stored), slope, inter).dtype)
-    return stored
+    try:
+        empty = np.asanyarray(proxy[(slice(0, 0),) * len(image.shape)])
+    except Exception as err:  # a proxy that cannot slice: its dtype is unknown
+        raise NiftiError(
+            f"{path!r} is a {type(image).__name__} whose values xiso cannot read lazily "
+            f"({type(proxy).__name__}: {err.__class__.__name__}: {err}); load it with nibabel "
+            "(np.asanyarray(nibabel.load(path).dataobj)) and label it yourself"
+        ) from None
+    return np.dtype(empty.dtype)
 
 
 def _units(image: Any) -> tuple[str | None, str | None]:
@@ -223,7 +247,11 @@ def open_nifti(
     Returns
     -------
     DataArray
-        Dask-backed, scaled as nibabel scales (``scl_slope``, ``scl_inter``).
+        Dask-backed, with nibabel's values (``np.asanyarray(image.dataobj)``,
+        in native byte order): scaled as nibabel scales each format (NIfTI's
+        ``scl_slope`` and ``scl_inter``, MINC's image range, AFNI's
+        ``BRICK_FLOAT_FACS``, PAR/REC's slice scaling), so floats where a
+        scaling applies.
         Dims ``("z", "y", "x")`` (or ``("t", "z", "y", "x")``), the voxel axes
         slowest first, each named after its world axis; coordinates
         ``offset + index * step`` from the affine, descending where the
@@ -239,7 +267,8 @@ def open_nifti(
         No such file (or a header whose image file, e.g. the ``.img`` of a
         ``.hdr``, is missing), a file nibabel cannot read, an image that is not
         3-D or 4-D, or an oblique affine (with ``oblique="raise"``). No voxel
-        is read at open.
+        is read at open. When the values are computed: a damaged file, or
+        values of another dtype than the header promised (never cast).
     OptionError
         ``oblique`` is not one of ``"raise"``, ``"ignore"``.
 
@@ -280,7 +309,7 @@ def open_nifti(
     if len(shape) == 4:
         coords["t"] = _time(image, shape[3], time_unit)
     # the dtype after nibabel's scaling, in native byte order
-    dtype = _scaled_dtype(image).newbyteorder("=")
+    dtype = _scaled_dtype(image, where).newbyteorder("=")
     array = _NiftiArray(where, shape, dtype)
     reversed_shape = shape[::-1]
     default = _voxel_chunks(shape, dtype.itemsize)[::-1]

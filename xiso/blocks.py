@@ -505,15 +505,19 @@ def _rebuild(
     coord_of: Callable[[Hashable, xr.Variable], xr.Variable],
 ) -> T:
     """``obj`` with each data variable and coordinate made anew by ``data_of`` and
-    ``coord_of`` (name, variable); names, attrs and the layout-free encoding kept."""
+    ``coord_of`` (name, variable); names, attrs and the layout-free encoding kept
+    (a NIfTI affine and orientation moved onto the new grid)."""
+    from .io.nifti import follow_grid
+
     coords = {k: coord_of(k, c.variable) for k, c in obj.coords.items()}
     if isinstance(obj, xr.DataArray):
-        return xr.DataArray(data_of(obj.name, obj.variable), coords=coords, name=obj.name)
+        new = xr.DataArray(data_of(obj.name, obj.variable), coords=coords, name=obj.name)
+        return follow_grid(obj, new)
     if isinstance(obj, xr.Dataset):
         data_vars = {k: data_of(k, v.variable) for k, v in obj.data_vars.items()}
         out = xr.Dataset(data_vars, coords=coords, attrs=dict(obj.attrs))
         out.encoding = _layout_free(obj.encoding, dtype_changed=False)
-        return out
+        return follow_grid(obj, out)
     raise TypeError(f"expected an xarray DataArray or Dataset, got {type(obj).__name__}")
 
 

@@ -321,9 +321,10 @@ def _input_spacing(pairs: Sequence[str] | None, kind: str) -> dict[str, Any] | N
 def _open_other(
     source: Any, kind: str, spacing: dict[str, Any] | None = None, oblique: str | None = None
 ) -> Any:
-    """A TIFF or NIfTI input (xiso.open), in the axis order NGFF stores, flipped
-    axes (NIfTI's L, P, I) reversed to ascending coordinates."""
-    from .io.formats import ascending, ngff_order
+    """A TIFF or NIfTI input (xiso.open), in the axis order NGFF stores; flipped
+    axes (NIfTI's L, P, I) stay as Python gives them, for to_ome_zarr to sort
+    after the new grid, as it does for a Python user."""
+    from .io.formats import ngff_order
 
     options: dict[str, Any] = {} if spacing is None else {"spacing": spacing}
     if oblique is not None:
@@ -334,7 +335,7 @@ def _open_other(
             )
         options["oblique"] = oblique
     try:
-        return ascending(ngff_order(xiso.open(source, **options)))
+        return ngff_order(xiso.open(source, **options))
     except xiso.XisoError as err:
         if "pass oblique='ignore'" in str(err):
             raise type(err)(f"{err} (on the command line: --oblique ignore)") from None

@@ -21,6 +21,7 @@ __all__ = [
     "OmeZarrError",
     "StoreExistsError",
     "XisoWarning",
+    "AffineWarning",
 ]
 
 
@@ -74,3 +75,9 @@ class StoreExistsError(XisoError):
 
 class XisoWarning(UserWarning):
     """xiso went on, but what it read or wrote is not all that was there."""
+
+
+class AffineWarning(XisoWarning):
+    """A NIfTI affine kept in ``attrs["affine"]`` (an oblique image) could not
+    follow the grid, or cannot be written: it was dropped or replaced by the
+    axis-aligned affine of the coordinates."""

@@ -230,6 +230,18 @@ def _split_labels(obj: xr.DataTree) -> tuple[xr.DataTree, dict[str, xr.DataTree]
     return obj.drop_nodes(LABELS), dict(found.children)
 
 
+def _ascending(obj: Any) -> Any:
+    """A DataArray with its descending spatial coordinates reversed (NGFF cannot
+    express them), its NIfTI ``orientation`` and ``affine`` attrs following
+    (see :func:`xiso.io.nifti.follow_grid`); anything else as it is."""
+    if not isinstance(obj, xr.DataArray):
+        return obj
+    from .formats import ascending
+    from .nifti import follow_grid
+
+    return follow_grid(obj, ascending(obj))
+
+
 def _levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]]:
     """(path, image) of every level of a pyramid, or of a single image."""
     if isinstance(obj, xr.DataArray):
@@ -252,7 +264,7 @@ def _levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]
                 "the root node of the DataTree holds an image; put each level in a child "
                 "node (e.g. '0', '1', ...) as xiso.pyramid does"
             )
-        levels.append((str(path), node.to_dataset()[variables[0]]))
+        levels.append((str(path), _ascending(node.to_dataset()[variables[0]])))
     if not levels:
         raise OmeZarrError("the DataTree holds no image; one node per level is expected")
     return levels
@@ -368,6 +380,12 @@ def to_ome_zarr(
     coordinates along those axes always; space axes come from the NGFF
     transforms (see :mod:`xiso.io.ngff` and docs/ome-zarr.md).
 
+    NGFF scales are positive, so a descending spatial coordinate (a NIfTI
+    ``L``, ``P`` or ``I`` axis) is written reversed, each sample keeping its
+    coordinate, before any pyramid level is made (the same from Python and
+    ``xiso convert``); ``attrs["orientation"]`` and ``attrs["affine"]`` are
+    derived again from what is written.
+
     The multiscale ``type`` is ``method`` for a DataArray; for a DataTree it
     is the type recorded when its levels were read, else left out.
     ``metadata`` holds the factors of each level over the previous one and
@@ -392,6 +410,8 @@ def to_ome_zarr(
         raise OptionError(
             f"version={version!r} is not supported; use one of {ngff.NGFF_VERSIONS!r}"
         )
+    obj = _ascending(obj)  # NGFF scales are positive: flipped axes sorted, here for all
+    labels = {k: _ascending(v) for k, v in labels.items()} if labels else labels
     if isinstance(label, str):
         _add_label(
             obj,

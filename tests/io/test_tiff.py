@@ -859,3 +859,27 @@ def test_a_lazy_tiff_closes_its_file_when_dropped(tmp_path, raise_if_dask_comput
     del da
     gc.collect()
     assert open_here() == []
+
+
+@pytest.mark.parametrize("kind", ["imagej", "ome"])
+def test_convert_of_a_cut_stack_says_one_line_in_a_real_process(tmp_path, kind):
+    """In its own process (where pytest's log capture does not hide what
+    tifffile logs on stderr), with the spacing an earlier error asked for."""
+    import subprocess
+    import sys
+
+    path, _ = _cut_stack(tmp_path, kind)
+    cut_path = _cut(path, path.stat().st_size * 6 // 10)
+    out = tmp_path / "out.ome.zarr"
+    spacing = ["--input-spacing", "z=2", "--input-spacing", "y=0.5", "--input-spacing", "x=0.5"]
+    done = subprocess.run(
+        [sys.executable, "-m", "xiso", "convert", str(cut_path), str(out), "--quiet", *spacing],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert re.fullmatch(
+        r"xiso: error: '.*cut_stack.*' is truncated or damaged[^\n]*\n", done.stderr
+    )
+    assert not out.exists()

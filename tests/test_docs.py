@@ -203,3 +203,155 @@ def test_screenshot_is_1280_wide(site, tmp_path):
     header = png.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(header[16:20], "big") == 1280
+
+
+# --- install lines (xiso is not on the package index) ---------------------------
+
+ROOT = DOCS.parent
+# `pip install xiso`, `pip install "xiso[nifti]"`, `pip install -U 'xiso[fast]'`: from an
+# index xiso is not on; a clone ("./xiso[nifti]", ".[nifti]") or a git URL
+# ("xiso[nifti] @ git+...") is how it installs
+_FROM_THE_INDEX = re.compile(
+    r"""pip3?\s+install\s+(?:-\S+\s+)*["']?xiso(?:\[[^\]]*\])?(?![\w\[./-])["']?(?!\s*@)"""
+)
+
+
+def _texts_that_say_how_to_install() -> list[Path]:
+    """README, every doc page, notebook and docs script, and xiso's code (its messages
+    and docstrings)."""
+    docs = [
+        path
+        for path in DOCS.rglob("*")
+        if path.suffix in (".md", ".ipynb", ".py")
+        and not {"_build", "generated", ".ipynb_checkpoints"} & set(path.parts)
+    ]
+    return [ROOT / "README.md", *docs, *(ROOT / "xiso").rglob("*.py")]
+
+
+@pytest.mark.parametrize(
+    ("line", "from_the_index"),
+    [
+        ("pip install xiso", True),
+        ('pip install "xiso[nifti]"', True),
+        ("add `pip install 'xiso[fast]'`", True),
+        ("pip install -U xiso[plot] matplotlib", True),
+        ('pip install ".[nifti]"', False),
+        ('pip install -e "./xiso[nifti,plot]"', False),
+        ('pip install "xiso[nifti,plot] @ git+https://example.org/xiso.git"', False),
+        ("pip install xiso-tools", False),
+    ],
+)
+def test_the_install_rule_tells_index_installs_from_clone_and_git(line, from_the_index):
+    assert bool(_FROM_THE_INDEX.search(line)) is from_the_index
+
+
+def test_no_page_or_hint_installs_xiso_from_the_index():
+    files = _texts_that_say_how_to_install()
+    assert len(files) > 30 and ROOT / "xiso" / "errors.py" in files
+    found = [
+        f"{path.relative_to(ROOT)}:{text[: m.start()].count(chr(10)) + 1}: {m.group(0)}"
+        for path in files
+        for text in [path.read_text(encoding="utf-8")]
+        for m in _FROM_THE_INDEX.finditer(text)
+    ]
+    assert not found, "install from a clone or a git URL instead:\n" + "\n".join(found)
+
+
+def _install_section(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    found = re.search(r"^## Install\n(.*?)(?=^## )", text, re.MULTILINE | re.DOTALL)
+    assert found, f"{path.name} has no '## Install' section"
+    return found.group(1)
+
+
+def test_readme_and_front_page_install_the_same_way():
+    readme, front = _install_section(ROOT / "README.md"), _install_section(DOCS / "index.md")
+    assert readme == front
+    commands = re.findall(r"^pip install .*$", readme, re.MULTILINE)
+    assert any(re.search(r'pip install "\./xiso\[[\w,]+\]"', c) for c in commands)  # a clone
+    assert any(re.search(r'"xiso\[[\w,]+\] @ git\+', c) for c in commands)  # a git URL
+
+
+def test_install_section_lists_every_user_extra_with_what_it_installs():
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    development = {"test", "docs", "bench", "interop"}
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", _install_section(ROOT / "README.md"), re.M)
+    assert {extra: set(packages.replace(",", " ").split()) for extra, packages in rows} == {
+        extra: {Requirement(r).name for r in requirements}
+        for extra, requirements in extras.items()
+        if extra not in development
+    }
+
+
+def test_install_hint_installs_the_package_or_xiso_from_a_clone_or_git():
+    from packaging.requirements import Requirement
+
+    from xiso.errors import install_hint
+
+    hint = install_hint("nifti", "nibabel")
+    assert hint.startswith("pip install nibabel, ")
+    assert 'pip install ".[nifti]" in a clone of xiso' in hint
+    # the git form is a valid requirement once the URL is filled in
+    url = "https://example.org/xiso.git"
+    (git,) = re.findall(r'pip install "(xiso\[nifti\] @ git\+[^"]+)"', hint)
+    requirement = Requirement(git.replace("<URL of xiso's git repository>", url))
+    assert (requirement.name, requirement.extras, requirement.url) == (
+        "xiso",
+        {"nifti"},
+        f"git+{url}",
+    )
+
+
+def _hint_sites(monkeypatch):
+    """Each place xiso says how to install a missing package, made to say it."""
+    import sys
+
+    from xiso import cli, plot
+    from xiso.io import engine, nifti, targets
+
+    def plot_site():
+        monkeypatch.setitem(sys.modules, "matplotlib", None)
+        plot._require_matplotlib()
+
+    def nifti_site():
+        monkeypatch.setitem(sys.modules, "nibabel", None)
+        nifti._nibabel()
+
+    def engine_site():
+        monkeypatch.setattr(engine, "_installed", lambda name: False)
+        engine._require("zarrista")
+
+    def cli_site():
+        monkeypatch.setitem(sys.modules, "dask.distributed", None)
+        with cli._scheduler("tcp://127.0.0.1:1"):
+            pass
+
+    def s3_site():
+        monkeypatch.setitem(sys.modules, "s3fs", None)
+        targets.FsspecTarget("s3://bucket/image.ome.zarr", None)
+
+    return {
+        "plot": (plot_site, "matplotlib"),
+        "nifti": (nifti_site, "nibabel"),
+        "fast": (engine_site, "zarrista"),
+        "distributed": (cli_site, "distributed"),
+        "s3": (s3_site, "s3fs"),
+    }
+
+
+@pytest.mark.parametrize("extra", ["plot", "nifti", "fast", "distributed", "s3"])
+def test_every_missing_package_error_says_how_to_install_it(monkeypatch, extra):
+    site, package = _hint_sites(monkeypatch)[extra]
+    with pytest.raises(ImportError if extra in ("plot", "nifti") else ValueError) as raised:
+        site()
+    message = str(raised.value)
+    assert f"pip install {package}, or reinstall xiso with its {extra!r} extra" in message
+    assert f'pip install ".[{extra}]" in a clone of xiso' in message
+    assert f'pip install "xiso[{extra}] @ git+' in message
+    assert not _FROM_THE_INDEX.search(message)

@@ -109,8 +109,11 @@ def _scheduler(address: str | None) -> Iterator[None]:
     try:
         from dask.distributed import Client
     except ImportError:
+        from xiso.errors import install_hint
+
         raise xiso.OptionError(
-            "--scheduler needs dask.distributed; install it with pip install 'xiso[distributed]'"
+            "--scheduler needs dask.distributed, which is not installed; "
+            + install_hint("distributed", "distributed")
         ) from None
     try:
         client = Client(address, timeout="10s")

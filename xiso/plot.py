@@ -25,8 +25,9 @@ converted to the unit of the coarsest dim first.
 :func:`compare` draws two volumes side by side at the same scale and with the
 same color limits, e.g. a volume and its near-isotropic version.
 
-matplotlib is an optional dependency (``pip install "xiso[plot]"``); it is
-imported only when a function of this module is called. To save a figure use
+matplotlib is an optional dependency (``pip install matplotlib``, or xiso's
+``plot`` extra: ``pip install ".[plot]"`` in a clone of xiso); it is imported
+only when a function of this module is called. To save a figure use
 ``fig.savefig(path, dpi=...)``.
 """
 
@@ -83,9 +84,11 @@ def _require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError as err:
+        from .errors import install_hint
+
         raise ImportError(
-            "xiso.plot needs matplotlib, an optional dependency of xiso; install it with "
-            'pip install "xiso[plot]" (or pip install matplotlib)'
+            "xiso.plot needs matplotlib, an optional dependency of xiso; "
+            + install_hint("plot", "matplotlib")
         ) from err
 
 
@@ -526,7 +529,7 @@ def orthoviews(
     DtypeError
         The data is not real numbers (complex, strings, ...).
     ImportError
-        matplotlib is not installed (``pip install "xiso[plot]"``).
+        matplotlib is not installed (``pip install matplotlib``).
 
     Notes
     -----

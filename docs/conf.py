@@ -78,7 +78,7 @@ def _gallery_picture() -> None:
 
     matplotlib.use("Agg")
     before = xiso.data.lightsheet(shape=(128, 256, 256), seed=0)
-    fig = xiso.plot.compare(before, before.iso.near_isotropic(), mode="mip")
+    fig = xiso.plot.compare(before, before.iso.near_isotropic(), mode="mip", zoom=10)
     fig.savefig(out, dpi=80)
 
 

@@ -355,3 +355,82 @@ def test_every_missing_package_error_says_how_to_install_it(monkeypatch, extra):
     assert f'pip install ".[{extra}]" in a clone of xiso' in message
     assert f'pip install "xiso[{extra}] @ git+' in message
     assert not _FROM_THE_INDEX.search(message)
+
+
+# --- the API reference lists the public API --------------------------------------
+
+
+def _api_entries() -> dict[str, str]:
+    """What docs/api.md documents, fully qualified (under its ``currentmodule``), and how:
+    ``"autosummary"`` (a page of its own in generated/) or ``"directive"`` (on the API
+    page, e.g. ``.. data::``)."""
+    text = (DOCS / "api.md").read_text(encoding="utf-8")
+    entries: dict[str, str] = {}
+    for block in re.findall(r"```\{eval-rst\}\n(.*?)```", text, re.DOTALL):
+        module = ""
+        for line in block.splitlines():
+            if found := re.fullmatch(r"\.\. currentmodule:: (\S+)", line):
+                module = found.group(1)
+            elif found := re.fullmatch(r"\.\. (?:data|function|class|attribute):: (\S+)", line):
+                entries[f"{module}.{found.group(1)}"] = "directive"
+            elif found := re.fullmatch(r"   ([A-Za-z_][\w.]*)", line):
+                entries[f"{module}.{found.group(1)}"] = "autosummary"
+    return entries
+
+
+def _public_accessor_members() -> list[str]:
+    from xiso import accessor
+
+    kinds = {
+        "DataArray": accessor.IsoDataArrayAccessor,
+        "Dataset": accessor.IsoDatasetAccessor,
+        "DataTree": accessor.IsoDataTreeAccessor,
+    }
+    return [
+        f"xarray.{kind}.iso.{name}"
+        for kind, cls in kinds.items()
+        for name in dir(cls)
+        if not name.startswith("_")
+    ]
+
+
+def test_api_reference_reads_its_entries():
+    entries = _api_entries()
+    assert entries["xiso.near_isotropic"] == "autosummary"
+    assert entries["xarray.DataArray.iso.spacing"] == "autosummary"
+    assert entries["xiso.METHODS"] == "directive"
+    assert len(entries) > 60
+
+
+def test_api_reference_lists_every_public_name():
+    import xiso
+
+    entries = _api_entries()
+    missing = [
+        name
+        for name in xiso.__all__
+        if name != "__version__"
+        # a module (xiso.data, xiso.plot) is listed through its functions
+        and f"xiso.{name}" not in entries
+        and not any(entry.startswith(f"xiso.{name}.") for entry in entries)
+    ]
+    assert not missing, f"not in docs/api.md: {missing}"
+    for name in ("open", "open_tiff", "open_nifti", "to_nifti"):  # once missing
+        assert entries[f"xiso.{name}"] == "autosummary"
+
+
+def test_api_reference_lists_every_accessor_member():
+    members = _public_accessor_members()
+    assert "xarray.DataArray.iso.to_nifti" in members and len(members) > 30
+    entries = _api_entries()
+    missing = [member for member in members if member not in entries]
+    assert not missing, f"not in docs/api.md: {missing}"
+
+
+def test_api_reference_has_a_page_for_every_entry(site):
+    api = _parse(site / "api.html")
+    for name, how in _api_entries().items():
+        if how == "autosummary":
+            assert (site / "generated" / f"{name}.html").is_file(), f"no page for {name}"
+        else:
+            assert name in api.ids, f"api.html has no entry {name}"

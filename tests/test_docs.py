@@ -9,6 +9,7 @@ through ``docs/screenshot.py`` and skip where there is none.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 from html.parser import HTMLParser
@@ -30,6 +31,17 @@ def _screenshot_module():
 
 
 screenshot = _screenshot_module()
+
+
+def _docs_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"xiso_docs_{name}", DOCS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+progress_bars = _docs_module("progress_bars")
 
 
 @pytest.fixture(scope="module")
@@ -434,3 +446,69 @@ def test_api_reference_has_a_page_for_every_entry(site):
             assert (site / "generated" / f"{name}.html").is_file(), f"no page for {name}"
         else:
             assert name in api.ids, f"api.html has no entry {name}"
+
+
+# --- progress bars visible in the built pages (no widget scripts from the internet) --
+
+
+def _widget_page(value: float, total: float) -> str:
+    """A page as myst-nb writes it: the widget state, a tqdm bar and a slider."""
+
+    def model(name, **state):
+        return {"model_name": name, "model_module": "@jupyter-widgets/controls", "state": state}
+
+    state = {
+        "box": model("HBoxModel", children=["IPY_MODEL_left", "IPY_MODEL_bar", "IPY_MODEL_right"]),
+        "left": model("HTMLModel", value=f"{value / total:.0%}"),
+        "bar": model("FloatProgressModel", value=value, max=total, bar_style="success"),
+        "right": model("HTMLModel", value=f"\u2007{value:g}/{total:g}\u2007[00:01&lt;00:00]"),
+        "slider": model("IntSliderModel", value=3),
+    }
+    scripts = {
+        "state": json.dumps({"state": state, "version_major": 2, "version_minor": 0}),
+        "box": json.dumps({"version_major": 2, "version_minor": 0, "model_id": "box"}),
+        "slider": json.dumps({"version_major": 2, "version_minor": 0, "model_id": "slider"}),
+    }
+    return (
+        '<html><body><div class="cell_output">'
+        f'<script type="application/vnd.jupyter.widget-view+json">{scripts["box"]}</script>'
+        f'<script type="application/vnd.jupyter.widget-view+json">{scripts["slider"]}</script>'
+        "</div>"
+        f'<script type="application/vnd.jupyter.widget-state+json">{scripts["state"]}</script>'
+        "</body></html>"
+    )
+
+
+@pytest.mark.parametrize(("value", "cells"), [(5, 20), (2, 8), (0, 0)])
+def test_a_progress_widget_is_drawn_as_the_text_bar_of_its_last_state(value, cells):
+    page = progress_bars.static_progress(_widget_page(value, 5))
+    bars = re.findall(r'class="output text_plain xiso-progress".*?<pre>(.*?)</pre>', page)
+    percent = f"{value / 5:.0%}"
+    assert bars == [
+        f"{percent}|{'█' * cells}{' ' * (20 - cells)}|\u2007{value}/5\u2007[00:01&lt;00:00]"
+    ]
+    # the slider is no progress bar: left as it was
+    assert page.count("application/vnd.jupyter.widget-view+json") == 1
+    assert '"model_id": "slider"' in page
+
+
+def test_a_page_without_widgets_is_left_alone():
+    page = "<html><body><pre>100%|</pre></body></html>"
+    assert progress_bars.static_progress(page) == page
+
+
+def test_tutorial_shows_its_progress_bars_without_scripts_from_the_internet(site):
+    notebook = json.loads((DOCS / "tutorial.ipynb").read_text(encoding="utf-8"))
+    bars = sum(
+        "progress=True" in "".join(cell["source"]) or "progress_bar(" in "".join(cell["source"])
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code"
+    )
+    assert bars >= 2
+    page = (site / "tutorial.html").read_text(encoding="utf-8")
+    assert "application/vnd.jupyter.widget-view+json" not in page
+    assert not re.findall(r'<script[^>]+src="(?:https?:)?//', page)
+    shown = re.findall(
+        r'xiso-progress"><div class="highlight"><pre>(100%\|█{20}\|[^<]*)</pre>', page
+    )
+    assert len(shown) == bars, shown

@@ -109,8 +109,11 @@ def _scheduler(address: str | None) -> Iterator[None]:
     try:
         from dask.distributed import Client
     except ImportError:
+        from xiso.errors import install_hint
+
         raise xiso.OptionError(
-            "--scheduler needs dask.distributed; install it with pip install 'xiso[distributed]'"
+            "--scheduler needs dask.distributed, which is not installed; "
+            + install_hint("distributed", "distributed")
         ) from None
     try:
         client = Client(address, timeout="10s")
@@ -189,9 +192,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     after = xiso.open_ome_zarr(dst)
     levels = len(xiso.open_ome_zarr_pyramid(dst).children)
     rows = []
-    for label, da, path, seconds in (
-        ("before", before, src, t_write),
-        ("after", after, dst, t_convert),
+    for label, da, path, write, convert in (
+        ("before", before, src, f"{t_write:.2f} s", ""),
+        ("after", after, dst, "", f"{t_convert:.2f} s"),
     ):
         rows.append(
             [
@@ -200,22 +203,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 _spacing_text(da),
                 str(da.dtype),
                 _human(_disk_size(path)),
-                f"{seconds:.2f} s",
+                write,
+                convert,
             ]
         )
     print()
-    _print_table(rows, ["", "shape", "spacing", "dtype", "on disk", "time"])
+    _print_table(rows, ["", "shape", "spacing", "dtype", "on disk", "write", "convert"])
+    print(
+        "write: the synthetic volume written as OME-Zarr; convert: read, near_isotropic "
+        "and the pyramid written"
+    )
     print(f"\nwrote {src} (input) and {dst} ({levels} level{'s' if levels > 1 else ''}, NGFF 0.5)")
     from . import plot
 
     try:
-        fig = plot.compare(before, after, mode="mip")
+        # a window of 10 voxels of the coarsest spacing shows the voxels' shape
+        zoom = 10 * max(xiso.spacing_info(after).common.values())
+        fig = plot.compare(before, after, mode="mip", zoom=zoom)
     except ImportError as err:
         print(f"no picture: {err}")
     else:
         png = out / "orthoviews.png"
         fig.savefig(png, dpi=100)
-        print(f"wrote {png} (orthogonal views, before and after, at true physical aspect)")
+        print(
+            f"wrote {png} (orthogonal views, before and after, at true physical aspect; "
+            "below, an x-z window with one rectangle per voxel)"
+        )
     return 0
 
 

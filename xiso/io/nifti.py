@@ -47,13 +47,15 @@ class NiftiError(XisoError):
 
 
 def _nibabel() -> Any:
-    """nibabel, imported on first use (an extra: ``pip install 'xiso[nifti]'``)."""
+    """nibabel, imported on first use (xiso's ``nifti`` extra)."""
     try:
         import nibabel
     except ModuleNotFoundError:
+        from ..errors import install_hint
+
         raise ModuleNotFoundError(
             "reading and writing NIfTI needs nibabel, which is not installed; "
-            "pip install 'xiso[nifti]' (or nibabel)"
+            + install_hint("nifti", "nibabel")
         ) from None
     return nibabel
 

@@ -626,9 +626,11 @@ class FsspecTarget(_KeyTarget):
                 "installing its package (e.g. s3fs for s3://)"
             ) from None
         except ImportError as err:
+            from ..errors import install_hint
+
             raise OptionError(
-                f"{url!r} needs a package that is not installed: {err}; install it (e.g. "
-                "pip install s3fs for s3://)"
+                f"{url!r} needs a package that is not installed: {err}; install it (for "
+                f"s3://: {install_hint('s3', 's3fs')})"
             ) from None
         self.fs = fs
         self.protocol = protocol

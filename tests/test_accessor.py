@@ -637,6 +637,31 @@ def test_doc_fills_fields_at_column_0_and_refuses_a_missing_one():
         doc(spacing="spacing : mapping")(f)
 
 
+# public functions that have no Examples section yet (not to_ome_zarr's issue)
+_NO_EXAMPLES_YET = {"open_ome_zarr", "open_ome_zarr_pyramid", "spacing_info", "spatial_dims"}
+
+
+def test_public_functions_and_accessor_methods_have_examples():
+    """Every public function and accessor method shows an example (their
+    doctests run with the modules'); to_ome_zarr's writes and reads back."""
+    from xiso import accessor
+
+    docs = {n: getattr(xiso, n) for n in {*xiso.__all__, "open"} - _NO_EXAMPLES_YET}
+    for cls in (accessor.IsoDataArrayAccessor, accessor.IsoDataTreeAccessor):
+        docs |= {f"{cls.__name__}.{n}": getattr(cls, n) for n in dir(cls) if n[0] != "_"}
+    missing = [
+        name
+        for name, value in docs.items()
+        if callable(value) and not isinstance(value, type)
+        if "Examples\n--------" not in (inspect.getdoc(value) or "")
+    ]
+    assert missing == []
+    for func in (xiso.to_ome_zarr, xr.DataArray.iso.to_ome_zarr, xr.DataTree.iso.to_ome_zarr):
+        examples = "\n".join(_section(inspect.getdoc(func), "Examples"))
+        assert "tempfile.TemporaryDirectory()" in examples and "to_ome_zarr(" in examples
+        assert "open_ome_zarr" in examples  # ... and reads it back
+
+
 def test_repr_does_not_load_a_lazily_opened_array(tmp_path):
     da = make_volume()
     da.to_dataset().to_zarr(tmp_path / "a.zarr", zarr_format=2, consolidated=False)

@@ -766,7 +766,26 @@ class IsoDataTreeAccessor:
             :func:`xiso.open_ome_zarr_pyramid` return it; its levels are written
             as they are (nothing is reduced), and so are the label images below
             its ``labels`` node (``labels/<name>/<path>``).
-            """
+            """,
+            "Examples": """
+            Write a tiny image's pyramid to a temporary folder, and read it back:
+
+            >>> import tempfile
+            >>> import numpy as np, xarray as xr
+            >>> import xiso
+            >>> da = xr.DataArray(np.arange(64, dtype="uint8").reshape(4, 4, 4),
+            ...                   dims=("z", "y", "x"), name="img",
+            ...                   coords={"z": np.arange(4) * 2.0, "y": np.arange(4.0),
+            ...                           "x": np.arange(4.0)})
+            >>> tree = da.iso.pyramid(min_size=2)
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     tree.iso.to_ome_zarr(f"{tmp}/img.zarr")
+            ...     back = xiso.open_ome_zarr_pyramid(f"{tmp}/img.zarr").load()
+            >>> [dict(back[level]["img"].sizes) for level in back.children]
+            [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}]
+            >>> back["1"]["img"].equals(tree["1"]["img"])
+            True
+            """,
         },
     )
     def to_ome_zarr(

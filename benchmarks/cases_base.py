@@ -104,6 +104,7 @@ class Case:
 
 
 def missing_modules(modules: tuple[str, ...]) -> str | None:
+    """Why a case needing ``modules`` cannot run (the first not installed), or None."""
     import importlib
 
     for name in modules:

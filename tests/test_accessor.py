@@ -502,7 +502,8 @@ def test_generated_accessor_docs_are_current():
     regenerating fails here, with the command to run."""
     from xiso import _accessor_docs, _docgen, accessor
 
-    assert _docgen.render(_docgen.accessor_docs()) == _docgen.TARGET.read_text(encoding="utf-8")
+    current = _docgen.TARGET.read_text(encoding="utf-8")
+    assert _docgen.render(_docgen.accessor_docs()) == current, "run: python -m xiso._docgen"
     assert _docgen.main(["--check"]) == 0
     assert set(_accessor_docs.DOCS) == set(accessor._TWINS)  # none missing, none left over
 

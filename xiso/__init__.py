@@ -76,7 +76,6 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time these come from __getat
         FormatError,
         NiftiError,
         TiffError,
-        open,
         open_nifti,
         open_ome_zarr,
         open_ome_zarr_pyramid,
@@ -84,6 +83,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time these come from __getat
         to_nifti,
         to_ome_zarr,
     )
+    from .io import open as open  # public, but not starred (see _NOT_STARRED)
     from .progress import progress_bar
 
 
@@ -100,7 +100,9 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """The public names (tab completion, ``dir(xiso)``): not the modules this
+    one uses (``os``, ``sys``) nor xiso's submodules."""
+    return sorted({*__all__, *_NOT_STARRED})
 
 
 try:
@@ -135,7 +137,6 @@ __all__ = [
     "near_isotropic_factors",
     "open_ome_zarr",
     "open_ome_zarr_pyramid",
-    "open",
     "open_nifti",
     "open_tiff",
     "progress_bar",
@@ -148,3 +149,7 @@ __all__ = [
     "to_ome_zarr",
     "upsample",
 ]
+
+# public, but not given to ``from xiso import *``: it would shadow the builtin
+# ``open`` (call it as ``xiso.open``)
+_NOT_STARRED = ["open"]

@@ -395,6 +395,25 @@ def to_ome_zarr(
     location and swapped in at the end; a failure leaves the target as it
     was. What is atomic on which storage is described in
     :mod:`xiso.io.targets` and docs/scale.md.
+
+    Examples
+    --------
+    Write a tiny image and its pyramid to a temporary folder, and read them back:
+
+    >>> import tempfile
+    >>> import numpy as np, xarray as xr
+    >>> import xiso
+    >>> da = xr.DataArray(np.arange(64, dtype="uint8").reshape(4, 4, 4), dims=("z", "y", "x"),
+    ...                   name="img", coords={"z": np.arange(4) * 2.0, "y": np.arange(4.0),
+    ...                                       "x": np.arange(4.0)})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     to_ome_zarr(da, f"{tmp}/img.zarr", min_size=2)
+    ...     back = xiso.open_ome_zarr(f"{tmp}/img.zarr").load()
+    ...     tree = xiso.open_ome_zarr_pyramid(f"{tmp}/img.zarr").load()
+    >>> back.equals(da), back.iso.spacing
+    (True, {'z': 2.0, 'y': 1.0, 'x': 1.0})
+    >>> [dict(tree[level]["img"].sizes) for level in tree.children]
+    [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}]
     """
     from . import labels as lb
 

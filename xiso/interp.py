@@ -175,8 +175,7 @@ def _rows(
         pieces = [m[(slice(None), *tile)] for m in moved]
         tile_shape = pieces[0].shape[1:]
         if integer:  # exact integers, Python's or int64 pairs
-            res = _integer_tile(pieces, matrix, plan.denominator, step)
-            out_moved[(slice(None), *tile)] = res.reshape((stop - start, *tile_shape))
+            _integer_tile(pieces, matrix, plan.denominator, step, out_moved[(slice(None), *tile)])
             continue
         x = np.concatenate(pieces, axis=0, dtype=work if exact else np.float64)
         x = x.reshape(x.shape[0], -1)
@@ -301,21 +300,25 @@ def _largest(x: Any) -> int | None:
     return max(abs(int(x.min())), abs(int(x.max())))
 
 
-def _integer_tile(pieces: list[np.ndarray], matrix: Any, c: int, step: _Step) -> np.ndarray:
+def _integer_tile(
+    pieces: list[np.ndarray], matrix: Any, c: int, step: _Step, out: np.ndarray
+) -> None:
     """One tile of a step on the pairs or the Python integers: ``pieces`` (the
     input rows, one after the other) times the integer numerators of ``matrix``
-    over ``c``; the next pairs (or numerators), or (``final``) the result."""
+    over ``c``, into ``out``: the next pairs (or numerators), or (``final``)
+    the result."""
     if step.work == _OBJECT:
         x = np.concatenate(pieces, axis=0)
         num = _object_product(matrix, x.reshape(x.shape[0], -1).astype(object))
-        return _object_result(num, step) if step.final else num
+        out[...] = (_object_result(num, step) if step.final else num).reshape(out.shape)
+        return
     q, r = _pair_parts(pieces, step.source)
     q, r = _pair_step(matrix, q, r, c, step.exact // c, step.source.itemsize == 8)
     if step.final:
-        return _pair_result(q, r, step)
-    out = np.empty(q.shape, _PAIR)
-    out["q"], out["r"] = q, r
-    return out
+        out[...] = _pair_result(q, r, step).reshape(out.shape)
+    else:  # field by field: twice as fast as copying the pairs
+        out["q"] = q.reshape(out.shape)
+        out["r"] = r.reshape(out.shape)
 
 
 def _pair_parts(pieces: list[np.ndarray], source: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
@@ -348,7 +351,9 @@ def _pair_step(
         q, b = np.divmod(matrix @ q, c)
     if r is None:
         return q, b
-    carry, r = np.divmod(b * prev + matrix @ r, c * prev)
+    r = b * prev + matrix @ r  # below 2 c prev: carries at most 1
+    carry = r >= c * prev
+    r -= carry * (c * prev)
     return q + carry, r
 
 

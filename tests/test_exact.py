@@ -774,3 +774,34 @@ def test_exact_paths_stay_lazy(raise_if_dask_computes):
         assert isinstance(out.data, dsa.Array) and out.dtype == np.dtype(dtype)
     up = xiso.upsample(da, z=6, y=2)
     assert isinstance(up.data, dsa.Array)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_isotropic_and_resample_like_are_exact_on_64_bit_values(backend):
+    """The other exact-grid entry points share the exact path: int64 values near
+    the top of the range (float64 lost their last 10 bits)."""
+    top = np.iinfo("int64").max
+    x = np.random.default_rng(4).integers(top - 2**40, top, (6, 9, 8), endpoint=True)
+    da = frame(x, (0.3, 0.1083, 0.1083))
+    if backend == "dask":
+        da = da.chunk({"y": 4, "x": 3})
+    iso = da.iso.isotropic(method="area")  # y and x to the coarsest spacing, 0.3
+    ref = area_reference(x, {1: centred(9, 0.1083, 0.3), 2: centred(8, 0.1083, 0.3)})
+    np.testing.assert_array_equal(iso.values.astype(object), rounded(ref))
+
+    target = xr.DataArray(
+        np.zeros((3, 4)),
+        dims=("y", "x"),
+        coords={"y": 0.2 + 0.25 * np.arange(3), "x": 0.15 + 0.3 * np.arange(4)},
+    )
+    axes = {}
+    for axis, d in ((1, "y"), (2, "x")):
+        t = target[d].values
+        ratio = frac((t[1] - t[0]) / 0.1083)
+        # the first centre in input samples, then the left edge of its cell
+        axes[axis] = (t.size, ratio, frac(t[0] / 0.1083) + Fraction(1, 2) - ratio / 2)
+    expected = rounded(area_reference(x, axes))
+    like = da.iso.resample_like(target, method="area")
+    np.testing.assert_array_equal(like.values.astype(object), expected)
+    down = da.iso.resample_like(target.isel(y=slice(None, None, -1)), method="area")
+    np.testing.assert_array_equal(down.values.astype(object), expected[:, ::-1])

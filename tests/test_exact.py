@@ -17,6 +17,7 @@ Expected values come from references independent of xiso:
 from __future__ import annotations
 
 import bisect
+import math
 import warnings
 from fractions import Fraction
 
@@ -29,6 +30,7 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 import xiso
+from xiso import interp
 from xiso.errors import (
     DtypeError,
     FactorError,
@@ -54,7 +56,9 @@ def ref_grid(n, s, c0, s_new):
 
 
 def frac(x):
-    return Fraction(x).limit_denominator(10**5)
+    """The fraction a ratio is read as: the nearest with a denominator of at most
+    10**5, or 10**5 * ceil(1 / x) below 1 (the rule of xiso.grid's notes)."""
+    return Fraction(x).limit_denominator(10**5 * max(1, math.ceil(1 / x)))
 
 
 def overlap_matrix(n, n_new, ratio, start):
@@ -577,3 +581,227 @@ def test_more_errors(tmp_path):
     da.iso.to_ome_zarr(path)
     with pytest.raises(OptionError, match="takes no rounding"):
         xiso.open_ome_zarr(path, isotropic=True, rounding="int")
+
+
+# --------------------------------------------------------------------------
+# area on integers: exact whatever the ratio and the dtype (issue 19)
+# --------------------------------------------------------------------------
+INTEGER_DTYPES = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
+
+
+def is_tie(f: Fraction) -> bool:
+    return f - f.numerator // f.denominator == Fraction(1, 2)
+
+
+def spiked(shape, axes, dtype, base, count, seed=0, along=None):
+    """Up to ``count`` arrays equal to ``base`` but for one input (or, with
+    ``along``, one line or plane: a point along those axes, whole along the
+    others), raised by ``e`` so that an output it reaches is an exact tie
+    ``k + 1/2``, each with its exact outputs ``base + e * w`` (Fractions; ``w``
+    the input's weight in the output, the product of its overlaps along
+    ``along``, every output's weights summing to 1). For ``w = a / b`` in
+    lowest terms with ``b`` even, ``a`` is odd and ``b / 2 * w = a / 2`` is a tie."""
+    along = tuple(axes) if along is None else along
+    mats = {a: overlap_matrix(shape[a], *axes[a]) for a in along}
+    out_shape = tuple(axes[a][0] if a in axes else n for a, n in enumerate(shape))
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(50 * count):
+        if len(cases) == count:
+            break
+        spike = tuple(int(rng.integers(0, n)) for n in shape)
+        spike = tuple(i if a in along else slice(None) for a, i in enumerate(spike))
+        cols = {a: [row[spike[a]] for row in m] for a, m in mats.items()}
+        w = Fraction(1)
+        for col in cols.values():
+            w *= max(col)
+        e = w.denominator // 2
+        if w.denominator % 2 or not e:
+            continue
+        if base + e > info.max:
+            e = -e
+        if not info.min <= base + e <= info.max:
+            continue
+        x = np.full(shape, base, dtype=dtype)
+        x[spike] = base + e
+        ref = np.empty(out_shape, dtype=object)
+        for j in np.ndindex(*out_shape):
+            wj = Fraction(1)
+            for a, col in cols.items():
+                wj *= col[j[a]]
+            ref[j] = base + e * wj
+        assert any(is_tie(v) for v in ref.ravel())  # the construction made a tie
+        cases.append((x, ref))
+    return cases
+
+
+def frame(x, spacing):
+    coords = {d: np.arange(n) * s for d, n, s in zip("zyx", x.shape, spacing)}
+    return xr.DataArray(x, dims=("z", "y", "x")[: x.ndim], coords=coords)
+
+
+def rounded(ref):
+    return np.vectorize(round_half_even, otypes=[object])(ref)
+
+
+CHUNKINGS = {"numpy": None, "dask-small": {"z": 5, "y": 7, "x": 4}, "dask-one": -1}
+
+TIE_CASES = {
+    # ratio 1000/123 on 32-bit types: the float64 path of old rounded 14 of 130 ties wrong
+    "int32-1000/123": ("int32", (20, 20, 20), (0.123,) * 3, 1.0, 123456, None),
+    "int32-1000/123-low": ("int32", (20, 20, 20), (0.123,) * 3, 1.0, -(2**31) + 7, None),
+    "uint32-1000/123": ("uint32", (20, 20, 20), (0.123,) * 3, 1.0, 10**9 + 7, None),
+    # 10000/123 along z on uint16 (with 1000/123 and 2000/1083 along y and x), planes
+    "uint16-10000/123": (
+        "uint16",
+        (170, 20, 12),
+        (0.0123, 0.123, 0.1083),
+        {"z": 1.0, "y": 1.0, "x": 0.2},
+        30000,
+        (0,),
+    ),
+    # a common pair of spacings: 0.1083 -> 0.2 um (ratio 2000/1083)
+    "uint32-0.1083-0.2": ("uint32", (12, 12, 12), (0.1083,) * 3, 0.2, 10**9 + 7, None),
+    "int64-small": ("int64", (12, 12, 12), (0.1083,) * 3, 0.2, 5, None),
+    "int64-near-max": ("int64", (12, 12, 12), (0.1083,) * 3, 0.2, 2**63 - 2**40, None),
+    "int64-near-min": ("int64", (12, 12, 12), (0.1083,) * 3, 0.2, -(2**63) + 5, None),
+    "uint64-near-max": ("uint64", (12, 12, 12), (0.1083,) * 3, 0.2, 2**64 - 2**40, None),
+}
+
+
+@pytest.mark.parametrize("backend", CHUNKINGS)
+@pytest.mark.parametrize("case", TIE_CASES)
+def test_area_integer_ties_are_exact(case, backend):
+    dtype, shape, spacing, new, base, along = TIE_CASES[case]
+    targets = new if isinstance(new, dict) else dict.fromkeys("zyx", new)
+    axes = {a: centred(n, spacing[a], targets[d]) for a, (d, n) in enumerate(zip("zyx", shape))}
+    cases = spiked(shape, axes, dtype, base, count=6, along=along)
+    assert len(cases) >= 3
+    for x, ref in cases:
+        da = frame(x, spacing)
+        if CHUNKINGS[backend] is not None:
+            da = da.chunk(CHUNKINGS[backend])
+        out = da.iso.resample(new, method="area")
+        assert out.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(out.values.astype(object), rounded(ref))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_area_int64_small_values_round_ties_exactly(backend):
+    """Values 0..7 in int64: the old bound took the dtype's range, not the data's,
+    and averaged in float64, where 5/6 and 1/6 are not exact."""
+    x = np.random.default_rng(0).integers(0, 8, (13, 13, 13)).astype("int64")
+    da = frame(x, (1.0, 1.0, 1.0))
+    if backend == "dask":
+        da = da.chunk({"z": 4, "y": 6})
+    out = da.iso.resample(1.2, method="area")
+    ref = area_reference(x, {a: centred(13, 1.0, 1.2) for a in range(3)})
+    assert sum(map(is_tie, ref.ravel())) >= 2  # a case that has ties
+    np.testing.assert_array_equal(out.values.astype(object), rounded(ref))
+
+
+@pytest.mark.parametrize(
+    "dtype, largest, spacing, work",
+    [
+        ("uint8", 255, (0.3, 0.7, 1.0), "float32"),
+        ("uint16", 65535, (0.3, 0.7, 1.0), "float64"),
+        ("int32", 2**31 - 1, (0.1083, 0.1083, 0.1083), "pair"),
+        ("int64", 2**63 - 1, (0.2, 0.2, 0.2), "pair"),
+        ("uint64", 2**64 - 1, (0.1083, 0.1083, 0.1083), "pair"),
+        ("int64", 2**62, (0.0112345, 0.0134567, 0.0145678), "object"),
+        ("uint16", 65535, (0.0112345, 0.0134567, 0.0145678), "object"),
+    ],
+)
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_every_exact_path_is_exact(dtype, largest, spacing, work, backend):
+    """Each way of holding the exact numerators (floats below 2**23 or 2**52,
+    int64 pairs, Python integers for the largest denominators) against fractions,
+    on data that reach the type's limits."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(1)
+    x = rng.integers(max(int(info.min), -largest), largest, (9, 8, 7), endpoint=True, dtype=dtype)
+    x.flat[:2] = [max(int(info.min), -largest), largest]
+    da = frame(x, spacing)
+    axes = {
+        a: centred(n, spacing[a], 0.25 if work == "object" else 1.0) for a, n in enumerate(x.shape)
+    }
+    new = 0.25 if work == "object" else 1.0
+    if backend == "dask":
+        da = da.chunk({"z": 4, "y": 3})
+    out = da.iso.resample(new, method="area")
+    np.testing.assert_array_equal(out.values.astype(object), rounded(area_reference(x, axes)))
+    # the case takes the path it is meant to test
+    plans = [
+        xiso.grid.plan_axis(n, m, start, ratio, "area")
+        for n, (m, ratio, start) in zip(x.shape, axes.values())
+    ]
+    held = interp._exact_work(np.dtype(dtype), plans, largest)
+    assert str(held) == {"pair": str(interp._PAIR), "object": "object"}.get(work, work)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dtype=st.sampled_from(INTEGER_DTYPES),
+    shape=st.lists(st.integers(2, 9), min_size=1, max_size=3),
+    targets=st.lists(st.one_of(st.floats(0.3, 3.0), st.floats(3.0, 40.0)), min_size=3, max_size=3),
+    full=st.booleans(),
+    chunk=st.one_of(st.none(), st.integers(1, 5)),
+    seed=st.integers(0, 2**16),
+)
+def test_area_integers_equal_the_fraction_reference(dtype, shape, targets, full, chunk, seed):
+    """Any ratios (fractions with denominators up to 10**5), any integer dtype,
+    small values or the whole range, numpy or dask: the exact average, rounded
+    half to even."""
+    info = np.iinfo(dtype)
+    lo, hi = (int(info.min), int(info.max)) if full else (max(int(info.min), -8), 8)
+    x = np.random.default_rng(seed).integers(lo, hi, shape, endpoint=True, dtype=dtype)
+    da = frame(x, (1.0,) * x.ndim)
+    if chunk is not None:
+        da = da.chunk(chunk)
+    new = {d: t for d, t in zip(da.dims, targets)}
+    out = da.iso.resample(new, method="area")
+    axes = {a: centred(n, 1.0, new[d]) for a, (d, n) in enumerate(zip(da.dims, shape))}
+    assert out.shape == tuple(v[0] for v in axes.values())
+    np.testing.assert_array_equal(out.values.astype(object), rounded(area_reference(x, axes)))
+
+
+def test_exact_paths_stay_lazy(raise_if_dask_computes):
+    x = dsa.from_array(np.arange(8 * 6 * 5, dtype="int64").reshape(8, 6, 5), chunks=3)
+    da = frame(x, (0.1083, 0.1083, 0.1083))
+    for dtype in ("int64", "uint32", "uint16"):
+        out = da.astype(dtype).iso.resample(0.2, method="area")
+        assert isinstance(out.data, dsa.Array) and out.dtype == np.dtype(dtype)
+    up = xiso.upsample(da, z=6, y=2)
+    assert isinstance(up.data, dsa.Array)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+def test_isotropic_and_resample_like_are_exact_on_64_bit_values(backend):
+    """The other exact-grid entry points share the exact path: int64 values near
+    the top of the range (float64 lost their last 10 bits)."""
+    top = np.iinfo("int64").max
+    x = np.random.default_rng(4).integers(top - 2**40, top, (6, 9, 8), endpoint=True)
+    da = frame(x, (0.3, 0.1083, 0.1083))
+    if backend == "dask":
+        da = da.chunk({"y": 4, "x": 3})
+    iso = da.iso.isotropic(method="area")  # y and x to the coarsest spacing, 0.3
+    ref = area_reference(x, {1: centred(9, 0.1083, 0.3), 2: centred(8, 0.1083, 0.3)})
+    np.testing.assert_array_equal(iso.values.astype(object), rounded(ref))
+
+    target = xr.DataArray(
+        np.zeros((3, 4)),
+        dims=("y", "x"),
+        coords={"y": 0.2 + 0.25 * np.arange(3), "x": 0.15 + 0.3 * np.arange(4)},
+    )
+    axes = {}
+    for axis, d in ((1, "y"), (2, "x")):
+        t = target[d].values
+        ratio = frac((t[1] - t[0]) / 0.1083)
+        # the first centre in input samples, then the left edge of its cell
+        axes[axis] = (t.size, ratio, frac(t[0] / 0.1083) + Fraction(1, 2) - ratio / 2)
+    expected = rounded(area_reference(x, axes))
+    like = da.iso.resample_like(target, method="area")
+    np.testing.assert_array_equal(like.values.astype(object), expected)
+    down = da.iso.resample_like(target.isel(y=slice(None, None, -1)), method="area")
+    np.testing.assert_array_equal(down.values.astype(object), expected[:, ::-1])

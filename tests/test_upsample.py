@@ -2,12 +2,15 @@
 
 Expected values come from references independent of xiso: ``np.repeat`` for
 ``nearest``, ``scipy.ndimage.map_coordinates(order=1, mode="nearest")`` on the
-whole array for ``linear``, and the grid formula written out here.
+whole array for ``linear`` on floats, the same interpolation in Python fractions
+for ``linear`` on integers (exact, rounded half to even), and the grid formula
+written out here.
 """
 
 from __future__ import annotations
 
 import inspect
+from fractions import Fraction
 
 import dask.array as dsa
 import numpy as np
@@ -42,6 +45,37 @@ def scipy_linear(x, factors):
     return ndimage.map_coordinates(
         np.asarray(x, np.float64), np.meshgrid(*pos, indexing="ij"), order=1, mode="nearest"
     )
+
+
+def fraction_linear(x, factors):
+    """Linear upsampling in exact fractions: along each axis, output ``i f + k``
+    sits at ``p = i + (2k + 1 - f) / (2f)`` clamped to ``[0, n - 1]``, and is
+    ``(1 - t) x[floor(p)] + t x[floor(p) + 1]`` with ``t = p - floor(p)``."""
+    out = np.asarray(x).astype(object)
+    for axis, f in factors.items():
+        n = out.shape[axis]
+        moved = np.moveaxis(out, axis, 0)
+        rows = []
+        for i in range(n):
+            for k in range(f):
+                p = min(max(i + Fraction(2 * k + 1 - f, 2 * f), Fraction(0)), Fraction(n - 1))
+                i0 = p.numerator // p.denominator
+                t = p - i0
+                rows.append(moved[i0] * (1 - t) + (moved[i0 + 1] * t if t else 0))
+        out = np.moveaxis(np.array(rows, dtype=object).reshape((n * f, *moved.shape[1:])), 0, axis)
+    return out
+
+
+def round_half_even(v):
+    v = Fraction(v)
+    fl = v.numerator // v.denominator
+    rem = v - fl
+    return fl + 1 if rem > Fraction(1, 2) or (rem == Fraction(1, 2) and fl % 2) else fl
+
+
+def exact_linear(x, factors):
+    """``fraction_linear`` rounded half to even, as Python integers."""
+    return np.vectorize(round_half_even, otypes=[object])(fraction_linear(x, factors))
 
 
 def repeat(x, factors):
@@ -181,19 +215,69 @@ def test_linear_floats_match_scipy(shape, factors, dtype):
     np.testing.assert_allclose(out, ref.astype(dtype), rtol=rtol, atol=1e-12)
 
 
+INTEGER_DTYPES = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
+
+
 @pytest.mark.parametrize(("shape", "factors"), SHAPES_FACTORS)
-@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16"])
-def test_linear_integers_match_scipy_rounded_half_to_even(shape, factors, dtype):
+@pytest.mark.parametrize("dtype", INTEGER_DTYPES)
+def test_linear_integers_are_exact(shape, factors, dtype):
+    """The exact interpolation rounded half to even, over each dtype's whole range
+    (float64 used to lose the low bits of 64-bit values)."""
     info = np.iinfo(dtype)
-    x = np.random.default_rng(2).integers(info.min, int(info.max) + 1, size=shape).astype(dtype)
+    x = np.random.default_rng(2).integers(
+        info.min, info.max, size=shape, endpoint=True, dtype=dtype
+    )
     out = upsample_array(x, factors, method="linear")
     assert out.dtype == np.dtype(dtype)
-    ref = scipy_linear(x, factors)
-    expected = np.clip(np.rint(ref), info.min, info.max)
-    # where the exact value is a tie, float64 may land on either side of it
-    tie = np.abs(np.abs(ref - np.floor(ref)) - 0.5) < 1e-9
-    np.testing.assert_array_equal(out[~tie], expected[~tie])
-    assert np.all(np.abs(out[tie].astype(np.float64) - ref[tie]) <= 0.5 + 1e-9)
+    np.testing.assert_array_equal(out.astype(object), exact_linear(x, factors))
+    if info.bits < 64:  # and scipy agrees to within float64's rounding (of 32-bit values)
+        np.testing.assert_allclose(
+            out.astype(np.float64), scipy_linear(x, factors), rtol=1e-14, atol=0.5 + 1e-9
+        )
+
+
+@pytest.mark.parametrize("chunks", [None, 1, 4])
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "uint32", "int64"])
+def test_linear_integer_ties_are_exact(dtype, chunks):
+    """``f = 6``: the weights 1/12, 5/12, 7/12 and 11/12 are no binary fractions,
+    so float64 rounded exact ties (``11 a + b = 12 k + 6``) either way."""
+    f, n = 6, 40
+    a = np.arange(n) % 11
+    b = (6 - 11 * a) % 12  # 11 a + b = 6 (mod 12): the first output right of a is a tie
+    x = np.stack([a, b], axis=1).reshape(-1)[:n].astype(dtype) + (
+        np.iinfo(dtype).max // 2 // 12 * 12 if dtype == "int64" else 0
+    )
+    ref = fraction_linear(x, {0: f})
+    assert sum(1 for v in ref if v - v.numerator // v.denominator == Fraction(1, 2)) >= 10
+    data = x if chunks is None else dsa.from_array(x, chunks=chunks)
+    out = np.asarray(upsample_array(data, {0: f}, method="linear"))
+    np.testing.assert_array_equal(out.astype(object), exact_linear(x, {0: f}))
+
+
+@st.composite
+def integer_cases(draw):
+    ndim = draw(st.integers(1, 3))
+    shape = tuple(draw(st.integers(1, 6)) for _ in range(ndim))
+    factors = {a: draw(st.integers(1, 7)) for a in range(ndim)}
+    chunks = draw(st.one_of(st.none(), st.tuples(*(st.integers(1, n) for n in shape))))
+    dtype = draw(st.sampled_from(INTEGER_DTYPES))
+    full = draw(st.booleans())
+    seed = draw(st.integers(0, 2**16))
+    return shape, factors, chunks, dtype, full, seed
+
+
+@settings(max_examples=60, deadline=None)
+@given(integer_cases())
+def test_linear_integers_equal_the_fraction_reference(case):
+    """Any integer dtype, factors and chunking: the exact value, rounded half to even."""
+    shape, factors, chunks, dtype, full, seed = case
+    info = np.iinfo(dtype)
+    lo, hi = (int(info.min), int(info.max)) if full else (max(int(info.min), -8), 8)
+    x = np.random.default_rng(seed).integers(lo, hi, size=shape, endpoint=True, dtype=dtype)
+    data = x if chunks is None else dsa.from_array(x, chunks=chunks)
+    out = np.asarray(upsample_array(data, factors, method="linear"))
+    assert out.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(out.astype(object), exact_linear(x, factors))
 
 
 def test_linear_integer_ties_go_to_even():

@@ -99,9 +99,10 @@ class AxisPlan:
     sigma : float
         Standard deviation (input samples) of the Gaussian prefilter, 0 for none.
     numerators, denominator : numpy.ndarray, int
-        ``area`` only: the weights as exact fractions ``numerators / denominator``
-        (overlaps in ``1 / (2 D)`` cells over the output cell), for exact
-        integer arithmetic; the numerators are whole numbers held in float64.
+        ``area``, and ``linear`` without its Gaussian: the weights as exact
+        fractions ``numerators / denominator`` (overlaps in ``1 / (2 D)`` cells
+        over the output cell; distances in ``1 / (2 D)`` cells over a cell), for
+        exact integer arithmetic; the numerators are whole numbers held in float64.
     block : tuple of int or None
         ``area`` only: ``(offset, f)`` when every output is the mean of a whole
         block (see :func:`whole_blocks`).
@@ -216,8 +217,9 @@ def plan_axis(
         if sigma > 0:  # one sparse operator: interpolation after smoothing
             indptr, indices, weights = _linear_after_gaussian(n, i0, m, 2 * d, sigma)
             sigma = 0.0
-        else:
-            indptr, indices, weights = _linear(n, i0, m, 2 * d)
+        else:  # the exact fractions (cell - m) / cell and m / cell, as for area
+            indptr, indices, parts = _linear(n, i0, m, 2 * d)
+            return AxisPlan(n, n_out, indptr, indices, parts / (2 * d), method, 0.0, parts, 2 * d)
     elif method == "cubic":
         indptr, indices, weights = _cubic(i0, m / (2 * d))
     else:
@@ -250,19 +252,20 @@ def _area(
 def _linear(
     n: int, i0: np.ndarray, m: np.ndarray, cell: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Two neighbours ``(1 - t, t)`` with ``t = m / cell``; one where ``t == 0``."""
+    """Two neighbours ``(1 - t, t)`` with ``t = m / cell``, one where ``t == 0``: the
+    weights' numerators ``cell - m`` and ``m`` (over ``cell``, whole numbers in float64)."""
     two = m > 0
     count = 1 + two.astype(np.int64)
     indptr = np.concatenate([[0], np.cumsum(count)])
     indices = np.empty(indptr[-1], dtype=np.int64)
-    weights = np.empty(indptr[-1], dtype=np.float64)
+    parts = np.empty(indptr[-1], dtype=np.float64)
     first = indptr[:-1]
     indices[first] = i0
-    weights[first] = (cell - m) / cell
+    parts[first] = cell - m
     second = first[two] + 1
     indices[second] = i0[two] + 1
-    weights[second] = m[two] / cell
-    return indptr, indices, weights
+    parts[second] = m[two]
+    return indptr, indices, parts
 
 
 def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:

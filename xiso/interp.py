@@ -9,23 +9,28 @@ Methods
 ``area``
     Each output sample is the average of the input over its cell, every input
     cell weighted by the length it shares with the output cell (separable).
-    Integers are averaged exactly: the overlaps are whole multiples of a
-    fraction of a cell, so each output is an exact fraction of integer sums,
-    rounded once, half to even (as the block mean of :mod:`xiso.reduce`;
-    integer types up to 32 bits always, 64-bit ones while the sums stay below
-    2**52, beyond which they are averaged in float64; where
-    every resampled axis is a whole number of input cells per output cell,
-    aligned with the input, :func:`xiso.reduce.block_reduce` computes it).
+    Integers of every type (64-bit ones included) are averaged exactly,
+    whatever the ratios: the overlaps are whole multiples of a fraction of a
+    cell, so each output is an exact fraction of integer sums, rounded once,
+    half to even, as the block mean of :mod:`xiso.reduce` (where every
+    resampled axis is a whole number of input cells per output cell, aligned
+    with the input, :func:`xiso.reduce.block_reduce` computes it). The exact
+    numerators are held in float32 or float64 while they stay below 2**23 or
+    2**52 (a bound from the data's own range on numpy, from the dtype's on
+    dask, whose data are not read early), else as int64 pairs (integer part and
+    remainder), else, for products of denominators from 2**62 up, as Python
+    integers (exact but slow); see :func:`_exact_work`.
     Floats are averaged in float64 and skip NaN as the block mean does: an
     output is the average of its non-NaN inputs, NaN only where all are NaN.
 ``nearest``
     The input sample whose cell holds the output centre; never invents a value.
 ``linear``, ``cubic``
     Interpolation at the output centres: linear between the two neighbouring
-    samples, or the cubic B-spline through the samples (the spline
-    coefficients are those of ``scipy.ndimage.spline_filter1d`` on the input
-    padded with 12 edge samples, as ``scipy.ndimage.map_coordinates(...,
-    mode="nearest")`` computes them). Where an axis is reduced, the input is
+    samples (on integers, where no Gaussian is applied, exactly, as ``area``:
+    its weights are fractions too), or the cubic B-spline through the samples
+    (the spline coefficients are those of ``scipy.ndimage.spline_filter1d`` on
+    the input padded with 12 edge samples, as ``scipy.ndimage.map_coordinates(
+    ..., mode="nearest")`` computes them). Where an axis is reduced, the input is
     first smoothed along it by a Gaussian of ``sigma = (ratio - 1) / 2``
     samples (``scipy.ndimage.gaussian_filter1d``, edges by nearest), as
     scikit-image's ``resize`` does against aliasing. A NaN or inf input
@@ -36,9 +41,10 @@ Methods
 dtype policy
 ------------
 As in :mod:`xiso.reduce`: the output dtype is the input dtype unless
-``dtype`` is given; integer results are rounded from float64 to the nearest
-integer, ties to even, and clipped to the output range; a float ``dtype``
-returns the unrounded result; the output is in native byte order.
+``dtype`` is given; integer results are rounded to the nearest integer, ties
+to even (from the exact value on the exact paths above, from float64
+otherwise), and clipped to the output range; a float ``dtype`` returns the
+unrounded result; the output is in native byte order.
 
 Dask
 ----
@@ -53,6 +59,7 @@ products in the same order whatever the chunking, so ``area``, ``nearest`` and
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -97,12 +104,13 @@ def _tiles(shape: tuple[int, ...], budget: int) -> list[tuple[slice, ...]]:
 class _Step:
     """How one axis is resampled, besides its plan.
 
-    ``out_dtype`` is the dtype of this step's result. ``exact`` (``area`` on
-    integers) is the product of the denominators of the axes so far, this one
-    included: the result is their integer numerators (in ``work``, float32 or
-    float64, exact below :data:`_EXACT`), or (``final``) the numerators divided
-    by ``exact`` in ``out_dtype`` (clipped to its range unless ``clip`` is
-    False: an integer type that holds the input's). 0: float64 arithmetic.
+    ``out_dtype`` is the dtype of this step's result. ``exact`` (integers through
+    plans with exact weights: ``area``, unfiltered ``linear``) is the product of
+    the denominators of the axes so far, this one included, and ``work`` says
+    how the exact numerators are held between axes (see :func:`_exact_work`);
+    ``final`` steps return them divided by ``exact`` in ``out_dtype`` (clipped to
+    its range unless ``clip`` is False: an integer type that holds the input's).
+    ``source`` is the input's dtype. ``exact`` 0: float64 arithmetic.
     """
 
     skipna: bool
@@ -111,6 +119,7 @@ class _Step:
     final: bool = True
     work: np.dtype = _FLOAT64
     clip: bool = True
+    source: np.dtype = _FLOAT64
 
 
 def _rows(
@@ -141,8 +150,13 @@ def _rows(
 
     pad = _SPLINE_PAD if plan.method == "cubic" else 0
     rows = sum(p.shape[axis] for p in parts) + 2 * pad
+    integer = bool(exact) and work in (_PAIR, _OBJECT)
     matrix = sparse.csr_matrix(
-        (weights.astype(work if exact else np.float64), indices - (base - pad), indptr),
+        (
+            weights.astype(np.int64 if integer else work if exact else np.float64),
+            indices - (base - pad),
+            indptr,
+        ),
         shape=(stop - start, rows),
     )
     reach = (np.empty(0, np.int64), np.empty(0, np.int64))
@@ -160,6 +174,9 @@ def _rows(
         # the tile of every part, joined and converted in one copy
         pieces = [m[(slice(None), *tile)] for m in moved]
         tile_shape = pieces[0].shape[1:]
+        if integer:  # exact integers, Python's or int64 pairs
+            _integer_tile(pieces, matrix, plan.denominator, step, out_moved[(slice(None), *tile)])
+            continue
         x = np.concatenate(pieces, axis=0, dtype=work if exact else np.float64)
         x = x.reshape(x.shape[0], -1)
         if exact:  # integer numerators, exact in ``work``
@@ -231,16 +248,149 @@ def _exact_result(num: np.ndarray, den: int, out_dtype: np.dtype, clip: bool) ->
     return _cast(q, out_dtype)
 
 
-def _exact_bound(dtype: np.dtype, plans: list[AxisPlan]) -> int:
-    """The largest numerator the exact path can meet on ``dtype`` (0 if none);
-    it is exact below :data:`_EXACT` (see :func:`_exact_result`)."""
+def _exact_bound(dtype: np.dtype, plans: list[AxisPlan], largest: int | None = None) -> int:
+    """The largest numerator the exact path can meet on ``dtype`` (0 if none),
+    from the largest magnitude of the data (``largest``) or of ``dtype``; it is
+    exact below :data:`_EXACT` (see :func:`_exact_result`)."""
     if dtype.kind not in "iu" or any(p.numerators is None for p in plans):
         return 0
     info = np.iinfo(dtype)
-    bound = max(abs(int(info.min)), int(info.max))
+    bound = max(abs(int(info.min)), int(info.max)) if largest is None else max(1, largest)
     for p in plans:
         bound *= p.denominator
     return bound
+
+
+# the exact paths of integers beyond :data:`_EXACT`: a value ``q + r / C`` (``C``
+# the product of the denominators so far) as the pair of int64 ``q`` (the
+# integer part, in the input's range: uint64 shifted by -2**63) and ``0 <= r < C``
+# while every denominator is below 2**30 and ``C`` below 2**62, else Python integers
+_PAIR = np.dtype([("q", np.int64), ("r", np.int64)])
+_OBJECT = np.dtype(object)
+_PAIR_DENOMINATOR = 2**30
+_PAIR_PRODUCT = 2**62
+_TOP = np.uint64(1 << 63)
+
+
+def _exact_work(
+    dtype: np.dtype, plans: list[AxisPlan], largest: int | None = None
+) -> np.dtype | None:
+    """How integers of ``dtype`` (of magnitude at most ``largest`` if given) are
+    resampled exactly through ``plans`` (None: not at all, a float dtype or no
+    exact weights): exact numerators in float32 or float64 below :data:`_EXACT`
+    (the fastest), else int64 pairs (:data:`_PAIR`), else Python integers
+    (:data:`_OBJECT`, the slowest)."""
+    bound = _exact_bound(dtype, plans, largest)
+    if not bound:
+        return None
+    work = next((w for w, top in _EXACT.items() if bound < top), None)
+    if work is not None:
+        return work
+    dens = [p.denominator for p in plans]
+    if max(dens) < _PAIR_DENOMINATOR and math.prod(dens) < _PAIR_PRODUCT:
+        return _PAIR
+    return _OBJECT
+
+
+def _largest(x: Any) -> int | None:
+    """The largest magnitude in a numpy integer array (None for dask, which is
+    not computed here, and where there is nothing to read)."""
+    if _is_dask(x) or x.dtype.kind not in "iu" or x.size == 0:
+        return None
+    return max(abs(int(x.min())), abs(int(x.max())))
+
+
+def _integer_tile(
+    pieces: list[np.ndarray], matrix: Any, c: int, step: _Step, out: np.ndarray
+) -> None:
+    """One tile of a step on the pairs or the Python integers: ``pieces`` (the
+    input rows, one after the other) times the integer numerators of ``matrix``
+    over ``c``, into ``out``: the next pairs (or numerators), or (``final``)
+    the result."""
+    if step.work == _OBJECT:
+        x = np.concatenate(pieces, axis=0)
+        num = _object_product(matrix, x.reshape(x.shape[0], -1).astype(object))
+        out[...] = (_object_result(num, step) if step.final else num).reshape(out.shape)
+        return
+    q, r = _pair_parts(pieces, step.source)
+    q, r = _pair_step(matrix, q, r, c, step.exact // c, step.source.itemsize == 8)
+    if step.final:
+        out[...] = _pair_result(q, r, step).reshape(out.shape)
+    else:  # field by field: twice as fast as copying the pairs
+        out["q"] = q.reshape(out.shape)
+        out["r"] = r.reshape(out.shape)
+
+
+def _pair_parts(pieces: list[np.ndarray], source: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(q, r)`` of the joined rows, 2-D; ``r`` None for the input itself."""
+    if pieces[0].dtype == _PAIR:
+        q = np.concatenate([p["q"] for p in pieces], axis=0)
+        r = np.concatenate([p["r"] for p in pieces], axis=0)
+        return q.reshape(q.shape[0], -1), r.reshape(r.shape[0], -1)
+    x = np.concatenate(pieces, axis=0)
+    x = x.reshape(x.shape[0], -1)
+    if source.kind == "u" and source.itemsize == 8:  # x - 2**63, in int64
+        return (x.astype(np.uint64) ^ _TOP).view(np.int64), None
+    return x.astype(np.int64), None
+
+
+def _pair_step(
+    matrix: Any, q: np.ndarray, r: np.ndarray | None, c: int, prev: int, wide: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(matrix @ (q + r / prev)) / c`` as the pair ``(q', r')`` over ``c * prev``.
+
+    ``matrix @ q / c`` is divided exactly: the products stay below
+    ``c * 2**32`` (``wide``: 64-bit values are split into halves of 32 bits),
+    and the remainders (``b * prev + matrix @ r < 2 c prev``) below 2**63."""
+    if wide:
+        high, low = q >> 32, q & 0xFFFFFFFF
+        a1, b1 = np.divmod(matrix @ high, c)
+        a2, b = np.divmod((b1 << 32) + matrix @ low, c)
+        q = (a1 << 32) + a2  # floor of an average: in the input's range
+    else:
+        q, b = np.divmod(matrix @ q, c)
+    if r is None:
+        return q, b
+    r = b * prev + matrix @ r  # below 2 c prev: carries at most 1
+    carry = r >= c * prev
+    r -= carry * (c * prev)
+    return q + carry, r
+
+
+def _pair_result(q: np.ndarray, r: np.ndarray, step: _Step) -> np.ndarray:
+    """``q + r / step.exact`` in ``step.out_dtype``: rounded half to even exactly."""
+    den, shifted = step.exact, step.source.kind == "u" and step.source.itemsize == 8
+
+    def unshift(v: np.ndarray) -> np.ndarray:
+        return v.view(np.uint64) ^ _TOP if shifted else v
+
+    if step.out_dtype.kind not in "iu":
+        return _cast(unshift(q).astype(np.float64) + r / den, step.out_dtype)
+    q = q + ((2 * r > den) | ((2 * r == den) & (q & 1 == 1)))
+    return _cast(unshift(q), step.out_dtype) if step.clip else unshift(q).astype(step.out_dtype)
+
+
+def _object_product(matrix: Any, x: np.ndarray) -> np.ndarray:
+    """``matrix @ x`` for ``x`` of Python integers, exactly."""
+    out = np.empty((matrix.shape[0], x.shape[1]), dtype=object)
+    indptr, indices, data = matrix.indptr, matrix.indices, matrix.data
+    for j in range(matrix.shape[0]):
+        acc: Any = 0
+        for k in range(indptr[j], indptr[j + 1]):
+            acc = acc + int(data[k]) * x[indices[k]]
+        out[j] = acc
+    return out
+
+
+def _object_result(num: np.ndarray, step: _Step) -> np.ndarray:
+    """``num / step.exact`` (Python integers) in ``step.out_dtype``, rounded
+    half to even exactly."""
+    den = step.exact
+    if step.out_dtype.kind not in "iu":
+        return _cast((num / den).astype(np.float64), step.out_dtype)
+    q, r = num // den, num % den
+    q = q + ((2 * r > den) | ((2 * r == den) & (q % 2 == 1)))
+    return _cast(q.astype(step.source.newbyteorder("=")), step.out_dtype)
 
 
 def _out_chunks(plan: AxisPlan, chunks: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -340,12 +490,11 @@ def resample_array(
             if _is_dask(x)
             else _cast(np.array(x), out_dtype)
         )
-    # area on integers: exact integer numerators between axes, divided at the last;
-    # in float32 where they stay below 2**23 (half the memory traffic), else float64
-    bound = _exact_bound(x.dtype, [active[a] for a in order]) if method == "area" else 0
-    work = next((w for w, top in _EXACT.items() if 0 < bound < top), None)
+    # integers through exact weights: exact integer numerators between axes, divided
+    # at the last (see _exact_work); numpy data give the bound from their own range
+    work = _exact_work(x.dtype, [active[a] for a in order], _largest(x))
     clip = not (out_dtype.kind in "iu" and np.can_cast(x.dtype, out_dtype))
-    den = 1
+    source, den = np.dtype(x.dtype), 1
     for i, axis in enumerate(order):
         plan = active[axis]
         last = i == len(order) - 1
@@ -357,7 +506,13 @@ def resample_array(
             # float64 between axes; the last axis (and nearest, which never computes) casts
             step_dtype = out_dtype if last or method == "nearest" else _FLOAT64
         step = _Step(
-            skipna, step_dtype, den if work is not None else 0, last, work or _FLOAT64, clip
+            skipna,
+            step_dtype,
+            den if work is not None else 0,
+            last,
+            work or _FLOAT64,
+            clip,
+            source,
         )
         if _is_dask(x):
             x = _axis_dask(x, axis, plan, step)

@@ -14,16 +14,21 @@ Methods
     Interpolates between the two input samples around each output position;
     outside the first and last input sample the edge sample is kept (clamp),
     as ``scipy.ndimage.map_coordinates(x, ..., order=1, mode="nearest")``.
-    Separable: one axis after the other, in float64. Where the two
-    neighbours are equal, or the position is an input sample (odd ``f``),
-    the output is that sample, exactly.
+    Separable: one axis after the other. Floats are interpolated in float64;
+    where the two neighbours are equal, or the position is an input sample
+    (odd ``f``), the output is that sample, exactly. Integers are
+    interpolated exactly: the weights are fractions over ``2 f`` per axis,
+    and each output is the exact fraction, rounded once, half to even (the
+    exact path of :mod:`xiso.interp`, on the plans of ``linear`` from
+    :func:`xiso.grid.plan_axis`, whose cells split the input's evenly).
 
 dtype policy
 ------------
 As in :mod:`xiso.reduce`: the output dtype is the input dtype unless
-``dtype`` is given; integer results are rounded from float64 to the nearest
-integer, ties to even, and clipped to the output range (a float ``dtype``
-returns the unrounded result); the output is in native byte order.
+``dtype`` is given; integer results are rounded to the nearest integer, ties
+to even (the exact value for integer inputs), and clipped to the output range
+(a float ``dtype`` returns the unrounded result); the output is in native byte
+order.
 
 Dask
 ----
@@ -37,12 +42,15 @@ weights, so the result is bit-identical to numpy whatever the chunking.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
+from fractions import Fraction
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
 
 from .errors import FactorError
+from .grid import AxisPlan, plan_axis
+from .interp import resample_array
 from .methods import names, output_dtype
 from .reduce import _cast, _is_dask
 
@@ -83,9 +91,21 @@ def _linear_axis(xp: np.ndarray, axis: int, f: int) -> np.ndarray:
     return out.reshape(shape)
 
 
+@lru_cache(maxsize=64)
+def _padded_plan(n: int, f: int) -> AxisPlan:
+    """The plan of ``linear`` from ``n`` samples, the first and last of them
+    padding, to the ``f`` cells that split each of the others evenly."""
+    return plan_axis(n, (n - 2) * f, Fraction(1), Fraction(1, f), "linear")
+
+
 def _linear_padded(xp: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype) -> np.ndarray:
     """Linear upsampling of ``xp``, padded by one sample at both ends of every
     axis whose factor is > 1 (and not at all along the others)."""
+    cells = [n - 2 for n, f in zip(xp.shape, block) if f > 1]
+    if xp.dtype.kind in "iu" and min(cells, default=0) > 0 and xp.size:
+        # exactly, as resampling does integers
+        plans = {a: _padded_plan(xp.shape[a], f) for a, f in enumerate(block) if f > 1}
+        return resample_array(xp, plans, dtype=out_dtype)
     out = np.asarray(xp, dtype=np.float64)
     for axis, f in enumerate(block):
         if f > 1:

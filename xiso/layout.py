@@ -70,11 +70,15 @@ class Layout:
 def _per_dim(
     value: Any, dims: Sequence[Hashable], roles: Sequence[str | None], what: str
 ) -> dict[Hashable, int]:
-    """An int (every space dim) or a mapping of dim -> int, checked."""
+    """An int (every space dim), a mapping of dim -> int or a sequence of one
+    int per dim, checked."""
+    if isinstance(value, tuple | list) and len(value) == len(dims):
+        value = dict(zip(dims, value))
     if isinstance(value, bool) or not isinstance(value, int | Mapping):
         raise OptionError(
-            f"{what}={value!r}: pass a whole number (the edge of every space dim) or a "
-            f"mapping of dim to edge, e.g. {{{dims[-1]!r}: 64}}"
+            f"{what}={value!r}: pass a whole number (the edge of every space dim), a "
+            f"mapping of dim to edge, e.g. {{{dims[-1]!r}: 64}}, or one edge per dim "
+            f"{tuple(dims)!r}"
         )
     if isinstance(value, int):
         found = {d: value for d, r in zip(dims, roles) if r == "space"}

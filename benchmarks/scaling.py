@@ -252,7 +252,7 @@ def child_single(row: Row, shape, base, source: Path, workdir: Path, check: bool
 
     dask.config.set(scheduler="threads", num_workers=bench_cases.THREADS)
     case = bench_cases.BY_NAME[row.case]
-    missing = bench_cases._missing(case.requires)
+    missing = bench_cases.missing_modules(case.requires)
     if missing:
         return {"skipped": missing}
     warm = bench_cases.Ctx(bench_cases.TINY, workdir / "warm", tiny=True)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from importlib.metadata import version as _version
 from pathlib import Path
 
 import sphinx_autosummary_accessors
+from sphinx.application import Sphinx
 
 import xiso
+
+sys.path.insert(0, str(Path(__file__).parent))  # the docs' own helpers
+from progress_bars import draw_progress_bars
 
 project = "xiso"
 author = "xiso developers"
@@ -31,6 +36,10 @@ nb_execution_mode = "force"
 nb_execution_timeout = 600
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
+# progress bars are tqdm widgets in the executed notebook; a static page cannot run
+# them, and the ipywidgets scripts come from a CDN: none is loaded, and each bar is
+# drawn from its last state as text (progress_bars.py, at the end of the build)
+nb_ipywidgets_js: dict[str, dict[str, str]] = {}
 # Markdown outputs (the measured table of coming-from.md) are MyST, with tables
 nb_render_markdown_format = "myst"
 root_doc = "index"
@@ -78,8 +87,12 @@ def _gallery_picture() -> None:
 
     matplotlib.use("Agg")
     before = xiso.data.lightsheet(shape=(128, 256, 256), seed=0)
-    fig = xiso.plot.compare(before, before.iso.near_isotropic(), mode="mip")
+    fig = xiso.plot.compare(before, before.iso.near_isotropic(), mode="mip", zoom=10)
     fig.savefig(out, dpi=80)
 
 
 _gallery_picture()
+
+
+def setup(app: Sphinx) -> None:
+    app.connect("build-finished", draw_progress_bars)

@@ -45,7 +45,7 @@ def results(bench, workdir):
     out = {}
     with dask.config.set(scheduler="threads", num_workers=cases.THREADS):
         for case in cases.CASES:
-            missing = cases._missing(case.requires)
+            missing = cases.missing_modules(case.requires)
             if missing:
                 out[case.name] = {"skipped": missing}
                 continue
@@ -81,6 +81,19 @@ def test_every_row_has_a_reference_and_a_group_title(bench):
         assert case.group in run.GROUP_TITLES
         ref = run.reference_of(case.name)
         assert ref is None or ref in cases.BY_NAME, (case.name, ref)
+
+
+def test_each_group_is_one_module_and_the_registry_holds_them_all(bench):
+    """cases.py is the registry: every case lives in the module of its group,
+    cases_<group>.py, and CASES is those modules' lists, in run.py's order."""
+    cases, run = bench
+    groups = list(dict.fromkeys(c.group for c in cases.CASES))
+    modules = {p.stem.removeprefix("cases_") for p in BENCH.glob("cases_*.py")}
+    assert set(groups) == modules - {"base"}
+    by_group = [c for g in groups for c in importlib.import_module(f"cases_{g}").CASES]
+    assert [c.name for c in by_group] == [c.name for c in cases.CASES]
+    assert all(c.group == g for g in groups for c in importlib.import_module(f"cases_{g}").CASES)
+    assert set(groups) <= set(run.GROUP_TITLES)
 
 
 def _stats_of(run, results: dict) -> dict:

@@ -1,10 +1,13 @@
 """Tests of xiso.data: the synthetic lightsheet volume is deterministic (also
 across numbers of threads) and has the character it promises."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 from xiso import data
+from xiso.errors import OptionError
 
 
 def test_lightsheet_is_deterministic_for_a_seed():
@@ -57,3 +60,26 @@ def test_lightsheet_character():
 def test_lightsheet_small_and_odd_shapes(shape):
     vol = data.lightsheet(shape=shape, seed=2)
     assert vol.shape == shape and int(vol.min()) >= 0
+
+
+@pytest.mark.parametrize("make", [data.lightsheet, data.lightsheet_labels])
+@pytest.mark.parametrize("chunks", [(32, 256, 256), [4, 5, 6]])
+def test_chunks_as_a_sequence_is_per_dim_and_warns_nothing(make, chunks):
+    """A (z, y, x) sequence, as the docstring allows, raises no FutureWarning of
+    xarray's (it deprecates dimension-order tuples) and chunks each dim."""
+    shape = (40, 12, 9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vol = make(shape=shape, seed=0, chunks=chunks)
+    # dask's rule, written out: full blocks of c, then the remainder
+    expected = tuple(
+        tuple([min(c, n)] * (n // min(c, n)) + ([n % min(c, n)] if n % min(c, n) else []))
+        for c, n in zip(chunks, shape)
+    )
+    assert vol.chunks == expected
+    np.testing.assert_array_equal(vol.values, make(shape=shape, seed=0).values)
+
+
+def test_chunks_sequence_of_the_wrong_length_is_refused():
+    with pytest.raises(OptionError, match=r"one entry per dim \('z', 'y', 'x'\), got \(4, 4\)"):
+        data.lightsheet(shape=(8, 8, 8), chunks=(4, 4))

@@ -81,7 +81,7 @@ def test_the_usual_numpy_workflow_stays_light():
 
 
 def test_public_names_resolve_and_are_listed():
-    assert set(xiso._LAZY) <= set(xiso.__all__)
+    assert set(xiso._LAZY) <= set(xiso.__all__) | {"open"}
     assert set(xiso.__all__) <= set(dir(xiso))
     for name in xiso.__all__:
         assert getattr(xiso, name) is not None
@@ -90,6 +90,31 @@ def test_public_names_resolve_and_are_listed():
     assert set(xiso.__all__) <= set(namespace)
     assert xiso.to_ome_zarr is xiso.io.to_ome_zarr and xiso.plot is sys.modules["xiso.plot"]
     assert callable(xiso.pyramid)  # the function, not the module xiso.pyramid
+
+
+def test_star_import_keeps_the_builtin_open():
+    """``from xiso import *`` must not shadow ``open``; ``xiso.open`` stays."""
+    import builtins
+
+    namespace: dict = {}
+    exec("from xiso import *\nresult = open", namespace)
+    assert namespace["result"] is builtins.open
+    assert "open" not in namespace and "open" not in xiso.__all__
+    assert xiso.open is sys.modules["xiso.io"].open and "open" in dir(xiso)
+
+
+def test_dir_lists_the_public_names_only():
+    """Tab completion on ``xiso.`` shows what users call, not the modules
+    xiso's ``__init__`` uses nor its submodules (which ``import xiso`` loads)."""
+    import types
+
+    names = dir(xiso)
+    assert names == sorted(names)
+    assert set(names) == {*xiso.__all__, "open"}
+    assert not {"os", "sys", "importlib", "version", "TYPE_CHECKING", "Any"} & set(names)
+    submodules = {n for n in vars(xiso) if isinstance(vars(xiso)[n], types.ModuleType)}
+    assert {"accessor", "blocks", "exact", "errors"} <= submodules  # they are there ...
+    assert not (submodules - {"data", "plot"}) & set(names)  # ... but not listed
 
 
 def test_unknown_attribute_is_an_attribute_error():

@@ -1,6 +1,7 @@
 """Tests of xiso.plot: drawn extents and aspect ratios checked against the
 coordinates, values against numpy, dask laziness, and the error paths."""
 
+import re
 import sys
 
 import dask.array as dsa
@@ -353,6 +354,78 @@ def test_compare_mip_and_index(vol):
     np.testing.assert_array_equal(image(fig.axes[3]), iso.values[1])
 
 
+def _voxels_in(axis_limits, centres, step):
+    """Positions of the samples whose voxel lies inside the axis limits."""
+    lo, hi = sorted(axis_limits)
+    return np.flatnonzero((centres - step / 2 >= lo - 1e-9) & (centres + step / 2 <= hi + 1e-9))
+
+
+@pytest.mark.parametrize("mode", ["slice", "mip"])
+def test_compare_zoom_shows_the_voxels(vol, mode):
+    """zoom= adds one x-z panel per volume below the layouts: the same window in
+    both, on the coarse voxel edges, drawn with nearest pixels at true aspect, so
+    a pixel of the picture is one voxel (0.25 x 1 um before, 1 x 1 um after)."""
+    iso = vol.iso.near_isotropic()
+    fig = plot.compare(vol, iso, mode=mode, zoom=6)
+    assert len(fig.axes) == 8
+    assert [ax.get_label() for ax in fig.axes[6:]] == ["xz zoom", "xz zoom"]
+    zoom_before, zoom_after = fig.axes[6:]
+    assert zoom_before.get_title() == "the box, enlarged: voxels z 0.25 µm, x 1 µm"
+    assert zoom_after.get_title() == "the box, enlarged: voxels z 1 µm, x 1 µm"
+    # one window: 6 um of x and z on the edges of the 1 um voxels of `after`,
+    # centred on the volume (x 0..32 um, z 0..16 um) within a voxel
+    (x0, x1), (z1, z0) = zoom_after.get_xlim(), zoom_after.get_ylim()
+    assert zoom_before.get_xlim() == (x0, x1) and zoom_before.get_ylim() == (z1, z0)
+    assert (x1 - x0, z1 - z0) == pytest.approx((6.0, 6.0))
+    iso_z_edges = float(iso.z[0]) - 0.5 + np.arange(iso.sizes["z"] + 1)
+    assert np.isclose(iso_z_edges, z0).any() and np.isclose(iso_z_edges, z1).any()
+    assert abs((x0 + x1) / 2 - 15.5) <= 0.5 and abs((z0 + z1) / 2 - 7.875) <= 0.5
+    for ax, da in ((zoom_before, vol), (zoom_after, iso)):
+        shown = ax.images[0]
+        assert shown.get_interpolation() == "nearest" and ax.get_aspect() in ("equal", 1.0)
+        # the voxels inside the window, from the data (independently of xiso)
+        dz = float(da.z[1] - da.z[0])
+        rows = _voxels_in((z0, z1), da.z.values, dz)
+        cols = _voxels_in((x0, x1), da.x.values, 1.0)
+        view = da.values.max(axis=1) if mode == "mip" else da.values[:, da.sizes["y"] // 2, :]
+        np.testing.assert_array_equal(image(ax), view[np.ix_(rows, cols)])
+        # a pixel of the image is a voxel: width / columns = dx, height / rows = dz
+        left, right, bottom, top = shown.get_extent()
+        nrows, ncols = image(ax).shape
+        assert ((right - left) / ncols, (bottom - top) / nrows) == pytest.approx((1.0, dz))
+    assert image(zoom_before).shape == (24, 6) and image(zoom_after).shape == (6, 6)
+    # the zoom panels are below the layouts, side by side, in the window's colour
+    assert box(fig, zoom_before).y1 < box(fig, fig.axes[1]).y0
+    assert box(fig, zoom_before).x1 < box(fig, zoom_after).x0
+    # and a box on each XZ panel shows the window
+    for xz in (fig.axes[1], fig.axes[4]):
+        (patch,) = xz.patches
+        assert (patch.get_x(), patch.get_y()) == pytest.approx((x0, z0))
+        assert (patch.get_width(), patch.get_height()) == pytest.approx((6.0, 6.0))
+
+
+def test_compare_zoom_larger_than_the_volume_shows_all_of_it():
+    before = xiso.data.lightsheet(shape=(8, 4, 6), seed=0)
+    after = before.iso.near_isotropic()
+    fig = plot.compare(before, after, zoom=100)
+    zoom_before, zoom_after = fig.axes[6:]
+    assert image(zoom_after).shape == (2, 6) and image(zoom_before).shape == (8, 6)
+    assert zoom_after.get_xlim() == pytest.approx((-0.5, 5.5))
+    assert sorted(zoom_after.get_ylim()) == pytest.approx([-0.125, 1.875])
+
+
+def test_compare_without_zoom_has_no_zoom_panels(vol):
+    fig = plot.compare(vol, vol.iso.near_isotropic())
+    assert [ax.get_label() for ax in fig.axes] == ["xy", "xz", "yz"] * 2
+    assert not any(ax.patches for ax in fig.axes)
+
+
+@pytest.mark.parametrize("zoom", [0, -2.0, float("nan"), float("inf"), True, "big"])
+def test_compare_zoom_must_be_a_positive_length(vol, zoom):
+    with pytest.raises(xiso.OptionError, match=rf"zoom={zoom!r}; pass the side of the zoom"):
+        plot.compare(vol, vol, zoom=zoom)
+
+
 # --- errors ----------------------------------------------------------------------
 
 
@@ -418,9 +491,9 @@ def test_error_input_types(vol):
 
 def test_error_without_matplotlib(vol, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(ImportError, match=r'pip install "xiso\[plot\]"'):
+    with pytest.raises(ImportError, match=r'pip install matplotlib, .*"\.\[plot\]" in a clone'):
         plot.orthoviews(vol)
-    with pytest.raises(ImportError, match=r'pip install "xiso\[plot\]"'):
+    with pytest.raises(ImportError, match=r'pip install matplotlib, .*"\.\[plot\]" in a clone'):
         plot.compare(vol, vol)
 
 
@@ -503,3 +576,44 @@ def test_a_figure_at_the_end_of_a_notebook_cell_shows_once_as_a_picture():
     outputs = nb.cells[0].outputs
     pictures = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(pictures) == 1, [(o.output_type, list(o.get("data", {}))) for o in outputs]
+
+
+# --- the demo's picture and table ------------------------------------------------
+
+
+def test_demo_draws_the_voxels_and_times_write_and_conversion_apart(tmp_path, capsys, monkeypatch):
+    """``xiso demo``: the picture has the zoom panels (flat voxels before, cubic
+    after), and the table times the write of the input and the conversion in two
+    labelled columns, each on its own row."""
+    from xiso.cli import main
+
+    drawn = []
+
+    def compare(*args, **kwargs):
+        drawn.append(real(*args, **kwargs))
+        return drawn[-1]
+
+    real = plot.compare
+    monkeypatch.setattr(plot, "compare", compare)
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--shape", "32", "64", "64", "--quiet"]) == 0
+    (fig,) = drawn
+    assert [ax.get_label() for ax in fig.axes] == ["xy", "xz", "yz"] * 2 + ["xz zoom"] * 2
+    assert [ax.get_title() for ax in fig.axes[6:]] == [
+        "the box, enlarged: voxels z 0.25 µm, x 1 µm",
+        "the box, enlarged: voxels z 1 µm, x 1 µm",
+    ]
+    # a window of 10 voxels of 1 um
+    assert np.diff(fig.axes[7].get_xlim()) == pytest.approx(10.0)
+    assert (out / "orthoviews.png").stat().st_size > 1000
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.split()[:1] == ["shape"])
+    assert header.split()[-2:] == ["write", "convert"]
+    write, convert = header.index("write"), header.index("convert")
+    rows = {line.split()[0]: line for line in lines if line.split()[:1] in (["before"], ["after"])}
+    seconds = r"\d+\.\d\d s"
+    assert re.fullmatch(seconds, rows["before"][write:convert].strip())
+    assert rows["before"][convert:].strip() == ""
+    assert rows["after"][write:convert].strip() == ""
+    assert re.fullmatch(seconds, rows["after"][convert:].strip())
+    assert any(line.startswith("write: ") and "convert: " in line for line in lines)

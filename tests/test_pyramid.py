@@ -34,8 +34,9 @@ def test_factors_rule():
         {"z": 0.25, "y": 1.0, "x": 1.0}, {"z": 64, "y": 64, "x": 64}, near_isotropic=False
     )
     assert classic == [zyx]
-    flat = pyramid_factors({"z": 1.0, "y": 1.0, "x": 1.0}, {"z": 40, "y": 128, "x": 128},
-                           near_isotropic=False)
+    flat = pyramid_factors(
+        {"z": 1.0, "y": 1.0, "x": 1.0}, {"z": 40, "y": 128, "x": 128}, near_isotropic=False
+    )
     assert flat == [yx, yx]  # z (40) stops at once, y and x go on
     assert pyramid_factors({"z": 1.0}, {"z": 1024}, levels=3, min_size=1) == [{"z": 2}, {"z": 2}]
     assert pyramid_factors({"z": 1.0}, {"z": 16}, min_size=32) == []
@@ -56,7 +57,14 @@ def test_levels_match_independent_reference():
     # z stops at 8 (min_size) at level 3; y and x go on halving to 8
     assert names == ["0", "1", "2", "3", "4", "5"]
     xr.testing.assert_identical(tree["0"]["img"], da)
-    expected_shapes = [(64, 64, 64), (32, 64, 64), (16, 64, 64), (8, 32, 32), (8, 16, 16), (8, 8, 8)]
+    expected_shapes = [
+        (64, 64, 64),
+        (32, 64, 64),
+        (16, 64, 64),
+        (8, 32, 32),
+        (8, 16, 16),
+        (8, 8, 8),
+    ]
     assert [tree[k]["img"].shape for k in names] == expected_shapes
     # level 1 from level 0, level 3 from level 2: reshape + mean, rounded half to even
     ref1 = np.round(da.values.reshape(32, 2, 64, 64).mean(axis=1, dtype=np.float64))

@@ -51,7 +51,7 @@ def scaled(cache):
 def bench_modules():
     # other tests import modules of the same names from elsewhere (the docs'
     # figure script is also called scaling.py): take the benchmarks' own
-    names = ("scaling", "cases", "data", "run")
+    names = ("scaling", "data", "run", *sorted(p.stem for p in BENCH.glob("cases*.py")))
     saved = {n: sys.modules.pop(n) for n in names if n in sys.modules}
     sys.path.insert(0, str(BENCH))
     try:

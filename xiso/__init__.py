@@ -77,7 +77,6 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time these come from __getat
         FormatError,
         NiftiError,
         TiffError,
-        open,
         open_nifti,
         open_ome_zarr,
         open_ome_zarr_pyramid,
@@ -85,6 +84,7 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time these come from __getat
         to_nifti,
         to_ome_zarr,
     )
+    from .io import open as open  # public, but not starred (see _NOT_STARRED)
     from .progress import progress_bar
 
 
@@ -101,7 +101,9 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """The public names (tab completion, ``dir(xiso)``): not the modules this
+    one uses (``os``, ``sys``) nor xiso's submodules."""
+    return sorted({*__all__, *_NOT_STARRED})
 
 
 try:
@@ -136,7 +138,6 @@ __all__ = [
     "near_isotropic_factors",
     "open_ome_zarr",
     "open_ome_zarr_pyramid",
-    "open",
     "open_nifti",
     "open_tiff",
     "plan",
@@ -151,3 +152,7 @@ __all__ = [
     "to_ome_zarr",
     "upsample",
 ]
+
+# public, but not given to ``from xiso import *``: it would shadow the builtin
+# ``open`` (call it as ``xiso.open``)
+_NOT_STARRED = ["open"]

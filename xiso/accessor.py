@@ -3,21 +3,18 @@
 Each method checks nothing itself and calls one function of the layers below;
 ``__init__`` only stores the object (xarray hides errors raised there).
 
-Docstrings are not written here: :func:`_from_twin` copies each method's
-documentation from its plain-function twin (``da.iso.near_isotropic`` from
-:func:`xiso.near_isotropic`), so ``help()`` and Jupyter's Shift-Tab show the
-full text where the user is. :mod:`xiso.io` and :mod:`xiso.plot` are imported
-only inside the methods that need them (``import xiso`` stays cheap); their
-docstrings are read from the source without importing them.
+Docstrings are not written here: each method's is its plain-function twin's
+(``da.iso.near_isotropic`` has :func:`xiso.near_isotropic`'s), so ``help()``
+and Jupyter's Shift-Tab show the full text where the user is. :func:`_from_twin`
+names the twin; the text is generated at development time into
+:mod:`xiso._accessor_docs` (``python -m xiso._docgen``), so importing xiso
+parses no source. :mod:`xiso.io` and :mod:`xiso.plot` are imported only
+inside the methods that need them (``import xiso`` stays cheap).
 """
 
 from __future__ import annotations
 
-import ast
 import html
-import inspect
-import re
-import sys
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
@@ -25,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
 
 import xarray as xr
 
-from . import blocks, exact
+from . import _accessor_docs, blocks, exact
 from . import pyramid as _pyramid
 from .errors import XisoError, XisoWarning
 from .explain import Explanation, explain, format_number
@@ -41,121 +38,11 @@ T = TypeVar("T", xr.DataArray, xr.Dataset)
 F = TypeVar("F", bound=Callable[..., Any])
 
 # --------------------------------------------------------------------------
-# docstrings, copied from the plain-function twins
+# docstrings: the twins', generated into _accessor_docs at development time
 # --------------------------------------------------------------------------
-_SECTION_RULE = re.compile(r"^-{3,}$")
-
-
-def _source_doc(module: str, name: str) -> str:
-    """The docstring of function ``name`` of xiso module ``module``: from the
-    module when it is imported, else parsed from its source (importing
-    :mod:`xiso.io` or :mod:`xiso.plot` here would defeat the lazy import)."""
-    loaded = sys.modules.get(f"xiso.{module}")
-    if loaded is not None:
-        return inspect.getdoc(getattr(loaded, name)) or ""
-    path = Path(__file__).parent.joinpath(*module.split(".")).with_suffix(".py")
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError):  # no source next to the bytecode: a short doc
-        return ""
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            return ast.get_docstring(node) or ""
-    return ""
-
-
-def _sections(doc: str) -> list[tuple[str, list[str]]]:
-    """Split a cleaned numpydoc docstring into (title, lines); the summary has title ""."""
-    lines = doc.splitlines()
-    out: list[tuple[str, list[str]]] = [("", [])]
-    i = 0
-    while i < len(lines):
-        if (
-            i + 1 < len(lines)
-            and lines[i].strip()
-            and not lines[i].startswith(" ")
-            and _SECTION_RULE.match(lines[i + 1])
-        ):
-            out.append((lines[i].strip(), []))
-            i += 2
-            continue
-        out[-1][1].append(lines[i])
-        i += 1
-    return out
-
-
-def _drop_parameters(lines: list[str], drop: Iterable[str]) -> list[str]:
-    """Remove the names in ``drop`` from a Parameters section; an entry left
-    with no name goes with its description."""
-    dropped = set(drop)
-    out: list[str] = []
-    keep = True
-    for line in lines:
-        if line and not line.startswith(" "):  # an entry: "a, b : type" or "a, b"
-            names, sep, kind = line.partition(" : ")
-            left = [n.strip() for n in names.split(",") if n.strip() not in dropped]
-            keep = bool(left)
-            if keep:
-                out.append(", ".join(left) + sep + kind)
-        elif keep:
-            out.append(line)
-    return out
-
-
-def _accessor_examples(lines: list[str], func: str, method: str) -> list[str]:
-    """Rewrite calls ``func(obj, ...)`` (qualified or not) of the examples as
-    ``obj.iso.method(...)``."""
-    call = re.compile(rf"(?<![\w.])(?:\w+\.)*{re.escape(func)}\((\w+)(\)|,\s*)")
-
-    def accessor_call(m: re.Match[str]) -> str:
-        return f"{m[1]}.iso.{method}(" + (")" if m[2] == ")" else "")
-
-    return [
-        call.sub(accessor_call, line) if line.lstrip()[:4] in (">>> ", "... ") else line
-        for line in lines
-    ]
-
-
-def accessor_doc(
-    doc: str,
-    public: str,
-    method: str,
-    *,
-    drop: Iterable[str] = ("obj",),
-    replace: Mapping[str, str] | None = None,
-) -> str:
-    """The docstring of accessor method ``method`` made from ``doc``, the
-    docstring of its twin ``public`` (e.g. ``"xiso.near_isotropic"``).
-
-    The ``drop`` parameters (the object the accessor is on) leave the
-    Parameters section, example calls of the twin become accessor calls, and a
-    line after the summary says which function the method is. ``replace``
-    gives new text for whole sections (``""`` for the summary).
-    """
-    if not doc:
-        return f"See :func:`{public}`."
-    func = public.rsplit(".", 1)[-1]
-    parts = _sections(inspect.cleandoc(doc))
-    replace = dict(replace or {})
-    out: list[str] = []
-    for title, lines in parts:
-        if title in replace:
-            lines = [*inspect.cleandoc(replace.pop(title)).splitlines(), ""]
-        elif title == "Parameters":
-            lines = _drop_parameters(lines, drop)
-        elif title == "Examples":
-            lines = _accessor_examples(lines, func, method)
-        if title:
-            out += [title, "-" * len(title)]
-        else:
-            while lines and not lines[-1].strip():
-                lines = lines[:-1]
-            note = f"``obj.iso.{method}(...)`` is ``{public}(obj, ...)``."
-            lines = [*lines, "", note, ""]
-        out += lines
-    for title, text in replace.items():  # sections the twin does not have
-        out += [title, "-" * len(title), *inspect.cleandoc(text).splitlines(), ""]
-    return "\n".join(out).rstrip() + "\n"
+# method's qualified name -> (twin, public name, dropped parameters, replaced
+# sections), what ``python -m xiso._docgen`` builds each docstring from
+_TWINS: dict[str, tuple[Callable[..., Any] | tuple[str, str], str, tuple[str, ...], Any]] = {}
 
 
 def _from_twin(
@@ -163,14 +50,24 @@ def _from_twin(
     public: str,
     *,
     drop: Iterable[str] = ("obj",),
-    replace: Mapping[str, str] | None = None,
+    replace: Mapping[str, str | Callable[..., Any]] | None = None,
 ) -> Callable[[F], F]:
-    """Give the decorated accessor method the docstring of ``twin`` (a function,
-    or (module, name) of one not to import), see :func:`accessor_doc`."""
+    """Give the decorated accessor method the docstring of its plain-function
+    twin ``public`` (e.g. ``"xiso.near_isotropic"``).
+
+    ``twin`` is the function, or (module, name) of one not to import here
+    (:mod:`xiso.io` and :mod:`xiso.plot` are imported on first use). The text
+    is not made here: ``python -m xiso._docgen`` writes it into
+    :mod:`xiso._accessor_docs` from these arguments (see
+    :func:`xiso._docgen.accessor_doc`: ``drop`` parameters leave, ``replace``
+    gives new text, or a function whose docstring it is, for whole
+    sections), and tests/test_accessor.py checks that it is current.
+    """
 
     def decorate(method: F) -> F:
-        doc = _source_doc(*twin) if isinstance(twin, tuple) else inspect.getdoc(twin) or ""
-        method.__doc__ = accessor_doc(doc, public, method.__name__, drop=drop, replace=replace)
+        key = method.__qualname__
+        _TWINS[key] = (twin, public, tuple(drop), dict(replace or {}))
+        method.__doc__ = _accessor_docs.DOCS.get(key, f"See :func:`{public}`.")
         # Python names the method in argument errors by its qualified name:
         # 'iso.near_isotropic()', not the private '_IsoAccessor.near_isotropic()'
         # (so an unbound method cannot be pickled by reference; bound ones and
@@ -813,7 +710,7 @@ class IsoDataTreeAccessor:
         blocks.near_isotropic,
         "xiso.near_isotropic",
         replace={
-            "": inspect.getdoc(blocks.tree_near_isotropic) or "",
+            "": blocks.tree_near_isotropic,
             "Returns": _TREE_RETURNS,
             "Examples": """
             >>> import numpy as np, xarray as xr
@@ -855,7 +752,7 @@ class IsoDataTreeAccessor:
         blocks.downsample,
         "xiso.downsample",
         replace={
-            "": inspect.getdoc(blocks.tree_downsample) or "",
+            "": blocks.tree_downsample,
             "Returns": _TREE_RETURNS,
             "Examples": """
             >>> import numpy as np, xarray as xr
@@ -900,7 +797,26 @@ class IsoDataTreeAccessor:
             :func:`xiso.open_ome_zarr_pyramid` return it; its levels are written
             as they are (nothing is reduced), and so are the label images below
             its ``labels`` node (``labels/<name>/<path>``).
-            """
+            """,
+            "Examples": """
+            Write a tiny image's pyramid to a temporary folder, and read it back:
+
+            >>> import tempfile
+            >>> import numpy as np, xarray as xr
+            >>> import xiso
+            >>> da = xr.DataArray(np.arange(64, dtype="uint8").reshape(4, 4, 4),
+            ...                   dims=("z", "y", "x"), name="img",
+            ...                   coords={"z": np.arange(4) * 2.0, "y": np.arange(4.0),
+            ...                           "x": np.arange(4.0)})
+            >>> tree = da.iso.pyramid(min_size=2)
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     tree.iso.to_ome_zarr(f"{tmp}/img.zarr")
+            ...     back = xiso.open_ome_zarr_pyramid(f"{tmp}/img.zarr").load()
+            >>> [dict(back[level]["img"].sizes) for level in back.children]
+            [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}]
+            >>> back["1"]["img"].equals(tree["1"]["img"])
+            True
+            """,
         },
     )
     def to_ome_zarr(

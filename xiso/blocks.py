@@ -25,6 +25,7 @@ import numpy as np
 import xarray as xr
 
 from . import factors as _factors
+from ._docs import BOUNDARY, DIMS, DTYPE, METHOD, ROUNDING, SKIPNA, SPACING, TARGET, doc
 from .errors import (
     DtypeError,
     FactorError,
@@ -244,6 +245,7 @@ def _input_step(var: xr.Variable) -> float | None:
     return step if np.isfinite(step) and step > 0 else None
 
 
+@doc(method=METHOD, boundary=BOUNDARY, dtype=DTYPE, skipna=SKIPNA)
 def downsample(
     obj: T,
     factors: Mapping[Hashable, int] | None = None,
@@ -263,24 +265,10 @@ def downsample(
         The data; numpy- or dask-backed (a dask input gives a lazy result).
     factors : mapping of dim to int, optional
         Factor per dimension; or pass them as keyword arguments (``z=4``).
-    method : {"mean", "median", "min", "max", "mode", "nearest"}, optional
-        ``mode`` is the most frequent value per block (ties to the smallest),
-        for label images; ``nearest`` takes the sample at offset
-        ``(f - 1) // 2`` of each block. Default: ``mode`` for a variable that
-        :func:`looks_like_labels` (a label image read back from OME-Zarr is
-        one), else ``mean``.
-    boundary : {"trim", "pad", "exact"}, default "trim"
-        Trailing samples that do not fill a block are dropped (``trim``),
-        reduced as a partial block over the valid samples (``pad``), or
-        refused with :class:`~xiso.errors.FactorError` (``exact``).
-    dtype : dtype, optional
-        Output dtype of the data variables that have a dim in ``factors`` (a
-        factor of 1 included). By default the input dtype: integer
-        means and medians are rounded to nearest (ties to even), never
-        truncated. A float dtype returns the unrounded result. Results are
-        in native byte order (big-endian ``>u2`` input gives ``uint16``).
-    skipna : bool, optional
-        Ignore NaN in float data; default True for floats, as in xarray.
+    {method}
+    {boundary}
+    {dtype}
+    {skipna}
 
     Returns
     -------
@@ -505,15 +493,19 @@ def _rebuild(
     coord_of: Callable[[Hashable, xr.Variable], xr.Variable],
 ) -> T:
     """``obj`` with each data variable and coordinate made anew by ``data_of`` and
-    ``coord_of`` (name, variable); names, attrs and the layout-free encoding kept."""
+    ``coord_of`` (name, variable); names, attrs and the layout-free encoding kept
+    (a NIfTI affine and orientation moved onto the new grid)."""
+    from .io.nifti import follow_grid
+
     coords = {k: coord_of(k, c.variable) for k, c in obj.coords.items()}
     if isinstance(obj, xr.DataArray):
-        return xr.DataArray(data_of(obj.name, obj.variable), coords=coords, name=obj.name)
+        new = xr.DataArray(data_of(obj.name, obj.variable), coords=coords, name=obj.name)
+        return follow_grid(obj, new)
     if isinstance(obj, xr.Dataset):
         data_vars = {k: data_of(k, v.variable) for k, v in obj.data_vars.items()}
         out = xr.Dataset(data_vars, coords=coords, attrs=dict(obj.attrs))
         out.encoding = _layout_free(obj.encoding, dtype_changed=False)
-        return out
+        return follow_grid(obj, out)
     raise TypeError(f"expected an xarray DataArray or Dataset, got {type(obj).__name__}")
 
 
@@ -556,6 +548,7 @@ def partial_last_block(dim: Hashable, values: np.ndarray) -> NonUniformSpacingEr
     )
 
 
+@doc(rounding=ROUNDING, target=TARGET, dims=DIMS, spacing=SPACING)
 def near_isotropic_factors(
     obj: xr.DataArray | xr.Dataset | Mapping[Hashable, float],
     *,
@@ -574,16 +567,10 @@ def near_isotropic_factors(
     ----------
     obj : DataArray, Dataset or mapping of dim to float
         The data, or its spacings.
-    rounding : {"pow2", "int"}, default "pow2"
-        Round the spacing ratio to the nearest power of two (in log2) or to the
-        nearest integer; ties go to the smaller factor.
-    target : float or str, optional
-        A coarser reference spacing; a number is in the unit of the coarsest
-        dimension, a string such as ``"2 um"`` is converted.
-    dims : list of dims, optional
-        The spatial dims (default: x, y, z and CF/NGFF-tagged dims).
-    spacing : mapping, optional
-        Spacing per dim where the coordinates do not give it.
+    {rounding}
+    {target}
+    {dims}
+    {spacing}
 
     Returns
     -------
@@ -701,6 +688,16 @@ def _warn_target(
     )
 
 
+@doc(
+    dims=DIMS,
+    spacing=SPACING,
+    rounding=ROUNDING,
+    target=TARGET,
+    method=METHOD,
+    boundary=BOUNDARY,
+    dtype=DTYPE,
+    skipna=SKIPNA,
+)
 def near_isotropic(
     obj: T,
     *,
@@ -722,10 +719,14 @@ def near_isotropic(
     ----------
     obj : DataArray or Dataset
         The data; numpy- or dask-backed.
-    dims, spacing, rounding, target
-        As in :func:`near_isotropic_factors`.
-    method, boundary, dtype, skipna
-        As in :func:`downsample`.
+    {dims}
+    {spacing}
+    {rounding}
+    {target}
+    {method}
+    {boundary}
+    {dtype}
+    {skipna}
 
     Returns
     -------
@@ -1101,66 +1102,3 @@ def _signed_step(dim: Hashable, var: xr.Variable) -> float:
     if recorded is not None and np.isfinite(recorded) and recorded > 0:
         return math.copysign(float(recorded), step)  # as downsample, the recorded spacing
     return step
-
-
-# --------------------------------------------------------------------------
-# docstrings written once: near_isotropic's parameters are those of
-# near_isotropic_factors and downsample, inlined from their text
-# --------------------------------------------------------------------------
-def _parameter_entries(doc: str) -> dict[str, list[str]]:
-    """The numpydoc ``Parameters`` entries of ``doc``: name -> its lines."""
-    lines = doc.expandtabs().splitlines()
-    entries: dict[str, list[str]] = {}
-    inside = False
-    current: list[str] | None = None
-    for i, line in enumerate(lines):
-        if (
-            line.strip() == "Parameters"
-            and i + 1 < len(lines)
-            and set(lines[i + 1].strip()) == {"-"}
-        ):
-            inside = True
-            continue
-        if not inside or set(line.strip()) == {"-"}:
-            continue
-        if line.strip() and not line.startswith("        "):
-            if line.startswith("    ") and not line.startswith("     "):
-                current = [line]
-                for name in line.split(":")[0].split(","):
-                    entries[name.strip()] = current
-                continue
-            break  # the next section
-        if current is not None:
-            current.append(line)
-    return entries
-
-
-def _inline_parameters(doc: str, sources: dict[str, Callable[..., Any]]) -> str:
-    """Replace each entry ``a, b`` whose text is ``As in :func:`f`.`` by the
-    entries of ``a`` and ``b`` in the docstring of ``sources[f]``."""
-    distinct = {id(entry): entry for entry in _parameter_entries(doc).values()}
-    for entry in distinct.values():
-        body = " ".join(line.strip() for line in entry[1:] if line.strip())
-        source = body.removeprefix("As in :func:`").removesuffix("`.")
-        if source not in sources:
-            continue
-        theirs = _parameter_entries(sources[source].__doc__ or "")
-        names = [n.strip() for n in entry[0].split(",")]
-        chosen = {id(theirs[n]): theirs[n] for n in names if n in theirs}
-        if all(n in theirs for n in names):
-            lines = [line for e in chosen.values() for line in _rstrip_lines(e)]
-            doc = doc.replace("\n".join(_rstrip_lines(entry)), "\n".join(lines))
-    return doc
-
-
-def _rstrip_lines(entry: list[str]) -> list[str]:
-    """An entry's lines without trailing blank lines."""
-    while entry and not entry[-1].strip():
-        entry = entry[:-1]
-    return entry
-
-
-near_isotropic.__doc__ = _inline_parameters(
-    near_isotropic.__doc__ or "",
-    {"near_isotropic_factors": near_isotropic_factors, "downsample": downsample},
-)

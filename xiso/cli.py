@@ -109,8 +109,11 @@ def _scheduler(address: str | None) -> Iterator[None]:
     try:
         from dask.distributed import Client
     except ImportError:
+        from xiso.errors import install_hint
+
         raise xiso.OptionError(
-            "--scheduler needs dask.distributed; install it with pip install 'xiso[distributed]'"
+            "--scheduler needs dask.distributed, which is not installed; "
+            + install_hint("distributed", "distributed")
         ) from None
     try:
         client = Client(address, timeout="10s")
@@ -189,9 +192,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     after = xiso.open_ome_zarr(dst)
     levels = len(xiso.open_ome_zarr_pyramid(dst).children)
     rows = []
-    for label, da, path, seconds in (
-        ("before", before, src, t_write),
-        ("after", after, dst, t_convert),
+    for label, da, path, write, convert in (
+        ("before", before, src, f"{t_write:.2f} s", ""),
+        ("after", after, dst, "", f"{t_convert:.2f} s"),
     ):
         rows.append(
             [
@@ -200,22 +203,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 _spacing_text(da),
                 str(da.dtype),
                 _human(_disk_size(path)),
-                f"{seconds:.2f} s",
+                write,
+                convert,
             ]
         )
     print()
-    _print_table(rows, ["", "shape", "spacing", "dtype", "on disk", "time"])
+    _print_table(rows, ["", "shape", "spacing", "dtype", "on disk", "write", "convert"])
+    print(
+        "write: the synthetic volume written as OME-Zarr; convert: read, near_isotropic "
+        "and the pyramid written"
+    )
     print(f"\nwrote {src} (input) and {dst} ({levels} level{'s' if levels > 1 else ''}, NGFF 0.5)")
     from . import plot
 
     try:
-        fig = plot.compare(before, after, mode="mip")
+        # a window of 10 voxels of the coarsest spacing shows the voxels' shape
+        zoom = 10 * max(xiso.spacing_info(after).common.values())
+        fig = plot.compare(before, after, mode="mip", zoom=zoom)
     except ImportError as err:
         print(f"no picture: {err}")
     else:
         png = out / "orthoviews.png"
         fig.savefig(png, dpi=100)
-        print(f"wrote {png} (orthogonal views, before and after, at true physical aspect)")
+        print(
+            f"wrote {png} (orthogonal views, before and after, at true physical aspect; "
+            "below, an x-z window with one rectangle per voxel)"
+        )
     return 0
 
 
@@ -332,9 +345,10 @@ def _input_spacing(pairs: Sequence[str] | None, kind: str) -> dict[str, Any] | N
 def _open_other(
     source: Any, kind: str, spacing: dict[str, Any] | None = None, oblique: str | None = None
 ) -> Any:
-    """A TIFF or NIfTI input (xiso.open), in the axis order NGFF stores, flipped
-    axes (NIfTI's L, P, I) reversed to ascending coordinates."""
-    from .io.formats import ascending, ngff_order
+    """A TIFF or NIfTI input (xiso.open), in the axis order NGFF stores; flipped
+    axes (NIfTI's L, P, I) stay as Python gives them, for to_ome_zarr to sort
+    after the new grid, as it does for a Python user."""
+    from .io.formats import ngff_order
 
     options: dict[str, Any] = {} if spacing is None else {"spacing": spacing}
     if oblique is not None:
@@ -345,7 +359,7 @@ def _open_other(
             )
         options["oblique"] = oblique
     try:
-        return ascending(ngff_order(xiso.open(source, **options)))
+        return ngff_order(xiso.open(source, **options))
     except xiso.XisoError as err:
         if "pass oblique='ignore'" in str(err):
             raise type(err)(f"{err} (on the command line: --oblique ignore)") from None
@@ -492,7 +506,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 _label_rows(source, _options_for(args.input, options)) if kind == "ome-zarr" else []
             )
         }
-        options: dict[str, Any] = dict(
+        layout_options: dict[str, Any] = dict(
             pyramid=not args.no_pyramid,
             levels=args.levels,
             version=args.ngff_version,
@@ -502,10 +516,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
             min_size=args.min_size,
         )
         if args.dry_run:  # the plan, from sizes and spacing alone: nothing is computed
-            print(xiso.plan(iso, **options))
+            print(xiso.plan(iso, **layout_options))
             for name, label in labels.items():
                 print(f"\nlabel {name!r}, sharded like the image:")
-                print(xiso.plan(label, **{**options, "method": None, "label": True}))
+                print(xiso.plan(label, **{**layout_options, "method": None, "label": True}))
             return 0
         xiso.to_ome_zarr(
             iso,

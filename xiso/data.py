@@ -38,6 +38,24 @@ def _check(shape: tuple[int, ...], spacing: Mapping[Hashable, float]) -> tuple[i
     return int(shape[0]), int(shape[1]), int(shape[2])
 
 
+def _chunked(da: xr.DataArray, chunks: Any) -> xr.DataArray:
+    """``da`` dask-backed with ``chunks``; a sequence is per dim in (z, y, x) order.
+
+    xarray deprecates chunks as a dimension-order tuple (a FutureWarning), so a
+    sequence is passed on as a mapping of dim names.
+    """
+    if chunks is None:
+        return da
+    if isinstance(chunks, (tuple, list)):
+        if len(chunks) != len(_DIMS):
+            raise OptionError(
+                f"chunks as a sequence gives one entry per dim {_DIMS!r}, got {chunks!r}; "
+                "pass three entries, a mapping such as {'z': 32}, an int or 'auto'"
+            )
+        chunks = dict(zip(_DIMS, chunks))
+    return da.chunk(chunks)
+
+
 def _nuclei(
     shape: tuple[int, int, int], spacing: Mapping[Hashable, float], seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -105,8 +123,10 @@ def lightsheet(
         Unit of the coordinates (stored in their attrs).
     seed : int
         Random seed.
-    chunks : optional
-        If given, the result is dask-backed with these chunks.
+    chunks : int, (cz, cy, cx), mapping or "auto", optional
+        If given, the result is dask-backed with these chunks: as
+        :meth:`xarray.DataArray.chunk` takes them, or one entry per dim in
+        (z, y, x) order.
 
     Returns
     -------
@@ -195,7 +215,7 @@ def lightsheet(
             "source": "xiso.data.lightsheet",
         },
     )
-    return da.chunk(chunks) if chunks is not None else da
+    return _chunked(da, chunks)
 
 
 def lightsheet_labels(
@@ -243,4 +263,4 @@ def lightsheet_labels(
         name="labels",
         attrs={"long_name": "nucleus labels", "source": "xiso.data.lightsheet_labels"},
     )
-    return da.chunk(chunks) if chunks is not None else da
+    return _chunked(da, chunks)

@@ -21,6 +21,7 @@ __all__ = [
     "OmeZarrError",
     "StoreExistsError",
     "XisoWarning",
+    "AffineWarning",
 ]
 
 
@@ -74,3 +75,40 @@ class StoreExistsError(XisoError):
 
 class XisoWarning(UserWarning):
     """xiso went on, but what it read or wrote is not all that was there."""
+
+
+class AffineWarning(XisoWarning):
+    """A NIfTI affine kept in ``attrs["affine"]`` (an oblique image) could not
+    follow the grid, or cannot be written: it was dropped or replaced by the
+    axis-aligned affine of the coordinates."""
+
+
+def install_hint(extra: str, package: str) -> str:
+    """How to install what an optional feature of xiso needs: the one place of this text.
+
+    xiso is not on the package index, so its extras come with a reinstall from a
+    clone (``pip install ".[nifti]"``, or ``pip install -e ".[nifti]"`` to edit it)
+    or from a git URL; installing the package alone works as well.
+
+    Parameters
+    ----------
+    extra : str
+        The extra of xiso's ``pyproject.toml`` that brings the package.
+    package : str
+        What to ``pip install`` on its own (one or more distribution names).
+
+    Returns
+    -------
+    str
+        The hint, for the end of an error message.
+
+    Examples
+    --------
+    >>> print(install_hint("nifti", "nibabel"))
+    pip install nibabel, or reinstall xiso with its 'nifti' extra: pip install ".[nifti]" in a clone of xiso, or pip install "xiso[nifti] @ git+<URL of xiso's git repository>"
+    """  # noqa: E501
+    return (
+        f"pip install {package}, or reinstall xiso with its {extra!r} extra: "
+        f'pip install ".[{extra}]" in a clone of xiso, or '
+        f'pip install "xiso[{extra}] @ git+<URL of xiso\'s git repository>"'
+    )

@@ -87,7 +87,8 @@ def _per_dim(
         unknown = [d for d in found if d not in dims]
         if unknown:
             raise OptionError(
-                f"{what} names {unknown[0]!r}, which is not a dimension of the image {tuple(dims)!r}"
+                f"{what} names {unknown[0]!r}, which is not a dimension of the image "
+                f"{tuple(dims)!r}"
             )
     for d, edge in found.items():
         if isinstance(edge, bool) or not isinstance(edge, int) or edge < 1:
@@ -193,9 +194,7 @@ def choose_layout(
     dims = list(dims)
     auto = auto_chunks(shape, itemsize, roles)
     asked = {} if chunks is None else _per_dim(chunks, dims, roles, "chunks")
-    chunk = tuple(
-        max(1, min(int(asked.get(d, a)), n)) for d, a, n in zip(dims, auto, shape)
-    )
+    chunk = tuple(max(1, min(int(asked.get(d, a)), n)) for d, a, n in zip(dims, auto, shape))
     if shards is None:
         return Layout(chunk, None)
     if isinstance(shards, str):

@@ -145,14 +145,14 @@ class Plan:
         right = {5, 6}  # size, files
 
         def line(row: list[str]) -> str:
-            cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in
-                     enumerate(zip(row, widths))]
+            cells = [
+                c.rjust(w) if i in right else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths))
+            ]
             return "  ".join(cells).rstrip()
 
         rule = "  ".join("-" * w for w in widths)
-        return "\n".join(
-            [self._title(), line(header), rule, *map(line, rows), rule, line(total)]
-        )
+        return "\n".join([self._title(), line(header), rule, *map(line, rows), rule, line(total)])
 
     def __repr__(self) -> str:
         return f"<xiso.Plan>\n{self}"
@@ -285,20 +285,28 @@ def plan(
 
     Examples
     --------
+    A lazy 4 TiB acquisition, planned without computing anything:
+
     >>> import dask.array as dsa, numpy as np, xarray as xr, xiso
     >>> big = xr.DataArray(dsa.zeros((8192, 16384, 16384), dtype="uint16", chunks=512),
     ...                    dims=("z", "y", "x"), name="acquisition",
     ...                    coords={d: (d, np.arange(n) * s, {"units": "micrometer"}) for d, n, s
     ...                            in [("z", 8192, 0.25), ("y", 16384, 1.0), ("x", 16384, 1.0)]})
     >>> p = xiso.plan(big)
-    >>> print(p)  # doctest: +NORMALIZE_WHITESPACE
-    OME-Zarr 0.5 plan for 'acquisition': uint16, dims (z, y, x), 11 levels, sharded
-    level  shape                spacing                   chunks         shards              size    files  method
-    -----  -------------------  ------------------------  -------------  -------------  ---------  -------  ------
-    0      8192 x 16384 x 16384  0.25 µm x 1 µm x 1 µm    128 x 128 x 128  256 x 256 x 512  4.0 TiB  65,536  -
-    ...
-    >>> p.levels[0].files, p.levels[0].shards
-    (65536, (256, 256, 512))
+    >>> len(p.levels), p.layout
+    (12, Layout(chunks=(128, 128, 128), shards=(256, 256, 512)))
+    >>> p.levels[0].files, str(p.levels[2].spacing["z"]), p.levels[2].method
+    (65536, '1 µm', 'mean')
+    >>> print(xiso.plan(big[:128, :256, :256], min_size=64))
+    OME-Zarr 0.5 plan for 'acquisition': uint16, dims (z, y, x), 4 levels, unsharded
+    level  shape            spacing                chunks           shards       size  files  method
+    -----  ---------------  ---------------------  ---------------  ------  ---------  -----  ------
+    0      128 x 256 x 256  0.25 µm x 1 µm x 1 µm  128 x 128 x 128  -        16.0 MiB      4  -
+    1      64 x 256 x 256   0.5 µm x 1 µm x 1 µm   64 x 128 x 128   -         8.0 MiB      4  mean
+    2      64 x 128 x 128   0.5 µm x 2 µm x 2 µm   64 x 128 x 128   -         2.0 MiB      1  mean
+    3      64 x 64 x 64     0.5 µm x 4 µm x 4 µm   64 x 64 x 64     -       512.0 KiB      1  mean
+    -----  ---------------  ---------------------  ---------------  ------  ---------  -----  ------
+    total                                                                    26.5 MiB     10
     """
     unknown = sorted(set(options) - set(_NO_LAYOUT))
     if unknown:

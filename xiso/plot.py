@@ -25,8 +25,9 @@ converted to the unit of the coarsest dim first.
 :func:`compare` draws two volumes side by side at the same scale and with the
 same color limits, e.g. a volume and its near-isotropic version.
 
-matplotlib is an optional dependency (``pip install "xiso[plot]"``); it is
-imported only when a function of this module is called. To save a figure use
+matplotlib is an optional dependency (``pip install matplotlib``, or xiso's
+``plot`` extra: ``pip install ".[plot]"`` in a clone of xiso); it is imported
+only when a function of this module is called. To save a figure use
 ``fig.savefig(path, dpi=...)``.
 """
 
@@ -77,15 +78,19 @@ _MARGIN_BOTTOM = 0.65  # x tick labels and label
 _MARGIN_TOP = 0.35  # panel titles
 _TITLE_HEIGHT = 0.35  # a layout title, above the panel titles
 _COMPARE_GAP = 0.5  # between the two layouts of compare(), beside their margins
+_ZOOM_SIZE = 3.0  # the longer side of a zoom panel of compare()
+_ZOOM_COLOR = "#ff9f1c"  # the zoom window's box on the XZ panel and the zoom panel's frame
 
 
 def _require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError as err:
+        from .errors import install_hint
+
         raise ImportError(
-            "xiso.plot needs matplotlib, an optional dependency of xiso; install it with "
-            'pip install "xiso[plot]" (or pip install matplotlib)'
+            "xiso.plot needs matplotlib, an optional dependency of xiso; "
+            + install_hint("plot", "matplotlib")
         ) from err
 
 
@@ -526,7 +531,7 @@ def orthoviews(
     DtypeError
         The data is not real numbers (complex, strings, ...).
     ImportError
-        matplotlib is not installed (``pip install "xiso[plot]"``).
+        matplotlib is not installed (``pip install matplotlib``).
 
     Notes
     -----
@@ -614,6 +619,7 @@ def compare(
     vmin: float | None = None,
     vmax: float | None = None,
     title: str | None = None,
+    zoom: float | None = None,
 ) -> Figure:
     """Draw the orthogonal views of two volumes side by side, at one scale.
 
@@ -640,17 +646,30 @@ def compare(
         of both volumes together.
     title : str, optional
         Title of the whole figure.
+    zoom : float, optional
+        Also draw, below each layout, a square window of the XZ view this
+        long (in the unit of the axis labels), enlarged and with nearest
+        pixels: one rectangle per voxel, at true aspect, so that the voxel
+        shape shows (flat along z before :func:`xiso.near_isotropic`, square
+        after), which the layouts, drawn at true physical size, cannot show.
+        The window is centred on the volumes, on voxel edges of the coarser
+        one, and at most as large as its extent; both panels share color
+        limits (computed from the two windows, as ``robust``, ``vmin`` and
+        ``vmax`` say). A box on each XZ panel shows the window; the zoom
+        panels' titles give the voxel size along z and x.
 
     Returns
     -------
     Figure
         A new figure; its Axes are the panels of ``before`` (labelled ``"xy"``,
-        ``"xz"``, ``"yz"``), then those of ``after``.
+        ``"xz"``, ``"yz"``), then those of ``after``; with ``zoom``, then the
+        zoom panels of ``before`` and ``after`` (labelled ``"xz zoom"``).
 
     Raises
     ------
     OptionError
-        ``titles`` is not two strings, or as in :func:`orthoviews`.
+        ``titles`` is not two strings, ``zoom`` is not a positive length, or
+        as in :func:`orthoviews`.
 
     Examples
     --------
@@ -661,12 +680,18 @@ def compare(
     >>> fig = xiso.plot.compare(vol, vol.iso.near_isotropic())
     >>> [ax.images[0].get_array().shape for ax in fig.axes]
     [(16, 16), (32, 16), (16, 32), (16, 16), (8, 16), (16, 8)]
+    >>> fig = xiso.plot.compare(vol, vol.iso.near_isotropic(), mode="mip", zoom=4)
+    >>> [ax.get_title() for ax in fig.axes if ax.get_label() == "xz zoom"]
+    ['the box, enlarged: voxels z 0.25 µm, x 1 µm', 'the box, enlarged: voxels z 1 µm, x 1 µm']
+    >>> [ax.images[0].get_array().shape for ax in fig.axes[6:]]  # 4 µm of z and x
+    [(16, 4), (4, 4)]
     """
     _require_matplotlib()
     if isinstance(titles, str) or len(titles) != 2:
         raise OptionError(
             f"titles={titles!r}; pass two titles, one per volume, e.g. ('before', 'after')"
         )
+    _check_zoom(zoom)
     first = _views(before, mode, index)
     spatial = {a.dim for a in first.axes.values()}
     extra_index = {k: v for k, v in (index or {}).items() if k not in spatial}
@@ -680,14 +705,128 @@ def compare(
     top = _MARGIN_TOP + (_TITLE_HEIGHT if titled else 0.0) + (_TITLE_HEIGHT if title else 0.0)
     height = max(h for _, h in blocks)
     widths = [_MARGIN_LEFT + w + _MARGIN_RIGHT for w, _ in blocks]
-    fig = _new_figure((sum(widths) + _COMPARE_GAP, _MARGIN_BOTTOM + height + top))
+    # the zoom panels, with their title and x label, go below the layouts
+    below = 0.0 if zoom is None else _ZOOM_SIZE + _MARGIN_TOP + _MARGIN_BOTTOM
+    fig = _new_figure((sum(widths) + _COMPARE_GAP, _MARGIN_BOTTOM + below + height + top))
     left = 0.0
+    layouts = []
     for views, (w, _), side_title, total in zip(
         (first, second), blocks, titles, (widths[0] + _COMPARE_GAP, widths[1])
     ):
-        rect = (left + _MARGIN_LEFT, _MARGIN_BOTTOM, w, height)
-        _draw(fig, rect, views, scale, cmap=cmap, vmin=lo, vmax=hi, title=side_title or None)
+        rect = (left + _MARGIN_LEFT, _MARGIN_BOTTOM + below, w, height)
+        panels = _draw(
+            fig, rect, views, scale, cmap=cmap, vmin=lo, vmax=hi, title=side_title or None
+        )
+        layouts.append((left + _MARGIN_LEFT, w, panels[PANELS.index("xz")]))
         left += total
+    if zoom is not None:
+        _draw_zoom(fig, layouts, (first, second), float(zoom), cmap, robust, vmin, vmax)
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _check_zoom(zoom: Any) -> None:
+    if zoom is None:
+        return
+    try:
+        if isinstance(zoom, bool):
+            raise TypeError
+        side = float(zoom)
+    except (TypeError, ValueError):
+        side = float("nan")
+    if not (np.isfinite(side) and side > 0):
+        raise OptionError(
+            f"zoom={zoom!r}; pass the side of the zoom window as a positive number in the "
+            "unit of the axis labels (e.g. zoom=16 for 16 µm), or leave it None"
+        )
+
+
+def _zoom_range(axes: Sequence[_Axis], side: float) -> tuple[float, float]:
+    """The range of the zoom window along one role: about ``side`` long, centred
+    on the first volume, on the voxel edges of the coarser one, inside its extent."""
+    coarse = max(axes, key=lambda a: abs(a.step))
+    step = abs(coarse.step)
+    start = min(coarse.edges)
+    count = coarse.coords.size
+    n = max(1, min(count, round(side / step)))
+    centre = sum(axes[0].edges) / 2
+    first = min(max(round((centre - start) / step - n / 2), 0), count - n)
+    return start + first * step, start + (first + n) * step
+
+
+def _zoom_crop(
+    views: _Views, window: Mapping[str, tuple[float, float]]
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The part of the XZ view whose voxels meet the window, and its extent."""
+    keep = {}
+    for role, (lo, hi) in window.items():
+        axis = views.axes[role]
+        half = abs(axis.step) / 2
+        tolerance = 1e-9 * abs(axis.step)
+        inside = (axis.coords + half > lo + tolerance) & (axis.coords - half < hi - tolerance)
+        keep[role] = np.flatnonzero(inside)
+    z, x = views.axes["z"], views.axes["x"]
+    image = views.images["xz"][np.ix_(keep["z"], keep["x"])]
+    zc, xc = z.coords[keep["z"]], x.coords[keep["x"]]
+    extent = (
+        float(xc[0] - x.step / 2),
+        float(xc[-1] + x.step / 2),
+        float(zc[-1] + z.step / 2),
+        float(zc[0] - z.step / 2),
+    )
+    return image, extent
+
+
+def _draw_zoom(
+    fig: Figure,
+    layouts: Sequence[tuple[float, float, Axes]],
+    views: Sequence[_Views],
+    side: float,
+    cmap: Any,
+    robust: bool,
+    vmin: float | None,
+    vmax: float | None,
+) -> None:
+    """One zoom panel below each layout (see ``zoom`` in :func:`compare`); a box
+    on each XZ panel shows where the window is."""
+    from matplotlib.patches import Rectangle
+
+    window = {role: _zoom_range([v.axes[role] for v in views], side) for role in ("z", "x")}
+    crops = [_zoom_crop(v, window) for v in views]
+    lo, hi = _color_limits([image for image, _ in crops], robust, vmin, vmax)
+    (z0, z1), (x0, x1) = window["z"], window["x"]
+    scale = _ZOOM_SIZE / max(z1 - z0, x1 - x0)
+    fig_w, fig_h = _parent_size(fig)
+    for (left, width, xz), view, (image, extent) in zip(layouts, views, crops):
+        xz.add_patch(
+            Rectangle((x0, z0), x1 - x0, z1 - z0, fill=False, edgecolor=_ZOOM_COLOR, lw=1.5)
+        )
+        w, h = scale * (x1 - x0), scale * (z1 - z0)
+        box = ((left + (width - w) / 2) / fig_w, _MARGIN_BOTTOM / fig_h, w / fig_w, h / fig_h)
+        ax = fig.add_axes(box, label="xz zoom")
+        ax.imshow(
+            image,
+            cmap=cmap,
+            vmin=lo,
+            vmax=hi,
+            origin="upper",
+            extent=extent,
+            aspect="equal",
+            interpolation="nearest",
+        )
+        z, x = view.axes["z"], view.axes["x"]
+        # the window in the orientation of the extent (origin="upper": z[0] at the top)
+        ax.set_xlim((x0, x1) if x.step > 0 else (x1, x0))
+        ax.set_ylim((z1, z0) if z.step > 0 else (z0, z1))
+        unit = f" {x.symbol}" if x.unit else ""
+        ax.set_title(
+            f"the box, enlarged: voxels {z.dim} {abs(z.step):.4g}{unit}, "
+            f"{x.dim} {abs(x.step):.4g}{unit}",
+            fontsize="small",
+        )
+        ax.set_xlabel(x.label)
+        ax.set_ylabel(z.label)
+        for spine in ax.spines.values():
+            spine.set_edgecolor(_ZOOM_COLOR)
+            spine.set_linewidth(1.5)

@@ -12,14 +12,8 @@ from typing import Any
 
 import xarray as xr
 
-from .blocks import (
-    _inline_parameters,
-    check_factors,
-    looks_like_labels,
-    reduce_checked,
-    spacing_info,
-)
-from .blocks import near_isotropic as _near_isotropic
+from ._docs import DIMS, SPACING, doc
+from .blocks import check_factors, looks_like_labels, reduce_checked, spacing_info
 from .encodings import set_downscaling
 from .errors import OptionError
 
@@ -79,6 +73,7 @@ def pyramid_factors(
     return steps
 
 
+@doc(dims=DIMS, spacing=SPACING)
 def pyramid(
     obj: xr.DataArray,
     *,
@@ -106,8 +101,8 @@ def pyramid(
     near_isotropic : bool, default True
         Halve the finest dims first until near-isotropic; False halves all
         spatial dims at every level.
-    dims, spacing
-        As in :func:`xiso.near_isotropic`.
+    {dims}
+    {spacing}
 
     Returns
     -------
@@ -154,9 +149,3 @@ def pyramid(
         set_downscaling(current, method)
         nodes[str(i)] = current.to_dataset()
     return xr.DataTree.from_dict(nodes)
-
-
-# dims and spacing are near_isotropic's: their text is inlined, written once
-pyramid.__doc__ = _inline_parameters(
-    pyramid.__doc__ or "", {"xiso.near_isotropic": _near_isotropic}
-)

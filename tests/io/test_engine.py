@@ -233,7 +233,7 @@ def test_bad_or_unavailable_engine_says_how_to_fix(monkeypatch):
         engine.engine()
     monkeypatch.setenv(engine.ENV, "zarrs")
     monkeypatch.setattr(engine, "_installed", lambda name: False)
-    with pytest.raises(OptionError, match=r"pip install 'xiso\[fast\]'"):
+    with pytest.raises(OptionError, match=r'pip install zarrs, .*"\.\[fast\]" in a clone'):
         engine.pipeline_for(zarr.storage.LocalStore("."))
 
 

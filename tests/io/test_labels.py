@@ -254,7 +254,10 @@ def test_label_true_writes_a_standalone_image_label(tmp_path, version):
     store = tmp_path / "s.ome.zarr"
     seg.iso.to_ome_zarr(store, label=True, version=version, min_size=8)
     ome = _ome(store, "", version)
-    assert ome["image-label"] == {"version": version}  # no parent image: no source
+    # no parent image: no source; no colours given: value 0 transparent (the
+    # strict schema requires colors, see test_schema.py)
+    transparent = [{"label-value": 0, "rgba": [0, 0, 0, 0]}]
+    assert ome["image-label"] == {"version": version, "colors": transparent}
     assert ome["multiscales"][0]["type"] == "mode"
     back = xiso.open_ome_zarr(store)
     assert looks_like_labels(back)
@@ -305,6 +308,270 @@ def test_a_failing_label_leaves_the_old_image(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == listing  # no temporary left
     assert not (store / "labels").exists()
     np.testing.assert_array_equal(xiso.open_ome_zarr(store).values, image.values)
+
+
+# --------------------------------------------------------------------------
+# adding a label leaves the image as it was, byte for byte (issue 19, item 6)
+# --------------------------------------------------------------------------
+def _write_xiso(folder: Path, version: str) -> None:
+    xiso.to_ome_zarr(_image(nz=16), folder, version=version, min_size=8)
+
+
+def _write_ome_zarr_py(folder: Path, version: str) -> None:
+    pytest.importorskip("ome_zarr")
+    data = _image(nz=16).values
+    units = dict.fromkeys("zyx", "micrometer")
+    scale = {"z": 0.25, "y": 1.0, "x": 1.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its deprecations, at import too
+        from ome_zarr.format import FormatV04, FormatV05
+        from ome_zarr.writer import write_image
+
+        fmt = {"0.4": FormatV04(), "0.5": FormatV05()}[version]
+        write_image(data, str(folder), fmt=fmt, axes="zyx", scale=scale, axes_units=units)
+
+
+def _write_ngff_zarr(folder: Path, version: str) -> None:
+    """ngff-zarr: levels at 'scale0/image', and consolidated metadata."""
+    nz = pytest.importorskip("ngff_zarr")
+    image = _image(nz=16)
+    ngff = nz.to_ngff_image(
+        image.values,
+        dims=("z", "y", "x"),
+        scale={"z": 0.25, "y": 1.0, "x": 1.0},
+        translation={"z": 5.0, "y": 0.0, "x": 0.0},
+        axes_units=dict.fromkeys("zyx", "micrometer"),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nz.to_ngff_zarr(str(folder), nz.to_multiscales(ngff, scale_factors=[2]), version=version)
+
+
+WRITERS = {"xiso": _write_xiso, "ome-zarr-py": _write_ome_zarr_py, "ngff-zarr": _write_ngff_zarr}
+USER = {"my_tool": {"run": 7, "params": [1.5, "a"], "nested": {"ok": True}}}
+
+
+def _add_user_attrs(folder: Path, version: str) -> None:
+    """What another tool or the user puts on the image group: its own key, and
+    an extra key inside the NGFF block (``ome`` in 0.5, the multiscale in 0.4),
+    edited in the JSON file as such a tool would."""
+    key = folder / ("zarr.json" if version == "0.5" else ".zattrs")
+    document = json.loads(key.read_text())
+    attrs = document["attributes"] if version == "0.5" else document
+    attrs.update(USER)
+    if version == "0.5":
+        attrs["ome"]["my_extension"] = {"kept": [1, 2, 3]}
+    else:
+        attrs["multiscales"][0]["my_extension"] = {"kept": [1, 2, 3]}
+    key.write_text(json.dumps(document, indent=4))
+
+
+class _Place:
+    """Where the image lives: a local folder or a bucket on the moto S3 server.
+    The image is written locally (by any tool) and then copied there as it is."""
+
+    def __init__(self, kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+        self.local = tmp_path / "img.ome.zarr"
+        self.kind = kind
+        self.options: dict | None = None
+        if kind == "s3":
+            bucket, self.options, self.fs = request.getfixturevalue("s3")
+            self.store: object = f"{bucket}/img.ome.zarr"
+        else:
+            self.store = self.local
+
+    def publish(self) -> None:
+        if self.kind == "s3":
+            self.fs.put(str(self.local), str(self.store), recursive=True)
+
+    def put(self, key: str, value: bytes) -> None:
+        """Write one file of the image as another tool would."""
+        if self.kind == "s3":
+            self.fs.pipe_file(f"{self.store}/{key}", value)
+        else:
+            (self.local / key).write_bytes(value)
+
+    def files(self) -> dict[str, bytes]:
+        """Every stored file by its path inside the image, read without zarr or xiso."""
+        if self.kind == "s3":
+            self.fs.invalidate_cache()
+            root = str(self.store).removeprefix("s3://")
+            return {p[len(root) + 1 :]: self.fs.cat_file(p) for p in self.fs.find(root)}
+        return {
+            str(f.relative_to(self.local)).replace(os.sep, "/"): f.read_bytes()
+            for f in self.local.rglob("*")
+            if f.is_file()
+        }
+
+
+def _image_part(files: dict[str, bytes]) -> dict[str, bytes]:
+    return {k: v for k, v in files.items() if not k.startswith("labels/")}
+
+
+def _assert_image_kept(before: dict[str, bytes], after: dict[str, bytes], version: str) -> None:
+    """Every file of the image (levels, chunks, metadata) byte for byte, except
+    the consolidated metadata that must list the new label: there the image
+    group's attributes, and every entry that was there, are unchanged."""
+    old, new = _image_part(before), _image_part(after)
+    assert sorted(new) == sorted(old)
+    changed = sorted(k for k in old if old[k] != new[k])
+    consolidated = {"zarr.json", ".zmetadata"} & {
+        k for k in old if b"consolidated" in old[k] or k == ".zmetadata"
+    }
+    assert set(changed) <= consolidated, f"image files changed: {changed}"
+    for key in changed:
+        was, now = json.loads(old[key]), json.loads(new[key])
+        if key == "zarr.json":
+            assert now["attributes"] == was["attributes"]
+            was_nodes = was["consolidated_metadata"]["metadata"]
+            now_nodes = now["consolidated_metadata"]["metadata"]
+        else:
+            was_nodes, now_nodes = was["metadata"], now["metadata"]
+        assert {k: now_nodes[k] for k in was_nodes} == was_nodes
+
+
+@pytest.mark.parametrize("writer", list(WRITERS))
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_adding_labels_leaves_the_image_byte_for_byte(tmp_path, request, writer, version, where):
+    place = _Place(where, tmp_path, request)
+    WRITERS[writer](place.local, version)
+    _add_user_attrs(place.local, version)
+    place.publish()
+    before = place.files()
+    assert "labels/zarr.json" not in before and "labels/.zattrs" not in before
+    options = {"storage_options": place.options} if place.options else {}
+    image = xiso.open_ome_zarr(place.store, **options)
+    seg = _labels(image, seed=2).astype("uint16")
+    xiso.to_ome_zarr(seg, place.store, label="cells", **options)
+
+    first = place.files()
+    _assert_image_kept(before, first, version)
+    meta = "zarr.json" if version == "0.5" else ".zattrs"
+    image_attrs = json.loads(first[meta])
+    image_attrs = image_attrs["attributes"] if version == "0.5" else image_attrs
+    assert image_attrs["my_tool"] == USER["my_tool"]
+    ngff_block = image_attrs["ome"] if version == "0.5" else image_attrs["multiscales"][0]
+    assert ngff_block["my_extension"] == {"kept": [1, 2, 3]}
+    labels_attrs = json.loads(first[f"labels/{meta}"])
+    labels_attrs = labels_attrs["attributes"]["ome"] if version == "0.5" else labels_attrs
+    assert labels_attrs["labels"] == ["cells"]
+    assert not [k for k in first if ".xiso-" in k]  # no temporary left
+
+    # the label reads back exactly, on the image's grid, and every level is the
+    # block mode of the previous one (plain numpy reference)
+    back = xiso.open_ome_zarr(place.store, label="cells", **options)
+    np.testing.assert_array_equal(back.values, seg.values)
+    for d in "zyx":
+        np.testing.assert_array_equal(back[d].values, image[d].values)
+    previous = seg.values
+    k = 1
+    while True:
+        try:
+            level = xiso.open_ome_zarr(place.store, label="cells", level=k, **options)
+        except xiso.OmeZarrError:
+            break
+        img = xiso.open_ome_zarr(place.store, level=k, **options)
+        factors = tuple(p // n for p, n in zip(previous.shape, img.shape))
+        previous = _mode_reference(previous, factors)
+        np.testing.assert_array_equal(level.values, previous)
+        k += 1
+    assert k >= 2
+
+    # a second label keeps the first, byte for byte, and what another tool put
+    # on the labels group
+    document = json.loads(first[f"labels/{meta}"])
+    (document["attributes"] if version == "0.5" else document)["their_key"] = {"x": 1}
+    place.put(f"labels/{meta}", json.dumps(document).encode())
+    first = place.files()
+    seg2 = (seg % 2).astype("uint8")
+    xiso.to_ome_zarr(seg2, place.store, label="nuclei", **options)
+    second = place.files()
+    _assert_image_kept(before, second, version)
+    for key, value in first.items():
+        if key.startswith("labels/cells/"):
+            assert second[key] == value, key
+    labels_attrs = json.loads(second[f"labels/{meta}"])
+    labels_attrs = labels_attrs["attributes"] if version == "0.5" else labels_attrs
+    assert labels_attrs["their_key"] == {"x": 1}
+    labels_attrs = labels_attrs["ome"] if version == "0.5" else labels_attrs
+    assert labels_attrs["labels"] == ["cells", "nuclei"]
+    tree = xiso.open_ome_zarr_pyramid(place.store, **options)
+    assert sorted(tree["labels"].children) == ["cells", "nuclei"]
+    np.testing.assert_array_equal(
+        xiso.open_ome_zarr(place.store, label="nuclei", **options).values, seg2.values
+    )
+    np.testing.assert_array_equal(
+        xiso.open_ome_zarr(place.store, label="cells", **options).values, seg.values
+    )
+
+
+def _store_keys(store: object) -> dict[str, bytes]:
+    """Every key of a zarr store object or memory:// URL with its value."""
+    if isinstance(store, str):
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(store)
+        fs.invalidate_cache()
+        found = fs.find(root.rsplit("/", 1)[0]) if fs.exists(root) else []
+        return {p: fs.cat_file(p) for p in found}
+    proto = zarr.core.buffer.default_buffer_prototype()
+
+    async def collect() -> dict[str, bytes]:
+        keys = [k async for k in store.list_prefix("")]  # type: ignore[attr-defined]
+        return {k: (await store.get(k, prototype=proto)).to_bytes() for k in keys}  # type: ignore[attr-defined]
+
+    return zarr.core.sync.sync(collect())
+
+
+@pytest.mark.parametrize("where", ["folder", "store", "url"])
+def test_adding_a_label_through_every_target_and_a_failing_one_leaves_no_trace(tmp_path, where):
+    """The label image goes through the storage edge's temporary and swap on
+    each kind of target; a label whose computation fails leaves every key as it
+    was (no labels group made, no temporary)."""
+    import uuid
+
+    image = _image(nz=16, n=16)
+    store: object
+    if where == "store":
+        store = zarr.storage.MemoryStore()
+    elif where == "url":
+        store = f"memory://add-{uuid.uuid4().hex}/image.ome.zarr"
+    else:
+        store = tmp_path / "image.ome.zarr"
+
+    def keys() -> dict[str, bytes]:
+        if isinstance(store, Path):
+            return {  # folders too: an empty labels/ left behind counts
+                str(f.relative_to(tmp_path)): f.read_bytes() if f.is_file() else b"folder"
+                for f in tmp_path.rglob("*")
+            }
+        return _store_keys(store)
+
+    xiso.to_ome_zarr(image, store, min_size=8)
+    before = keys()
+
+    def boom(block):
+        raise RuntimeError("the segmentation failed")
+
+    seg = _labels(image).chunk({"z": 8})
+    broken = seg.copy(data=seg.data.map_blocks(boom, dtype=seg.dtype))
+    with pytest.raises(RuntimeError, match="segmentation failed"):
+        xiso.to_ome_zarr(broken, store, label="cells")
+    assert keys() == before
+
+    xiso.to_ome_zarr(seg, store, label="cells")
+    after = keys()
+    assert {k: v for k, v in after.items() if "labels" not in k} == before
+    assert not [k for k in after if "xiso-" in k]
+    np.testing.assert_array_equal(xiso.open_ome_zarr(store, label="cells").values, seg.values)
+    # replacing it (overwrite=True) swaps the label image only
+    xiso.to_ome_zarr(seg + 1, store, label="cells", overwrite=True)
+    again = keys()
+    assert {k: v for k, v in again.items() if "labels" not in k} == before
+    assert not [k for k in again if "xiso-" in k]
+    np.testing.assert_array_equal(xiso.open_ome_zarr(store, label="cells").values, seg + 1)
+    assert xiso.open_ome_zarr_pyramid(store)["labels"].children.keys() == {"cells"}
 
 
 # --------------------------------------------------------------------------

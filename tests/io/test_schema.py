@@ -162,3 +162,66 @@ def test_the_strict_schema_can_fail(tmp_path, version):
     ome["multiscales"][0]["axes"].append({"name": "w", "type": "space"})
     with pytest.raises(jsonschema.ValidationError):
         normal.validate(attrs)
+
+
+# --------------------------------------------------------------------------
+# label images: the strict label schema requires ``colors`` (issue 19, item 8)
+# --------------------------------------------------------------------------
+def _errors(validator, attrs) -> list[str]:
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(attrs)
+    ]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("how", ["labels=", "label=True", "label='cells'"])
+def test_label_images_without_colours_validate_against_the_strict_label_schema(
+    tmp_path, version, how
+):
+    """A label image given no colours (no ``attrs["image-label"]``) is written
+    with value 0 transparent: valid strict NGFF, without computing the labels."""
+    image = _volume((16, 16, 16))
+    seg = (image // 300).astype("uint8").rename("seg")
+    store = tmp_path / "img.zarr"
+    group = store / "labels" / "cells"
+    if how == "labels=":
+        xiso.to_ome_zarr(image, store, version=version, labels={"cells": seg}, min_size=8)
+    elif how == "label=True":
+        xiso.to_ome_zarr(seg, store, version=version, label=True, min_size=8)
+        group = store
+    else:
+        xiso.to_ome_zarr(image, store, version=version, min_size=8)
+        xiso.to_ome_zarr(seg, store, label="cells")
+    attrs = _strict_json(group)
+    assert _errors(_validator(version, "strict_label.schema"), attrs) == []
+    assert _errors(_validator(version, "strict_image.schema"), attrs) == []  # an image too
+    block = (attrs["ome"] if version == "0.5" else attrs)["image-label"]
+    assert block["colors"] == [{"label-value": 0, "rgba": [0, 0, 0, 0]}]
+    # colours that are given are written as they are
+    seg.attrs["image-label"] = {"colors": [{"label-value": 2, "rgba": [9, 8, 7, 255]}]}
+    xiso.to_ome_zarr(image, tmp_path / "c.zarr", version=version, labels={"cells": seg})
+    attrs = _strict_json(tmp_path / "c.zarr" / "labels" / "cells")
+    assert _errors(_validator(version, "strict_label.schema"), attrs) == []
+    block = (attrs["ome"] if version == "0.5" else attrs)["image-label"]
+    assert block["colors"] == [{"label-value": 2, "rgba": [9, 8, 7, 255]}]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_strict_label_schema_can_fail(tmp_path, version):
+    """Without ``colors`` (what xiso wrote before) the strict label schema
+    refuses what the normal one accepts; an empty list fails both (minItems 1)."""
+    image = _volume((8, 8, 8))
+    seg = (image // 300).astype("uint8")
+    store = tmp_path / "a.zarr"
+    xiso.to_ome_zarr(image, store, version=version, labels={"cells": seg}, pyramid=False)
+    attrs = _strict_json(store / "labels" / "cells")
+    block = (attrs["ome"] if version == "0.5" else attrs)["image-label"]
+    block.pop("colors", None)
+    strict = _validator(version, "strict_label.schema")
+    normal = _validator(version, "label.schema")
+    assert _errors(normal, attrs) == []
+    with pytest.raises(jsonschema.ValidationError, match="'colors' is a required property"):
+        strict.validate(attrs)
+    block["colors"] = []
+    with pytest.raises(jsonschema.ValidationError, match=r"should be non-empty|too short"):
+        normal.validate(attrs)

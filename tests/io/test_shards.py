@@ -71,8 +71,12 @@ def test_control_dask_store_into_shards_loses_data(tmp_path):
     """The zarr-python #3682 scenario, as users write it: the test below can fail."""
     da, data = _image()
     array = zarr.create_array(
-        tmp_path / "c.zarr", shape=data.shape, dtype=data.dtype, chunks=(16,) * 3,
-        shards=(32,) * 3, fill_value=0,
+        tmp_path / "c.zarr",
+        shape=data.shape,
+        dtype=data.dtype,
+        chunks=(16,) * 3,
+        shards=(32,) * 3,
+        fill_value=0,
     )
     lost = 0
     for _ in range(3):
@@ -136,9 +140,12 @@ def test_one_task_writes_each_shard_whole(tmp_path, monkeypatch):
 def test_distributed_two_workers(tmp_path):
     distributed = pytest.importorskip("distributed")
     da, data = _image(chunks=(8, 16, 16))
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None
-    ) as cluster, distributed.Client(cluster):
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
         for i in range(3):
             xiso.to_ome_zarr(da, tmp_path / f"d{i}.zarr", **OPTIONS)
             _check_store(tmp_path / f"d{i}.zarr", data, da.iso.plan(**OPTIONS))
@@ -197,8 +204,10 @@ def test_auto_shards_a_big_image_and_keeps_chunks_under_16_mib(raise_if_dask_com
     big = xr.DataArray(
         dsa.zeros((8192, 16384, 16384), dtype="uint16", chunks=(256, 1024, 1024)),
         dims=("z", "y", "x"),
-        coords={d: np.arange(n) * s for d, n, s in [("z", 8192, 0.25), ("y", 16384, 1.0),
-                                                    ("x", 16384, 1.0)]},
+        coords={
+            d: np.arange(n) * s
+            for d, n, s in [("z", 8192, 0.25), ("y", 16384, 1.0), ("x", 16384, 1.0)]
+        },
     )
     assert big.nbytes >= 2 * 2**40
     plan = big.iso.plan()
@@ -248,7 +257,9 @@ def test_plan_is_what_is_written(tmp_path):
         stored = [p for p in (tmp_path / "p.zarr" / level.path / "c").rglob("*") if p.is_file()]
         assert len(stored) == level.files  # random data: no shard is all fill value
     meta = json.loads((tmp_path / "p.zarr" / "zarr.json").read_text())["attributes"]["ome"]
-    scales = [d["coordinateTransformations"][0]["scale"] for d in meta["multiscales"][0]["datasets"]]
+    scales = [
+        d["coordinateTransformations"][0]["scale"] for d in meta["multiscales"][0]["datasets"]
+    ]
     assert scales == [[lv.spacing[d].value for d in "zyx"] for lv in plan.levels]
 
 
@@ -262,8 +273,9 @@ def test_plan_of_a_tree_and_of_unitless_input():
     assert plan.levels[1].factors == {"z": 2}
     with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
         da.iso.plan(bogus=1)
-    plain = xr.DataArray(np.zeros((4, 4)), dims=("y", "x"), coords={"y": [0, 1, 2, 3],
-                                                                     "x": [0, 2, 4, 6]})
+    plain = xr.DataArray(
+        np.zeros((4, 4)), dims=("y", "x"), coords={"y": [0, 1, 2, 3], "x": [0, 2, 4, 6]}
+    )
     assert str(plain.iso.plan().levels[0].spacing["x"]) == "2"
 
 
@@ -338,21 +350,48 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_dry_run_writes_nothing_and_convert_shards(tmp_path):
-    da, data = _image(chunks=(8, 16, 16))
+    da, _ = _image(chunks=(8, 16, 16))
     xiso.to_ome_zarr(da, tmp_path / "src.zarr", pyramid=False)
     out = tmp_path / "out.zarr"
-    dry = _cli("convert", str(tmp_path / "src.zarr"), str(out), "--dry-run", "--shards", "32",
-               "--chunks", "16", "--min-size", "8")
+    dry = _cli(
+        "convert",
+        str(tmp_path / "src.zarr"),
+        str(out),
+        "--dry-run",
+        "--shards",
+        "32",
+        "--chunks",
+        "16",
+        "--min-size",
+        "8",
+    )
     assert dry.returncode == 0, dry.stderr
     assert not out.exists()
     assert "OME-Zarr 0.5 plan" in dry.stdout and "32 x 32 x 32" in dry.stdout
-    done = _cli("convert", str(tmp_path / "src.zarr"), str(out), "--shards", "32", "--chunks",
-                "16", "--min-size", "8", "--quiet")
+    done = _cli(
+        "convert",
+        str(tmp_path / "src.zarr"),
+        str(out),
+        "--shards",
+        "32",
+        "--chunks",
+        "16",
+        "--min-size",
+        "8",
+        "--quiet",
+    )
     assert done.returncode == 0, done.stderr
     assert zarr.open_array(out / "0").shards == (32, 32, 32)
     info = _cli("info", str(out))
     assert "shards" in info.stdout and "32 x 32 x 32" in info.stdout
-    bad = _cli("convert", str(tmp_path / "src.zarr"), str(tmp_path / "o2.zarr"), "--shards",
-               "32", "--ngff-version", "0.4")
+    bad = _cli(
+        "convert",
+        str(tmp_path / "src.zarr"),
+        str(tmp_path / "o2.zarr"),
+        "--shards",
+        "32",
+        "--ngff-version",
+        "0.4",
+    )
     assert bad.returncode != 0 and "needs zarr v3" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1

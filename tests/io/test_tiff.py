@@ -7,6 +7,8 @@ from another xiso read.
 from __future__ import annotations
 
 import pickle
+import re
+import warnings
 
 import dask
 import numpy as np
@@ -237,7 +239,15 @@ def test_a_damaged_plane_is_named_when_computed(tmp_path):
     with tifffile.TiffFile(folder / "img_1.tif") as tif:
         (offset,) = tif.pages.first.dataoffsets
     (folder / "img_1.tif").write_bytes(plane[: offset + 4])  # the header, not the pixels
+    with pytest.raises(
+        TiffError,
+        match=r"'.*img_1.tif', a plane of '.*planes', is truncated or damaged: its tifffile "
+        r"shape metadata says 1 plane \(one plane\), but only 0 can be found in the file",
+    ):
+        xiso.open_tiff(folder, spacing={"z": 1, "y": 1, "x": 1})
+    (folder / "img_1.tif").write_bytes(plane)
     da = xiso.open_tiff(folder, spacing={"z": 1, "y": 1, "x": 1})
+    (folder / "img_1.tif").write_bytes(plane[: offset + 4])  # cut after the open
     with pytest.raises(TiffError, match=r"reading '.*img_1.tif' at \[0:5, 0:6\] failed"):
         da.compute()
 
@@ -457,3 +467,419 @@ def test_a_resolution_in_inches_says_no_spacing(tmp_path, unit):
         metadata={"axes": "ZYX", "unit": "um", "spacing": 1.0},
     )
     assert xiso.open_tiff(path).iso.spacing == {"z": 1.0, "y": 0.25, "x": 0.25}
+
+
+# --------------------------------------------------------------------------
+# a stack cut short (a copy that did not finish) is refused at open
+# --------------------------------------------------------------------------
+_CUT_SHAPE = (6, 3, 16, 20)  # z, c, y, x: 18 planes of 320 bytes
+
+
+def _cut_stack(tmp_path, kind):
+    """A ZCYX uint8 stack as tifffile writes it: 'imagej', 'ome' (tifffile puts
+    the OME-XML at the end of the file) or 'ome-front' (the OME-XML in the first
+    header, before the pixels, as other writers do)."""
+    data = _ramp(_CUT_SHAPE, "uint8")
+    path = tmp_path / ("stack.tif" if kind == "imagej" else "stack.ome.tif")
+    if kind == "imagej":
+        metadata = {"axes": "ZCYX", "spacing": 2.0, "unit": "um"}
+        tifffile.imwrite(path, data, imagej=True, resolution=(2.0, 2.0), metadata=metadata)
+    elif kind == "ome":
+        metadata = {
+            "axes": "ZCYX",
+            "PhysicalSizeZ": 2.0,
+            "PhysicalSizeY": 0.5,
+            "PhysicalSizeX": 0.5,
+        }
+        tifffile.imwrite(path, data, ome=True, metadata=metadata)
+    else:
+        ome = tifffile.OmeXml()
+        ome.addimage(
+            data.dtype,
+            _CUT_SHAPE,
+            (18, 1, 1, 16, 20, 1),
+            axes="ZCYX",
+            PhysicalSizeZ=2.0,
+            PhysicalSizeY=0.5,
+            PhysicalSizeX=0.5,
+        )
+        tifffile.imwrite(
+            path, data, description=ome.tostring(), metadata=None, photometric="minisblack"
+        )
+    with tifffile.TiffFile(path) as tif:
+        assert tif.is_ome == kind.startswith("ome") and tif.is_imagej == (kind == "imagej")
+    return path, data
+
+
+def _pages_before(path, cut):
+    """How many pages of an intact file lie, header and pixels, before byte
+    ``cut``, up to the first that does not (a reader follows the header chain)."""
+    with tifffile.TiffFile(path) as tif:
+        count = 0
+        for page in tif.pages:
+            header_end = page.offset + 2 + 12 * len(page.tags) + 4  # classic TIFF
+            pixels_end = max(o + n for o, n in zip(page.dataoffsets, page.databytecounts))
+            if max(header_end, pixels_end) > cut:
+                break
+            count += 1
+    return count
+
+
+def _layout(path):
+    """(first pixel byte, bytes per plane, file size) of an intact file."""
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages.first
+        return page.dataoffsets[0], page.nbytes, path.stat().st_size
+
+
+def _cut(path, cut):
+    cut_path = path.with_name("cut_" + path.name)
+    cut_path.write_bytes(path.read_bytes()[:cut])
+    return cut_path
+
+
+def _convert_refused(capsys, path, tmp_path, match):
+    """`xiso convert` exits 1 with one line naming the file, and writes nothing."""
+    from xiso.cli import main
+
+    out = tmp_path / "out.ome.zarr"
+    capsys.readouterr()
+    assert main(["convert", str(path), str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert re.match(rf"xiso: error: .*{match}", err), err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir() if "out" in p.name) == []
+
+
+@pytest.mark.parametrize("planes_kept", [0, 1, 7, 11, 17])
+def test_a_cut_imagej_stack_is_refused(tmp_path, capsys, planes_kept):
+    """ImageJ's metadata says 18 planes; a cut inside plane k leaves k whole."""
+    path, _ = _cut_stack(tmp_path, "imagej")
+    first, plane, _ = _layout(path)
+    cut = first + planes_kept * plane + plane // 2 if planes_kept < 17 else first + 18 * plane - 1
+    cut_path = _cut(path, cut)
+    message = (
+        rf"'.*cut_stack.tif' is truncated or damaged: its ImageJ metadata says 18 planes "
+        rf"\(slices=6, channels=3\), but only {planes_kept} can be found in the file "
+        rf"\({cut} bytes.*; copy it again from its source"
+    )
+    with pytest.raises(TiffError, match=message):
+        xiso.open_tiff(cut_path)
+    with pytest.raises(TiffError, match=message):
+        xiso.open(cut_path)
+    _convert_refused(capsys, cut_path, tmp_path, message)
+
+
+def test_an_imagej_stack_cut_after_its_pixels_is_read_exactly_or_refused(tmp_path):
+    """ImageJ's planes follow its first header; tifffile writes the later
+    headers after the pixels. A cut among those loses no pixel: the stack is
+    read exactly (with a warning where tifffile sees the damage), or, where
+    tifffile cannot parse what is left, refused; never read otherwise."""
+    path, data = _cut_stack(tmp_path, "imagej")
+    first, plane, size = _layout(path)
+    outcomes = set()
+    for cut in range(first + 18 * plane, size, 23):
+        cut_path = _cut(path, cut)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                da = xiso.open_tiff(cut_path)
+        except TiffError as err:
+            assert re.match(r"'.*cut_stack.tif' is not a readable TIFF file .*cut short", str(err))
+            outcomes.add("refused")
+            continue
+        assert da.sizes == {"z": 6, "c": 3, "y": 16, "x": 20}
+        np.testing.assert_array_equal(da.values, data)
+        for warning in caught:
+            assert issubclass(warning.category, xiso.XisoWarning)
+            assert re.match(
+                rf"'.*cut_stack.tif' is damaged \({cut} bytes; tifffile: .*\), but all 18 "
+                r"planes its ImageJ metadata says \(z=6, c=3\) are in the file and are read",
+                str(warning.message),
+            )
+        outcomes.add("warned" if caught else "read")
+    assert outcomes == {"refused", "warned", "read"}  # each path is taken
+
+
+@pytest.mark.parametrize("where", [0.05, 0.3, 0.6, 0.95, 0.999])
+def test_a_cut_ome_tiff_without_its_xml_is_refused(tmp_path, capsys, where):
+    """tifffile writes the OME-XML last: a cut file is a plain TIFF of the pages
+    left, whose z and c cannot be told apart, so it is refused (not read as z)."""
+    path, _ = _cut_stack(tmp_path, "ome")
+    cut = int(path.stat().st_size * where)
+    cut_path = _cut(path, cut)
+    found = _pages_before(path, cut)
+    with tifffile.TiffFile(cut_path) as tif:
+        assert not tif.is_ome  # what tifffile alone sees
+    message = (
+        rf"'.*cut_stack.ome.tif' is truncated or damaged \({cut} bytes; tifffile: TiffTag 270 "
+        rf".*\): {found} planes? found, and no metadata that xiso can read says how many"
+    )
+    with pytest.raises(TiffError, match=message):
+        xiso.open_tiff(cut_path)
+    _convert_refused(capsys, cut_path, tmp_path, message)
+
+
+@pytest.mark.parametrize("where", [0.05, 0.3, 0.6])
+def test_a_cut_ome_tiff_with_its_xml_is_refused(tmp_path, capsys, where):
+    path, _ = _cut_stack(tmp_path, "ome-front")
+    size = path.stat().st_size
+    cut = int(size * where)
+    cut_path = _cut(path, cut)
+    with tifffile.TiffFile(path) as tif:
+        xml_end = tif.pages.first.tags["ImageDescription"].valueoffset + len(tif.ome_metadata)
+    if cut < xml_end:
+        message = rf"truncated or damaged \({cut} bytes.*\): 0 planes found, and no metadata"
+    else:
+        found = _pages_before(path, cut)
+        message = (
+            rf"'.*cut_stack.ome.tif' is truncated or damaged: its OME-XML says 18 planes "
+            rf"\(z=6, c=3\), but only {found} can be found in the file \({cut} bytes"
+        )
+    with pytest.raises(TiffError, match=message):
+        xiso.open_tiff(cut_path)
+    _convert_refused(capsys, cut_path, tmp_path, message)
+
+
+def test_an_ome_tiff_cut_among_its_headers_is_refused(tmp_path):
+    path, _ = _cut_stack(tmp_path, "ome-front")
+    with tifffile.TiffFile(path) as tif:
+        last = tif.pages[-1].offset
+    with pytest.raises(TiffError, match=r"'.*cut_stack.ome.tif' is not a readable TIFF file.*cut"):
+        xiso.open_tiff(_cut(path, last + 5))  # inside the last header
+
+
+def _next_header_past_the_end(path):
+    """Point the last page's next-header offset past the end of the file (a
+    damaged file whose every plane is there)."""
+    raw = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[-1]
+        at = page.offset + 2 + 12 * len(page.tags)
+    assert raw[at : at + 4] == bytes(4)  # the end of the chain
+    raw[at : at + 4] = (len(raw) + 1000).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+
+
+def test_a_damaged_stack_with_every_plane_warns(tmp_path):
+    path, data = _cut_stack(tmp_path, "ome")
+    _next_header_past_the_end(path)
+    with pytest.warns(
+        xiso.XisoWarning,
+        match=r"'.*stack.ome.tif' is damaged \(\d+ bytes; tifffile: invalid page offset \d+\), "
+        r"but all 18 planes its OME-XML says \(z=6, c=3\) are in the file and are read",
+    ):
+        da = xiso.open_tiff(path)
+    np.testing.assert_array_equal(da.values, data)
+
+
+def test_a_plain_stack_whose_pixels_are_cut_is_refused(tmp_path):
+    """Without ImageJ or OME metadata only the page headers say the planes: a
+    cut inside the pixels of page 2 leaves its header but not its pixels."""
+    data = _ramp((4, 32, 32))
+    path = tmp_path / "tiled.tif"
+    tifffile.imwrite(path, data, tile=(16, 16), metadata=None, photometric="minisblack")
+    with tifffile.TiffFile(path) as tif:
+        pages = [
+            (
+                p.offset,
+                min(p.dataoffsets),
+                max(o + n for o, n in zip(p.dataoffsets, p.databytecounts)),
+            )
+            for p in tif.pages
+        ]
+    header, pixels, end = pages[2]
+    assert header < pixels < end  # header, then pixels, page by page
+    with pytest.raises(
+        TiffError, match=r"truncated or damaged \(\d+ bytes.*\): 2 planes found, and no metadata"
+    ):
+        xiso.open_tiff(_cut(path, (pixels + end) // 2), spacing={"z": 1, "y": 1, "x": 1})
+    da = xiso.open_tiff(path, spacing={"z": 1, "y": 1, "x": 1})  # the control: whole
+    np.testing.assert_array_equal(da.values, data)
+
+
+# --------------------------------------------------------------------------
+# an OME PhysicalSize that is no positive number is refused at open
+# --------------------------------------------------------------------------
+_BAD_SIZES = [0.0, -2.0, -0.0, float("nan"), float("inf"), float("-inf"), "NaN", "INF", "two"]
+
+
+def _ome_with(path, **sizes):
+    """A ZYX OME-TIFF (4 planes holding 0..3) with the PhysicalSize* given."""
+    data = np.broadcast_to(np.arange(4, dtype="uint16")[:, None, None], (4, 5, 6)).copy()
+    metadata = {"axes": "ZYX", "PhysicalSizeZ": 2.0, "PhysicalSizeY": 0.5, "PhysicalSizeX": 0.5}
+    tifffile.imwrite(path, data, ome=True, metadata={**metadata, **sizes})
+    with tifffile.TiffFile(path) as tif:  # tifffile wrote what it was given
+        for key, value in sizes.items():
+            assert f'{key}="{value}"' in tif.ome_metadata
+    return data
+
+
+@pytest.mark.parametrize("value", _BAD_SIZES)
+def test_a_physical_size_that_is_no_positive_number_is_refused(tmp_path, capsys, value):
+    path = tmp_path / "bad.ome.tif"
+    data = _ome_with(path, PhysicalSizeZ=value)
+    message = (
+        rf"'.*bad.ome.tif' gives PhysicalSizeZ='{re.escape(str(value))}', but the OME schema "
+        r"requires a positive number; xiso does not guess the spacing of 'z': pass "
+        r"spacing=\{'z': 2.0\} \(a number in micrometer, the unit the file gives, or a "
+        r"quantity such as '2 um'\)"
+    )
+    with pytest.raises(xiso.SpacingError, match=message):
+        xiso.open_tiff(path)
+    with pytest.raises(xiso.SpacingError, match=message):
+        xiso.open(path)
+    # what the error asks for opens it, planes in the stored order
+    da = xiso.open_tiff(path, spacing={"z": 1.5})
+    np.testing.assert_array_equal(da.z.values, np.arange(4) * 1.5)
+    assert da.z.attrs["units"] == "micrometer"
+    np.testing.assert_array_equal(da.values, data)
+
+    from xiso.cli import main
+
+    out = tmp_path / "out.ome.zarr"
+    capsys.readouterr()
+    assert main(["convert", str(path), str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert re.match(rf"xiso: error: {message}; on the command line: --input-spacing z=2.0$", err)
+    assert not out.exists()
+    assert main(["convert", str(path), str(out), "--quiet", "--input-spacing", "z=1.5"]) == 0
+    back = xiso.open_ome_zarr(out)
+    np.testing.assert_array_equal(back.z.values, np.arange(4) * 1.5)
+    np.testing.assert_array_equal(back.values[:, 0, 0], np.arange(4))  # not reversed
+
+
+@pytest.mark.parametrize("letter", ["X", "Y"])
+@pytest.mark.parametrize("value", [0.0, -0.5, float("nan"), float("inf")])
+def test_a_bad_physical_size_of_y_or_x_is_refused(tmp_path, letter, value):
+    path = tmp_path / "bad.ome.tif"
+    _ome_with(path, **{f"PhysicalSize{letter}": value, f"PhysicalSize{letter}Unit": "nm"})
+    dim = letter.lower()
+    with pytest.raises(
+        xiso.SpacingError,
+        match=rf"gives PhysicalSize{letter}='{value}', but the OME schema requires a positive "
+        rf"number; xiso does not guess the spacing of '{dim}': pass spacing=\{{'{dim}': 2.0\}} "
+        r"\(a number in nanometer, the unit the file gives",
+    ):
+        xiso.open_tiff(path)
+    da = xiso.open_tiff(path, spacing={dim: 250})  # a number: in the file's unit for that dim
+    assert da[dim].attrs["units"] == "nanometer" and da.iso.spacing[dim] == 250.0
+
+
+@pytest.mark.parametrize("value", [0.0, -2.0, float("nan")])
+def test_an_imagej_spacing_that_is_no_positive_number_is_refused(tmp_path, value):
+    path = tmp_path / "ij.tif"
+    data = np.broadcast_to(np.arange(4, dtype="uint8")[:, None, None], (4, 5, 6)).copy()
+    tifffile.imwrite(
+        path,
+        data,
+        imagej=True,
+        resolution=(2.0, 2.0),
+        metadata={"axes": "ZYX", "spacing": value, "unit": "um"},
+    )
+    with pytest.raises(
+        xiso.SpacingError,
+        match=rf"'.*ij.tif' gives the ImageJ spacing={value!r} \(the voxel depth\), which is no "
+        r"positive number; xiso does not guess the spacing of 'z': pass spacing=\{'z': 2.0\}",
+    ):
+        xiso.open_tiff(path)
+    da = xiso.open_tiff(path, spacing={"z": 2})
+    np.testing.assert_array_equal(da.z.values, np.arange(4) * 2.0)
+    np.testing.assert_array_equal(da.values, data)
+
+
+# --------------------------------------------------------------------------
+# lazy TIFFs do not hold their files open
+# --------------------------------------------------------------------------
+_MANY_OPENS = """
+import pickle, resource, sys
+
+import numpy as np, tifffile, xiso
+
+low = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_NOFILE, (low, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+paths = sorted(open(sys.argv[1]).read().split())
+arrays = [xiso.open_tiff(p) for p in paths]  # lazy: nothing read yet
+assert len(arrays) >= 2 * low
+for path, da in zip(paths, arrays):
+    np.testing.assert_array_equal(da.values, tifffile.imread(path))
+again = pickle.loads(pickle.dumps(arrays[0]))  # its file long closed by now
+np.testing.assert_array_equal(again.values, tifffile.imread(paths[0]))
+print("ok", len(arrays))
+"""
+
+
+def test_many_lazy_tiffs_under_a_low_open_file_limit(tmp_path):
+    """Twice as many lazy TIFFs as the process may open files, each computed
+    afterwards: at most xarray's file cache (``file_cache_maxsize``, 128) is
+    open at a time, and each file is reopened when read. The limit is the
+    cache and a margin (below macOS's default of 256, to keep the test short)."""
+    import subprocess
+    import sys
+
+    resource = pytest.importorskip("resource")
+    low = xr.get_options()["file_cache_maxsize"] + 32
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < low:  # pragma: no cover
+        pytest.skip(f"the hard limit of open files is below {low}")
+    paths = []
+    for i in range(2 * low + 4):
+        path = tmp_path / f"stack_{i:04d}.tif"
+        tifffile.imwrite(  # each file its own values
+            path,
+            (np.arange(2 * 3 * 4, dtype="uint16") * (i + 1)).reshape(2, 3, 4),
+            imagej=True,
+            resolution=(1.0, 1.0),
+            metadata={"axes": "ZYX", "spacing": 1.0, "unit": "um"},
+        )
+        paths.append(str(path))
+    (tmp_path / "paths.txt").write_text("\n".join(paths))
+    done = subprocess.run(
+        [sys.executable, "-c", _MANY_OPENS, str(tmp_path / "paths.txt"), str(low)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["ok", str(2 * low + 4)]
+
+
+def test_a_lazy_tiff_closes_its_file_when_dropped(tmp_path, raise_if_dask_computes):
+    import gc
+
+    psutil = pytest.importorskip("psutil")
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, _ramp((3, 4, 5)), imagej=True, metadata={"axes": "ZYX"})
+
+    def open_here():
+        return [f for f in psutil.Process().open_files() if f.path == str(path)]
+
+    da = xiso.open_tiff(path, spacing={"z": 1, "y": 1, "x": 1})
+    assert len(open_here()) <= 1
+    del da
+    gc.collect()
+    assert open_here() == []
+
+
+@pytest.mark.parametrize("kind", ["imagej", "ome"])
+def test_convert_of_a_cut_stack_says_one_line_in_a_real_process(tmp_path, kind):
+    """In its own process (where pytest's log capture does not hide what
+    tifffile logs on stderr), with the spacing an earlier error asked for."""
+    import subprocess
+    import sys
+
+    path, _ = _cut_stack(tmp_path, kind)
+    cut_path = _cut(path, path.stat().st_size * 6 // 10)
+    out = tmp_path / "out.ome.zarr"
+    spacing = ["--input-spacing", "z=2", "--input-spacing", "y=0.5", "--input-spacing", "x=0.5"]
+    done = subprocess.run(
+        [sys.executable, "-m", "xiso", "convert", str(cut_path), str(out), "--quiet", *spacing],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert re.fullmatch(
+        r"xiso: error: '.*cut_stack.*' is truncated or damaged[^\n]*\n", done.stderr
+    )
+    assert not out.exists()

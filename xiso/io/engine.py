@@ -21,7 +21,8 @@ chunks of the arrays it reads and writes with one of three engines:
     on the 1 GiB conversion of docs/performance.md it took about 15 % less
     time than zarrs behind zarr-python.
 
-``pip install "xiso[fast]"`` installs both. The engine is taken from the
+xiso's ``fast`` extra installs both (``pip install ".[fast]"`` in a clone of
+xiso). The engine is taken from the
 environment variable ``XISO_ZARR_ENGINE`` (``auto``, ``zarrista``, ``zarrs``
 or ``zarr``; default ``auto``). ``auto`` takes, for each array, the first that
 applies: zarrista (installed, a zarr v3 array of fixed-size numbers on a local
@@ -84,9 +85,11 @@ def _zarrs_installed() -> bool:
 
 def _require(name: str) -> None:
     if not _installed(name):
+        from ..errors import install_hint
+
         raise OptionError(
             f"{ENV}={name} but the {name} package is not installed; "
-            f"pip install 'xiso[fast]' (or {name}), or unset the variable"
+            f"{install_hint('fast', name)}; or unset the variable"
         )
 
 

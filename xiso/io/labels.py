@@ -22,7 +22,8 @@ from its previous level to this one, so the two pyramids share their grids.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import json
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from ..errors import DtypeError, OmeZarrError
 from . import ngff
 
 __all__ = [
+    "BACKGROUND",
     "IMAGE_LABEL",
     "LABELS",
     "image_label_metadata",
@@ -43,6 +45,7 @@ __all__ = [
     "label_name",
     "label_names",
     "labels_attributes",
+    "labels_group_files",
     "with_image_label",
 ]
 
@@ -50,6 +53,11 @@ __all__ = [
 LABELS = "labels"
 # the NGFF key of a label image's metadata, and the DataArray attr that marks a label image
 IMAGE_LABEL = "image-label"
+# the colours of a label image that names none: the strict NGFF schemas require
+# ``colors`` (at least one entry), and value 0, the background by convention
+# (napari, ome-zarr-py), drawn transparent, says nothing a viewer does not already
+# assume. Listing the values present instead would compute the whole label image.
+BACKGROUND: tuple[dict[str, Any], ...] = ({"label-value": 0, "rgba": [0, 0, 0, 0]},)
 # the dtypes NGFF allows for label images
 LABEL_DTYPES = tuple(np.dtype(f"{k}int{n}") for n in (8, 16, 32, 64) for k in ("u", ""))
 
@@ -272,7 +280,9 @@ def image_label_metadata(
     e.g. with ``colors``: ``[{"label-value": 1, "rgba": [255, 0, 0, 255]}]``);
     ``version`` and ``source`` are set here (``source`` is the relative path
     of the image, ``"../../"`` below an image, or None for a label image
-    written by itself, which then has no source).
+    written by itself, which then has no source). Without ``colors``, value 0
+    gets a transparent colour (:data:`BACKGROUND`): the strict NGFF label
+    schema requires ``colors``, and this keeps writing lazy.
     """
     if stored is None:
         stored = {}
@@ -285,6 +295,8 @@ def image_label_metadata(
     block = ngff.json_attrs(stored, f"attrs[{IMAGE_LABEL!r}] of the label image {name!r}")
     block.pop("source", None)
     block["version"] = version
+    if "colors" not in block:
+        block["colors"] = [dict(c) for c in BACKGROUND]
     if source is not None:
         block["source"] = {"image": source}
     label_model, _, _ = _models(version)
@@ -327,6 +339,57 @@ def labels_attributes(names: Sequence[str], version: str) -> dict[str, Any]:
     _, _, labels_model = _models(version)
     labels_model.model_validate(block)
     return {"ome": block} if version == "0.5" else block
+
+
+def labels_group_files(
+    read: Callable[[str], bytes | None], name: str, version: str
+) -> dict[str, bytes]:
+    """The metadata files of the ``labels`` group, by key, that list ``name`` too,
+    in the order to write them ({} when it is listed already).
+
+    ``read(key)`` gives the stored value of a key of the ``labels`` group
+    (``"zarr.json"``; ``".zgroup"``, ``".zattrs"``), None if absent. Only the
+    ``labels`` list changes: every other attribute (another tool's too) and
+    the listed names are kept; a missing group is made with
+    :func:`labels_attributes`.
+    """
+    key = "zarr.json" if version == "0.5" else ".zattrs"
+    raw = read(key)
+    files: dict[str, bytes] = {}
+    if raw is None:
+        attrs: dict[str, Any] = labels_attributes([name], version)
+        if version == "0.5":
+            document: dict[str, Any] = {"zarr_format": 3, "node_type": "group", "attributes": attrs}
+        else:
+            document = attrs
+            if read(".zgroup") is None:
+                files[".zgroup"] = json.dumps({"zarr_format": 2}, indent=2).encode()
+        files[key] = json.dumps(document, indent=2).encode()
+        return files
+    try:
+        document = json.loads(raw)
+        attrs = document.setdefault("attributes", {}) if version == "0.5" else document
+        block = attrs.setdefault("ome", {"version": version}) if version == "0.5" else attrs
+        if not isinstance(block, dict):
+            raise TypeError(f"a {type(block).__name__} where a JSON object belongs")
+    except (ValueError, TypeError, AttributeError) as err:
+        raise OmeZarrError(
+            f"the metadata labels/{key} of the image cannot be read ({err}); the labels "
+            "group is damaged: repair or remove it, then add the label image again"
+        ) from None
+    names = block.get(LABELS)
+    names = list(names) if isinstance(names, list) else []
+    if name in names:
+        return files
+    try:
+        labels_attributes([*names, name], version)  # validated as NGFF
+    except pydantic.ValidationError as err:
+        raise _invalid(
+            f"the labels list {names!r} in labels/{key}", err, "repair the labels group"
+        ) from None
+    block[LABELS] = [*names, name]
+    files[key] = json.dumps(document, indent=2).encode()
+    return files
 
 
 def label_names(attrs: Mapping[str, Any], where: Any) -> list[str]:

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Hashable
+import warnings
+from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import xarray as xr
 
-from ..errors import OptionError, SpatialDimError, StoreExistsError, XisoError
+from ..errors import AffineWarning, OptionError, SpatialDimError, StoreExistsError, XisoError
 
-__all__ = ["NIFTI_SUFFIXES", "NiftiError", "open_nifti", "to_nifti"]
+__all__ = ["NIFTI_SUFFIXES", "NiftiError", "follow_grid", "open_nifti", "to_nifti"]
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 """The file name endings :func:`to_nifti` writes (and :func:`xiso.open` reads as NIfTI)."""
@@ -46,13 +47,15 @@ class NiftiError(XisoError):
 
 
 def _nibabel() -> Any:
-    """nibabel, imported on first use (an extra: ``pip install 'xiso[nifti]'``)."""
+    """nibabel, imported on first use (xiso's ``nifti`` extra)."""
     try:
         import nibabel
     except ModuleNotFoundError:
+        from ..errors import install_hint
+
         raise ModuleNotFoundError(
             "reading and writing NIfTI needs nibabel, which is not installed; "
-            "pip install 'xiso[nifti]' (or nibabel)"
+            + install_hint("nifti", "nibabel")
         ) from None
     return nibabel
 
@@ -82,12 +85,20 @@ class _NiftiArray:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         try:
-            return np.asarray(self._open()[key], dtype=self.dtype)
+            values = np.asanyarray(self._open()[key])
         except Exception as err:
             raise NiftiError(
                 f"reading {self.path!r} at {key!r} failed: {err.__class__.__name__}: {err}; "
                 "the file is damaged or truncated"
             ) from err
+        # only the byte order may change: a cast would change nibabel's values
+        if not np.can_cast(values.dtype, self.dtype, casting="equiv"):
+            raise NiftiError(
+                f"nibabel gives {values.dtype} values for {self.path!r} at {key!r}, but "
+                f"its header said {self.dtype} when it was opened; load it with nibabel "
+                "(np.asanyarray(nibabel.load(path).dataobj)) and label it yourself"
+            )
+        return values.astype(self.dtype, copy=False)
 
 
 def _load(path: str) -> Any:
@@ -117,24 +128,40 @@ def _load(path: str) -> Any:
     return image
 
 
-def _scaled_dtype(image: Any) -> np.dtype:
-    """The dtype nibabel's array proxy returns (after its scaling), from the
-    header alone: no voxel is read."""
+def _scaled_dtype(image: Any, path: str) -> np.dtype:
+    """The dtype of nibabel's values (``np.asanyarray(image.dataobj)``, after its
+    scaling), without reading a voxel.
+
+    A NIfTI, Analyze or MGH proxy and PAR/REC say it in their header (slope and
+    intercept); any other proxy (MINC1, MINC2, AFNI, ...) is asked for an empty
+    slab, which runs nibabel's own scaling on zero voxels.
+    """
+    from nibabel.arrayproxy import ArrayProxy
     from nibabel.volumeutils import apply_read_scaling
 
     proxy = image.dataobj
-    stored = getattr(proxy, "dtype", None)
-    stored = np.dtype(image.get_data_dtype() if stored is None else stored)
-    if hasattr(proxy, "_slice_scaling"):  # PAR/REC: one slope and intercept per slice
+    if isinstance(proxy, np.ndarray):
+        return proxy.dtype
+    if type(proxy) is ArrayProxy:  # subclasses (AFNI) scale in their own way
+        stored = np.dtype(proxy.dtype)
+        slope, inter = np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)
+        inter = inter.astype(slope.dtype) if np.can_cast(inter, slope.dtype) else inter
+        return np.dtype(apply_read_scaling(np.zeros(1, stored), slope, inter).dtype)
+    if type(proxy).__name__ == "PARRECArrayProxy":  # one slope and intercept per slice
+        stored = np.dtype(proxy.dtype)
         scaling = proxy._slice_scaling
         if scaling is None:
             return stored
         return np.result_type(stored, *(np.asarray(s).dtype for s in scaling))
-    if hasattr(proxy, "slope") and hasattr(proxy, "inter"):  # as ArrayProxy._get_scaled
-        slope, inter = np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)
-        inter = inter.astype(slope.dtype) if np.can_cast(inter, slope.dtype) else inter
-        return np.dtype(apply_read_scaling(np.zeros(1, stored), slope, inter).dtype)
-    return stored
+    try:
+        empty = np.asanyarray(proxy[(slice(0, 0),) * len(image.shape)])
+    except Exception as err:  # a proxy that cannot slice: its dtype is unknown
+        raise NiftiError(
+            f"{path!r} is a {type(image).__name__} whose values xiso cannot read lazily "
+            f"({type(proxy).__name__}: {err.__class__.__name__}: {err}); load it with nibabel "
+            "(np.asanyarray(nibabel.load(path).dataobj)) and label it yourself"
+        ) from None
+    return np.dtype(empty.dtype)
 
 
 def _units(image: Any) -> tuple[str | None, str | None]:
@@ -176,8 +203,8 @@ def _axes(affine: np.ndarray, where: str, oblique: str) -> tuple[list[tuple[int,
             "nibabel.processing.resample_to_output), or pass oblique='ignore' to take the "
             "voxel sizes as spacing and keep the affine in attrs['affine']"
         )
-    nearest = nibabel.orientations.io_orientation(affine)
-    return [(int(nearest[j, 0]), float(norms[j])) for j in range(3)], False
+    nearest = _nearest_axes(affine)  # nibabel's io_orientation
+    return [(nearest[j][0], float(norms[j])) for j in range(3)], False
 
 
 def _voxel_chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
@@ -223,7 +250,11 @@ def open_nifti(
     Returns
     -------
     DataArray
-        Dask-backed, scaled as nibabel scales (``scl_slope``, ``scl_inter``).
+        Dask-backed, with nibabel's values (``np.asanyarray(image.dataobj)``,
+        in native byte order): scaled as nibabel scales each format (NIfTI's
+        ``scl_slope`` and ``scl_inter``, MINC's image range, AFNI's
+        ``BRICK_FLOAT_FACS``, PAR/REC's slice scaling), so floats where a
+        scaling applies.
         Dims ``("z", "y", "x")`` (or ``("t", "z", "y", "x")``), the voxel axes
         slowest first, each named after its world axis; coordinates
         ``offset + index * step`` from the affine, descending where the
@@ -239,7 +270,8 @@ def open_nifti(
         No such file (or a header whose image file, e.g. the ``.img`` of a
         ``.hdr``, is missing), a file nibabel cannot read, an image that is not
         3-D or 4-D, or an oblique affine (with ``oblique="raise"``). No voxel
-        is read at open.
+        is read at open. When the values are computed: a damaged file, or
+        values of another dtype than the header promised (never cast).
     OptionError
         ``oblique`` is not one of ``"raise"``, ``"ignore"``.
 
@@ -280,7 +312,7 @@ def open_nifti(
     if len(shape) == 4:
         coords["t"] = _time(image, shape[3], time_unit)
     # the dtype after nibabel's scaling, in native byte order
-    dtype = _scaled_dtype(image).newbyteorder("=")
+    dtype = _scaled_dtype(image, where).newbyteorder("=")
     array = _NiftiArray(where, shape, dtype)
     reversed_shape = shape[::-1]
     default = _voxel_chunks(shape, dtype.itemsize)[::-1]
@@ -316,6 +348,200 @@ class _Shape:
         self.chunks = chunks
         self.dtype = dtype
         self.ndim = len(shape)
+
+
+# --------------------------------------------------------------------------
+# the NIfTI attrs follow the grid (called by xiso's own grid changes)
+# --------------------------------------------------------------------------
+_PAIRS = ("LR", "PA", "IS")  # (descending, ascending) code of world axes x, y, z
+_AXIS_OF = {c: a for a, pair in enumerate(_PAIRS) for c in pair}
+_T = TypeVar("_T", xr.DataArray, xr.Dataset)
+
+
+def _nearest_axes(affine: np.ndarray) -> list[tuple[int, int]]:
+    """(world axis, sign) of the voxel axes i, j, k of a 4x4 affine: nibabel's
+    ``io_orientation`` in numpy (the rotation nearest the affine's columns, each
+    voxel axis given the world axis it moves most along, greedily)."""
+    columns = np.asarray(affine, dtype=np.float64)[:3, :3]
+    norms = np.sqrt((columns**2).sum(axis=0))
+    u, _, vt = np.linalg.svd(columns / np.where(norms == 0, 1.0, norms))
+    rotation = u @ vt
+    out = []
+    for j in range(3):
+        a = int(np.argmax(np.abs(rotation[:, j])))
+        out.append((a, 1 if rotation[a, j] > 0 else -1))
+        rotation[a, :] = 0
+    return out
+
+
+def _affine_of(attrs: Mapping[Any, Any]) -> np.ndarray | None:
+    """``attrs["affine"]`` as a 4x4 float array, or None when it is not one (an
+    attr of another meaning is left alone)."""
+    try:
+        affine = np.asarray(attrs.get("affine"), dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    ok = affine.shape == (4, 4) and np.all(np.isfinite(affine))
+    return affine if ok and np.all((affine[:3, :3] ** 2).sum(axis=0) > 0) else None
+
+
+def _is_codes(value: Any) -> bool:
+    """Whether ``value`` is a NIfTI orientation such as ``"LAS"``."""
+    return isinstance(value, str) and sorted(_AXIS_OF.get(c, -1) for c in value) == [0, 1, 2]
+
+
+def _letters(obj: xr.DataArray | xr.Dataset, dims: tuple[Hashable, ...]) -> dict[str, Hashable]:
+    """World letter ("x", "y", "z") -> dim, when ``dims`` has exactly one of each."""
+    from ..axes import spatial_letter
+
+    found: dict[str, Hashable] = {}
+    for dim in dims:
+        letter = spatial_letter(dim, obj[dim].attrs if dim in obj.coords else {})
+        if letter is not None:
+            if letter in found:
+                return {}
+            found[letter] = dim
+    return found if len(found) == 3 else {}
+
+
+def _first_and_step(
+    obj: xr.DataArray | xr.Dataset, dim: Hashable, unit: str | None
+) -> tuple[float, float]:
+    """(first value, signed step) of ``dim``'s uniform coordinate, in ``unit``."""
+    from ..spacing import coordinate_step, coordinate_unit
+    from ..units import convert
+
+    step = coordinate_step(obj, dim)  # uniform, finite, non-zero (or recorded)
+    values = np.asarray(obj[dim].values, dtype=np.float64)
+    sign = -1.0 if values.size > 1 and values[-1] < values[0] else 1.0
+    own = coordinate_unit(obj, dim)
+    scale = convert(1.0, own, unit) if own is not None and unit is not None else 1.0
+    return float(values[0]) * scale, sign * step * scale
+
+
+def _moved_affine(
+    affine: np.ndarray,
+    old: xr.DataArray | xr.Dataset,
+    new: xr.DataArray | xr.Dataset,
+    dims: tuple[Hashable, ...],
+) -> np.ndarray:
+    """``affine`` of ``old``'s grid moved onto ``new``'s: each voxel axis scaled by
+    new step / old step, the origin moved to ``new``'s first sample."""
+    from ..spacing import coordinate_unit
+
+    before, after = _letters(old, dims), _letters(new, dims)
+    index_map = np.eye(4)  # new voxel index -> old voxel index
+    for j, (a, _) in enumerate(_nearest_axes(affine)):
+        dim = after.get(_WORLD[a])
+        if dim is None or before.get(_WORLD[a]) != dim:
+            raise SpatialDimError(
+                f"no dim of {dims!r} runs along the world axis {_WORLD[a]!r} "
+                f"of voxel axis {'ijk'[j]!r}"
+            )
+        o_old, s_old = _first_and_step(old, dim, coordinate_unit(old, dim))
+        o_new, s_new = _first_and_step(new, dim, coordinate_unit(old, dim))
+        if new.sizes[dim] == 1 and old.sizes[dim] > 1:
+            s_new = abs(s_new) * np.sign(s_old)  # one sample keeps the direction
+        index_map[j, j] = s_new / s_old
+        index_map[j, 3] = (o_new - o_old) / s_old
+    return affine @ index_map
+
+
+def _codes(
+    obj: xr.DataArray | xr.Dataset,
+    dims: tuple[Hashable, ...],
+    affine: np.ndarray | None,
+    old: str,
+) -> str | None:
+    """The NIfTI axis codes of the voxel axes (``dims``' spatial dims, reversed)
+    from the data: the affine's columns for an oblique image, else the
+    direction of each coordinate (a single sample keeps its ``old`` code)."""
+    letters = _letters(obj, dims)
+    if not letters:
+        return None
+    of_dim = {d: _WORLD.index(letter) for letter, d in letters.items()}
+    sign = dict(_nearest_axes(affine)) if affine is not None else {}
+    kept = {_AXIS_OF[c]: c for c in old}
+    codes = []
+    for dim in reversed(dims):
+        if dim not in of_dim:
+            continue
+        a = of_dim[dim]
+        values = obj[dim].values if dim in obj.coords else np.empty(0)
+        if a in sign:
+            codes.append(_PAIRS[a][int(sign[a] > 0)])
+        elif values.dtype.kind not in "iuf" or values.size < 2:
+            codes.append(kept[a])
+        else:
+            codes.append(_PAIRS[a][int(values[-1] >= values[0])])
+    return "".join(codes)
+
+
+def _follow(
+    attrs: dict[Any, Any],
+    old: xr.DataArray | xr.Dataset,
+    new: xr.DataArray | xr.Dataset,
+    dims: tuple[Hashable, ...],
+) -> dict[Any, Any]:
+    """``attrs`` of a variable with ``dims``, its affine and orientation made
+    those of ``new``'s grid."""
+    affine = _affine_of(attrs)
+    if affine is not None:
+        try:
+            affine = _moved_affine(affine, old, new, dims)
+            attrs["affine"] = affine.tolist()
+        except XisoError as err:  # the old affine still gives the axes' directions
+            del attrs["affine"]
+            reason = str(err.args[0]).split(";")[0]
+            warnings.warn(
+                f"attrs['affine'] (the affine of an oblique image) is dropped, as it cannot "
+                f"follow the new grid: {reason}. The coordinates keep the spacing, not the "
+                "rotation; keep the grid regular (e.g. boundary='trim') to keep the affine",
+                AffineWarning,
+                stacklevel=5,
+            )
+    if _is_codes(attrs.get("orientation")):
+        codes = _codes(new, dims, affine, attrs["orientation"])
+        if codes is None:
+            del attrs["orientation"]  # no x, y and z left: nothing it can describe
+        else:
+            attrs["orientation"] = codes
+    return attrs
+
+
+def follow_grid(old: Any, new: _T) -> _T:
+    """``new`` (made from ``old`` on another grid, or flipped) with its NIfTI
+    attrs describing its own data.
+
+    ``attrs["affine"]`` (an oblique image's affine, see :func:`open_nifti`)
+    is moved onto ``new``'s grid: each voxel axis scaled by the ratio of the
+    steps, the origin at ``new``'s first voxel centre, the rotation kept (or
+    dropped with an :class:`~xiso.errors.AffineWarning` when a spatial dim has
+    no uniform coordinate to say how). ``attrs["orientation"]`` is derived
+    again from the coordinates (or the affine). Anything else is untouched;
+    ``new`` is returned as it is when it has neither attr.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from xiso.io.nifti import follow_grid
+    >>> da = xr.DataArray(np.zeros((2, 2, 4)), dims=("z", "y", "x"),
+    ...                   coords={"z": [0.0, 1], "y": [0.0, 1], "x": [3.0, 2, 1, 0]},
+    ...                   attrs={"orientation": "LAS"})
+    >>> follow_grid(da, da.sortby("x")).attrs["orientation"]
+    'RAS'
+    """
+    variables = [new, *new.data_vars.values()] if isinstance(new, xr.Dataset) else [new]
+    if not any(
+        _affine_of(v.attrs) is not None or _is_codes(v.attrs.get("orientation")) for v in variables
+    ):
+        return new
+    out = new.copy(deep=False)
+    out.attrs = _follow(dict(new.attrs), old, new, tuple(new.dims))
+    if isinstance(out, xr.Dataset):
+        for name, var in new.data_vars.items():
+            out[name].attrs = _follow(dict(var.attrs), old, new, var.dims)
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -373,6 +599,46 @@ def _affine(obj: xr.DataArray, spatial: tuple[Hashable, ...]) -> tuple[np.ndarra
         affine[a, j] = step
         affine[a, 3] = origin
     return affine, name
+
+
+def _oblique_affine(
+    obj: xr.DataArray, spatial: tuple[Hashable, ...], kept: np.ndarray, path: str
+) -> np.ndarray | None:
+    """``attrs["affine"]`` (``kept``) with its columns in the voxel order written
+    (reversed ``spatial``) and in the unit written, when it is the affine of
+    ``obj``'s grid (its voxel sizes are the coordinates' steps); else None,
+    with an :class:`~xiso.errors.AffineWarning`."""
+    from ..spacing import coordinate_unit
+    from ..units import convert
+
+    voxel = spatial[::-1]
+    letters = {d: letter for letter, d in _letters(obj, spatial).items()}
+    column = {_WORLD[a]: j for j, (a, _) in enumerate(_nearest_axes(kept))}
+    norms = np.sqrt((kept[:3, :3] ** 2).sum(axis=0))
+    steps = [abs(_signed_step(obj, d)) for d in voxel]
+    units = {coordinate_unit(obj, d) for d in voxel}
+    sizes = [float(norms[column[letters[d]]]) if d in letters else np.nan for d in voxel]
+    if len(units) == 1 and np.allclose(sizes, steps, rtol=1e-6, atol=0):
+        (unit,) = units
+        _, target = _space_unit(obj, spatial)
+        scale = convert(1.0, unit, target) if unit is not None and target is not None else 1.0
+        out = np.eye(4)
+        for j, d in enumerate(voxel):
+            out[:3, j] = kept[:3, column[letters[d]]] * scale
+        out[:3, 3] = kept[:3, 3] * scale
+        return out
+    warnings.warn(
+        f"attrs['affine'] has voxel sizes {np.round(sizes, 6).tolist()} along "
+        f"{voxel!r}, but the coordinates step by {np.round(steps, 6).tolist()}"
+        f"{f' in units {sorted(map(str, units))}' if len(units) > 1 else ''}: it is not the "
+        f"affine of this grid (the grid was changed outside xiso, e.g. by isel or sortby), so "
+        f"{path!r} gets the axis-aligned affine of the coordinates, without the rotation and "
+        "origin of attrs['affine']; resample with xiso (which moves the affine along) or drop "
+        "attrs['affine']",
+        AffineWarning,
+        stacklevel=3,
+    )
+    return None
 
 
 def _time_header(obj: xr.DataArray, dim: Hashable) -> tuple[float, float, str]:
@@ -439,8 +705,13 @@ def to_nifti(obj: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bool
     by the signed step of its coordinate from its first value, so descending
     coordinates are flips. Spatial units become NIfTI's (meter, mm, micron;
     other lengths are converted to mm); the 4th axis steps by its coordinate's
-    step in sec, msec or usec, from ``toffset``. An affine that
-    :func:`open_nifti` kept for an oblique image is not written back.
+    step in sec, msec or usec, from ``toffset``. An oblique image's affine
+    (``attrs["affine"]``, which :func:`open_nifti` keeps with
+    ``oblique="ignore"`` and xiso's resampling moves onto each new grid) is
+    written instead, rotation and origin included, when its voxel sizes are
+    the coordinates' steps; otherwise (the grid was changed outside xiso) the
+    axis-aligned affine of the coordinates is written with an
+    :class:`~xiso.errors.AffineWarning`.
 
     Raises
     ------
@@ -479,6 +750,9 @@ def to_nifti(obj: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bool
             f"dims first (e.g. da.isel({others[0] if others else 'c'}=0))"
         )
     affine, space_unit = _affine(obj, spatial)
+    kept = _affine_of(obj.attrs)  # an oblique image: its rotation and origin, on this grid
+    oblique = None if kept is None else _oblique_affine(obj, spatial, kept, target)
+    affine = affine if oblique is None else oblique
     order = [*spatial[::-1], *others]
     data = np.asarray(obj.transpose(*order).values)
     if data.dtype == bool:

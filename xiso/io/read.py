@@ -239,6 +239,11 @@ def _read_level(
     if image_label is not None:  # a label image (one written by itself too): marked
         attrs[labels.IMAGE_LABEL] = image_label
     da = xr.DataArray(data, dims=dims, coords=coords, name=ngff.image_name(model), attrs=attrs)
+    if index > 0 and "affine" in attrs:  # a NIfTI affine is level 0's: move it to this grid
+        from .nifti import follow_grid
+
+        base = _level_array(group, ms.datasets[0].path, len(names), names, where)
+        da = follow_grid(xr.Dataset(coords=ngff.level_coords(model, 0, base.shape, where)[1]), da)
     if ms.type is not None:
         da.encoding[ngff.DOWNSCALING_TYPE] = ms.type
     # the stored layout, under xarray's own zarr encoding keys (dropped by any reduction)

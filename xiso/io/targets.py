@@ -210,6 +210,23 @@ class Target(ABC):
     def _discard(self, tmp: Any) -> None:
         """Remove the temporary ``tmp`` (whatever it holds)."""
 
+    @abstractmethod
+    def inside(self, path: str) -> Target:
+        """The target of the group at ``path`` (e.g. ``"labels/nuclei"``) inside this one.
+
+        It is replaced as any target is (a hidden temporary beside it, then the
+        swap), so writing it leaves everything else at this target as it was."""
+
+    @abstractmethod
+    def read_key(self, key: str) -> bytes | None:
+        """The value of ``key`` (relative to the target, e.g. ``"labels/zarr.json"``)."""
+
+    @abstractmethod
+    def put_key(self, key: str, value: bytes) -> None:
+        """Write one small object (a metadata file) whole: a reader sees the old
+        value or the new one, never a part (a temporary file renamed over it on a
+        local folder; a single PUT on an object store)."""
+
     def check(self, overwrite: bool) -> None:
         """Raise :class:`StoreExistsError` unless the target may be written."""
         found = self.inspect()
@@ -310,12 +327,15 @@ def _inspect_folder(path: Path) -> Found:
 class LocalTarget(Target):
     """A folder on a local (or mounted) file system."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, within: Path | None = None) -> None:
         path = Path(os.path.abspath(path))
         if path.is_symlink():  # replace what the link points to, keep the link
             path = path.resolve()
         self.path = path
         self.where = repr(str(path))
+        # the target this one is inside of: folders made between them are removed
+        # again when a write fails
+        self.within = within
 
     def location(self) -> Location:
         return Location(str(self.path))
@@ -399,6 +419,38 @@ class LocalTarget(Target):
     def _discard(self, tmp: Path) -> None:
         if os.path.lexists(tmp):
             _remove(tmp)
+        folder = tmp.parent
+        while self.within is not None and folder != self.within and self.within in folder.parents:
+            try:
+                folder.rmdir()  # only an empty folder the write made (e.g. labels/)
+            except OSError:
+                break
+            folder = folder.parent
+
+    def inside(self, path: str) -> LocalTarget:
+        return LocalTarget(self.path / path, within=self.path)
+
+    def read_key(self, key: str) -> bytes | None:
+        try:
+            return (self.path / key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def put_key(self, key: str, value: bytes) -> None:
+        final = self.path / key
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.{_hidden_suffix('tmp')}")
+        try:
+            with open(tmp, "wb") as file:
+                file.write(value)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            _release(tmp)
 
 
 # --------------------------------------------------------------------------
@@ -574,9 +626,11 @@ class FsspecTarget(_KeyTarget):
                 "installing its package (e.g. s3fs for s3://)"
             ) from None
         except ImportError as err:
+            from ..errors import install_hint
+
             raise OptionError(
-                f"{url!r} needs a package that is not installed: {err}; install it (e.g. "
-                "pip install s3fs for s3://)"
+                f"{url!r} needs a package that is not installed: {err}; install it (for "
+                f"s3://: {install_hint('s3', 's3fs')})"
             ) from None
         self.fs = fs
         self.protocol = protocol
@@ -675,12 +729,24 @@ class FsspecTarget(_KeyTarget):
         except (FileNotFoundError, OSError):
             return 0
 
+    def inside(self, path: str) -> FsspecTarget:
+        return FsspecTarget(f"{self.url.rstrip('/')}/{path}", self.storage_options)
+
+    def read_key(self, key: str) -> bytes | None:
+        return self._read(self.prefix + key)
+
+    def put_key(self, key: str, value: bytes) -> None:
+        self.fs.pipe_file(self._full(self.prefix + key), value)  # one PUT
+        self.fs.invalidate_cache()
+
 
 class StoreTarget(_KeyTarget):
     """A whole zarr store object (MemoryStore, a dict, ...); temporaries live
-    under hidden prefixes ``.xiso-*`` inside it."""
+    under hidden prefixes ``.xiso-*`` inside it. With ``prefix`` (``"a/b/"``,
+    see :meth:`Target.inside`), the group at that prefix, with temporaries
+    ``a/.b.xiso-*`` beside it."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, prefix: str = "") -> None:
         from zarr.core.sync import sync
 
         if isinstance(store, dict):
@@ -697,11 +763,11 @@ class StoreTarget(_KeyTarget):
                 "name without *, ?, [ or ]"
             )
         self.store = store
-        self.prefix = ""
-        self.where = repr(store)
+        self.prefix = prefix
+        self.where = repr(store) if not prefix else f"{prefix.rstrip('/')!r} in {store!r}"
 
     def location(self) -> Location:
-        return Location(self.store)
+        return Location(self.store, self.prefix.rstrip("/"))
 
     def check(self, overwrite: bool) -> None:
         if getattr(self.store, "read_only", False):
@@ -725,11 +791,14 @@ class StoreTarget(_KeyTarget):
         def write_inside(location: Location) -> None:
             # zarr writes the metadata of missing parent groups (an empty root
             # group); remove what it created, so the store holds no new image
-            before = {k for k in ROOT_METADATA if self._read(k) is not None}
+            parts = location.path.split("/")[:-1]
+            parents = ["/".join(parts[:i]) + "/" * (i > 0) for i in range(len(parts) + 1)]
+            keys = [p + k for p in parents for k in ROOT_METADATA]
+            before = {k for k in keys if self._read(k) is not None}
             try:
                 write(location)
             finally:
-                self._delete(k for k in ROOT_METADATA if k not in before and self._read(k))
+                self._delete(k for k in keys if k not in before and self._read(k))
 
         super().replace(write_inside, overwrite)
 
@@ -770,15 +839,39 @@ class StoreTarget(_KeyTarget):
         empty = zarr.core.buffer.default_buffer_prototype().buffer.from_bytes(b"")
         self._sync(self.store.set(key, empty))
 
+    def _beside(self) -> tuple[str, str]:
+        """(the prefix temporaries live under, the start of their names): the
+        store's root and ``.`` for a whole store, ``a/`` and ``.b.`` for ``a/b/``."""
+        parent, _, name = self.prefix.rstrip("/").rpartition("/")
+        return (f"{parent}/" if parent else ""), (f".{name}." if name else ".")
+
     def _hidden_prefixes(self) -> list[str]:
-        tops = {k.split("/", 1)[0] for k in self._list("") if k.startswith(".xiso-")}
-        return [f"{t}/" for t in sorted(tops) if _HIDDEN.fullmatch(t[1:])]
+        parent, start = self._beside()
+        tops = {
+            k[len(parent) :].split("/", 1)[0]
+            for k in self._list(parent)
+            if k[len(parent) :].startswith(start)
+        }
+        return [f"{parent}{t}/" for t in sorted(tops) if _HIDDEN.fullmatch(t[len(start) :])]
 
     def _temporary(self, kind: str) -> str:
-        return f".{_hidden_suffix(kind)}/"
+        parent, start = self._beside()
+        return f"{parent}{start}{_hidden_suffix(kind)}/"
 
     def _write_location(self, tmp: str) -> Location:
         return Location(self.store, tmp.rstrip("/"))
+
+    def inside(self, path: str) -> StoreTarget:
+        return StoreTarget(self.store, prefix=f"{self.prefix}{path.strip('/')}/")
+
+    def read_key(self, key: str) -> bytes | None:
+        return self._read(self.prefix + key)
+
+    def put_key(self, key: str, value: bytes) -> None:
+        import zarr
+
+        buffer = zarr.core.buffer.default_buffer_prototype().buffer.from_bytes(value)
+        self._sync(self.store.set(self.prefix + key, buffer))
 
 
 def _is_url(store: Any) -> bool:

@@ -26,17 +26,28 @@ file names (``img_2`` before ``img_10``); its y and x spacing are read from
 the first plane, its z spacing must be passed; every plane must have the
 shape and dtype of the first (checked from the headers at open).
 
-A unit the file gives that xiso cannot read is an error only for a dim
-``spacing=`` does not give.
+A unit the file gives that xiso cannot read, or a step that is no positive
+number (an OME ``PhysicalSize*`` of 0, -2 or NaN), is an error only for a
+dim ``spacing=`` does not give.
+
+A file cut short (a copy that stopped early) is refused at open: every
+plane its metadata says must have its bytes in the file. The file is held
+by xarray's ``CachingFileManager``, so lazy images do not each keep a file
+open.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import logging
+import math
 import os
 import re
+import threading
 import uuid
-from collections.abc import Hashable, Mapping, Sequence
+import warnings
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +55,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..errors import SpacingError, SpatialDimError, UnitError, XisoError
+from ..errors import SpacingError, SpatialDimError, UnitError, XisoError, XisoWarning
 from ..units import (
     check_length,
     is_quantity,
@@ -76,11 +87,13 @@ _RESOLUTION_LENGTHS = {3: "centimeter", 4: "millimeter", 5: "micrometer"}
 @dataclass
 class _Meta:
     """What a file says: (step, NGFF unit or None) per dim, channel labels, attrs;
-    ``unreadable`` holds, per dim, why its unit cannot be read (an error only
-    when ``spacing=`` does not give that dim)."""
+    ``unreadable`` holds, per dim, why its unit cannot be read, and
+    ``invalid`` why its step is no positive number (with the unit the file
+    gives it): each an error only when ``spacing=`` does not give that dim."""
 
     steps: dict[str, tuple[float, str | None]] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)
+    invalid: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     channels: list[str] | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
 
@@ -143,6 +156,15 @@ def _read_unit(meta: _Meta, text: Any, dim: str, where: str) -> tuple[str | None
         return None, False
 
 
+def _positive(text: Any) -> float | None:
+    """A step the file gives as a float, or None when it is no positive finite number."""
+    try:
+        step = float(text)
+    except (TypeError, ValueError):
+        return None
+    return step if math.isfinite(step) and step > 0 else None
+
+
 def _ome_meta(xml: str, where: str) -> _Meta:
     """Spacing, time step and channel names of the first image of an OME-XML text."""
     from xml.etree import ElementTree
@@ -161,8 +183,15 @@ def _ome_meta(xml: str, where: str) -> _Meta:
             dim = letter.lower()
             text = pixels.get(f"PhysicalSize{letter}Unit", "µm")
             unit, readable = _read_unit(meta, text, dim, repr(where))
-            if readable:
-                meta.steps[dim] = (float(size), unit)
+            step = _positive(size)
+            if step is None:  # the schema's PositiveFloat: 0, -2, NaN, INF are damage
+                meta.invalid[dim] = (
+                    f"{where!r} gives PhysicalSize{letter}={size!r}, but the OME schema "
+                    "requires a positive number",
+                    unit,
+                )
+            elif readable:
+                meta.steps[dim] = (step, unit)
     increment = pixels.get("TimeIncrement")
     if increment is not None:
         unit, readable = _read_unit(meta, pixels.get("TimeIncrementUnit", "s"), "t", repr(where))
@@ -214,7 +243,13 @@ def _imagej_meta(ij: Mapping[str, Any], page: Any, where: str) -> _Meta:
         units[dim], readable[dim] = _read_unit(meta, text, dim, repr(where))
     resolution = _resolution(page, units)
     meta.steps.update({d: step for d, step in resolution.items() if readable[d]})
-    if readable["z"]:
+    if ij.get("spacing") is not None and _positive(ij["spacing"]) is None:
+        meta.invalid["z"] = (
+            f"{where!r} gives the ImageJ spacing={ij['spacing']!r} (the voxel depth), "
+            "which is no positive number",
+            units["z"],
+        )
+    elif readable["z"]:
         if ij.get("spacing") is not None:
             meta.steps["z"] = (float(ij["spacing"]), units["z"])
         elif units["z"] is not None:  # ImageJ leaves out spacing=1.0 of a calibrated image
@@ -250,45 +285,201 @@ def _dims(axes: str, where: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------
+# damage: a file cut short
+# --------------------------------------------------------------------------
+@contextlib.contextmanager
+def _tifffile_reports() -> Iterator[list[logging.LogRecord]]:
+    """What tifffile logs in this thread meanwhile (warnings and errors), kept
+    off stderr: tifffile logs, and goes on, where a file is damaged."""
+    import tifffile
+
+    records: list[logging.LogRecord] = []
+    thread = threading.get_ident()
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.thread == thread:
+                records.append(record)
+
+    handler = _Keep(logging.WARNING)
+    logger = tifffile.logger()
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+def _words(message: str) -> str:
+    """A tifffile log message, shorter: "<TiffTag.fromfile> raised
+    TiffFileError('<tifffile.TiffTag 270 @70> invalid value offset 8806')" ->
+    "TiffTag 270 @70 invalid value offset 8806"."""
+    raised = re.search(r"raised \w+\((['\"])(.*)\1\)$", message)
+    if raised:
+        message = raised.group(2)
+    message = re.sub(r"^<tifffile\.(TiffFile|TiffPages)\b[^>]*>\s*", "", message)
+    return re.sub(r"<tifffile\.([^>]*)>", r"\1", message)
+
+
+def _planes(series: Any) -> int:
+    """The planes (pages) of a series: its shape but the plane's own y, x and samples."""
+    return int(np.prod([n for a, n in zip(series.axes, series.shape) if a not in "YXS"]))
+
+
+def _planes_in_file(series: Any, size: int) -> int:
+    """How many planes (pages) of a series have all their pixel bytes in their
+    file: the pages tifffile found (of a multi-file OME-TIFF, each in its own
+    file), or, for a contiguous series in one file of ``size`` bytes (ImageJ's
+    layout, whose later planes need no header), by arithmetic."""
+    total = _planes(series)
+    offset = series.dataoffset
+    if offset is not None:
+        plane = series.nbytes // max(total, 1)
+        return total if plane == 0 else int(min(total, max(0, size - offset) // plane))
+    present = 0
+    for index in range(total):
+        try:
+            page = series[index]
+        except Exception:  # a header past the end, or garbage
+            continue
+        if page is not None and all(
+            o + n <= page.parent.filehandle.size
+            for o, n in zip(page.dataoffsets, page.databytecounts)
+        ):
+            present += 1
+    return present
+
+
+def _declared(tif: Any, series: Any) -> tuple[int, str, str] | None:
+    """(planes, what says so, their shape) from the file's own metadata, or None
+    when only the page headers found say how many there are."""
+    kind = series.kind.lower()
+    ij = tif.imagej_metadata if tif.is_imagej else None
+    if ij is not None and kind != "imagej":  # tifffile could not follow its ImageJ metadata
+        images = ij.get("images")
+        if isinstance(images, int) and images > 0:
+            shape = ", ".join(f"{k}={ij[k]}" for k in ("frames", "slices", "channels") if k in ij)
+            return images, "ImageJ metadata", shape or f"images={images}"
+        return None
+    if kind in ("", "generic", "uniform"):
+        return None
+    letters = [(a, n) for a, n in zip(series.axes, series.shape) if a not in "YXS"]
+    shape = ", ".join(f"{_DIM_OF_LETTER.get(a, a.lower())}={n}" for a, n in letters)
+    names = {"imagej": "ImageJ metadata", "ome": "OME-XML", "shaped": "tifffile shape metadata"}
+    what = names.get(kind, f"{kind} metadata")
+    return _planes(series), what, shape or "one plane"
+
+
+def _check_whole(tif: Any, series: Any, name: str, reports: Sequence[logging.LogRecord]) -> None:
+    """Refuse a file that lacks planes its metadata says (a copy cut short), or
+    that tifffile found damaged while nothing says how many planes it should
+    hold; warn when it is damaged but every plane is there.
+
+    Refused rather than read with the planes there are: a stack with planes
+    left out (or filled with zeros, as tifffile fills missing pages) converts
+    into an image that looks whole, and nothing downstream can tell.
+    """
+    size = os.path.getsize(tif.filehandle.path)
+    declared = _declared(tif, series)
+    found = _planes_in_file(series, size)
+    if declared is not None and tif.is_imagej and series.kind.lower() != "imagej":
+        # ImageJ stores its planes one after the other behind the first header
+        first = tif.pages.first
+        if first.dataoffsets and first.nbytes:
+            found = min(declared[0], max(0, size - first.dataoffsets[0]) // first.nbytes)
+    damage = [r for r in reports if r.levelno >= logging.ERROR]
+    said = ""
+    if damage:  # tifffile's own words, without its '<tifffile.TiffFile ...>' prefix
+        said = "; tifffile: " + _words(damage[0].getMessage())
+    fix = "copy it again from its source"
+    if declared is not None and found < declared[0]:
+        planes, what, shape = declared
+        raise TiffError(
+            f"{name} is truncated or damaged: its {what} says {planes} plane"
+            f"{'s' * (planes != 1)} ({shape}), but "
+            f"only {found} can be found in the file ({size} bytes{said}); "
+            f"{fix} (tifffile.TiffFile reads the planes that are there)"
+        )
+    if declared is None and (damage or found < _planes(series)):
+        raise TiffError(
+            f"{name} is truncated or damaged ({size} bytes{said}): {found} plane"
+            f"{'s' * (found != 1)} found, and no metadata that xiso can read says how many "
+            "it should hold (the description that holds OME-XML or ImageJ metadata lies past "
+            f"the cut: tifffile writes OME-XML at the end of a file); {fix}"
+        )
+    if declared is not None and damage:
+        planes, what, shape = declared
+        warnings.warn(
+            f"{name} is damaged ({size} bytes{said}), but all {planes} planes its {what} says "
+            f"({shape}) are in the file and are read; {fix} to be sure",
+            XisoWarning,
+            stacklevel=4,
+        )
+
+
+# --------------------------------------------------------------------------
 # the lazy array
 # --------------------------------------------------------------------------
-class _TiffArray:
-    """The pixels of a TIFF series (or a sequence of planes) seen through
-    ``__getitem__``; the file is opened on first read in each process, so the
-    array pickles (for dask.distributed)."""
+class _Source:
+    """An open TIFF file (or sequence of planes) and the zarr array over its
+    first series: what :func:`_open_source` opens and the file manager closes."""
 
-    def __init__(self, files: Sequence[str], sequence: bool) -> None:
-        self.files = list(files)
-        self.sequence = sequence
-        self._array: Any = None
-        self._handle: Any = None
-        array = self._open()
-        self.shape = tuple(array.shape)
-        self.dtype = np.dtype(array.dtype)
-        self.ndim = len(self.shape)
-        self.chunks = tuple(array.chunks)
-
-    def _open(self) -> Any:
+    def __init__(self, files: tuple[str, ...], sequence: bool) -> None:
         import tifffile
         import zarr
 
-        if self._array is None:
-            if self.sequence:
-                handle: Any = tifffile.TiffSequence(self.files, sort=False, pattern=None)
-                store = handle.aszarr()
+        with _tifffile_reports():  # said at open (see _check_whole); not again per reopen
+            if sequence:
+                self.handle: Any = tifffile.TiffSequence(files, sort=False, pattern=None)
+                self.store: Any = self.handle.aszarr()
             else:
-                handle = tifffile.TiffFile(self.files[0])
-                store = handle.series[0].aszarr(level=0)
-            self._handle = handle
-            self._array = zarr.open_array(store, mode="r")
-        return self._array
+                self.handle = tifffile.TiffFile(files[0])
+                try:
+                    self.store = self.handle.series[0].aszarr(level=0)
+                except BaseException:
+                    self.handle.close()
+                    raise
+        self.array: Any = zarr.open_array(self.store, mode="r")
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_array": None, "_handle": None}
+    def close(self) -> None:
+        self.store.close()
+        self.handle.close()
+
+
+def _open_source(files: tuple[str, ...], sequence: bool, mode: str = "r") -> _Source:
+    """The opener of the file manager (``mode`` is passed so that the manager
+    pickles: xarray's "no mode" marker does not survive a pickle)."""
+    return _Source(files, sequence)
+
+
+class _TiffArray:
+    """The pixels of a TIFF series (or a sequence of planes) seen through
+    ``__getitem__``. The file is held by xarray's ``CachingFileManager``: it is
+    reopened on demand, at most ``xarray.set_options(file_cache_maxsize=...)``
+    files (128 by default) are open at once however many images are open, and
+    the array pickles (for dask.distributed)."""
+
+    def __init__(self, files: Sequence[str], sequence: bool) -> None:
+        from xarray.backends.file_manager import CachingFileManager
+
+        self.files = list(files)
+        self.sequence = sequence
+        self._manager = CachingFileManager(_open_source, tuple(self.files), sequence, mode="r")
+        with self._manager.acquire_context() as source:
+            array = source.array
+            self.shape = tuple(array.shape)
+            self.dtype = np.dtype(array.dtype)
+            self.ndim = len(self.shape)
+            self.chunks = tuple(array.chunks)
+
+    def close(self) -> None:
+        """Close the file now (it is reopened if read again)."""
+        self._manager.close()
 
     def __getitem__(self, key: Any) -> np.ndarray:
         try:
-            return np.asarray(self._open()[key])
+            with self._manager.acquire_context() as source:
+                return np.asarray(source.array[key])
         except Exception as err:
             keys = key if isinstance(key, tuple) else (key,)
             region = [
@@ -372,13 +563,16 @@ def resolve_steps(
     spacing: Mapping[Hashable, Any] | None,
     where: str,
     unreadable: Mapping[str, str] | None = None,
+    invalid: Mapping[str, tuple[str, str | None]] | None = None,
 ) -> dict[str, tuple[float, str | None]]:
     """(step, unit) of every space and time dim: ``spacing=`` over what the file
     says. A number passed for a space dim the file gives no unit takes the
     unit of the other space dims (from the file, or quantities in
     ``spacing``; a folder of planes says y and x, the caller z). Every space
     dim must have a step, and the space dims all a unit or none. A dim in
-    ``unreadable`` (its unit in the file cannot be read) needs ``spacing=``."""
+    ``unreadable`` (its unit in the file cannot be read) or in ``invalid`` (its
+    step in the file is no positive number: never guessed, since a negative
+    one would reverse the planes) needs ``spacing=``."""
     spacing = dict(spacing or {})
     unknown = [d for d in spacing if d not in dims]
     if unknown:
@@ -400,11 +594,21 @@ def resolve_steps(
             f"{(unreadable or {})[unread[0]]}, which xiso cannot read; pass "
             f"spacing={{{example}}} with {kind}"
         )
+    invalid = dict(invalid or {})
+    bad = [d for d in dims if d in invalid and d not in spacing]
+    if bad:
+        reason, unit = invalid[bad[0]]
+        example = ", ".join(f"{d!r}: 2.0" for d in bad)
+        in_unit = f"in {unit}, the unit the file gives, " if unit else ""
+        raise SpacingError(
+            f"{reason}; xiso does not guess the spacing of {bad[0]!r}: pass "
+            f"spacing={{{example}}} (a number {in_unit}or a quantity such as '2 um')"
+        )
     steps = {d: said[d] for d in dims if d in said and d in (*_SPACE, "t")}
     bare: list[Hashable] = []
     for d, value in spacing.items():
         name = str(d)
-        file_unit = said[name][1] if name in said else None
+        file_unit = said[name][1] if name in said else invalid.get(name, ("", None))[1]
         steps[name] = _given(d, value, file_unit)
         if name in _SPACE and steps[name][1] is None:
             bare.append(d)
@@ -469,12 +673,19 @@ def _read(path: Any) -> tuple[_TiffArray, list[str], _Meta, str]:
             "(a folder of planes or a pattern such as 'planes/*.tif' opens as one z stack)"
         )
     try:
-        with tifffile.TiffFile(first) as tif:
+        with _tifffile_reports() as reports, tifffile.TiffFile(first) as tif:
             series = tif.series[0]
             axes = series.axes
             meta = _file_meta(tif, first)
-    except (tifffile.TiffFileError, IndexError) as err:
-        raise TiffError(f"{first!r} is not a readable TIFF file ({err})") from None
+            _check_whole(tif, series, repr(first), reports)
+    except XisoError:
+        raise
+    except Exception as err:  # TiffFileError, and struct.error etc. where headers are cut
+        raise TiffError(
+            f"{first!r} is not a readable TIFF file ({err}); if it is a copy, it may be cut "
+            "short: copy it again from its source"
+        ) from None
+    _pass_on(reports)
     if files is None:
         return _TiffArray([first], sequence=False), _dims(axes, where), meta, where
     extra = [a for a in axes if a not in "YXS"]
@@ -485,8 +696,19 @@ def _read(path: Any) -> tuple[_TiffArray, list[str], _Meta, str]:
         )
     meta.steps.pop("z", None)  # a plane's own z says nothing about the stack
     meta.unreadable.pop("z", None)
+    meta.invalid.pop("z", None)
     _check_planes(files, where)
     return _TiffArray(files, sequence=True), ["z", *_dims(axes, where)], meta, where
+
+
+def _pass_on(reports: Sequence[logging.LogRecord]) -> None:
+    """Log again what tifffile said while a file that xiso found whole was
+    opened (its notes about unusual files are not xiso's to drop)."""
+    import tifffile
+
+    for record in reports:
+        if record.levelno < logging.ERROR:  # errors: refused or warned of in _check_whole
+            tifffile.logger().handle(record)
 
 
 def _check_planes(files: Sequence[str], where: str) -> None:
@@ -497,14 +719,18 @@ def _check_planes(files: Sequence[str], where: str) -> None:
     found: tuple[tuple[int, ...], np.dtype] | None = None
     for file in files:
         try:
-            with tifffile.TiffFile(file) as tif:
+            with _tifffile_reports() as reports, tifffile.TiffFile(file) as tif:
                 series = tif.series[0]
                 here = (tuple(series.shape), np.dtype(series.dtype))
-        except (tifffile.TiffFileError, IndexError, OSError) as err:
+                _check_whole(tif, series, f"{file!r}, a plane of {where!r},", reports)
+        except XisoError:
+            raise
+        except Exception as err:  # TiffFileError, and struct.error etc. where headers are cut
             raise TiffError(
                 f"{file!r}, a plane of {where!r}, is not a readable TIFF file ({err}); "
                 "remove or replace it"
             ) from None
+        _pass_on(reports)
         if found is None:
             found = here
         elif here != found:
@@ -555,18 +781,34 @@ def open_tiff(
     ------
     TiffError
         No such file or no TIFF files in the folder, a file that is no TIFF,
-        a folder whose files are not 2-D planes or whose planes differ in
-        shape or dtype (from their headers, at open), or (when computed) a
-        plane that cannot be read.
+        a file cut short (fewer planes in it than its ImageJ or OME metadata
+        says, or damaged where no metadata says how many), a folder whose
+        files are not 2-D planes or whose planes differ in shape or dtype
+        (from their headers, at open), or (when computed) a plane that cannot
+        be read.
     SpacingError
-        A spatial dim whose spacing neither the file nor ``spacing`` gives, or
-        a spacing that is not a positive number.
+        A spatial dim whose spacing neither the file nor ``spacing`` gives, a
+        spacing that is not a positive number, or one the file gives that is
+        not (an OME ``PhysicalSizeX/Y/Z`` or ImageJ ``spacing`` of 0, below
+        0, NaN or infinite) where ``spacing`` does not replace it.
     UnitError
         A unit that is neither a length nor a time xiso can name (from the
         file only for a dim ``spacing`` does not give), or spatial dims of
         which some have a unit and others none.
     SpatialDimError
         ``spacing`` names a dim the image does not have.
+
+    Warns
+    -----
+    XisoWarning
+        A file tifffile reports damaged whose every plane is there (read
+        exactly).
+
+    Notes
+    -----
+    The file is opened through xarray's ``CachingFileManager``: at most
+    ``xarray.set_options(file_cache_maxsize=...)`` files are open at once,
+    however many images are, each reopened when read.
 
     Examples
     --------
@@ -583,7 +825,7 @@ def open_tiff(
     from .read import _dask_chunks
 
     array, dims, meta, where = _read(path)
-    steps = resolve_steps(dims, meta.steps, spacing, where, meta.unreadable)
+    steps = resolve_steps(dims, meta.steps, spacing, where, meta.unreadable, meta.invalid)
     data = dsa.from_array(
         array,
         chunks=_dask_chunks(array, chunks, dims),  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ from ..plan import layout_of, pyramid_method
 from . import engine, ngff
 from .targets import Location, resolve
 
-__all__ = ["to_ome_zarr", "write_levels"]
+__all__ = ["add_label", "to_ome_zarr", "write_levels"]
 
 
 class _Sliceable:
@@ -222,6 +222,18 @@ def _split_labels(obj: xr.DataTree) -> tuple[xr.DataTree, dict[str, xr.DataTree]
     return obj.drop_nodes(LABELS), dict(found.children)
 
 
+def _ascending(obj: Any) -> Any:
+    """A DataArray with its descending spatial coordinates reversed (NGFF cannot
+    express them), its NIfTI ``orientation`` and ``affine`` attrs following
+    (see :func:`xiso.io.nifti.follow_grid`); anything else as it is."""
+    if not isinstance(obj, xr.DataArray):
+        return obj
+    from .formats import ascending
+    from .nifti import follow_grid
+
+    return follow_grid(obj, ascending(obj))
+
+
 def _levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]]:
     """(path, image) of every level of a pyramid, or of a single image."""
     if isinstance(obj, xr.DataArray):
@@ -244,7 +256,7 @@ def _levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]
                 "the root node of the DataTree holds an image; put each level in a child "
                 "node (e.g. '0', '1', ...) as xiso.pyramid does"
             )
-        levels.append((str(path), node.to_dataset()[variables[0]]))
+        levels.append((str(path), _ascending(node.to_dataset()[variables[0]])))
     if not levels:
         raise OmeZarrError("the DataTree holds no image; one node per level is expected")
     return levels
@@ -322,8 +334,8 @@ def to_ome_zarr(
         with ``image-label`` metadata and no source; levels reduced with
         ``mode``). A name such as ``"nuclei"``: add ``obj`` as the label
         image ``labels/<name>`` of the image stored at ``store``, with the
-        image's levels and NGFF version (the image group is written anew with
-        its levels and labels copied, and swapped in like any write;
+        image's levels and NGFF version (see :func:`add_label`: the image's
+        levels, attributes and other labels stay as they are, byte for byte;
         ``overwrite=True`` replaces a label image of that name). Default:
         ``True`` when ``obj`` carries ``attrs["image-label"]`` (a label image
         that :func:`open_ome_zarr` read), else ``False``.
@@ -371,6 +383,12 @@ def to_ome_zarr(
     coordinates along those axes always; space axes come from the NGFF
     transforms (see :mod:`xiso.io.ngff` and docs/ome-zarr.md).
 
+    NGFF scales are positive, so a descending spatial coordinate (a NIfTI
+    ``L``, ``P`` or ``I`` axis) is written reversed, each sample keeping its
+    coordinate, before any pyramid level is made (the same from Python and
+    ``xiso convert``); ``attrs["orientation"]`` and ``attrs["affine"]`` are
+    derived again from what is written.
+
     The multiscale ``type`` is ``method`` for a DataArray; for a DataTree it
     is the type recorded when its levels were read, else left out.
     ``metadata`` holds the factors of each level over the previous one and
@@ -380,6 +398,25 @@ def to_ome_zarr(
     location and swapped in at the end; a failure leaves the target as it
     was. What is atomic on which storage is described in
     :mod:`xiso.io.targets` and docs/scale.md.
+
+    Examples
+    --------
+    Write a tiny image and its pyramid to a temporary folder, and read them back:
+
+    >>> import tempfile
+    >>> import numpy as np, xarray as xr
+    >>> import xiso
+    >>> da = xr.DataArray(np.arange(64, dtype="uint8").reshape(4, 4, 4), dims=("z", "y", "x"),
+    ...                   name="img", coords={"z": np.arange(4) * 2.0, "y": np.arange(4.0),
+    ...                                       "x": np.arange(4.0)})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     to_ome_zarr(da, f"{tmp}/img.zarr", min_size=2)
+    ...     back = xiso.open_ome_zarr(f"{tmp}/img.zarr").load()
+    ...     tree = xiso.open_ome_zarr_pyramid(f"{tmp}/img.zarr").load()
+    >>> back.equals(da), back.iso.spacing
+    (True, {'z': 2.0, 'y': 1.0, 'x': 1.0})
+    >>> [dict(tree[level]["img"].sizes) for level in tree.children]
+    [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}]
     """
     from . import labels as lb
 
@@ -395,6 +432,8 @@ def to_ome_zarr(
         raise OptionError(
             f"version={version!r} is not supported; use one of {ngff.NGFF_VERSIONS!r}"
         )
+    obj = _ascending(obj)  # NGFF scales are positive: flipped axes sorted, here for all
+    labels = {k: _ascending(v) for k, v in labels.items()} if labels else labels
     if isinstance(label, str):
         _add_label(
             obj,
@@ -564,14 +603,8 @@ def _add_label(
     storage_options: Mapping[str, Any] | None,
     progress: bool,
 ) -> None:
-    """Add the label image ``obj`` as ``labels/<name>`` to the image at ``store``.
-
-    The image group is written anew with its labels (the stored image levels
-    copied as they are) and swapped in, as every write is: atomic, like
-    writing the image and its labels at once.
-    """
+    """``to_ome_zarr(obj, store, label=name)``: the options checked, then :func:`add_label`."""
     from . import labels as lb
-    from .read import open_ome_zarr_pyramid
 
     name = lb.label_name(name)
     if labels:
@@ -585,6 +618,97 @@ def _add_label(
             "to; drop levels= and pyramid=False"
         )
     pyramid_method(method, as_label=True)
+    add_label(
+        obj,
+        store,
+        name,
+        chunks=chunks,
+        compressor=compressor,
+        overwrite=overwrite,
+        storage_options=storage_options,
+        progress=progress,
+    )
+
+
+def add_label(
+    obj: xr.DataArray | xr.DataTree,
+    store: Any,
+    name: str,
+    *,
+    chunks: Any = None,
+    compressor: Any = None,
+    overwrite: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+    progress: bool = False,
+) -> None:
+    """Add the label image ``obj`` as ``labels/<name>`` to the image stored at ``store``.
+
+    The image is left as it was, byte for byte: its levels, its group
+    attributes (another tool's or the user's too) and the label images it
+    already has. Three steps, each atomic where the storage allows:
+
+    1. the label image is written to a hidden temporary beside
+       ``labels/<name>`` and swapped in (as :func:`to_ome_zarr` writes an
+       image, see :mod:`xiso.io.targets`), with the image's levels, grid and
+       NGFF version (its levels each the ``mode`` of the previous one);
+    2. ``name`` is added to the ``labels`` list of ``labels/zarr.json``
+       (NGFF 0.5) or ``labels/.zattrs`` (0.4), the only metadata that changes
+       (a temporary file renamed over it; one PUT on an object store);
+    3. if the image has consolidated metadata (ngff-zarr writes it), the new
+       groups and arrays are added to it (``.zmetadata``, or the
+       ``consolidated_metadata`` of the root ``zarr.json`` whose attributes are
+       kept as they are), else zarr readers would not see the label image.
+
+    A label image of that name that another write (or an interrupted add)
+    left unlisted, is refused unless ``overwrite=True``. Two processes adding
+    labels to one image at the same time may each drop the other's name from
+    the list (step 2 reads, then writes it): add labels one at a time.
+
+    Parameters
+    ----------
+    obj : DataArray or DataTree
+        Level 0 of the label image on the image's grid (an integer
+        DataArray), or its levels as a DataTree; see ``labels`` in
+        :func:`to_ome_zarr`.
+    store : str, Path, fsspec URL or zarr store
+        The stored image.
+    name : str
+        The label image's name (its folder below ``labels/``).
+    chunks, compressor, storage_options, progress
+        As in :func:`to_ome_zarr`.
+    overwrite : bool, default False
+        Replace a label image of that name.
+
+    Raises
+    ------
+    StoreExistsError
+        The image has a label image ``name`` (or something is at
+        ``labels/<name>``) and ``overwrite`` is False.
+    OmeZarrError
+        No image at ``store``; a bad name; a label image off the image's
+        grid or with invalid ``image-label`` attrs; a damaged ``labels``
+        group.
+    DtypeError
+        A dtype NGFF does not allow for labels.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np, xarray as xr, xiso
+    >>> coords = {d: np.arange(n) * 1.0 for d, n in zip("zyx", (4, 8, 8))}
+    >>> image = xr.DataArray(np.arange(256, dtype="uint16").reshape(4, 8, 8),
+    ...                      dims=("z", "y", "x"), coords=coords)
+    >>> store = f"{tempfile.mkdtemp()}/image.ome.zarr"
+    >>> xiso.to_ome_zarr(image, store, pyramid=False)
+    >>> add_label((image > 100).astype("uint8"), store, "bright")
+    >>> int(xiso.open_ome_zarr(store, label="bright").sum())
+    155
+    """
+    from . import labels as lb
+    from .read import open_ome_zarr_pyramid
+
+    name = lb.label_name(name)
+    target = resolve(store, storage_options)
     try:
         tree = open_ome_zarr_pyramid(store, storage_options=storage_options)
     except OmeZarrError as err:
@@ -599,17 +723,75 @@ def _add_label(
             f"the image at {store!r} already has a label image {name!r}; pass "
             "overwrite=True to replace it, or choose another name"
         )
-    existing[name] = obj  # type: ignore[assignment]
-    base = _levels_of(image)[0][1]
-    to_ome_zarr(
-        image,
-        store,
-        version=str(base.attrs.get("ngff_version", "0.5")),
-        chunks=chunks,
-        compressor=compressor,
-        overwrite=True,
-        labels=existing,
-        label=False,
-        storage_options=storage_options,
-        progress=progress,
+    pairs = _levels_of(image)
+    base = pairs[0][1]
+    version = str(base.attrs.get("ngff_version", "0.5"))
+    # like the image as stored (its chunk and shard shapes), unless chunks= asks otherwise
+    stored = base.encoding.get("chunks")
+    layout = (
+        Layout(tuple(stored), base.encoding.get("shards"))
+        if chunks is None and stored is not None
+        else layout_of(base, chunks=chunks, shards=None, version=version)
     )
+    write = _label_write(name, obj, pairs, ngff.axis_types(base), version, layout, uuid.uuid4().hex)
+    inside = f"{lb.LABELS}/{name}"
+    from ..progress import progress_bar
+
+    bar = progress_bar() if progress else contextlib.nullcontext()
+    with bar:
+        target.inside(inside).replace(
+            lambda location: write_levels(
+                location, write.levels, write.group_attrs, version, write.layout, compressor
+            ),
+            overwrite,
+        )
+    files = lb.labels_group_files(lambda key: target.read_key(f"{lb.LABELS}/{key}"), name, version)
+    for key, value in files.items():
+        target.put_key(f"{lb.LABELS}/{key}", value)
+    _consolidate(target, inside, [path for path, _ in write.levels], version)
+
+
+def _consolidate(target: Any, inside: str, paths: Sequence[str], version: str) -> None:
+    """Add the groups and arrays of the label image at ``inside`` (and the
+    ``labels`` group) to the image's consolidated metadata, if it has any;
+    nothing else in it changes."""
+    import json
+
+    nodes = [inside.split("/")[0], inside]
+    for path in paths:  # the levels, and the groups between (e.g. "scale0" of "scale0/image")
+        parts = path.split("/")
+        nodes += [f"{inside}/{'/'.join(parts[: k + 1])}" for k in range(len(parts))]
+    nodes = list(dict.fromkeys(nodes))
+    key = "zarr.json" if version == "0.5" else ".zmetadata"
+    raw = target.read_key(key)
+    if raw is None:
+        return
+    document = json.loads(raw)
+    if version == "0.5":
+        block = document.get("consolidated_metadata")
+        found = block.get("metadata") if isinstance(block, dict) else None
+        if not isinstance(found, dict):
+            return
+        for old in [k for k in found if k == inside or k.startswith(f"{inside}/")]:
+            del found[old]
+        for node in nodes:
+            meta = json.loads(target.read_key(f"{node}/zarr.json") or b"null")
+            if isinstance(meta, dict):
+                if meta.get("node_type") == "group":  # as zarr consolidates a group
+                    meta.setdefault(
+                        "consolidated_metadata",
+                        {"kind": "inline", "must_understand": False, "metadata": {}},
+                    )
+                found[node] = meta
+    else:
+        found = document.get("metadata")
+        if not isinstance(found, dict):
+            return
+        for old in [k for k in found if k.startswith(f"{inside}/")]:
+            del found[old]
+        for node in nodes:
+            for name in (".zgroup", ".zarray", ".zattrs"):
+                value = target.read_key(f"{node}/{name}")
+                if value is not None:
+                    found[f"{node}/{name}"] = json.loads(value)
+    target.put_key(key, json.dumps(document, indent=2).encode())

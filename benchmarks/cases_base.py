@@ -1,0 +1,169 @@
+"""What every group of benchmark cases shares: the constants, the inputs of one
+child (:class:`Ctx`), the :class:`Case` record, and the zarr helpers of the I/O
+floors (read level 0, create an array like it, walk its chunks, describe a store).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import data as bench_data
+import numpy as np
+
+FACTOR = 4  # z factor of near_isotropic for spacing (0.25, 1, 1)
+THREADS = 2  # dask / I/O worker threads (the machine has 2 cores)
+CHUNK = bench_data.CHUNK
+TINY = (32, 64, 64)  # warm-up shape
+
+
+# --------------------------------------------------------------------------
+# context: where the inputs and outputs of one child live
+# --------------------------------------------------------------------------
+class Ctx:
+    """Inputs of a case at ``shape``; ``tiny=True`` makes them in ``workdir``."""
+
+    def __init__(self, shape: tuple[int, int, int], workdir: Path, tiny: bool = False) -> None:
+        self.shape = shape
+        self.workdir = workdir
+        self.tiny = tiny
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    def image(self) -> np.ndarray:
+        if self.tiny:
+            import xiso
+
+            return xiso.data.lightsheet(shape=self.shape, spacing=bench_data.SPACING).values
+        return np.load(bench_data.image_npy(self.shape))
+
+    def labels(self) -> np.ndarray:
+        if self.tiny:
+            import xiso
+
+            return xiso.data.lightsheet_labels(shape=self.shape, spacing=bench_data.SPACING).values
+        return np.load(bench_data.labels_npy(self.shape))
+
+    def image_da(self) -> Any:
+        return bench_data.as_dataarray(self.image(), self.shape)
+
+    def _tiny_store(self, shape: tuple[int, int, int], name: str) -> str:
+        import xiso
+
+        path = self.workdir / name
+        if not path.exists():
+            arr = xiso.data.lightsheet(shape=shape, spacing=bench_data.SPACING).values
+            xiso.to_ome_zarr(
+                bench_data.as_dataarray(arr, shape), str(path), pyramid=False, chunks=CHUNK
+            )
+        return str(path)
+
+    def image_store(self) -> str:
+        if self.tiny:
+            return self._tiny_store(self.shape, "tiny-src.ome.zarr")
+        return str(bench_data.image_zarr(self.shape))
+
+    def large_store(self) -> str:
+        if self.tiny:
+            return self._tiny_store(bench_data.large_shape(self.shape), "tiny-large.ome.zarr")
+        return str(bench_data.large_zarr(self.shape))
+
+    def out(self, name: str) -> str:
+        path = self.workdir / name
+        bench_data.remove(path)
+        return str(path)
+
+
+# --------------------------------------------------------------------------
+# a case, and why one cannot run
+# --------------------------------------------------------------------------
+class SkipCase(Exception):
+    """A case that cannot run here (an optional package is missing)."""
+
+
+def describe_array(s: dict, result: Any) -> dict:
+    arr = np.asarray(getattr(result, "data", result))
+    return {"output_bytes": int(arr.nbytes), "note": f"out {arr.dtype}"}
+
+
+@dataclass
+class Case:
+    name: str
+    group: str
+    label: str
+    setup: Callable[[Ctx], dict]
+    run: Callable[[dict], Any]
+    describe: Callable[[dict, Any], dict] = describe_array
+    number: str = ""  # the brief's case number, for xiso's own cases
+    requires: tuple[str, ...] = ()  # optional modules; skipped when missing
+    inputs: tuple[str, ...] = ("image",)  # cache entries (see data.make)
+    large: bool = False  # opt-in with --large
+    ref: str | None = None  # the row its ratio is against, if not its group's reference
+
+
+def missing_modules(modules: tuple[str, ...]) -> str | None:
+    """Why a case needing ``modules`` cannot run (the first not installed), or None."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            return f"{name} not installed"
+    return None
+
+
+# --------------------------------------------------------------------------
+# zarr helpers of the I/O floors (zarr, pyramid and write groups)
+# --------------------------------------------------------------------------
+def zarr_level0(store: str) -> Any:
+    import zarr
+
+    return zarr.open_group(store, mode="r")["0"]
+
+
+def create_like(src: Any, path: str, shape: tuple[int, ...]) -> Any:
+    import zarr
+
+    return zarr.create_array(
+        store=path,
+        shape=shape,
+        dtype=src.dtype,
+        chunks=src.chunks,
+        compressors=src.compressors,
+        fill_value=0,
+        zarr_format=src.metadata.zarr_format,
+    )
+
+
+def chunk_grid(shape: tuple[int, ...], chunks: tuple[int, ...]) -> list[tuple[slice, ...]]:
+    import itertools
+
+    ranges = [range(0, n, c) for n, c in zip(shape, chunks)]
+    return [
+        tuple(slice(o, min(o + c, n)) for o, c, n in zip(origin, chunks, shape))
+        for origin in itertools.product(*ranges)
+    ]
+
+
+def raw_chunks(s: dict) -> tuple[Any, Any, Any, Path, Path]:
+    """What a codec floor works with: the source's level 0 (for its metadata),
+    a zstd decoder and an encoder at the source's level, the folder of the raw
+    chunk files and the (emptied) output folder."""
+    import numcodecs
+
+    src = zarr_level0(s["src"])
+    (codec,) = src.compressors
+    assert type(codec).__name__ == "ZstdCodec", "the codec floor assumes zstd"
+    decoder, encoder = numcodecs.Zstd(), numcodecs.Zstd(level=codec.level)
+    dst = Path(s["dst"])
+    shutil.rmtree(dst, ignore_errors=True)
+    return src, decoder, encoder, Path(s["src"]) / "0" / "c", dst
+
+
+def describe_store(s: dict, result: Any) -> dict:
+    path = Path(s["dst"])
+    disk = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return {"output_bytes": None, "note": f"written {disk / 2**20:.0f} MiB on disk"}

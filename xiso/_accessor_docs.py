@@ -645,7 +645,7 @@ Write a tiny image and its pyramid to a temporary folder, and read them back:
 >>> back.equals(da), back.iso.spacing
 (True, {'z': 2.0, 'y': 1.0, 'x': 1.0})
 >>> [dict(tree[level]["img"].sizes) for level in tree.children]
-[{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}]
+[{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}, {'z': 2, 'y': 2, 'x': 2}]
 """,
     "IsoDataArrayAccessor.plan": """\
 What :func:`xiso.to_ome_zarr` would write for ``obj`` with these options.
@@ -1006,7 +1006,7 @@ Write a tiny image's pyramid to a temporary folder, and read it back:
 ...     tree.iso.to_ome_zarr(f"{tmp}/img.zarr")
 ...     back = xiso.open_ome_zarr_pyramid(f"{tmp}/img.zarr").load()
 >>> [dict(back[level]["img"].sizes) for level in back.children]
-[{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}]
+[{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}, {'z': 2, 'y': 2, 'x': 2}]
 >>> back["1"]["img"].equals(tree["1"]["img"])
 True
 """,

@@ -813,7 +813,7 @@ class IsoDataTreeAccessor:
             ...     tree.iso.to_ome_zarr(f"{tmp}/img.zarr")
             ...     back = xiso.open_ome_zarr_pyramid(f"{tmp}/img.zarr").load()
             >>> [dict(back[level]["img"].sizes) for level in back.children]
-            [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}]
+            [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}, {'z': 2, 'y': 2, 'x': 2}]
             >>> back["1"]["img"].equals(tree["1"]["img"])
             True
             """,

@@ -193,7 +193,7 @@ def _dask_chunks(array: zarr.Array, chunks: Any, dims: list[str]) -> Any:
         chunks = {dims.index(k) if k in dims else k: v for k, v in chunks.items()}
         chunks = tuple(chunks.get(i, c) for i, c in enumerate(array.chunks))
     if chunks is None:  # a task per stored object: a shard, or a chunk
-        chunks = array.shards or array.chunks
+        chunks = getattr(array, "shards", None) or array.chunks
     each = chunks if isinstance(chunks, tuple) else (chunks,) * array.ndim
     for dim, c in zip(dims, each):
         if isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c < 1 and c != -1:

@@ -416,7 +416,7 @@ def to_ome_zarr(
     >>> back.equals(da), back.iso.spacing
     (True, {'z': 2.0, 'y': 1.0, 'x': 1.0})
     >>> [dict(tree[level]["img"].sizes) for level in tree.children]
-    [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}]
+    [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}, {'z': 2, 'y': 2, 'x': 2}]
     """
     from . import labels as lb
 

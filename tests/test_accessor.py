@@ -371,6 +371,7 @@ def test_tree_to_ome_zarr_takes_only_what_a_tree_uses(tmp_path):
         "store",
         "version",
         "chunks",
+        "shards",
         "compressor",
         "overwrite",
         "labels",

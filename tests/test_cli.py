@@ -171,7 +171,7 @@ def test_quiet_and_progress_exclude_each_other(source, tmp_path, capsys):
 
 def test_info_on_nested_level_paths(tmp_path, capsys):
     da = xiso.data.lightsheet(shape=(32, 32, 32), seed=1)
-    tree = da.iso.pyramid(min_size=8)
+    tree = da.iso.pyramid(min_size=8, levels=3)
     nested = xr.DataTree.from_dict({f"s{k}/img": tree[k].to_dataset() for k in tree.children})
     xiso.to_ome_zarr(nested, tmp_path / "n.zarr")
     assert main(["info", str(tmp_path / "n.zarr"), "--json"]) == 0

@@ -22,7 +22,9 @@ def _vol(nz=64, ny=64, nx=64, dz=0.25, dtype="uint16", chunks=None):
 
 def test_factors_rule():
     steps = pyramid_factors({"z": 0.25, "y": 1.0, "x": 1.0}, {"z": 512, "y": 256, "x": 256})
-    assert steps == [{"z": 2}, {"z": 2}, {"z": 2, "y": 2, "x": 2}, {"z": 2, "y": 2, "x": 2}]
+    # z to isotropy (512 -> 128), all (64, 128 -> 32, 64), then z stays at 32 while y, x go on
+    zyx, yx = {"z": 2, "y": 2, "x": 2}, {"y": 2, "x": 2}
+    assert steps == [{"z": 2}, {"z": 2}, zyx, zyx, yx]
     # finest first: z (0.25) and y (0.5) both below 1/sqrt(2) of x
     steps = pyramid_factors(
         {"z": 0.25, "y": 0.5, "x": 1.0}, {"z": 64, "y": 64, "x": 64}, min_size=8
@@ -31,7 +33,11 @@ def test_factors_rule():
     classic = pyramid_factors(
         {"z": 0.25, "y": 1.0, "x": 1.0}, {"z": 64, "y": 64, "x": 64}, near_isotropic=False
     )
-    assert classic == [{"z": 2, "y": 2, "x": 2}]
+    assert classic == [zyx]
+    flat = pyramid_factors(
+        {"z": 1.0, "y": 1.0, "x": 1.0}, {"z": 40, "y": 128, "x": 128}, near_isotropic=False
+    )
+    assert flat == [yx, yx]  # z (40) stops at once, y and x go on
     assert pyramid_factors({"z": 1.0}, {"z": 1024}, levels=3, min_size=1) == [{"z": 2}, {"z": 2}]
     assert pyramid_factors({"z": 1.0}, {"z": 16}, min_size=32) == []
 
@@ -48,9 +54,17 @@ def test_levels_match_independent_reference():
     da = _vol()
     tree = da.iso.pyramid(min_size=8)
     names = list(tree.children)
-    assert names == ["0", "1", "2", "3"]  # a 4th level would take z below min_size
+    # z stops at 8 (min_size) at level 3; y and x go on halving to 8
+    assert names == ["0", "1", "2", "3", "4", "5"]
     xr.testing.assert_identical(tree["0"]["img"], da)
-    expected_shapes = [(64, 64, 64), (32, 64, 64), (16, 64, 64), (8, 32, 32)]
+    expected_shapes = [
+        (64, 64, 64),
+        (32, 64, 64),
+        (16, 64, 64),
+        (8, 32, 32),
+        (8, 16, 16),
+        (8, 8, 8),
+    ]
     assert [tree[k]["img"].shape for k in names] == expected_shapes
     # level 1 from level 0, level 3 from level 2: reshape + mean, rounded half to even
     ref1 = np.round(da.values.reshape(32, 2, 64, 64).mean(axis=1, dtype=np.float64))
@@ -59,6 +73,56 @@ def test_levels_match_independent_reference():
     ref3 = np.round(lvl2.reshape(8, 2, 32, 2, 32, 2).mean(axis=(1, 3, 5)))
     np.testing.assert_array_equal(tree["3"]["img"].values, ref3.astype("uint16"))
     assert tree["3"]["img"].iso.spacing == {"z": 2.0, "y": 2.0, "x": 2.0}
+    lvl3 = tree["3"]["img"].values.astype(np.float64)
+    ref4 = np.round(lvl3.reshape(8, 16, 2, 16, 2).mean(axis=(2, 4)))
+    np.testing.assert_array_equal(tree["4"]["img"].values, ref4.astype("uint16"))
+    assert tree["5"]["img"].iso.spacing == {"z": 2.0, "y": 8.0, "x": 8.0}
+
+
+def _reference_steps(spacing, sizes, min_size=32):
+    """Independent statement of the rule: halve the finest halvable dims until
+    near-isotropic, then every halvable dim, until none can be halved."""
+    spacing, sizes, out = dict(spacing), dict(sizes), []
+    while True:
+        ok = {d for d in sizes if sizes[d] >= 2 * min_size}
+        if not ok:
+            return out
+        top = max(spacing.values())
+        fine = {d for d in ok if spacing[d] * 2**0.5 < top}
+        step = fine or ok
+        out.append(step)
+        for d in step:
+            spacing[d] *= 2
+            sizes[d] //= 2
+
+
+@pytest.mark.parametrize(
+    ("spacing", "sizes"),
+    [
+        ({"z": 1.0, "y": 1.0, "x": 1.0}, {"z": 30, "y": 15000, "x": 15000}),  # ngff-zarr #48
+        ({"z": 0.25, "y": 1.0, "x": 1.0}, {"z": 4000, "y": 2000, "x": 2000}),
+        ({"z": 4.0, "y": 1.0, "x": 1.0}, {"z": 40, "y": 3000, "x": 3000}),  # z coarser
+        ({"z": 0.1, "y": 0.5, "x": 1.0}, {"z": 10, "y": 700, "x": 900}),
+    ],
+)
+def test_every_shape_gets_a_pyramid(spacing, sizes):
+    steps = pyramid_factors(spacing, sizes)
+    assert [set(s) for s in steps] == _reference_steps(spacing, sizes)
+    final = dict(sizes)
+    for s in steps:
+        for d, f in s.items():
+            final[d] //= f
+    for d, n in sizes.items():  # every dim that could be halved ends below 2 * min_size
+        assert final[d] < 2 * 32 if n >= 2 * 32 else final[d] == n
+
+
+def test_thin_slab_and_isotropy_then_on():
+    slab = pyramid_factors({"z": 1.0, "y": 1.0, "x": 1.0}, {"z": 30, "y": 15000, "x": 15000})
+    assert all(s == {"y": 2, "x": 2} for s in slab)
+    assert 15000 // 2 ** len(slab) <= 2 * 32
+    deep = pyramid_factors({"z": 0.25, "y": 1.0, "x": 1.0}, {"z": 4000, "y": 2000, "x": 2000})
+    assert deep[:2] == [{"z": 2}, {"z": 2}]  # isotropic at level 2: 1000 x 2000 x 2000
+    assert deep[2] == {"z": 2, "y": 2, "x": 2} and len(deep) > 3
 
 
 def test_levels_argument_and_names():

@@ -40,6 +40,7 @@ try:  # Ctrl-C while the command is still importing: one line and exit 130, as l
     from . import accessor as _accessor  # noqa: F401  (registers .iso)
     from .blocks import downsample, near_isotropic, near_isotropic_factors, spacing_info, upsample
     from .exact import isotropic, resample, resample_like
+    from .plan import Plan, plan  # eager, as pyramid: io.write imports the module xiso.plan
     from .pyramid import pyramid  # eager: the accessor imports the module xiso.pyramid
     from .reduce import METHODS
     from .spacing import spatial_dims
@@ -139,6 +140,8 @@ __all__ = [
     "open_ome_zarr_pyramid",
     "open_nifti",
     "open_tiff",
+    "plan",
+    "Plan",
     "progress_bar",
     "pyramid",
     "resample",

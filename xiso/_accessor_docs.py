@@ -419,7 +419,8 @@ Examples
 ...                           "x": np.arange(64.0)})
 >>> tree = da.iso.pyramid(min_size=16)
 >>> [dict(tree[k]["img"].sizes) for k in tree.children]
-[{'z': 64, 'y': 64, 'x': 64}, {'z': 32, 'y': 64, 'x': 64}, {'z': 16, 'y': 32, 'x': 32}]
+[{'z': 64, 'y': 64, 'x': 64}, {'z': 32, 'y': 64, 'x': 64}, {'z': 16, 'y': 32, 'x': 32},
+ {'z': 16, 'y': 16, 'x': 16}]
 """,
     "IsoDataArrayAccessor.plot": """\
 Draw the XY, XZ and YZ views of a volume at its true physical aspect.
@@ -481,7 +482,7 @@ OptionError
 DtypeError
     The data is not real numbers (complex, strings, ...).
 ImportError
-    matplotlib is not installed (``pip install "xiso[plot]"``).
+    matplotlib is not installed (``pip install matplotlib``).
 
 Notes
 -----
@@ -529,8 +530,18 @@ method : str, optional
 version : {"0.5", "0.4"}
     NGFF 0.5 on zarr v3, or NGFF 0.4 on zarr v2.
 chunks : int or mapping, optional
-    Chunk edge of the spatial dims (default 128 for 3-D, 512 for 2-D; other
-    dims 1), the same at every level so chunks align with the pyramid.
+    Chunk edge of every spatial dim, or per dim (a mapping). By default one
+    power-of-two edge, the largest whose chunk holds at most 4 MiB (uint16
+    3-D: 128^3); other dims 1. The same at every level, so chunks align
+    with the pyramid. See :mod:`xiso.layout`.
+shards : "auto", None, int or mapping, default "auto"
+    zarr v3 shards (NGFF 0.5): the shard edge of every spatial dim, or
+    per dim, each a whole multiple of its chunk edge; ``None`` for one
+    file per chunk. ``"auto"`` shards an image whose level 0 holds more
+    than 1024 chunks, with shards of at most 64 MiB, and leaves a smaller
+    one (or NGFF 0.4) unsharded. Every level has the same chunk and shard
+    shape, and exactly one task writes each shard, whatever the dask
+    chunks of ``obj``. :func:`xiso.plan` shows the layout before any work.
 compressor : codec, optional
     A zarr codec (default: zarr's default, zstd).
 overwrite : bool, default False
@@ -552,8 +563,8 @@ label : bool or str, optional
     with ``image-label`` metadata and no source; levels reduced with
     ``mode``). A name such as ``"nuclei"``: add ``obj`` as the label
     image ``labels/<name>`` of the image stored at ``store``, with the
-    image's levels and NGFF version (the image group is written anew with
-    its levels and labels copied, and swapped in like any write;
+    image's levels and NGFF version (see :func:`add_label`: the image's
+    levels, attributes and other labels stay as they are, byte for byte;
     ``overwrite=True`` replaces a label image of that name). Default:
     ``True`` when ``obj`` carries ``attrs["image-label"]`` (a label image
     that :func:`open_ome_zarr` read), else ``False``.
@@ -601,6 +612,12 @@ do not give them back exactly; coordinate attrs, scalar coordinates and
 coordinates along those axes always; space axes come from the NGFF
 transforms (see :mod:`xiso.io.ngff` and docs/ome-zarr.md).
 
+NGFF scales are positive, so a descending spatial coordinate (a NIfTI
+``L``, ``P`` or ``I`` axis) is written reversed, each sample keeping its
+coordinate, before any pyramid level is made (the same from Python and
+``xiso convert``); ``attrs["orientation"]`` and ``attrs["affine"]`` are
+derived again from what is written.
+
 The multiscale ``type`` is ``method`` for a DataArray; for a DataTree it
 is the type recorded when its levels were read, else left out.
 ``metadata`` holds the factors of each level over the previous one and
@@ -628,7 +645,53 @@ Write a tiny image and its pyramid to a temporary folder, and read them back:
 >>> back.equals(da), back.iso.spacing
 (True, {'z': 2.0, 'y': 1.0, 'x': 1.0})
 >>> [dict(tree[level]["img"].sizes) for level in tree.children]
-[{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}]
+[{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}, {'z': 2, 'y': 2, 'x': 2}]
+""",
+    "IsoDataArrayAccessor.plan": """\
+What :func:`xiso.to_ome_zarr` would write for ``obj`` with these options.
+
+Takes the options of :func:`xiso.to_ome_zarr`; those that do not change
+what is written (``compressor``, ``overwrite``, ``storage_options``,
+``progress``, ``labels``) are accepted and ignored. Nothing is computed:
+a lazy image of any size plans from its sizes, spacing and dtype.
+
+``obj.iso.plan(...)`` is ``xiso.plan(obj, ...)``.
+
+Parameters
+----------
+pyramid, levels, version, chunks, shards, method, min_size, label
+    As in :func:`xiso.to_ome_zarr`.
+
+Returns
+-------
+Plan
+    ``plan.levels``: one :class:`LevelPlan` per level; ``plan.nbytes``
+    and ``plan.files``: the totals; ``print(plan)``: a table.
+
+Examples
+--------
+A lazy 4 TiB acquisition, planned without computing anything:
+
+>>> import dask.array as dsa, numpy as np, xarray as xr, xiso
+>>> big = xr.DataArray(dsa.zeros((8192, 16384, 16384), dtype="uint16", chunks=512),
+...                    dims=("z", "y", "x"), name="acquisition",
+...                    coords={d: (d, np.arange(n) * s, {"units": "micrometer"}) for d, n, s
+...                            in [("z", 8192, 0.25), ("y", 16384, 1.0), ("x", 16384, 1.0)]})
+>>> p = big.iso.plan()
+>>> len(p.levels), p.layout
+(12, Layout(chunks=(128, 128, 128), shards=(256, 256, 512)))
+>>> p.levels[0].files, str(p.levels[2].spacing["z"]), p.levels[2].method
+(65536, '1 µm', 'mean')
+>>> print(xiso.plan(big[:128, :256, :256], min_size=64))
+OME-Zarr 0.5 plan for 'acquisition': uint16, dims (z, y, x), 4 levels, unsharded
+level  shape            spacing                chunks           shards       size  files  method
+-----  ---------------  ---------------------  ---------------  ------  ---------  -----  ------
+0      128 x 256 x 256  0.25 µm x 1 µm x 1 µm  128 x 128 x 128  -        16.0 MiB      4  -
+1      64 x 256 x 256   0.5 µm x 1 µm x 1 µm   64 x 128 x 128   -         8.0 MiB      4  mean
+2      64 x 128 x 128   0.5 µm x 2 µm x 2 µm   64 x 128 x 128   -         2.0 MiB      1  mean
+3      64 x 64 x 64     0.5 µm x 4 µm x 4 µm   64 x 64 x 64     -       512.0 KiB      1  mean
+-----  ---------------  ---------------------  ---------------  ------  ---------  -----  ------
+total                                                                    26.5 MiB     10
 """,
     "IsoDataArrayAccessor.to_nifti": """\
 Write a 3-D or 4-D DataArray as a NIfTI-1 file, the affine from its coordinates.
@@ -652,8 +715,13 @@ axis its name or CF ``axis`` says (x, y, z; else i, j, k along x, y, z),
 by the signed step of its coordinate from its first value, so descending
 coordinates are flips. Spatial units become NIfTI's (meter, mm, micron;
 other lengths are converted to mm); the 4th axis steps by its coordinate's
-step in sec, msec or usec, from ``toffset``. An affine that
-:func:`open_nifti` kept for an oblique image is not written back.
+step in sec, msec or usec, from ``toffset``. An oblique image's affine
+(``attrs["affine"]``, which :func:`open_nifti` keeps with
+``oblique="ignore"`` and xiso's resampling moves onto each new grid) is
+written instead, rotation and origin included, when its voxel sizes are
+the coordinates' steps; otherwise (the grid was changed outside xiso) the
+axis-aligned affine of the coordinates is written with an
+:class:`~xiso.errors.AffineWarning`.
 
 Raises
 ------
@@ -824,8 +892,18 @@ store : str, Path, fsspec URL or zarr store
 version : {"0.5", "0.4"}
     NGFF 0.5 on zarr v3, or NGFF 0.4 on zarr v2.
 chunks : int or mapping, optional
-    Chunk edge of the spatial dims (default 128 for 3-D, 512 for 2-D; other
-    dims 1), the same at every level so chunks align with the pyramid.
+    Chunk edge of every spatial dim, or per dim (a mapping). By default one
+    power-of-two edge, the largest whose chunk holds at most 4 MiB (uint16
+    3-D: 128^3); other dims 1. The same at every level, so chunks align
+    with the pyramid. See :mod:`xiso.layout`.
+shards : "auto", None, int or mapping, default "auto"
+    zarr v3 shards (NGFF 0.5): the shard edge of every spatial dim, or
+    per dim, each a whole multiple of its chunk edge; ``None`` for one
+    file per chunk. ``"auto"`` shards an image whose level 0 holds more
+    than 1024 chunks, with shards of at most 64 MiB, and leaves a smaller
+    one (or NGFF 0.4) unsharded. Every level has the same chunk and shard
+    shape, and exactly one task writes each shard, whatever the dask
+    chunks of ``obj``. :func:`xiso.plan` shows the layout before any work.
 compressor : codec, optional
     A zarr codec (default: zarr's default, zstd).
 overwrite : bool, default False
@@ -847,8 +925,8 @@ label : bool or str, optional
     with ``image-label`` metadata and no source; levels reduced with
     ``mode``). A name such as ``"nuclei"``: add ``obj`` as the label
     image ``labels/<name>`` of the image stored at ``store``, with the
-    image's levels and NGFF version (the image group is written anew with
-    its levels and labels copied, and swapped in like any write;
+    image's levels and NGFF version (see :func:`add_label`: the image's
+    levels, attributes and other labels stay as they are, byte for byte;
     ``overwrite=True`` replaces a label image of that name). Default:
     ``True`` when ``obj`` carries ``attrs["image-label"]`` (a label image
     that :func:`open_ome_zarr` read), else ``False``.
@@ -896,6 +974,12 @@ do not give them back exactly; coordinate attrs, scalar coordinates and
 coordinates along those axes always; space axes come from the NGFF
 transforms (see :mod:`xiso.io.ngff` and docs/ome-zarr.md).
 
+NGFF scales are positive, so a descending spatial coordinate (a NIfTI
+``L``, ``P`` or ``I`` axis) is written reversed, each sample keeping its
+coordinate, before any pyramid level is made (the same from Python and
+``xiso convert``); ``attrs["orientation"]`` and ``attrs["affine"]`` are
+derived again from what is written.
+
 The multiscale ``type`` is ``method`` for a DataArray; for a DataTree it
 is the type recorded when its levels were read, else left out.
 ``metadata`` holds the factors of each level over the previous one and
@@ -922,8 +1006,52 @@ Write a tiny image's pyramid to a temporary folder, and read it back:
 ...     tree.iso.to_ome_zarr(f"{tmp}/img.zarr")
 ...     back = xiso.open_ome_zarr_pyramid(f"{tmp}/img.zarr").load()
 >>> [dict(back[level]["img"].sizes) for level in back.children]
-[{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}]
+[{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}, {'z': 2, 'y': 2, 'x': 2}]
 >>> back["1"]["img"].equals(tree["1"]["img"])
 True
+""",
+    "IsoDataTreeAccessor.plan": """\
+What :meth:`DataTree.iso.to_ome_zarr` would write for this pyramid.
+
+Its levels are planned as they are (nothing is reduced), with the
+layout of level 0; nothing is computed.
+
+``obj.iso.plan(...)`` is ``xiso.plan(obj, ...)``.
+
+Parameters
+----------
+version, chunks, shards
+    As in :func:`xiso.to_ome_zarr`.
+
+Returns
+-------
+Plan
+    ``plan.levels``: one :class:`LevelPlan` per level; ``plan.nbytes``
+    and ``plan.files``: the totals; ``print(plan)``: a table.
+
+Examples
+--------
+A lazy 4 TiB acquisition, planned without computing anything:
+
+>>> import dask.array as dsa, numpy as np, xarray as xr, xiso
+>>> big = xr.DataArray(dsa.zeros((8192, 16384, 16384), dtype="uint16", chunks=512),
+...                    dims=("z", "y", "x"), name="acquisition",
+...                    coords={d: (d, np.arange(n) * s, {"units": "micrometer"}) for d, n, s
+...                            in [("z", 8192, 0.25), ("y", 16384, 1.0), ("x", 16384, 1.0)]})
+>>> p = big.iso.plan()
+>>> len(p.levels), p.layout
+(12, Layout(chunks=(128, 128, 128), shards=(256, 256, 512)))
+>>> p.levels[0].files, str(p.levels[2].spacing["z"]), p.levels[2].method
+(65536, '1 µm', 'mean')
+>>> print(xiso.plan(big[:128, :256, :256], min_size=64))
+OME-Zarr 0.5 plan for 'acquisition': uint16, dims (z, y, x), 4 levels, unsharded
+level  shape            spacing                chunks           shards       size  files  method
+-----  ---------------  ---------------------  ---------------  ------  ---------  -----  ------
+0      128 x 256 x 256  0.25 µm x 1 µm x 1 µm  128 x 128 x 128  -        16.0 MiB      4  -
+1      64 x 256 x 256   0.5 µm x 1 µm x 1 µm   64 x 128 x 128   -         8.0 MiB      4  mean
+2      64 x 128 x 128   0.5 µm x 2 µm x 2 µm   64 x 128 x 128   -         2.0 MiB      1  mean
+3      64 x 64 x 64     0.5 µm x 4 µm x 4 µm   64 x 64 x 64     -       512.0 KiB      1  mean
+-----  ---------------  ---------------------  ---------------  ------  ---------  -----  ------
+total                                                                    26.5 MiB     10
 """,
 }

@@ -557,6 +557,7 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
         levels: int | None = None,
         version: str = "0.5",
         chunks: Any = None,
+        shards: Any = "auto",
         compressor: Any = None,
         overwrite: bool = False,
         method: str | None = None,
@@ -575,6 +576,7 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
             levels=levels,
             version=version,
             chunks=chunks,
+            shards=shards,
             compressor=compressor,
             overwrite=overwrite,
             method=method,
@@ -583,6 +585,35 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
             label=label,
             storage_options=storage_options,
             progress=progress,
+        )
+
+    @_from_twin(("plan", "plan"), "xiso.plan")
+    def plan(
+        self,
+        *,
+        pyramid: bool = True,
+        levels: int | None = None,
+        version: str = "0.5",
+        chunks: Any = None,
+        shards: Any = "auto",
+        method: str | None = None,
+        min_size: int = 32,
+        label: bool | None = None,
+        **options: Any,
+    ) -> Any:
+        from .plan import plan
+
+        return plan(
+            self._obj,
+            pyramid=pyramid,
+            levels=levels,
+            version=version,
+            chunks=chunks,
+            shards=shards,
+            method=method,
+            min_size=min_size,
+            label=label,
+            **options,
         )
 
     @_from_twin(("io.nifti", "to_nifti"), "xiso.to_nifti")
@@ -782,7 +813,7 @@ class IsoDataTreeAccessor:
             ...     tree.iso.to_ome_zarr(f"{tmp}/img.zarr")
             ...     back = xiso.open_ome_zarr_pyramid(f"{tmp}/img.zarr").load()
             >>> [dict(back[level]["img"].sizes) for level in back.children]
-            [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}]
+            [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}, {'z': 2, 'y': 2, 'x': 2}]
             >>> back["1"]["img"].equals(tree["1"]["img"])
             True
             """,
@@ -794,6 +825,7 @@ class IsoDataTreeAccessor:
         *,
         version: str = "0.5",
         chunks: Any = None,
+        shards: Any = "auto",
         compressor: Any = None,
         overwrite: bool = False,
         labels: Mapping[str, xr.DataArray | xr.DataTree] | None = None,
@@ -808,6 +840,7 @@ class IsoDataTreeAccessor:
             store,
             version=version,
             chunks=chunks,
+            shards=shards,
             compressor=compressor,
             overwrite=overwrite,
             labels=labels,
@@ -815,3 +848,23 @@ class IsoDataTreeAccessor:
             storage_options=storage_options,
             progress=progress,
         )
+
+    @_from_twin(
+        ("plan", "plan"),
+        "xiso.plan",
+        drop=("obj", "pyramid", "levels", "min_size", "method", "label"),
+        replace={
+            "": """
+            What :meth:`DataTree.iso.to_ome_zarr` would write for this pyramid.
+
+            Its levels are planned as they are (nothing is reduced), with the
+            layout of level 0; nothing is computed.
+            """
+        },
+    )
+    def plan(
+        self, *, version: str = "0.5", chunks: Any = None, shards: Any = "auto", **options: Any
+    ) -> Any:
+        from .plan import plan
+
+        return plan(self._obj, version=version, chunks=chunks, shards=shards, **options)

@@ -249,11 +249,22 @@ def _level_rows(store: Any, options: Any) -> tuple[list[dict[str, Any]], Any]:
     return rows, first
 
 
+def _stored(da: Any, key: str) -> list[int] | None:
+    """The stored chunk (or shard) shape of a level: its encoding, else (chunks
+    of a TIFF or NIfTI) its dask chunks; None where there is none."""
+    if key in da.encoding:
+        return [int(c) for c in da.encoding[key]]
+    if key == "chunks" and da.chunks:
+        return [int(c[0]) for c in da.chunks]
+    return None
+
+
 def _level_row(path: str, da: Any) -> dict[str, Any]:
     return {
         "path": path,
         "shape": dict(zip(map(str, da.dims), map(int, da.shape))),
-        "chunks": [int(c[0]) for c in da.chunks] if da.chunks else None,
+        "chunks": _stored(da, "chunks"),
+        "shards": _stored(da, "shards"),
         "spacing": {str(k): v for k, v in xiso.spacing_info(da).native.items()}
         if _has_spacing(da)
         else None,
@@ -422,11 +433,12 @@ def cmd_info(args: argparse.Namespace) -> int:
                 lv["path"],
                 " x ".join(f"{k}={v}" for k, v in lv["shape"].items()),
                 " x ".join(map(str, lv["chunks"] or [])),
+                " x ".join(map(str, lv["shards"])) if lv["shards"] else "-",
                 ", ".join(f"{k}={v:g}" for k, v in (lv["spacing"] or {}).items()),
             ]
             for lv in levels
         ],
-        ["level", "shape", "chunks", "spacing"],
+        ["level", "shape", "chunks", "shards", "spacing"],
     )
     for lb in report["labels"]:
         colors = f", {lb['colors']} color{'s' * (lb['colors'] != 1)}" if lb["colors"] else ""
@@ -467,6 +479,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             raise xiso.OptionError(
                 f"--chunks {args.chunks!r}: pass one whole number (the chunk edge of spatial dims)"
             ) from None
+    shards = _shards(args.shards)
     t0 = time.perf_counter()
     with _scheduler(args.scheduler):
         da = (
@@ -493,6 +506,21 @@ def cmd_convert(args: argparse.Namespace) -> int:
                 _label_rows(source, _options_for(args.input, options)) if kind == "ome-zarr" else []
             )
         }
+        layout_options: dict[str, Any] = dict(
+            pyramid=not args.no_pyramid,
+            levels=args.levels,
+            version=args.ngff_version,
+            chunks=chunks,
+            shards=shards,
+            method=_pyramid_method(args.method),
+            min_size=args.min_size,
+        )
+        if args.dry_run:  # the plan, from sizes and spacing alone: nothing is computed
+            print(xiso.plan(iso, **layout_options))
+            for name, label in labels.items():
+                print(f"\nlabel {name!r}, sharded like the image:")
+                print(xiso.plan(label, **{**layout_options, "method": None, "label": True}))
+            return 0
         xiso.to_ome_zarr(
             iso,
             args.output,
@@ -500,6 +528,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             levels=args.levels,
             version=args.ngff_version,
             chunks=chunks,
+            shards=shards,
             overwrite=args.overwrite,
             method=_pyramid_method(args.method),
             min_size=args.min_size,
@@ -551,6 +580,19 @@ def _grid(args: argparse.Namespace) -> Any:
     return lambda da, method: da.iso.near_isotropic(
         method=method, rounding=args.rounding, target=_target(args.target)
     )
+
+
+def _shards(text: str) -> Any:
+    """``--shards``: 'auto', 'none' or one whole number (the shard edge of spatial dims)."""
+    if text.lower() in ("auto", "none"):
+        return None if text.lower() == "none" else "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise xiso.OptionError(
+            f"--shards {text!r}: pass 'auto', 'none' or one whole number (the shard edge of "
+            "spatial dims, a multiple of the chunk edge)"
+        ) from None
 
 
 def _pyramid_method(method: str | None) -> str | None:
@@ -650,7 +692,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-size", type=int, default=32, help="smallest spatial length of a level (default 32)"
     )
     conv.add_argument("--ngff-version", default="0.5", choices=("0.4", "0.5"))
-    conv.add_argument("--chunks", help="chunk edge of spatial dims (default 128)")
+    conv.add_argument(
+        "--chunks",
+        help="chunk edge of spatial dims (default: the largest power of two whose chunk "
+        "holds at most 4 MiB, e.g. 128 for uint16 3-D)",
+    )
+    conv.add_argument(
+        "--shards",
+        default="auto",
+        help="zarr v3 shard edge of spatial dims, a whole multiple of the chunk edge, or "
+        "'none' (one file per chunk) or 'auto' (default: shard an image of more than "
+        "1024 chunks, shards of at most 64 MiB; NGFF 0.5 only)",
+    )
+    conv.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (levels, shapes, spacing, chunks, shards, size, files) and "
+        "write nothing",
+    )
     conv.add_argument(
         "--overwrite",
         action="store_true",

@@ -30,17 +30,27 @@ def pyramid_factors(
 ) -> list[dict[Hashable, int]]:
     """The factors taking each pyramid level to the next.
 
-    With ``near_isotropic=True`` a level halves every spatial dim whose spacing
-    is finer than the coarsest divided by sqrt(2) (the finest dims first, until
-    the volume is near-isotropic), then all spatial dims together. Otherwise
-    every level halves all spatial dims. The list stops after ``levels - 1``
-    steps, or before any halved dim would drop below ``min_size`` samples.
+    Only a dim that keeps at least ``min_size`` samples is halved; the others
+    go on without it. With ``near_isotropic=True`` a level halves every such
+    dim whose spacing is finer than the coarsest divided by sqrt(2) (the
+    finest dims first, until the volume is near-isotropic), and once none is,
+    all of them together. Otherwise every level halves every dim that can be
+    halved. The list stops after ``levels - 1`` steps, or when no dim can be
+    halved: the last level has fewer than ``2 * min_size`` samples along every
+    dim that had more than that.
 
     Examples
     --------
     >>> pyramid_factors({"z": 0.25, "y": 1.0, "x": 1.0}, {"z": 256, "y": 256, "x": 256},
     ...                 min_size=32)
-    [{'z': 2}, {'z': 2}, {'z': 2, 'y': 2, 'x': 2}]
+    [{'z': 2}, {'z': 2}, {'z': 2, 'y': 2, 'x': 2}, {'y': 2, 'x': 2}, {'y': 2, 'x': 2}]
+
+    A thin slab keeps its 30 planes while y and x go on halving:
+
+    >>> steps = pyramid_factors({"z": 1.0, "y": 1.0, "x": 1.0},
+    ...                         {"z": 30, "y": 15000, "x": 15000})
+    >>> len(steps), steps[0]
+    (8, {'y': 2, 'x': 2})
     """
     if levels is not None and (not isinstance(levels, int) or levels < 1):
         raise OptionError(f"levels={levels!r}: pass a whole number >= 1 (or None)")
@@ -50,11 +60,12 @@ def pyramid_factors(
     size = dict(sizes)
     steps: list[dict[Hashable, int]] = []
     while levels is None or len(steps) < levels - 1:
-        coarsest = max(step.values())
-        fine = [d for d in step if step[d] < coarsest / math.sqrt(2)] if near_isotropic else []
-        halve = fine or list(step)
-        if any(size[d] // 2 < min_size for d in halve):
+        can = [d for d in step if size[d] // 2 >= min_size]
+        if not can:
             break
+        coarsest = max(step.values())
+        fine = [d for d in can if step[d] < coarsest / math.sqrt(2)] if near_isotropic else []
+        halve = fine or can
         steps.append({d: 2 for d in halve})
         for d in halve:
             step[d] *= 2
@@ -107,7 +118,8 @@ def pyramid(
     ...                           "x": np.arange(64.0)})
     >>> tree = pyramid(da, min_size=16)
     >>> [dict(tree[k]["img"].sizes) for k in tree.children]
-    [{'z': 64, 'y': 64, 'x': 64}, {'z': 32, 'y': 64, 'x': 64}, {'z': 16, 'y': 32, 'x': 32}]
+    [{'z': 64, 'y': 64, 'x': 64}, {'z': 32, 'y': 64, 'x': 64}, {'z': 16, 'y': 32, 'x': 32},
+     {'z': 16, 'y': 16, 'x': 16}]
     """
     if not isinstance(obj, xr.DataArray):
         raise TypeError(f"pyramid() takes a DataArray, got {type(obj).__name__}")

@@ -86,14 +86,14 @@ def _expected_transform(level: xr.DataArray) -> tuple[list[float], list[float]]:
 
 
 def _xiso_levels(da: xr.DataArray) -> list[xr.DataArray]:
-    """The levels to_ome_zarr(da, min_size=4) writes, computed in memory."""
-    tree = xiso.pyramid(da, min_size=4)
+    """The levels to_ome_zarr(da, min_size=4, levels=4) writes, computed in memory."""
+    tree = xiso.pyramid(da, min_size=4, levels=4)
     return [tree[k][da.name] for k in tree.children]
 
 
 def _write_xiso(da: xr.DataArray, tmp_path: Path, version: str) -> Path:
     store = tmp_path / f"xiso-{version}.zarr"
-    xiso.to_ome_zarr(da, store, version=version, min_size=4)
+    xiso.to_ome_zarr(da, store, version=version, min_size=4, levels=4)
     return store
 
 

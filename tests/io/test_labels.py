@@ -238,9 +238,9 @@ def test_pyramid_round_trip_keeps_labels(tmp_path):
 def test_open_label_only_as_a_tree(tmp_path):
     image = _image()
     store = tmp_path / "t.ome.zarr"
-    xiso.to_ome_zarr(image, store, labels={"nuclei": _labels(image)}, min_size=8)
+    xiso.to_ome_zarr(image, store, labels={"nuclei": _labels(image)}, min_size=8, levels=3)
     tree = xiso.open_ome_zarr_pyramid(store, label="nuclei")
-    assert list(tree.children) == ["0", "1", "2", "3"][: len(tree.children)]
+    assert list(tree.children) == ["0", "1", "2"]
     assert all("nuclei" in tree[k].data_vars for k in tree.children)
 
 

@@ -72,7 +72,7 @@ def test_round_trip_open_write_open(tmp_path, version, ndim):
 @pytest.mark.parametrize("version", ["0.4", "0.5"])
 def test_pyramid_translation_in_physical_units(tmp_path, version):
     da = _image(3, nz=64, ny=64, nx=64)
-    xiso.to_ome_zarr(da, tmp_path / "p.zarr", version=version, min_size=8)
+    xiso.to_ome_zarr(da, tmp_path / "p.zarr", version=version, min_size=8, levels=4)
     tree = xiso.open_ome_zarr_pyramid(tmp_path / "p.zarr")
     assert list(tree.children) == ["0", "1", "2", "3"]
     lvl1 = tree["1"]["cells"]
@@ -140,7 +140,7 @@ def test_open_is_lazy_and_near_isotropic(tmp_path):
 
 def test_level_by_index_and_path(tmp_path):
     da = _image(3, nz=64, ny=64, nx=64)
-    da.iso.to_ome_zarr(tmp_path / "a.zarr", min_size=16)
+    da.iso.to_ome_zarr(tmp_path / "a.zarr", min_size=16, levels=3)
     assert xiso.open_ome_zarr(tmp_path / "a.zarr", level=1).sizes["z"] == 32
     assert xiso.open_ome_zarr(tmp_path / "a.zarr", level="2").sizes["z"] == 16
     assert xiso.open_ome_zarr(tmp_path / "a.zarr", level=-1).sizes["z"] == 16
@@ -433,7 +433,7 @@ def test_single_sample_axes_keep_their_scale(tmp_path):
     }
     # a dim a pyramid step reduces to one sample gets the previous scale times the factor
     small = _image(3, nz=2, ny=2, nx=2)
-    xiso.to_ome_zarr(small, tmp_path / "p.zarr", min_size=1)
+    xiso.to_ome_zarr(small, tmp_path / "p.zarr", min_size=1, levels=2)
     meta = json.loads((tmp_path / "p.zarr" / "zarr.json").read_text())["attributes"]["ome"]
     scales = [
         d["coordinateTransformations"][0]["scale"] for d in meta["multiscales"][0]["datasets"]

@@ -240,7 +240,7 @@ def test_coordinate_values_without_json_form_are_refused(tmp_path, version):
 def test_pyramid_levels_all_restore_coordinates(tmp_path, version):
     c = np.array([405, 488])
     da = _image([("c", 2)], coords={"c": c, "run": "r1"}, shape=(16, 16, 16))
-    xiso.to_ome_zarr(da, tmp_path / "p.zarr", version=version, min_size=4)
+    xiso.to_ome_zarr(da, tmp_path / "p.zarr", version=version, min_size=4, levels=3)
     tree = xiso.open_ome_zarr_pyramid(tmp_path / "p.zarr")
     assert len(tree.children) == 3
     for node in tree.children.values():
@@ -431,7 +431,7 @@ def test_multiscale_type_and_metadata(tmp_path, version):
 @pytest.mark.parametrize("version", VERSIONS)
 def test_datatree_type_is_known_from_pyramid_or_a_read(tmp_path, version):
     da = _image(shape=(16, 16, 16))
-    tree = da.iso.pyramid(method="max", min_size=4)  # its levels record the method
+    tree = da.iso.pyramid(method="max", min_size=4, levels=3)  # its levels record the method
     xiso.to_ome_zarr(tree, tmp_path / "p.zarr", version=version)
     assert _multiscale(tmp_path / "p.zarr")["type"] == "max"
     for node in tree.subtree:  # a tree built by hand does not say how its levels were made

@@ -90,7 +90,7 @@ def _five_d():
 
 
 def _pyramid():
-    return _volume((32, 32, 32), name=None), {"min_size": 4}
+    return _volume((32, 32, 32), name=None), {"min_size": 4, "levels": 4}
 
 
 def _labels():

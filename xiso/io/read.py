@@ -192,8 +192,8 @@ def _dask_chunks(array: zarr.Array, chunks: Any, dims: list[str]) -> Any:
             raise OptionError(f"chunks names {unknown!r}, which are not among the axes {dims!r}")
         chunks = {dims.index(k) if k in dims else k: v for k, v in chunks.items()}
         chunks = tuple(chunks.get(i, c) for i, c in enumerate(array.chunks))
-    if chunks is None:
-        chunks = array.chunks
+    if chunks is None:  # a task per stored object: a shard, or a chunk
+        chunks = getattr(array, "shards", None) or array.chunks
     each = chunks if isinstance(chunks, tuple) else (chunks,) * array.ndim
     for dim, c in zip(dims, each):
         if isinstance(c, (int, np.integer)) and not isinstance(c, bool) and c < 1 and c != -1:
@@ -246,6 +246,10 @@ def _read_level(
         da = follow_grid(xr.Dataset(coords=ngff.level_coords(model, 0, base.shape, where)[1]), da)
     if ms.type is not None:
         da.encoding[ngff.DOWNSCALING_TYPE] = ms.type
+    # the stored layout, under xarray's own zarr encoding keys (dropped by any reduction)
+    da.encoding["chunks"] = tuple(array.chunks)
+    if array.shards is not None:
+        da.encoding["shards"] = tuple(array.shards)
     return da, array
 
 

@@ -22,6 +22,8 @@ import xarray as xr
 import zarr
 
 from ..errors import OmeZarrError, OptionError, StoreExistsError
+from ..layout import Layout, level_chunks, write_unit
+from ..plan import layout_of, pyramid_method
 from . import engine, ngff
 from .targets import Location, resolve
 
@@ -59,27 +61,9 @@ def _numpy_as_dask(data: np.ndarray, chunks: tuple[int, ...]) -> Any:
     )
 
 
-def _default_chunks(da: xr.DataArray, types: Sequence[str | None], chunks: Any) -> tuple:
-    n_space = sum(t == "space" for t in types) or 1
-    edge = 128 if n_space >= 3 else 512
-    out = []
-    for dim, kind, n in zip(da.dims, types, da.shape):
-        if isinstance(chunks, Mapping) and dim in chunks:
-            c = int(chunks[dim])
-        elif isinstance(chunks, int) and kind == "space":
-            c = chunks
-        elif kind == "space":
-            c = edge
-        else:
-            c = 1
-        if c < 1:
-            raise OptionError(f"the chunk size of dimension {dim!r} is {c}; it must be >= 1")
-        out.append(max(1, min(c, n)))
-    return tuple(out)
-
-
 def _store_numpy(data: np.ndarray, array: Any, chunks: tuple[int, ...]) -> None:
-    """Write an in-memory array chunk by chunk from views, on a few threads.
+    """Write an in-memory array one write unit (a shard, or a chunk) at a time
+    from views, on a few threads: each unit is written whole by one thread.
 
     (``dask.array.from_array`` copies a numpy input into its chunks, which
     would double the memory of writing an in-memory image.)
@@ -101,19 +85,27 @@ def _create_levels(
     group: zarr.Group,
     levels: Sequence[tuple[str, xr.DataArray]],
     zarr_format: Literal[2, 3],
-    chunk_shape: tuple[int, ...],
+    layout: Layout,
     compressor: Any,
 ) -> list[tuple[Any, Any]]:
     """Create the arrays of ``levels`` in ``group``; write the in-memory ones and
-    return (dask source, array) of the others, to be stored in one computation."""
+    return (dask source, array) of the others, to be stored in one computation.
+
+    Every source is cut into the level's write units (its shards, or its
+    chunks without shards), so exactly one task writes each stored object:
+    no task ever reads a shard back to change part of it (zarr-python #3682).
+    """
     import dask.array as dsa
 
     pending: list[tuple[Any, Any]] = []
     for path, da in levels:
-        chunks = tuple(min(c, n) for c, n in zip(chunk_shape, da.shape))
+        chunks = level_chunks(layout, da.shape)
+        unit = write_unit(layout, da.shape)
         kwargs: dict[str, Any] = {}
         if compressor is not None:
             kwargs["compressors"] = compressor
+        if layout.shards is not None:
+            kwargs["shards"] = layout.shards
         if zarr_format == 3:
             kwargs["dimension_names"] = [str(d) for d in da.dims]
         else:
@@ -124,9 +116,9 @@ def _create_levels(
             )
         target = engine.regions(array)  # the array, or zarrista's view of it
         if isinstance(da.data, dsa.Array):
-            pending.append((da.data.rechunk(chunks), target))
+            pending.append((da.data.rechunk(unit), target))
         else:
-            _store_numpy(np.asarray(da.data), target, chunks)
+            _store_numpy(np.asarray(da.data), target, unit)
     return pending
 
 
@@ -160,7 +152,7 @@ class LabelWrite:
     name: str
     levels: Sequence[tuple[str, xr.DataArray]]
     group_attrs: Mapping[str, Any]
-    chunk_shape: tuple[int, ...]
+    layout: Layout
 
 
 def write_levels(
@@ -168,7 +160,7 @@ def write_levels(
     levels: Sequence[tuple[str, xr.DataArray]],
     group_attrs: Mapping[str, Any],
     version: str,
-    chunk_shape: tuple[int, ...],
+    layout: Layout,
     compressor: Any,
     labels: Sequence[LabelWrite] = (),
     labels_attrs: Mapping[str, Any] | None = None,
@@ -192,7 +184,7 @@ def write_levels(
         zarr_format=zarr_format,
         storage_options=location.storage_options,
     )
-    pending = _create_levels(group, levels, zarr_format, chunk_shape, compressor)
+    pending = _create_levels(group, levels, zarr_format, layout, compressor)
     label_groups = []
     if labels:
         from .labels import LABELS
@@ -200,7 +192,7 @@ def write_levels(
         parent = group.create_group(LABELS)
         for label in labels:
             sub = parent.create_group(label.name)
-            pending += _create_levels(sub, label.levels, zarr_format, label.chunk_shape, compressor)
+            pending += _create_levels(sub, label.levels, zarr_format, label.layout, compressor)
             label_groups.append((sub, label.group_attrs))
     if pending:
         sources = [s for s, _ in pending]
@@ -278,6 +270,7 @@ def to_ome_zarr(
     levels: int | None = None,
     version: str = "0.5",
     chunks: Any = None,
+    shards: Any = "auto",
     compressor: Any = None,
     overwrite: bool = False,
     method: str | None = None,
@@ -308,8 +301,18 @@ def to_ome_zarr(
     version : {"0.5", "0.4"}
         NGFF 0.5 on zarr v3, or NGFF 0.4 on zarr v2.
     chunks : int or mapping, optional
-        Chunk edge of the spatial dims (default 128 for 3-D, 512 for 2-D; other
-        dims 1), the same at every level so chunks align with the pyramid.
+        Chunk edge of every spatial dim, or per dim (a mapping). By default one
+        power-of-two edge, the largest whose chunk holds at most 4 MiB (uint16
+        3-D: 128^3); other dims 1. The same at every level, so chunks align
+        with the pyramid. See :mod:`xiso.layout`.
+    shards : "auto", None, int or mapping, default "auto"
+        zarr v3 shards (NGFF 0.5): the shard edge of every spatial dim, or
+        per dim, each a whole multiple of its chunk edge; ``None`` for one
+        file per chunk. ``"auto"`` shards an image whose level 0 holds more
+        than 1024 chunks, with shards of at most 64 MiB, and leaves a smaller
+        one (or NGFF 0.4) unsharded. Every level has the same chunk and shard
+        shape, and exactly one task writes each shard, whatever the dask
+        chunks of ``obj``. :func:`xiso.plan` shows the layout before any work.
     compressor : codec, optional
         A zarr codec (default: zarr's default, zstd).
     overwrite : bool, default False
@@ -413,7 +416,7 @@ def to_ome_zarr(
     >>> back.equals(da), back.iso.spacing
     (True, {'z': 2.0, 'y': 1.0, 'x': 1.0})
     >>> [dict(tree[level]["img"].sizes) for level in tree.children]
-    [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}]
+    [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}, {'z': 2, 'y': 2, 'x': 2}]
     """
     from . import labels as lb
 
@@ -448,7 +451,7 @@ def to_ome_zarr(
         )
         return
     as_label = lb.is_label_image(obj) if label is None else bool(label)
-    method = _method(method, as_label)
+    method = pyramid_method(method, as_label)
     if as_label and labels:
         raise OptionError(
             "a label image has no label images of its own; write the image with "
@@ -460,11 +463,15 @@ def to_ome_zarr(
         lb.check_dtype(str(obj.name or "image"), obj)  # before any reduction
     # the reduction of the levels, when this call makes them (a DataTree does not say)
     known_method = method if isinstance(obj, xr.DataArray) else None
-    if isinstance(obj, xr.DataArray) and pyramid:
-        from ..pyramid import pyramid as build_pyramid
+    layout = None
+    if isinstance(obj, xr.DataArray):
+        # the layout of every level, as xiso.plan() shows it (level 0 is obj)
+        layout = layout_of(obj, chunks=chunks, shards=shards, version=version)
+        if pyramid:
+            from ..pyramid import pyramid as build_pyramid
 
-        obj = _as_dask(obj, chunks)
-        obj = build_pyramid(obj, levels=levels, method=method, min_size=min_size)
+            obj = _as_dask(obj, layout)
+            obj = build_pyramid(obj, levels=levels, method=method, min_size=min_size)
     found: dict[str, xr.DataTree] = {}
     if isinstance(obj, xr.DataTree):
         obj, found = _split_labels(obj)
@@ -476,7 +483,8 @@ def to_ome_zarr(
     pairs = _levels_of(obj)
     base = pairs[0][1]
     ome, types = ngff.image_metadata(pairs, version, method=known_method)
-    chunk_shape = _default_chunks(base, types, chunks)
+    if layout is None:
+        layout = layout_of(base, chunks=chunks, shards=shards, version=version)
     write_id = uuid.uuid4().hex
     group_attrs = _group_attrs(pairs, ome, types, version, write_id, "the image")
     if as_label:
@@ -486,7 +494,7 @@ def to_ome_zarr(
         block = lb.image_label_metadata(name, base.attrs.get(lb.IMAGE_LABEL), version, source=None)
         group_attrs = lb.with_image_label(group_attrs, block, version, name)
     label_writes = [
-        _label_write(name, value, pairs, types, version, chunks, write_id)
+        _label_write(name, value, pairs, types, version, layout, write_id)
         for name, value in {**found, **(labels or {})}.items()
     ]
     labels_attrs = (
@@ -502,7 +510,7 @@ def to_ome_zarr(
                 pairs,
                 group_attrs,
                 version,
-                chunk_shape,
+                layout,
                 compressor,
                 label_writes,
                 labels_attrs,
@@ -511,29 +519,12 @@ def to_ome_zarr(
         )
 
 
-def _method(method: str | None, as_label: bool) -> str:
-    """The reduction of the pyramid: ``mode`` for a label image and ``mean``
-    otherwise by default; a label image takes only ``mode`` or ``nearest``."""
-    from ..reduce import METHODS
-
-    if method is None:
-        return "mode" if as_label else "mean"
-    if method not in METHODS:
-        raise OptionError(f"method={method!r} is not one of {tuple(METHODS)!r}")
-    if as_label and method not in ("mode", "nearest"):
-        raise OptionError(
-            f"method={method!r} would invent labels in the levels of a label image; "
-            "use method='mode' (the default for label images) or 'nearest'"
-        )
-    return method
-
-
-def _as_dask(da: xr.DataArray, chunks: Any) -> xr.DataArray:
+def _as_dask(da: xr.DataArray, layout: Layout) -> xr.DataArray:
     """``da`` on dask (views of a numpy array, chunked as it will be written),
     so that its pyramid is computed chunk by chunk."""
     if hasattr(da.data, "dask"):
         return da
-    view_chunks = _default_chunks(da, ngff.axis_types(da), chunks)
+    view_chunks = level_chunks(layout, da.shape)
     return da.copy(data=_numpy_as_dask(np.asarray(da.data), view_chunks))
 
 
@@ -564,7 +555,7 @@ def _label_write(
     image_levels: Sequence[tuple[str, xr.DataArray]],
     types: Sequence[str | None],
     version: str,
-    chunks: Any,
+    layout: Layout,
     write_id: str,
 ) -> LabelWrite:
     """What :func:`write_levels` writes for the label image ``name``: its levels on
@@ -578,7 +569,7 @@ def _label_write(
         given = _levels_of(value)
     elif isinstance(value, xr.DataArray):
         lb.check_dtype(name, value)
-        given = _as_dask(value, chunks)
+        given = _as_dask(value, layout)
     else:
         raise OmeZarrError(
             f"labels[{name!r}] is a {type(value).__name__}; pass a DataArray (level 0 on the "
@@ -593,7 +584,7 @@ def _label_write(
         name,
         levels,
         lb.with_image_label(attrs, block, version, name),
-        _default_chunks(base, label_types, chunks),
+        layout,  # sharded like the image: the same chunk and shard shapes
     )
 
 
@@ -626,7 +617,7 @@ def _add_label(
             f"label={name!r} gives the label image the levels of the image it is added "
             "to; drop levels= and pyramid=False"
         )
-    _method(method, as_label=True)
+    pyramid_method(method, as_label=True)
     add_label(
         obj,
         store,
@@ -735,7 +726,14 @@ def add_label(
     pairs = _levels_of(image)
     base = pairs[0][1]
     version = str(base.attrs.get("ngff_version", "0.5"))
-    write = _label_write(name, obj, pairs, ngff.axis_types(base), version, chunks, uuid.uuid4().hex)
+    # like the image as stored (its chunk and shard shapes), unless chunks= asks otherwise
+    stored = base.encoding.get("chunks")
+    layout = (
+        Layout(tuple(stored), base.encoding.get("shards"))
+        if chunks is None and stored is not None
+        else layout_of(base, chunks=chunks, shards=None, version=version)
+    )
+    write = _label_write(name, obj, pairs, ngff.axis_types(base), version, layout, uuid.uuid4().hex)
     inside = f"{lb.LABELS}/{name}"
     from ..progress import progress_bar
 
@@ -743,7 +741,7 @@ def add_label(
     with bar:
         target.inside(inside).replace(
             lambda location: write_levels(
-                location, write.levels, write.group_attrs, version, write.chunk_shape, compressor
+                location, write.levels, write.group_attrs, version, write.layout, compressor
             ),
             overwrite,
         )

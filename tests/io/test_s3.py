@@ -443,3 +443,122 @@ def _check_store_errors(url, options, says, local, capsys):
     assert main(["convert", str(local), out, "--quiet", *flags]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and repr(out) in err and re.search(says, err), err
+
+
+# --------------------------------------------------------------------------
+# a swap killed on another host or PID namespace (issue 19, item 11)
+# --------------------------------------------------------------------------
+def test_a_swap_killed_on_another_host_is_refused_while_fresh_and_repaired_once_stale(
+    s3, monkeypatch
+):
+    import time
+
+    bucket, options, fs = s3
+    url = f"{bucket}/img.zarr"
+    xiso.to_ome_zarr(image(), url, pyramid=False, storage_options=options)
+    script = f"""
+        import os, xiso
+        from xiso.io import targets
+        from iohelpers import image
+        targets._HOST = "otherhost_4026531836"  # a writer in another pod or container
+        def die(self, source, keys):
+            os._exit(9)  # killed after the old image was removed, before the new one
+        targets._KeyTarget._move_in = die
+        opts = {options!r}
+        xiso.to_ome_zarr(image(3), {url!r}, pyramid=False, overwrite=True, storage_options=opts)
+    """
+    run_script(script, returncode=9)
+    hidden = {k.split("/")[1] for k in _keys(fs, bucket)} - {"img.zarr"}
+    assert {h.split("-")[1] for h in hidden} == {"tmp", "old"}, hidden
+    assert all("-otherhost_4026531836-" in h for h in hidden)
+    # fresh: that writer may still be swapping; nothing is promised or touched
+    with pytest.raises(
+        xiso.OmeZarrError,
+        match=r"set the previous image aside at 's3://.*xiso-old-.*': its writer ran on another "
+        r"host or container .* last seen \d+ s ago; once it has been silent for 900 s",
+    ):
+        xiso.open_ome_zarr(url, storage_options=options)
+    before = {k: fs.cat(k) for k in _keys(fs, bucket)}
+    with pytest.raises(
+        xiso.StoreExistsError,
+        match=r"is being replaced by another write.*set XISO_STALE_AFTER=0 and write again",
+    ):
+        xiso.to_ome_zarr(image(4), url, pyramid=False, storage_options=options, overwrite=True)
+    assert {k: fs.cat(k) for k in _keys(fs, bucket)} == before
+    # silent for longer than XISO_STALE_AFTER: taken for dead, the old image comes back
+    monkeypatch.setenv("XISO_STALE_AFTER", "2")
+    time.sleep(3)
+    with pytest.raises(xiso.OmeZarrError, match="the next write to this path puts it back"):
+        xiso.open_ome_zarr(url, storage_options=options)
+    with (
+        pytest.warns(UserWarning, match="restored the image"),
+        pytest.raises(xiso.StoreExistsError, match="already exists"),
+    ):
+        xiso.to_ome_zarr(image(4), url, pyramid=False, storage_options=options)
+    np.testing.assert_array_equal(
+        xiso.open_ome_zarr(url, storage_options=options).values, image().values
+    )
+    assert {k.split("/")[1] for k in _keys(fs, bucket)} == {"img.zarr"}
+    xiso.to_ome_zarr(image(4), url, pyramid=False, storage_options=options, overwrite=True)
+    np.testing.assert_array_equal(
+        xiso.open_ome_zarr(url, storage_options=options).values, image(4).values
+    )
+    assert not [k for k in _keys(fs, bucket) if ".xiso-" in k]  # no marker in the image
+
+
+def test_a_writer_keeps_its_copy_aside_alive_during_a_slow_swap(s3, monkeypatch):
+    """While a swap runs, its copy of the old image is refreshed: a writer elsewhere
+    sees a fresh sign of life however long the swap takes."""
+    import threading
+    import time
+
+    from xiso.io import targets
+
+    bucket, options, fs = s3
+    url = f"{bucket}/img.zarr"
+    xiso.to_ome_zarr(image(), url, pyramid=False, storage_options=options)
+    monkeypatch.setattr(targets, "HEARTBEAT", 0.2)
+    real = targets._KeyTarget._move_in
+    ages = []
+
+    def slow_move_in(self, source, keys):
+        if ".xiso-tmp-" in source:
+            (old,) = [lo for lo in self.leftovers() if lo.kind == "old"]
+            for _ in range(4):
+                time.sleep(0.6)
+                ages.append(self._age(old.handle))
+        return real(self, source, keys)
+
+    monkeypatch.setattr(targets._KeyTarget, "_move_in", slow_move_in)
+    thread = threading.Thread(
+        target=lambda: xiso.to_ome_zarr(
+            image(2), url, pyramid=False, storage_options=options, overwrite=True
+        )
+    )
+    thread.start()
+    thread.join(120)
+    assert len(ages) == 4 and max(ages) < 1.5, ages  # refreshed every 0.2 s, not once
+    np.testing.assert_array_equal(
+        xiso.open_ome_zarr(url, storage_options=options).values, image(2).values
+    )
+    assert not [k for k in _keys(fs, bucket) if ".xiso-" in k]
+
+
+def test_the_network_dropping_while_chunks_are_read_is_a_storage_error(s3, monkeypatch):
+    """Not "the stored chunk is damaged": the store could not be reached."""
+    import zarr
+    from botocore.exceptions import EndpointConnectionError
+
+    bucket, options, _ = s3
+    url = f"{bucket}/img.zarr"
+    xiso.to_ome_zarr(image(), url, pyramid=False, chunks=4, storage_options=options)
+    lazy = xiso.open_ome_zarr(url, storage_options=options)
+
+    async def unreachable(self, key, *args, **kwargs):
+        raise EndpointConnectionError(endpoint_url=options["endpoint_url"])
+
+    monkeypatch.setattr(zarr.storage.FsspecStore, "get", unreachable)
+    with pytest.raises(
+        xiso.StorageError, match=rf"cannot reach level '0' of '{url}' at \[.*check endpoint_url"
+    ):
+        np.asarray(lazy)

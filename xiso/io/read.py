@@ -162,6 +162,13 @@ class _Level:
                 (k.start or 0) // c if isinstance(k, slice) else 0
                 for k, c in zip(key if isinstance(key, tuple) else (key,), self.array.chunks)
             )
+            from .targets import is_remote, storage_problem
+
+            problem = storage_problem(
+                err, f"{self.where} at [{region}]", remote=is_remote(self.array.store)
+            )
+            if problem is not None:  # the storage failed, not the chunk
+                raise problem from err
             raise OmeZarrError(
                 f"reading {self.where} at [{region}] (chunk {'/'.join(map(str, chunks))}) "
                 f"failed: {err.__class__.__name__}: {err}; the stored chunk is damaged or "

@@ -76,6 +76,7 @@ from ..errors import OmeZarrError, OptionError, StorageError, StoreExistsError, 
 
 __all__ = [
     "HEARTBEAT",
+    "is_remote",
     "STALE_ENV",
     "Found",
     "Leftover",
@@ -205,7 +206,7 @@ def _writer_dead(match: re.Match[str], age: float | None) -> bool:
     host, pid = match["host"], int(match["pid"])
     if host != _HOST or os.name == "nt":
         # another machine or PID namespace: its pid means nothing here
-        return age is not None and age > stale_after()
+        return age is not None and age >= stale_after()
     if pid == os.getpid():
         return match.group(0) not in _ACTIVE  # ours, from a write that has ended
     try:
@@ -353,7 +354,8 @@ def storage_problem(
     return None
 
 
-def _is_remote(store: Any) -> bool:
+def is_remote(store: Any) -> bool:
+    """Whether ``store`` (a path, URL or zarr store) is an object store behind fsspec."""
     return _is_url(store) or type(store).__name__ == "FsspecStore"
 
 
@@ -369,7 +371,7 @@ def storage_errors(store: Any, storage_options: Mapping[str, Any] | None = None)
         problem = storage_problem(
             err,
             where,
-            remote=_is_remote(store),
+            remote=is_remote(store),
             endpoint=None if endpoint is None else str(endpoint),
         )
         if problem is None:

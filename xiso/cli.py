@@ -304,7 +304,13 @@ def _leftovers(store: str, options: Any) -> list[dict[str, Any]]:
     from .io.targets import resolve
 
     return [
-        {"where": lo.where, "kind": lo.kind, "writer_dead": lo.dead, "bytes": lo.nbytes}
+        {
+            "where": lo.where,
+            "kind": lo.kind,
+            "writer_dead": lo.dead,
+            "bytes": lo.nbytes,
+            "next_write": lo.next_write,
+        }
         for lo in resolve(store, options).leftovers()
     ]
 
@@ -448,11 +454,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         )
     for lo in leftovers:
         what = "an unfinished write" if lo["kind"] == "tmp" else "an image set aside by a swap"
-        state = "its writer is gone" if lo["writer_dead"] else "its writer may still run"
-        print(
-            f"\nleftover: {lo['where']} ({_human(lo['bytes'])}), {what}; {state}; the next "
-            "write to this path removes it"
-        )
+        state = "its writer is gone; " if lo["writer_dead"] else ""
+        size = _human(lo["bytes"])
+        print(f"\nleftover: {lo['where']} ({size}), {what}; {state}{lo['next_write']}")
     return 0
 
 

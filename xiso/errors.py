@@ -20,6 +20,7 @@ __all__ = [
     "DtypeError",
     "OmeZarrError",
     "StoreExistsError",
+    "StorageError",
     "XisoWarning",
     "AffineWarning",
 ]
@@ -70,6 +71,16 @@ class StoreExistsError(XisoError):
 
     Raised without ``overwrite=True`` for anything at the target, and with it
     for anything that is not a zarr hierarchy or an empty folder.
+    """
+
+
+class StorageError(XisoError, OSError):
+    """The storage under an image failed: an object store that cannot be reached,
+    refuses the credentials or has no such bucket, or a disk that is full.
+
+    The message names the path or URL and what to check. It is an
+    :class:`OSError` too, so ``except OSError`` keeps catching what the
+    storage raised before xiso named it.
     """
 
 

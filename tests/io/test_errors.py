@@ -120,3 +120,67 @@ def test_corrupt_chunk_during_convert_names_array_and_chunk(stores, source, tmp_
     np.testing.assert_array_equal(  # the rest of the store still reads
         xiso.open_ome_zarr(store).isel(z=slice(0, 4)).values, image().values[:4]
     )
+
+
+# --------------------------------------------------------------------------
+# a full disk (issue 19, item 10): one StorageError, nothing left behind
+# --------------------------------------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 2 MiB file system (tmpfs), mounted for this test."""
+    import shutil as sh
+    import subprocess
+    import sys
+
+    if not sys.platform.startswith("linux") or sh.which("mount") is None:
+        pytest.skip("a small file system is mounted with Linux's mount")
+    disk = tmp_path / "small"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a 2 MiB tmpfs (needs root): {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _too_large(chunks):
+    """3 MiB of random uint16 (zstd cannot make it fit 2 MiB), chunked for dask."""
+    data = np.random.default_rng(19).integers(0, 2**16, (96, 128, 128), dtype=np.uint16)
+    da = image(nz=96, n=128).copy(data=data).assign_coords(z=np.arange(96.0))  # isotropic
+    return da.chunk(chunks) if chunks else da
+
+
+@pytest.mark.parametrize("engine", ["zarr", "zarrs", "zarrista"])
+def test_a_full_disk_is_one_error_and_leaves_nothing_behind(
+    engine, small_disk, tmp_path, monkeypatch, capsys
+):
+    if engine != "zarr":
+        pytest.importorskip(engine)
+    monkeypatch.setenv("XISO_ZARR_ENGINE", engine)
+    target = small_disk / "img.zarr"
+    # the threads of dask's scheduler and of the in-memory writer race the cleanup:
+    # several rounds of each
+    for round, chunks in enumerate([16, 16, 16, None, 32, 16, 16, 16, None, 16]):
+        with pytest.raises(
+            xiso.StorageError, match=rf"no space left on device while writing '{target}'"
+        ) as caught:
+            xiso.to_ome_zarr(_too_large(chunks), target, pyramid=round % 2 == 0, chunks=16)
+        assert "os error 28" in str(caught.value) or "Errno 28" in str(caught.value)
+        assert isinstance(caught.value, OSError)
+        assert sorted(p.name for p in small_disk.iterdir()) == [], round
+    source = tmp_path / "in.zarr"
+    xiso.to_ome_zarr(_too_large(None), source, pyramid=False, chunks=32)
+    for _ in range(2):
+        assert main(["convert", str(source), str(target), "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("xiso: error: no space left"), err
+        assert sorted(p.name for p in small_disk.iterdir()) == []
+    # the disk is empty again: a small image fits and reads back
+    xiso.to_ome_zarr(image(), target, pyramid=False)
+    np.testing.assert_array_equal(xiso.open_ome_zarr(target).values, image().values)

@@ -391,3 +391,170 @@ def test_a_store_object_swap_killed_before_any_image_leaves_nothing_behind():
     assert list(store._store_dict) == []
     xiso.to_ome_zarr(image(), store, pyramid=False)
     np.testing.assert_array_equal(xiso.open_ome_zarr(store).values, image().values)
+
+
+# --------------------------------------------------------------------------
+# writers on another host or PID namespace (issue 19, item 11): taken for dead
+# once silent for XISO_STALE_AFTER seconds, refused while they live
+# --------------------------------------------------------------------------
+OTHER_HOST = "otherhost_4026531836"
+
+
+def _killed_between_renames_on_another_host(target: Path) -> Path:
+    """A swap by the real code, run as if on another host, killed between its
+    two renames: the old image is aside, the target absent."""
+    result = run_script(
+        f"""
+        import errno, os
+        from pathlib import Path
+        import xiso
+        from xiso.io import targets
+        from iohelpers import image
+        targets._HOST = {OTHER_HOST!r}  # what a writer in another pod or container is
+        def unsupported(a, b):
+            raise OSError(errno.EINVAL, "no RENAME_EXCHANGE here")
+        targets._exchange = unsupported
+        real = Path.rename
+        def rename(self, dest):
+            out = real(self, dest)
+            if ".xiso-old-" in Path(dest).name:
+                os._exit(9)  # killed between the two renames
+            return out
+        Path.rename = rename
+        xiso.to_ome_zarr(image(2), {str(target)!r}, pyramid=False, overwrite=True)
+        """
+    )
+    assert result.returncode == 9, result.stderr
+    (aside,) = [p for p in target.parent.iterdir() if ".xiso-old-" in p.name]
+    assert f"-{OTHER_HOST}-" in aside.name and not target.exists()
+    return aside
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = os.stat(path).st_mtime - seconds
+    os.utime(path, (then, then))
+
+
+def _silence(folder: Path, seconds: float) -> None:
+    """The temporaries of the other host's writer, as if it had been silent for ``seconds``."""
+    for path in folder.iterdir():
+        if f"-{OTHER_HOST}-" in path.name:
+            _age(path, seconds)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_swap_killed_on_another_host_is_repaired_once_stale(tmp_path, overwrite):
+    target = tmp_path / "img.zarr"
+    xiso.to_ome_zarr(image(), target, pyramid=False)
+    _killed_between_renames_on_another_host(target)
+    _silence(tmp_path, targets.stale_after() + 60)  # its writer has been silent too long
+    with pytest.raises(
+        xiso.OmeZarrError,
+        match=r"set the previous image aside at .*xiso-old-.*: the next write to this path "
+        "puts it back",
+    ):
+        xiso.open_ome_zarr(target)
+    if overwrite:  # the old image is put back first, then replaced
+        with pytest.warns(UserWarning, match="restored the image"):
+            xiso.to_ome_zarr(image(3), target, pyramid=False, overwrite=True)
+        expected = image(3)
+    else:
+        with (
+            pytest.warns(UserWarning, match="restored the image"),
+            pytest.raises(xiso.StoreExistsError, match="already exists"),
+        ):
+            xiso.to_ome_zarr(image(3), target, pyramid=False)
+        expected = image()
+    np.testing.assert_array_equal(xiso.open_ome_zarr(target).values, expected.values)
+    assert [p.name for p in tmp_path.iterdir()] == ["img.zarr"]
+
+
+def test_a_live_writer_on_another_host_is_refused_until_it_is_stale(tmp_path, monkeypatch):
+    target = tmp_path / "img.zarr"
+    xiso.to_ome_zarr(image(), target, pyramid=False)
+    aside = _killed_between_renames_on_another_host(target)
+    # fresh: its writer may be swapping right now; nobody promises to put it back
+    with pytest.raises(
+        xiso.OmeZarrError,
+        match=rf"its writer ran on another host or container \('{OTHER_HOST}', process \d+\) "
+        r"and was last seen \d+ s ago; once it has been silent for 900 s \(XISO_STALE_AFTER\) "
+        "it counts as dead and the next write puts it back",
+    ):
+        xiso.open_ome_zarr(target)
+    for overwrite in (False, True):
+        with pytest.raises(
+            xiso.StoreExistsError,
+            match=r"is being replaced by another write, .*xiso-old-.* Wait for that write to "
+            "finish, or, if you know it was killed, set XISO_STALE_AFTER=0 and write again",
+        ):
+            xiso.to_ome_zarr(image(3), target, pyramid=False, overwrite=overwrite)
+    assert aside.is_dir() and not target.exists()  # untouched
+    # the user knows that writer is gone: take over at once
+    monkeypatch.setenv("XISO_STALE_AFTER", "0")
+    with pytest.warns(UserWarning, match="restored the image"):
+        xiso.to_ome_zarr(image(3), target, pyramid=False, overwrite=True)
+    np.testing.assert_array_equal(xiso.open_ome_zarr(target).values, image(3).values)
+    assert [p.name for p in tmp_path.iterdir()] == ["img.zarr"]
+
+
+def test_xiso_info_promises_what_the_next_write_does(tmp_path, capsys, monkeypatch):
+    target = tmp_path / "img.zarr"
+    xiso.to_ome_zarr(image(), target, pyramid=False)
+    fresh = tmp_path / f".img.zarr.xiso-tmp-{OTHER_HOST}-4242-0123abcd"
+    stale = tmp_path / f".img.zarr.xiso-tmp-{OTHER_HOST}-4343-0123abcd"
+    fresh.mkdir()
+    stale.mkdir()
+    _age(stale, 901)
+    assert main(["info", str(target), "--json"]) == 0
+    report = {lo["where"]: lo for lo in json.loads(capsys.readouterr().out)["leftovers"]}
+    assert not report[str(fresh)]["writer_dead"] and report[str(stale)]["writer_dead"]
+    assert report[str(stale)]["next_write"] == "the next write to this path removes it"
+    assert report[str(fresh)]["next_write"].startswith(
+        f"its writer ran on another host or container ('{OTHER_HOST}', process 4242) and was "
+        "last seen 0 s ago; once it has been silent for 900 s"
+    )
+    xiso.to_ome_zarr(image(2), target, pyramid=False, overwrite=True)
+    assert fresh.is_dir() and not stale.exists()  # as promised
+    monkeypatch.setenv("XISO_STALE_AFTER", "soon")
+    with pytest.raises(xiso.OptionError, match="XISO_STALE_AFTER='soon' is not a number"):
+        xiso.to_ome_zarr(image(2), target, pyramid=False, overwrite=True)
+
+
+def test_a_writer_refreshes_its_temporary_while_it_computes(tmp_path, monkeypatch):
+    """The heartbeat: a slow write touches its temporary, so a writer elsewhere
+    never takes it for a dead one's."""
+    import contextlib
+    import threading
+    import time
+
+    monkeypatch.setattr(targets, "HEARTBEAT", 0.05)
+    target = tmp_path / "img.zarr"
+    times: set[float] = set()
+    done = threading.Event()
+
+    def slow(block):
+        time.sleep(0.1)
+        return block
+
+    def watch():
+        while not done.is_set():
+            for p in tmp_path.iterdir():
+                if ".xiso-tmp-" in p.name:
+                    with contextlib.suppress(OSError):
+                        times.add(p.stat().st_mtime)
+                        _age(p, 3600)  # as if silent for an hour ...
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    img = image(2).chunk({"z": 1})
+    img = img.copy(data=img.data.map_blocks(slow, meta=np.empty((0, 0, 0), img.dtype)))
+    try:
+        xiso.to_ome_zarr(img, target, pyramid=False)
+    finally:
+        done.set()
+        watcher.join()
+    # ... and each time the heartbeat made it fresh again (not only when it was made)
+    assert sum(t > time.time() - 60 for t in times) >= 8, times
+    assert any(t < time.time() - 60 for t in times), times  # seen between two beats
+    np.testing.assert_array_equal(xiso.open_ome_zarr(target).values, image(2).values)

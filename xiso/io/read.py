@@ -58,11 +58,21 @@ _ATTEMPTS = 5
 def _open_group(store: Any, storage_options: Mapping[str, Any] | None) -> zarr.Group:
     import os
 
-    from .targets import resolve
+    from .targets import FsspecTarget, resolve, storage_errors
 
     by_name = isinstance(store, (str, os.PathLike)) or storage_options is not None
     # (storage_options on a store object raise OptionError in resolve)
-    location = resolve(store, storage_options).location() if by_name else None
+    target = resolve(store, storage_options) if by_name else None
+    location = target.location() if target is not None else None
+    if isinstance(target, FsspecTarget):
+        target.probe()  # one request first: a store out of reach fails with one error
+    with storage_errors(store, storage_options):
+        return _open_group_at(store, storage_options, location)
+
+
+def _open_group_at(
+    store: Any, storage_options: Mapping[str, Any] | None, location: Any
+) -> zarr.Group:
     try:
         if location is not None:
             return zarr.open_group(
@@ -75,10 +85,10 @@ def _open_group(store: Any, storage_options: Mapping[str, Any] | None) -> zarr.G
             "pass the group that holds the levels, e.g. the folder above it"
         ) from None
     except (FileNotFoundError, zarr.errors.GroupNotFoundError) as err:
-        aside = [lo.where for lo in _set_aside(store, storage_options)]
+        aside = _set_aside(store, storage_options)
         hint = (
-            f"; an interrupted xiso write set the previous image aside at {aside[0]!r}: the "
-            "next write to this path puts it back (or rename it yourself)"
+            f"; an xiso write set the previous image aside at {aside[0].where!r}: "
+            f"{aside[0].next_write} (or rename it yourself)"
             if aside
             else "; check the path, or pass the image group inside the store (e.g. 'data.zarr/0')"
         )
@@ -94,12 +104,15 @@ def _set_aside(store: Any, storage_options: Mapping[str, Any] | None) -> list[An
     """Images that a killed swap left beside ``store`` (local paths and URLs)."""
     import os
 
+    from ..errors import StorageError
     from .targets import resolve
 
     if not isinstance(store, (str, os.PathLike)):
         return []
     try:
         return [lo for lo in resolve(store, storage_options).leftovers() if lo.kind == "old"]
+    except StorageError:  # e.g. no such bucket: that is why nothing was found
+        raise
     except Exception:  # only a hint for an error message
         return []
 
@@ -149,6 +162,13 @@ class _Level:
                 (k.start or 0) // c if isinstance(k, slice) else 0
                 for k, c in zip(key if isinstance(key, tuple) else (key,), self.array.chunks)
             )
+            from .targets import is_remote, storage_problem
+
+            problem = storage_problem(
+                err, f"{self.where} at [{region}]", remote=is_remote(self.array.store)
+            )
+            if problem is not None:  # the storage failed, not the chunk
+                raise problem from err
             raise OmeZarrError(
                 f"reading {self.where} at [{region}] (chunk {'/'.join(map(str, chunks))}) "
                 f"failed: {err.__class__.__name__}: {err}; the stored chunk is damaged or "

@@ -33,6 +33,22 @@ fsspec URL (object stores) and zarr store objects
 
 Every write records a fresh ``write_id`` in the group attributes (under
 ``xiso``), so a reader can tell whether the image changed while it read.
+
+When is a writer dead? Hidden temporaries are named after their writer's host,
+PID namespace and process id. On the same host and namespace, the process is
+asked (it is gone, or it runs). Elsewhere (another machine, container, pod or
+CI runner) it cannot be asked, so a writer shows it lives: while it writes and
+swaps, it refreshes its temporaries every :data:`HEARTBEAT` seconds (the
+modification time of a local folder, an empty ``.xiso-alive`` key in an object
+store). A temporary of another host that has shown no sign of life for
+:func:`stale_after` seconds (``XISO_STALE_AFTER``, default 900) counts as
+left by a dead writer, and the next write cleans it up or puts the image it
+holds back.
+
+Errors of the storage itself (an object store that cannot be reached, refuses
+the credentials or has no such bucket; a full disk) are raised as
+:class:`~xiso.StorageError`, one line naming the place and what to check
+(:func:`storage_errors`).
 """
 
 from __future__ import annotations
@@ -46,17 +62,31 @@ import re
 import shutil
 import socket
 import sys
+import threading
+import time
 import uuid
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import OmeZarrError, OptionError, StoreExistsError
+from ..errors import OmeZarrError, OptionError, StorageError, StoreExistsError, XisoError
 
-__all__ = ["Found", "Leftover", "Location", "Target", "resolve"]
+__all__ = [
+    "HEARTBEAT",
+    "is_remote",
+    "STALE_ENV",
+    "Found",
+    "Leftover",
+    "Location",
+    "Target",
+    "resolve",
+    "stale_after",
+    "storage_errors",
+    "storage_problem",
+]
 
 # the metadata keys at the root of a zarr hierarchy (v3, then v2)
 ROOT_METADATA = ("zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata")
@@ -64,6 +94,16 @@ ROOT_METADATA = ("zarr.json", ".zgroup", ".zarray", ".zattrs", ".zmetadata")
 _VISIBLE = ("zarr.json", ".zattrs")
 # the marker of a backup of a target that held nothing
 _ABSENT = ".xiso-absent"
+# the key a writer rewrites in its temporaries of an object store while it runs
+_ALIVE = ".xiso-alive"
+# the hidden markers inside a temporary (never part of an image)
+_MARKERS = (_ABSENT, _ALIVE)
+# seconds between two signs of life of a writer (see the module docstring)
+HEARTBEAT = 60.0
+STALE_ENV = "XISO_STALE_AFTER"
+_STALE_DEFAULT = 900.0
+# where fsspec file systems give a key's modification time
+_TIME_KEYS = ("LastModified", "mtime", "modified", "updated", "last_modified", "created")
 # characters fsspec reads as glob patterns when it deletes or lists paths
 _GLOB = set("*?[]")
 # object stores whose first path element is a bucket (no image at a bucket's root)
@@ -111,16 +151,62 @@ class Leftover:
 
     where: str
     kind: str  # "tmp" (a write in progress or killed) or "old" (an image set aside)
-    dead: bool  # its writer is known to be dead (same host, process gone)
+    dead: bool  # its writer is gone (see the module docstring: When is a writer dead?)
     nbytes: int
     handle: Any = None  # the path or key prefix, for the target itself
+    host: str = ""  # the writer's host and PID namespace, as in the name
+    pid: int = 0
+    age: float | None = None  # seconds since its writer's last sign of life, if known
+    restores: bool = False  # an image set aside where the target shows none: put back
+
+    @property
+    def foreign(self) -> bool:
+        """Whether its writer ran on another host or PID namespace (cannot be asked)."""
+        return self.host != _HOST or os.name == "nt"
+
+    @property
+    def next_write(self) -> str:
+        """What the next write to the target does with it, in words."""
+        action = "puts it back" if self.restores else "removes it"
+        if self.dead:
+            return f"the next write to this path {action}"
+        if not self.foreign:
+            return f"its writer (process {self.pid} on this host) still runs; it is left alone"
+        seen = "at an unknown time" if self.age is None else f"{self.age:.0f} s ago"
+        return (
+            f"its writer ran on another host or container ({self.host!r}, process "
+            f"{self.pid}) and was last seen {seen}; once it has been silent for "
+            f"{stale_after():.0f} s ({STALE_ENV}) it counts as dead and the next write "
+            f"{action}"
+        )
 
 
-def _writer_dead(match: re.Match[str]) -> bool:
-    """Whether the writer of a hidden temporary is known to be gone."""
+def stale_after() -> float:
+    """Seconds without a sign of life after which a writer on another host or
+    PID namespace counts as dead (environment variable ``XISO_STALE_AFTER``,
+    default 900; 0 takes over at once, for when you know the writer is gone)."""
+    text = os.environ.get(STALE_ENV, "").strip()
+    if not text:
+        return _STALE_DEFAULT
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise OptionError(
+            f"{STALE_ENV}={text!r} is not a number of seconds >= 0; unset it (default "
+            f"{_STALE_DEFAULT:.0f}) or set it to e.g. 3600"
+        )
+    return value
+
+
+def _writer_dead(match: re.Match[str], age: float | None) -> bool:
+    """Whether the writer of a hidden temporary is gone; ``age``: the seconds
+    since its last sign of life (None when unknown)."""
     host, pid = match["host"], int(match["pid"])
     if host != _HOST or os.name == "nt":
-        return False  # another machine or PID namespace: cannot tell
+        # another machine or PID namespace: its pid means nothing here
+        return age is not None and age >= stale_after()
     if pid == os.getpid():
         return match.group(0) not in _ACTIVE  # ours, from a write that has ended
     try:
@@ -130,6 +216,209 @@ def _writer_dead(match: re.Match[str]) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def _leftover(
+    where: str,
+    match: re.Match[str],
+    nbytes: int,
+    handle: Any,
+    age: float | None,
+    image_missing: Callable[[], bool],
+) -> Leftover:
+    return Leftover(
+        where,
+        match["kind"],
+        _writer_dead(match, age),
+        nbytes,
+        handle,
+        match["host"],
+        int(match["pid"]),
+        age,
+        match["kind"] == "old" and image_missing(),
+    )
+
+
+# --------------------------------------------------------------------------
+# errors of the storage itself
+# --------------------------------------------------------------------------
+_NO_SPACE = re.compile(r"no space left on device|disk quota exceeded|os error (28|122)\b", re.I)
+_NO_CREDENTIALS = {
+    "NoCredentialsError",
+    "PartialCredentialsError",
+    "CredentialRetrievalError",
+    "NoAuthTokenError",
+    "TokenRetrievalError",
+    "UnauthorizedSSOTokenError",
+    "DefaultCredentialsError",  # google.auth
+    "ClientAuthenticationError",  # azure
+}
+_UNREACHABLE = {
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ConnectionClosedError",
+    "ProxyConnectionError",
+    "SSLError",
+    "ClientConnectorError",
+    "ClientConnectionError",
+    "ServerDisconnectedError",
+    "ServerTimeoutError",
+    "ClientOSError",
+}
+_NO_BUCKET = re.compile(r"no ?such ?bucket|bucket does not exist|bucket not found", re.I)
+_REFUSED = re.compile(
+    r"forbidden|access ?denied|invalidaccesskeyid|signaturedoesnotmatch|\b403\b", re.I
+)
+
+
+def _causes(err: BaseException) -> Iterator[BaseException]:
+    """``err`` and the errors it was raised from."""
+    seen: list[BaseException] = []
+    current: BaseException | None = err
+    while current is not None and all(current is not e for e in seen) and len(seen) < 8:
+        seen.append(current)
+        yield current
+        current = current.__cause__
+
+
+def _error_code(err: BaseException) -> str | None:
+    """The error code an object store answered with (botocore's ``response``)."""
+    for cause in _causes(err):
+        response = getattr(cause, "response", None)
+        if isinstance(response, Mapping) and isinstance(response.get("Error"), Mapping):
+            code = response["Error"].get("Code")
+            return None if code is None else str(code)
+    return None
+
+
+def _said(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or "no message"
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return f"{err.__class__.__name__}: {text}"
+
+
+def storage_problem(
+    err: BaseException, where: str, *, remote: bool, endpoint: str | None = None
+) -> StorageError | None:
+    """``err`` as a :class:`StorageError` naming ``where`` and what to check,
+    or None when it is no failure of the storage itself.
+
+    ``remote``: ``where`` is an object store (credentials, endpoint, bucket and
+    network are checked too); a full disk is recognised everywhere, whichever
+    engine wrote (Python's ``OSError``, zarrs' and zarrista's ``os error 28``).
+    """
+    for cause in _causes(err):
+        if isinstance(cause, XisoError):
+            return None  # xiso has said it already
+        names = {cls.__name__ for cls in type(cause).__mro__}
+        said = _said(cause)
+        if (
+            isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
+        ) or _NO_SPACE.search(str(cause)):
+            return StorageError(
+                f"no space left on device while writing {where} ({said}); free space or "
+                "write to another disk, then write again (the target was left as it was)"
+            )
+        if not remote:
+            continue
+        at = f" at endpoint {endpoint!r}" if endpoint else ""
+        if names & _NO_CREDENTIALS:
+            return StorageError(
+                f"no credentials to access {where}{at} ({said}); check the credentials: set "
+                "them in the environment (for s3:// AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE), pass key and secret as storage "
+                "options, or anon=true for a public bucket"
+            )
+        if names & _UNREACHABLE or isinstance(cause, (ConnectionError, TimeoutError)):
+            return StorageError(
+                f"cannot reach {where}{at} ({said}); check endpoint_url in the storage "
+                "options (or the default endpoint of the protocol) and the network"
+            )
+        if isinstance(cause, PermissionError) or (
+            "ClientError" in names and _REFUSED.search(str(cause))
+        ):
+            return StorageError(
+                f"{where}{at} refused access ({said}); check the credentials (key and "
+                "secret, or the profile) and that they may read and write this bucket"
+            )
+        if "NoSuchBucket" in names or (
+            isinstance(cause, FileNotFoundError) and _NO_BUCKET.search(str(cause))
+        ):
+            bucket = re.match(r"'?[\w+.-]+://([^/']*)", where)
+            name = f" {bucket[1]!r}" if bucket else ""
+            return StorageError(
+                f"the bucket{name} of {where} does not exist{at} ({said}); check the bucket "
+                "name and endpoint_url, or create the bucket"
+            )
+    return None
+
+
+def is_remote(store: Any) -> bool:
+    """Whether ``store`` (a path, URL or zarr store) is an object store behind fsspec."""
+    return _is_url(store) or type(store).__name__ == "FsspecStore"
+
+
+@contextlib.contextmanager
+def storage_errors(store: Any, storage_options: Mapping[str, Any] | None = None) -> Iterator[None]:
+    """Raise what the storage of ``store`` fails with as one :class:`StorageError`
+    (see :func:`storage_problem`); anything else passes through unchanged."""
+    try:
+        yield
+    except Exception as err:
+        where = repr(store) if isinstance(store, str) else repr(str(store))
+        endpoint = (storage_options or {}).get("endpoint_url")
+        problem = storage_problem(
+            err,
+            where,
+            remote=is_remote(store),
+            endpoint=None if endpoint is None else str(endpoint),
+        )
+        if problem is None:
+            raise
+        raise problem from err
+
+
+class _Heartbeat:
+    """A thread that shows the writer lives: it touches each registered
+    temporary now and every :data:`HEARTBEAT` seconds until it is dropped."""
+
+    def __init__(self, touch: Callable[[Any], None]) -> None:
+        self._touch = touch
+        self._handles: list[Any] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="xiso-heartbeat", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._done.set()
+        self._thread.join()
+        with self._lock:
+            self._handles.clear()
+
+    def add(self, handle: Any) -> None:
+        with self._lock:
+            self._handles.append(handle)
+            self._beat(handle)
+
+    def drop(self, handle: Any) -> None:
+        """Stop touching ``handle``; once this returns it is never touched again."""
+        with self._lock:
+            self._handles = [h for h in self._handles if h != handle]
+
+    def _beat(self, handle: Any) -> None:
+        with contextlib.suppress(Exception):  # the write itself reports a broken storage
+            self._touch(handle)
+
+    def _run(self) -> None:
+        while not self._done.wait(HEARTBEAT):
+            with self._lock:
+                for handle in self._handles:
+                    self._beat(handle)
 
 
 def _hidden_suffix(kind: str) -> str:
@@ -173,6 +462,7 @@ class Target(ABC):
     """A place to write an image to (see the module docstring)."""
 
     where: str
+    _beat: _Heartbeat | None = None
 
     @abstractmethod
     def inspect(self) -> Found:
@@ -227,6 +517,29 @@ class Target(ABC):
         value or the new one, never a part (a temporary file renamed over it on a
         local folder; a single PUT on an object store)."""
 
+    @abstractmethod
+    def _touch(self, tmp: Any) -> None:
+        """Give the temporary ``tmp`` a fresh sign of its writer's life."""
+
+    @abstractmethod
+    def _image_missing(self) -> bool:
+        """Whether no image is visible at the target (a swap may have set it aside)."""
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Failures of the storage as one :class:`StorageError` naming the target."""
+        yield
+
+    def _alive(self, tmp: Any) -> None:
+        """Show that this write lives by touching ``tmp`` until :meth:`_silent`."""
+        if self._beat is not None:
+            self._beat.add(tmp)
+
+    def _silent(self, tmp: Any) -> None:
+        """Stop touching ``tmp`` (before it is removed or moved)."""
+        if self._beat is not None:
+            self._beat.drop(tmp)
+
     def check(self, overwrite: bool) -> None:
         """Raise :class:`StoreExistsError` unless the target may be written."""
         found = self.inspect()
@@ -245,31 +558,59 @@ class Target(ABC):
             )
 
     def prepare(self, overwrite: bool) -> None:
-        """Clean up after writers that died (see :meth:`leftovers`), then :meth:`check`."""
-        for leftover in self.leftovers():
-            if leftover.dead:
-                self._recover(leftover)
-        self.check(overwrite)
+        """Clean up after writers that died (see :meth:`leftovers`), then :meth:`check`.
+
+        An image that a live writer has set aside, where the target shows no
+        image, means that writer is swapping right now: refused, saying when a
+        write may take over if that writer was killed.
+        """
+        with self._errors():
+            for leftover in self.leftovers():
+                if leftover.dead:
+                    self._recover(leftover)
+                elif leftover.kind == "old" and self._image_missing():
+                    raise StoreExistsError(
+                        f"{self.where} is being replaced by another write, which set the "
+                        f"previous image aside at {leftover.where!r}; "
+                        f"{leftover.next_write}. Wait for that write to finish"
+                        + (
+                            f", or, if you know it was killed, set {STALE_ENV}=0 and write again"
+                            if leftover.foreign
+                            else ""
+                        )
+                    )
+            self.check(overwrite)
 
     def replace(self, write: Callable[[Location], None], overwrite: bool) -> None:
-        """Write the image with ``write`` to a temporary, then swap it in."""
-        self.prepare(overwrite)
-        tmp = self._temporary("tmp")
-        try:
-            write(self._write_location(tmp))
-            if not self._complete(tmp):
-                raise OmeZarrError(
-                    f"the temporary copy of the image for {self.where} vanished while it was "
-                    "written (another process removed it); nothing was replaced: write again"
-                )
-            self.check(overwrite)  # something may have appeared while we computed
-            self._swap(tmp, overwrite)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self._discard(tmp)
-            raise
-        finally:
-            _release(tmp)
+        """Write the image with ``write`` to a temporary, then swap it in.
+
+        While it writes and swaps, a heartbeat refreshes its temporaries (see
+        the module docstring); whatever fails, the temporary is removed after
+        ``write`` has returned or raised (``write`` must stop its own threads
+        before it raises).
+        """
+        with self._errors():
+            self.prepare(overwrite)
+            tmp = self._temporary("tmp")
+            try:
+                with _Heartbeat(self._touch) as self._beat:
+                    self._alive(tmp)
+                    write(self._write_location(tmp))
+                    if not self._complete(tmp):
+                        raise OmeZarrError(
+                            f"the temporary copy of the image for {self.where} vanished while "
+                            "it was written (another process removed it); nothing was "
+                            "replaced: write again"
+                        )
+                    self.check(overwrite)  # something may have appeared while we computed
+                    self._swap(tmp, overwrite)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self._discard(tmp)
+                raise
+            finally:
+                self._beat = None
+                _release(tmp)
 
 
 # --------------------------------------------------------------------------
@@ -303,6 +644,14 @@ def _tree_size(path: Path) -> int:
     if not path.is_dir():
         return path.stat().st_size if path.exists() else 0
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _folder_age(path: Path) -> float | None:
+    """Seconds since ``path`` (a folder) was last modified or touched."""
+    try:
+        return max(0.0, time.time() - path.stat().st_mtime)
+    except OSError:
+        return None
 
 
 def _inspect_folder(path: Path) -> Found:
@@ -350,10 +699,29 @@ class LocalTarget(Target):
             for entry in os.scandir(self.path.parent):
                 match = _HIDDEN.fullmatch(entry.name[len(prefix) :])
                 if entry.name.startswith(prefix) and match:
-                    dead = _writer_dead(match)
-                    size = _tree_size(Path(entry.path))
-                    out.append(Leftover(entry.path, match["kind"], dead, size, Path(entry.path)))
+                    path = Path(entry.path)
+                    out.append(
+                        _leftover(
+                            entry.path,
+                            match,
+                            _tree_size(path),
+                            path,
+                            _folder_age(path),
+                            self._image_missing,
+                        )
+                    )
         return out
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        with storage_errors(str(self.path)):
+            yield
+
+    def _touch(self, tmp: Path) -> None:
+        os.utime(tmp)  # a folder's modification time is its writer's sign of life
+
+    def _image_missing(self) -> bool:
+        return self.inspect().kind in ("absent", "empty")
 
     def _temporary(self, kind: str) -> Path:
         return self.path.with_name(f".{self.path.name}.{_hidden_suffix(kind)}")
@@ -366,7 +734,7 @@ class LocalTarget(Target):
 
     def _recover(self, leftover: Leftover) -> None:
         aside = leftover.handle
-        if leftover.kind == "old" and self.inspect().kind in ("absent", "empty"):
+        if leftover.kind == "old" and self._image_missing():
             if os.path.lexists(self.path):
                 self.path.rmdir()
             aside.rename(self.path)  # a swap was killed between its two renames
@@ -401,12 +769,16 @@ class LocalTarget(Target):
                 raise
             aside = self._temporary("old")
             self.path.rename(aside)
+            # its own time is the old image's, which a writer elsewhere would take for
+            # a dead writer's: touch it now
+            self._alive(aside)
             try:
                 tmp.rename(self.path)
             except BaseException:
                 aside.rename(self.path)
                 raise
             finally:
+                self._silent(aside)
                 _release(aside)  # from here on, a leftover of a finished write
             tmp = aside
         try:
@@ -514,12 +886,20 @@ class _KeyTarget(Target):
 
     def leftovers(self) -> list[Leftover]:
         out = []
-        for hidden in self._hidden_prefixes():
-            match = _HIDDEN.search(hidden.rstrip("/"))
-            if match:
-                dead = _writer_dead(match)
-                size = self._size(hidden)
-                out.append(Leftover(self._name(hidden), match["kind"], dead, size, hidden))
+        with self._errors():
+            for hidden in self._hidden_prefixes():
+                match = _HIDDEN.search(hidden.rstrip("/"))
+                if match:
+                    out.append(
+                        _leftover(
+                            self._name(hidden),
+                            match,
+                            self._size(hidden),
+                            hidden,
+                            self._age(hidden),
+                            self._image_missing,
+                        )
+                    )
         return out
 
     def _name(self, prefix: str) -> str:
@@ -528,13 +908,23 @@ class _KeyTarget(Target):
     def _size(self, prefix: str) -> int:
         return 0
 
+    def _age(self, prefix: str) -> float | None:
+        """Seconds since the last sign of life of the writer of ``prefix``, if known."""
+        return None
+
+    def _touch(self, tmp: str) -> None:
+        self._write(tmp + _ALIVE)
+
+    def _image_missing(self) -> bool:
+        return not self._visible()
+
     def _move_in(self, source: str, keys: list[str]) -> None:
         """Copy ``keys`` (under ``source``) to the target, the visible metadata last.
 
         Before the visible metadata, every key at the target that is not part
         of the new image is deleted (a chunk the new image does not store
         reads as its fill value, never as a stray chunk of another image)."""
-        keys = [k for k in keys if k[len(source) :] != _ABSENT]
+        keys = [k for k in keys if k[len(source) :] not in _MARKERS]
         wanted = {self.prefix + k[len(source) :] for k in keys}
         for level in (0, 1, 2):
             if level == 2:
@@ -559,9 +949,11 @@ class _KeyTarget(Target):
         old = self._image_keys()
         new = self._list(tmp)
         # the old image is copied aside first (a marker when there was none), so
-        # that a swap that fails or is killed can be undone
+        # that a swap that fails or is killed can be undone; the copy is kept
+        # alive (see the module docstring) until it is removed
         backup = self._temporary("old")
         try:
+            self._alive(backup)
             if old:
                 self._copy([(k, backup + k[len(self.prefix) :]) for k in old])
             else:
@@ -571,9 +963,12 @@ class _KeyTarget(Target):
                 self._move_in(tmp, new)
             except BaseException:
                 self._move_in(backup, self._list(backup))
+                self._silent(backup)
                 self._delete(self._list(backup))
                 raise
-            self._delete(new)
+            self._silent(tmp)
+            self._delete(self._list(tmp))
+            self._silent(backup)
             self._delete(self._list(backup))
         finally:
             _release(backup)
@@ -592,7 +987,7 @@ class _KeyTarget(Target):
             self._move_in(hidden, kept)
             what = (
                 "removed the partial image that an interrupted write had left"
-                if kept == [hidden + _ABSENT]
+                if [k for k in kept if k[len(hidden) :] not in _MARKERS] == []
                 else "restored the image that an interrupted write had set aside"
             )
             warnings.warn(f"{what} at {self.where}", stacklevel=4)
@@ -653,6 +1048,48 @@ class FsspecTarget(_KeyTarget):
     def location(self) -> Location:
         return Location(self.url, "", self.storage_options)
 
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        with storage_errors(self.url, self.storage_options):
+            yield
+
+    def probe(self) -> None:
+        """Read the root metadata once, so that a store that cannot be reached
+        (credentials, endpoint, bucket) fails here with one :class:`StorageError`
+        before zarr sends many requests at once. A refused read is left to
+        zarr (a bucket that may not be listed answers 403 for a missing key)."""
+        with self._errors():
+            try:
+                self._read(self.prefix + "zarr.json")
+            except PermissionError as err:
+                if _error_code(err) in ("AccessDenied", None):
+                    return  # maybe only this key: zarr asks for the others
+                raise  # InvalidAccessKeyId, SignatureDoesNotMatch, ...: the credentials
+
+    def _age(self, prefix: str) -> float | None:
+        """From the time of its ``.xiso-alive`` key, else of its newest key."""
+        import datetime
+
+        times = []
+        try:
+            times.append(self.fs.modified(self._full(prefix + _ALIVE)))
+        except Exception:  # no such key, or a file system without times
+            with contextlib.suppress(Exception):
+                found = self.fs.find(self._full(prefix.rstrip("/")), detail=True)
+                for info in found.values():
+                    stamp = next((info[k] for k in _TIME_KEYS if info.get(k)), None)
+                    times.append(stamp)
+        seconds = []
+        now = time.time()
+        for stamp in times:
+            if isinstance(stamp, datetime.datetime):
+                if stamp.tzinfo is None:
+                    stamp = stamp.replace(tzinfo=datetime.UTC)
+                seconds.append(now - stamp.timestamp())
+            elif isinstance(stamp, (int, float)):
+                seconds.append(now - float(stamp))
+        return max(0.0, min(seconds)) if seconds else None
+
     def _full(self, key: str) -> str:
         return f"{self.parent}/{key}" if self.parent else key
 
@@ -693,7 +1130,9 @@ class FsspecTarget(_KeyTarget):
         self.fs.invalidate_cache()
         try:
             names = self.fs.ls(self.parent or "", detail=False)
-        except FileNotFoundError:
+        except FileNotFoundError as err:
+            if _NO_BUCKET.search(str(err)):
+                raise  # not a missing folder: a missing bucket (StorageError, via _errors)
             return []
         start = f".{self.name}."
         out = []
@@ -704,13 +1143,14 @@ class FsspecTarget(_KeyTarget):
         return out
 
     def inspect(self) -> Found:
-        self.fs.invalidate_cache()
-        full = self._full(self.name)
-        if self.fs.isfile(full):
-            return Found("other", "a file")
-        if not self._list(self.prefix) and self.fs.isdir(full):
-            return Found("empty", "an empty folder")
-        return super().inspect()
+        with self._errors():
+            self.fs.invalidate_cache()
+            full = self._full(self.name)
+            if self.fs.isfile(full):
+                return Found("other", "a file")
+            if not self._list(self.prefix) and self.fs.isdir(full):
+                return Found("empty", "an empty folder")
+            return super().inspect()
 
     def _name(self, prefix: str) -> str:
         return f"{self.protocol}://{self._full(prefix.rstrip('/'))}"
@@ -768,6 +1208,11 @@ class StoreTarget(_KeyTarget):
 
     def location(self) -> Location:
         return Location(self.store, self.prefix.rstrip("/"))
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        with storage_errors(self.store):
+            yield
 
     def check(self, overwrite: bool) -> None:
         if getattr(self.store, "read_only", False):

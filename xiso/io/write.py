@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -77,8 +78,80 @@ def _store_numpy(data: np.ndarray, array: Any, chunks: tuple[int, ...]) -> None:
         array[region] = data[region]
 
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        for _ in pool.map(write, regions):
-            pass
+        try:
+            for _ in pool.map(write, regions):
+                pass
+        except BaseException:
+            # the first failure (a full disk) ends the write: regions not yet
+            # started are dropped, and leaving the block waits for the others
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+class _Writes:
+    """The stores of one write, which can be stopped: once :meth:`stop`
+    returns, no store into a :meth:`guard`-ed array runs and none starts.
+
+    dask's threaded scheduler raises the first failure of a computation while
+    its other threads go on storing chunks; the temporary they write into is
+    removed only after :meth:`stop` (else a chunk written after the removal
+    leaves the temporary behind). The guard is this process's: a store that
+    runs in another process (dask.distributed, the multiprocessing scheduler)
+    gets the plain array.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._running = 0
+        self._stopped = False
+
+    def guard(self, array: Any) -> _Guarded:
+        return _Guarded(array, self)
+
+    def enter(self) -> bool:
+        with self._cond:
+            if self._stopped:
+                return False
+            self._running += 1
+            return True
+
+    def leave(self) -> None:
+        with self._cond:
+            self._running -= 1
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.wait_for(lambda: self._running == 0)
+
+
+class _Guarded:
+    """An array stored into only while its :class:`_Writes` is not stopped."""
+
+    def __init__(self, array: Any, writes: _Writes) -> None:
+        self.array = array
+        self.writes = writes
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+        self._token = uuid.uuid4().hex
+
+    def __dask_tokenize__(self) -> str:
+        return self._token
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_unguarded, (self.array,))  # in another process: the plain array
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if not self.writes.enter():
+            return  # the write has failed and is being cleaned up: store nothing
+        try:
+            self.array[key] = value
+        finally:
+            self.writes.leave()
+
+
+def _unguarded(array: Any) -> Any:
+    return array
 
 
 def _create_levels(
@@ -196,8 +269,13 @@ def write_levels(
             label_groups.append((sub, label.group_attrs))
     if pending:
         sources = [s for s, _ in pending]
-        targets = [t for _, t in pending]
-        dsa.store(sources, targets, lock=False, compute=True, **_store_options(sources))
+        writes = _Writes()
+        targets: list[Any] = [writes.guard(t) for _, t in pending]
+        try:
+            dsa.store(sources, targets, lock=False, compute=True, **_store_options(sources))
+        except BaseException:
+            writes.stop()  # no chunk lands in the temporary after this raises
+            raise
     # metadata last: a store that failed above never looks like a valid image
     for sub, attrs in label_groups:
         sub.attrs.update(dict(attrs))

@@ -40,8 +40,9 @@ so the coordinates and the array belong to one image.
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -55,9 +56,22 @@ T = TypeVar("T")
 _ATTEMPTS = 5
 
 
-def _open_group(store: Any, storage_options: Mapping[str, Any] | None) -> zarr.Group:
-    import os
+def _text(store: Any) -> Any:
+    """A path as text, so that messages say '/data/a.zarr', not PosixPath(...)."""
+    return os.fspath(store) if isinstance(store, os.PathLike) else store
 
+
+def region(key: Any, shape: Sequence[int]) -> list[str]:
+    """The region a basic index ``key`` reads, per axis: ``["0:4", "2"]``; what
+    every reader's read error names."""
+    keys = key if isinstance(key, tuple) else (key,)
+    return [
+        f"{k.start or 0}:{n if k.stop is None else k.stop}" if isinstance(k, slice) else str(k)
+        for k, n in zip(keys, shape)
+    ]
+
+
+def _open_group(store: Any, storage_options: Mapping[str, Any] | None) -> zarr.Group:
     from .targets import resolve
 
     by_name = isinstance(store, (str, os.PathLike)) or storage_options is not None
@@ -92,8 +106,6 @@ def _open_group(store: Any, storage_options: Mapping[str, Any] | None) -> zarr.G
 
 def _set_aside(store: Any, storage_options: Mapping[str, Any] | None) -> list[Any]:
     """Images that a killed swap left beside ``store`` (local paths and URLs)."""
-    import os
-
     from .targets import resolve
 
     if not isinstance(store, (str, os.PathLike)):
@@ -139,18 +151,13 @@ class _Level:
         try:
             return np.asarray(self.regions[key])
         except Exception as err:
-            region = ", ".join(
-                f"{k.start or 0}:{k.stop if k.stop is not None else n}"
-                if isinstance(k, slice)
-                else str(k)
-                for k, n in zip(key if isinstance(key, tuple) else (key,), self.shape)
-            )
+            where = ", ".join(region(key, self.shape))
             chunks = tuple(
                 (k.start or 0) // c if isinstance(k, slice) else 0
                 for k, c in zip(key if isinstance(key, tuple) else (key,), self.array.chunks)
             )
             raise OmeZarrError(
-                f"reading {self.where} at [{region}] (chunk {'/'.join(map(str, chunks))}) "
+                f"reading {self.where} at [{where}] (chunk {'/'.join(map(str, chunks))}) "
                 f"failed: {err.__class__.__name__}: {err}; the stored chunk is damaged or "
                 "unreadable"
             ) from err
@@ -320,6 +327,7 @@ def open_level(
             f"label={label!r}: pass the name of a label image (e.g. label='nuclei'); "
             "xiso info lists an image's label images"
         )
+    store = _text(store)
 
     def read(group: zarr.Group, version: str, model: Any) -> tuple[xr.DataArray, zarr.Array]:
         if label is not None:
@@ -403,6 +411,7 @@ def open_ome_zarr(
             f"rounding={rounding!r} rounds the blocks of near_isotropic=True; isotropic=True "
             "resamples exactly and takes no rounding: drop it"
         )
+    store = _text(store)
     da, array = open_level(
         store, level=level, label=label, chunks=chunks, storage_options=storage_options
     )
@@ -463,6 +472,7 @@ def pyramid_levels(
 ) -> dict[str, tuple[xr.DataArray, zarr.Array]]:
     """The levels :func:`open_ome_zarr_pyramid` opens, by node path, each with the
     zarr array behind it; every image is named (``"image"`` when unnamed)."""
+    store = _text(store)
 
     def read(
         group: zarr.Group, version: str, model: Any

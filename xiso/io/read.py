@@ -2,40 +2,89 @@
 
 The reader contract
 -------------------
-Every xiso reader (OME-Zarr here; further formats follow the same contract)
-returns a DataArray with:
+Every xiso reader (:func:`open_ome_zarr` here, :func:`~xiso.open_tiff` in
+:mod:`.tiff`, :func:`~xiso.open_nifti` in :mod:`.nifti`) returns a DataArray
+with what follows. ``tests/io/test_contract.py`` checks each promise for each
+reader: one test class, one subclass per format, each reading a file written
+by that format's own writer.
 
 dims
-    the axis names, in stored order;
+    the axis names, in stored order (NIfTI: the voxel axes slowest first, the
+    order of the bytes as C-order numpy sees them);
 coordinates
-    one per dim. Space and time axes: float64 ``translation + index * scale``
-    with attrs ``units`` (the NGFF unit name) and ``type``, and the scale
-    recorded as ``encoding["spacing"]`` so a one-sample axis keeps its
-    spacing. Channel axes: the channel labels when the file has them, else
-    ``0..n-1``, with attrs ``type = "channel"``. What the format cannot
-    express but xiso recorded beside it (values and dtype of channel, time
-    and other axes; coordinate attrs; coordinates that are no dimension)
-    comes back as it was written; a record that no longer fits the image is
-    left out with an :class:`~xiso.XisoWarning`;
+    one per dim. Space and time axes: float64 ``translation + index * step``
+    with attrs ``type`` and ``units`` (the NGFF unit name; left out when the
+    file gives none), the size of the step recorded as
+    ``encoding["spacing"]`` so a one-sample axis keeps its spacing. The step
+    is negative where the file flips an axis (NIfTI), and TIFF has no
+    translation (0). A time axis whose step the file does not say is
+    ``0..n-1``, without units or record. Channel axes: the channel labels
+    when the file has them, else ``0..n-1``, with attrs ``type = "channel"``.
+    What OME-Zarr cannot express but xiso recorded beside it (values and
+    dtype of channel, time and other axes; coordinate attrs; coordinates that
+    are no dimension) comes back as it was written; a record that no longer
+    fits the image is left out with an :class:`~xiso.XisoWarning`;
 data
-    a dask array that reads nothing until computed, with a dask name unique
-    to this open, chunked as stored (or as ``chunks=`` asks); a chunk that
-    cannot be read raises :class:`OmeZarrError` naming the array and region;
+    a dask array that reads nothing until computed (opening reads metadata
+    only), with a dask name unique to this open, chunked as stored (a task
+    per shard or chunk of OME-Zarr, per page, strip or tile of TIFF; NIfTI,
+    which has no chunks: whole (x, y) planes, about 32 MiB, one time point)
+    or as ``chunks=`` asks (an int, a tuple, or a mapping keyed by dim
+    name). It pickles without its values (for dask.distributed): the file is
+    opened again where it is read. A chunk that cannot be read raises the
+    reader's error (:class:`OmeZarrError`, :class:`~xiso.TiffError`,
+    :class:`~xiso.NiftiError`) naming the array or file and the region,
+    ``[start:stop, ...]`` in the order of the dims;
 name
-    the image name, or None;
+    the image name: OME-Zarr's multiscale name, or None; the file (or
+    folder) name without its suffixes for TIFF and NIfTI;
 attrs
-    the user attrs that xiso wrote, plus what the format itself records
-    (``ngff_version``, ``omero``); a label image (an NGFF ``labels/<name>``,
+    what the format records. OME-Zarr: the user attrs that xiso wrote,
+    ``ngff_version`` and ``omero``; a label image (an NGFF ``labels/<name>``,
     or any image with ``image-label`` metadata) carries that metadata as
     ``attrs["image-label"]``, the marker of label images (see
-    :mod:`xiso.io.labels`);
+    :mod:`xiso.io.labels`). TIFF: ``source`` (the path) and
+    ``ome_image_name``. NIfTI: ``source``, ``orientation`` (nibabel's axis
+    codes) and, for an oblique affine opened with ``oblique="ignore"``,
+    ``affine``;
 encoding
-    ``encoding[ngff.DOWNSCALING_TYPE]``: how the levels were made (the NGFF
-    multiscale ``type``, e.g. ``"mode"``), when the file says.
+    OME-Zarr: ``encoding[ngff.DOWNSCALING_TYPE]``, how the levels were made
+    (the NGFF multiscale ``type``, e.g. ``"mode"``) when the file says, and
+    the stored layout as ``encoding["chunks"]`` (and ``encoding["shards"]``
+    when sharded). TIFF and NIfTI: empty.
 
-Opening is consistent: the group metadata is read again after the level's
-array is opened, and the open is retried if an image was swapped in meanwhile,
-so the coordinates and the array belong to one image.
+Opening an OME-Zarr image is consistent: the group metadata is read again
+after the level's array is opened, and the open is retried if an image was
+swapped in meanwhile, so the coordinates and the array belong to one image.
+
+Why TIFF and NIfTI are no xarray engines
+----------------------------------------
+OME-Zarr is also an xarray engine (:mod:`.backend`, ``engine="ome-zarr"``),
+a thin call of this reader. TIFF and NIfTI stay plain readers (issue 20,
+after xarray's ``BackendEntrypoint``, ``BackendArray`` and
+``CachingFileManager`` and rioxarray's ``xarray_plugin.py``):
+
+- it would remove no code. Their lazy arrays already are what a
+  ``BackendArray`` is (shape, dtype, ``__getitem__`` of basic indexes, all
+  dask asks for); TIFF's already keeps its file in xarray's
+  ``CachingFileManager`` (reopened after pickling, at most
+  ``file_cache_maxsize`` files open); NIfTI keeps no file open (nibabel
+  opens the file for each read), so a file manager would manage nothing. An
+  engine adds an entrypoint class, xarray's explicit-indexing adapter and an
+  entry point per format, and saves one ``dask.array.from_array`` call.
+- through ``xr.open_dataset`` the contract would not hold, so the readers
+  would stay as wrappers: the data is lazily indexed numpy, not dask, unless
+  ``chunks=`` is passed; dask names are tokenised from path, mtime and
+  options, so two opens of an unchanged file share keys; bad ``chunks=``
+  raise xarray's errors, not :class:`~xiso.OptionError`.
+- rioxarray does the same: its reader is the function (``open_rasterio``,
+  a ``BackendArray`` over a ``CachingFileManager``) and its engine a thin
+  call of it; an xiso engine for ``.tif`` would also compete with
+  rioxarray's ``rasterio`` engine for ``xr.open_dataset("x.tif")``.
+
+An engine for either is an entrypoint calling ``open_tiff`` or
+``open_nifti`` (as :mod:`.backend` calls ``open_ome_zarr``), to add when
+users ask for ``xr.open_dataset(path, engine=...)``.
 """
 
 from __future__ import annotations

@@ -166,7 +166,6 @@ def _open_group_at(
 def _set_aside(store: Any, storage_options: Mapping[str, Any] | None) -> list[Any]:
     """Images that a killed swap left beside ``store`` (local paths and URLs)."""
     from ..errors import StorageError
-
     from .targets import resolve
 
     if not isinstance(store, (str, os.PathLike)):

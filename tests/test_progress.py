@@ -1,7 +1,11 @@
 """Progress bars: xiso.progress.progress_bar and to_ome_zarr(progress=True)."""
 
+from __future__ import annotations
+
 import io
 import re
+import subprocess
+import sys
 
 import pytest
 import xarray as xr
@@ -107,3 +111,76 @@ def test_dataset_is_refused_with_what_to_do(lazy, tmp_path):
     ):
         xiso.to_ome_zarr(ds, tmp_path / "a.zarr")
     assert not (tmp_path / "a.zarr").exists()
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, RuntimeError])
+def test_a_computation_ended_before_its_bar_exists_keeps_its_exception(lazy, monkeypatch, raised):
+    """dask calls the callback's finish also when ordering the graph (before
+    the bar is made) is interrupted: Ctrl-C stays a KeyboardInterrupt, not
+    tqdm's ``AttributeError: ... no attribute 'pbar'`` (issue 19, item 12)."""
+    import dask.local
+
+    def order(dsk):
+        raise raised("stop")
+
+    expected = int(lazy.values.astype("int64").sum())
+    out = io.StringIO()
+    with progress_bar(file=out):
+        with monkeypatch.context() as patch:
+            patch.setattr(dask.local, "order", order)
+            with pytest.raises(raised, match="stop") as caught:
+                lazy.sum().compute()
+            assert not isinstance(caught.value.__context__, AttributeError)
+        # the same callback, once the graph runs: one whole bar
+        assert int(lazy.sum().compute()) == expected
+    assert out.getvalue().count(BAR) == 1
+
+
+KERNEL = """
+import importlib.abc, io, sys, types, warnings
+warnings.simplefilter("always")
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if {block!r} and name.partition(".")[0] == "ipywidgets":
+            raise ModuleNotFoundError(f"No module named {{name!r}}")
+sys.meta_path.insert(0, Block())
+import IPython  # a kernel as tqdm.auto tells one: IPython and ipykernel's shell loaded
+sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")
+import xiso
+if {block!r}:
+    with xiso.progress_bar():
+        xiso.data.lightsheet(shape=(8, 16, 16), chunks=4).sum().compute()
+else:
+    from xiso.progress import _bar_class
+    widget = any(cls.__module__ == "tqdm.notebook" for cls in _bar_class().__mro__)
+    print("bar:", "widget" if widget else "text")
+"""
+
+
+def _in_fake_kernel(block: bool) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", KERNEL.format(block=block)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_kernel_without_ipywidgets_shows_a_text_bar_and_no_warning():
+    """In a Jupyter kernel without ipywidgets, tqdm.auto warns 'IProgress not
+    found' and draws on stderr (shown as an error); xiso draws a text bar on
+    stdout and warns nothing (issue 19, item 15)."""
+    pytest.importorskip("IPython")
+    done = _in_fake_kernel(block=True)
+    assert done.returncode == 0, done.stderr
+    assert BAR in done.stdout
+    assert done.stderr == ""  # no TqdmWarning, no bar
+
+
+def test_kernel_with_ipywidgets_shows_the_widget():
+    """The control: the same fake kernel with ipywidgets chooses the widget."""
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("IPython")
+    done = _in_fake_kernel(block=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "bar: widget" and done.stderr == ""

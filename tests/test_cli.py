@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -325,3 +326,127 @@ def test_input_spacing_twice_is_refused(tmp_path, capsys):
     twice = ["--input-spacing", "z=1", "--input-spacing", "z=2"]
     assert main(["info", *twice, str(tmp_path / "s.tif")]) == 1
     assert "names 'z' twice; give each dim once" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------
+# Ctrl-C: a real SIGINT to `python -m xiso convert` at several moments
+# --------------------------------------------------------------------------
+def _tree_digest(path):
+    """Every file under ``path`` with its bytes' hash: what "untouched" means."""
+    import hashlib
+
+    return {
+        str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def interrupted_input(tmp_path_factory):
+    """A 16 MiB input in chunks of 16 (some 3000 tasks, a few seconds of bar)."""
+    folder = tmp_path_factory.mktemp("sigint")
+    da = xiso.data.lightsheet(shape=(128, 256, 256), seed=1)
+    xiso.to_ome_zarr(da, folder / "in.ome.zarr", pyramid=False, chunks=16)
+    return da, folder / "in.ome.zarr"
+
+
+def _imported(module):
+    """The ``-X importtime`` line printed once ``module`` is imported."""
+    return re.compile(rf"^import time:[^|]*\|[^|]*\| +{re.escape(module)}$", re.M)
+
+
+# when to send SIGINT: a pattern in what the command has written to stderr
+MOMENTS = {
+    "importing xiso": _imported("xarray"),  # during `import xiso`
+    "opening the input": _imported("zarr"),  # imported on first use: before the bar
+    "bar shown": re.compile(r"\b0%\|"),
+    "writing": re.compile(r"\| *([1-9]\d*)/(\d+) \["),  # some tasks done, not all
+}
+
+
+@pytest.mark.parametrize("moment", list(MOMENTS))
+def test_ctrl_c_during_convert_exits_130_and_leaves_the_target(interrupted_input, tmp_path, moment):
+    """SIGINT to ``python -m xiso convert --overwrite --progress`` while it
+    imports, opens, shows its bar and writes: exit 130, one line, no
+    traceback, and the existing output exactly as it was, nothing beside it
+    (issue 19, item 12: once 'TqdmCallback' object has no attribute 'pbar',
+    exit 1)."""
+    import os
+    import signal
+
+    _, source = interrupted_input
+    target = tmp_path / "out.ome.zarr"
+    xiso.to_ome_zarr(xiso.data.lightsheet(shape=(8, 16, 16), seed=5), target, pyramid=False)
+    before, listing = _tree_digest(target), sorted(os.listdir(tmp_path))
+    command = [
+        sys.executable, "-m", "xiso", "convert", str(source), str(target),
+        "--overwrite", "--progress", "--chunks", "16",
+    ]  # fmt: skip
+    # imports are timed on stderr (-X importtime, as an environment variable:
+    # the command knows itself by its argv)
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=env
+    )
+    err = b""
+    try:
+        while not (found := MOMENTS[moment].search(err.decode(errors="replace"))):
+            chunk = os.read(proc.stderr.fileno(), 65536)
+            assert chunk, f"the command ended before {moment!r}: {err[-2000:]!r}"
+            err += chunk
+        assert moment != "writing" or found[1] != found[2], "the write ended before SIGINT"
+        proc.send_signal(signal.SIGINT)
+        out, rest = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    text = (err + rest).decode(errors="replace")
+    lines = [
+        line.strip()
+        for line in re.split(r"[\r\n]", text)
+        if line.strip() and not line.startswith("import time:") and "%|" not in line
+    ]
+    assert proc.returncode == 130, text[-2000:]
+    assert lines == ["xiso: interrupted"], lines  # no traceback, no other message
+    assert out == b""  # no summary
+    assert _tree_digest(target) == before  # the old image, byte for byte
+    assert sorted(os.listdir(tmp_path)) == listing  # no temporary left beside it
+
+
+# --------------------------------------------------------------------------
+# a closed output pipe: `xiso info X | head -1`
+# --------------------------------------------------------------------------
+class _ClosedPipe:
+    """A stdout whose reader has gone."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("options", [[], ["--json"]])
+def test_a_closed_output_pipe_ends_quietly_with_141(source, monkeypatch, capsys, options):
+    """As cat or grep killed by SIGPIPE: nothing on stderr, status 128 + 13
+    (was: 'xiso: error: [Errno 32] Broken pipe' and exit 1)."""
+    _, path = source
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert main(["info", str(path), *options]) == 141
+    monkeypatch.undo()
+    assert capsys.readouterr().err == ""
+
+
+def test_info_into_a_pipe_closed_at_once(source):
+    """The command's stdout is a pipe whose reader is gone before the command
+    writes (``xiso info X | head -0``, or head done early): exit 141, nothing
+    on stderr, also not from Python's flush at exit."""
+    _, path = source
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xiso", "info", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader goes away while the command starts
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141 and err == b""

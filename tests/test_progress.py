@@ -184,3 +184,24 @@ def test_kernel_with_ipywidgets_shows_the_widget():
     done = _in_fake_kernel(block=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "bar: widget" and done.stderr == ""
+
+
+class _InterruptedStream(io.StringIO):
+    """A stream whose first write is interrupted (Ctrl-C while tqdm draws)."""
+
+    def write(self, text):
+        written = super().write(text)
+        if self.tell() == written:
+            raise KeyboardInterrupt
+        return written
+
+
+def test_ctrl_c_while_the_bar_is_drawn_ends_its_line(lazy):
+    """Interrupted while tqdm draws its first frame, the bar is half made and
+    its close() ends no line: the line is ended, so that the command's
+    'xiso: interrupted' starts a line of its own (issue 19, item 12)."""
+    out = _InterruptedStream()
+    with pytest.raises(KeyboardInterrupt), progress_bar(file=out):
+        lazy.sum().compute()
+    text = out.getvalue()
+    assert text.startswith("\r  0%|") and text.endswith("\n") and text.count("\n") == 1

@@ -8,6 +8,8 @@ Exit codes
    traceback)
 2  a usage error (unknown command or option; printed by argparse)
 130 interrupted (Ctrl-C)
+141 the reader of the output went away (``xiso info X | head -1``): nothing
+    printed, as cat or grep ended by SIGPIPE
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ EXAMPLES = """examples:
   xiso convert s3://bucket/in.zarr out.zarr --storage-option endpoint_url=http://127.0.0.1:9000
 
 exit codes: 0 success, 1 user error (one line, --debug for the traceback),
-            2 usage error, 130 interrupted
+            2 usage error, 130 interrupted, 141 output pipe closed (as cat)
 """
 
 
@@ -666,15 +668,48 @@ def _one_line_warnings() -> Iterator[None]:
         yield
 
 
+def _exit_now(code: int) -> None:
+    """End the command at once, after flushing what it printed.
+
+    After Ctrl-C, Python's normal exit joins every worker thread, and one can be
+    orphaned: a ``KeyboardInterrupt`` raised while ``ThreadPoolExecutor.submit``
+    starts a worker (dask's threads, at the start of a computation) leaves that
+    worker unregistered, so nothing tells it to stop and the exit waits for it
+    forever. xiso's own clean-up (the hidden temporary of an interrupted write)
+    has run by then, as the interrupt unwound; nothing is left to wait for.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout has gone (``xiso info X | head -1``): send what is
+    still buffered for it nowhere, so the flush at exit cannot fail again."""
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)
         with _one_line_warnings():
-            return int(args.func(args))
+            code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe fails here, where it is handled below
+        return code
     except KeyboardInterrupt:
         print("xiso: interrupted", file=sys.stderr)
+        if argv is None:  # the command itself (tests and callers pass argv)
+            _exit_now(130)
         return 130
+    except BrokenPipeError:
+        # as cat or grep, killed by SIGPIPE: quietly, with the status a shell
+        # gives them (128 + 13), which `set -o pipefail` scripts already expect
+        _stdout_gone()
+        return 141
     except (xiso.XisoError, OSError) as err:
         if args is None:
             raise

@@ -68,9 +68,26 @@ def _callback_class() -> Any:
     object has no attribute 'pbar'``, which hides the ``KeyboardInterrupt``.
     """
     from tqdm.dask import TqdmCallback
+    from tqdm.std import tqdm as text_bar
 
     class Callback(TqdmCallback):
         pbar: Any = None  # no bar before the first _start_state, none after _finish
+
+        def _start_state(self, *args: Any, **kwargs: Any) -> None:
+            # an interrupt while tqdm draws the new bar leaves it unassigned and
+            # half made (its close() then ends no line): end its line, so that
+            # what follows ("xiso: interrupted") starts on a line of its own
+            before = set(text_bar._instances)
+            try:
+                super()._start_state(*args, **kwargs)
+            except BaseException:
+                for bar in set(text_bar._instances) - before:
+                    drawn = hasattr(bar, "sp") and not hasattr(bar, "last_print_t")
+                    with contextlib.suppress(Exception):
+                        bar.close()
+                        if drawn and not _is_widget(type(bar)):
+                            bar.fp.write("\n")
+                raise
 
         def _posttask(self, *args: Any, **kwargs: Any) -> None:
             if self.pbar is not None:
@@ -96,11 +113,15 @@ def _bar_class() -> Any:
     return tqdm
 
 
+def _is_widget(bar: type) -> bool:
+    """Whether a tqdm class is tqdm.notebook's widget (tqdm.auto subclasses it)."""
+    return any(cls.__module__ == "tqdm.notebook" for cls in bar.__mro__)
+
+
 def _text_in_kernel(bar: Any) -> bool:
     """A text bar in a Jupyter kernel (tqdm.auto's test), which draws stderr as
     an error: such a bar goes to stdout."""
-    widget = any(cls.__module__ == "tqdm.notebook" for cls in bar.__mro__)
-    return not widget and "ipykernel.zmqshell" in sys.modules
+    return not _is_widget(bar) and "ipykernel.zmqshell" in sys.modules
 
 
 @contextlib.contextmanager

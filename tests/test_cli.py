@@ -2,6 +2,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -245,16 +246,19 @@ def test_progress_with_a_scheduler_is_one_line_pointing_at_the_dashboard(source,
 
 def test_xiso_warnings_are_one_line_on_stderr(tmp_path, capsys):
     """A volume whose z length is not a multiple of the factor: the trim warning
-    is one 'xiso: warning:' line, not Python's form pointing into the script."""
+    is one 'xiso: warning:' line, not Python's form pointing into the script,
+    and it offers no boundary='pad', which the command has no option for (and
+    which OME-Zarr could not store); Python's warning still does."""
     da = xiso.data.lightsheet(shape=(10, 16, 16), seed=0)
     xiso.to_ome_zarr(da, tmp_path / "in.zarr", pyramid=False)
     assert main(["convert", str(tmp_path / "in.zarr"), str(tmp_path / "out.zarr"), "--quiet"]) == 0
     err = capsys.readouterr().err.splitlines()
     assert err == [
         "xiso: warning: near_isotropic drops 2 of the 10 samples of dimension 'z' (10 is not a "
-        "multiple of the factor 4; the result has 2 samples covering 8): pass boundary='pad' "
-        "to keep them, or crop first"
+        "multiple of the factor 4; the result has 2 samples covering 8): crop first"
     ]
+    with pytest.warns(xiso.XisoWarning, match=r"8\): pass boundary='pad' to keep them, or crop"):
+        da.iso.near_isotropic()
 
 
 def test_convert_isotropic_and_spacing(source, tmp_path, capsys):
@@ -450,3 +454,123 @@ def test_info_into_a_pipe_closed_at_once(source):
     proc.stdout.close()  # the reader goes away while the command starts
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 141 and err == b""
+
+
+# --------------------------------------------------------------------------
+# --boundary, and messages worded with the command's options
+# --------------------------------------------------------------------------
+@pytest.fixture
+def ten_planes(tmp_path):
+    """z: 10 samples of 0.25 um, y = x: 1 um; near_isotropic's z factor 4 leaves 2."""
+    da = xiso.data.lightsheet(shape=(10, 16, 12), seed=4)
+    xiso.to_ome_zarr(da, tmp_path / "ten.zarr", pyramid=False)
+    return da, tmp_path / "ten.zarr"
+
+
+def test_boundary_option(ten_planes, tmp_path, capsys):
+    da, path = ten_planes
+    out = tmp_path / "trim.zarr"
+    args = ["convert", str(path), str(out), "--no-pyramid", "--quiet"]
+    assert main([*args, "--boundary", "trim"]) == 0
+    ref = da.values[:8].reshape(2, 4, 16, 12).mean(axis=1)  # the 2 last planes dropped
+    np.testing.assert_allclose(xiso.open_ome_zarr(out).values, ref, rtol=0, atol=0.5)
+    capsys.readouterr()
+    assert main([*args[:2], str(tmp_path / "x.zarr"), "--boundary", "exact"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "xiso: error: dimension 'z' has length 10, which is not a multiple of its factor 4; "
+        "use --boundary trim, or crop 'z' first\n"
+    )
+    assert not (tmp_path / "x.zarr").exists()
+    with pytest.raises(SystemExit) as exc:  # pad: no OME-Zarr can store its last block
+        main([*args[:2], str(tmp_path / "x.zarr"), "--boundary", "pad"])
+    assert exc.value.code == 2 and "invalid choice: 'pad'" in capsys.readouterr().err
+    assert main([*args[:2], str(tmp_path / "x.zarr"), "--isotropic", "--boundary", "exact"]) == 1
+    assert "drop --boundary" in capsys.readouterr().err
+    # Python keeps its own words for the same error
+    with pytest.raises(xiso.FactorError, match=r"use boundary='trim' or boundary='pad', or crop"):
+        da.iso.near_isotropic(boundary="exact")
+
+
+def test_warnings_name_the_commands_options(ten_planes, tmp_path, capsys):
+    """What Python says as keywords (method='mean', target=1.5, rounding='pow2'),
+    the command says as its options; clauses it has no option for are left out."""
+    da, _ = ten_planes
+    labels = (da[:8] > 300).astype("uint8").rename("cell_labels")
+    xiso.to_ome_zarr(labels, tmp_path / "labels.zarr", pyramid=False)
+    code = main(
+        ["convert", str(tmp_path / "labels.zarr"), str(tmp_path / "a.zarr"), "--quiet",
+         "--no-pyramid", "--method", "mean"]
+    )  # fmt: skip
+    assert code == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "xiso: warning: the DataArray 'cell_labels' looks like a label image (an integer "
+        "array whose name is 'cell_labels'); --method mean invents labels that do not "
+        "exist: use --method mode (or --method nearest)"
+    ]
+    with pytest.warns(xiso.XisoWarning, match=r"method='mean' invents.*use method='mode' \(or"):
+        labels.iso.near_isotropic(method="mean")
+    xiso.to_ome_zarr(da[:8], tmp_path / "eight.zarr", pyramid=False)
+    code = main(
+        ["convert", str(tmp_path / "eight.zarr"), str(tmp_path / "b.zarr"), "--quiet",
+         "--no-pyramid", "--target", "1.5"]
+    )  # fmt: skip
+    assert code == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        "xiso: warning: --target 1.5 (1.5 micrometer) cannot be reached with power-of-two "
+        "factors (--rounding pow2): it was rounded to factors"
+    )
+    assert err[0].endswith(
+        "pass --rounding int or --target that is a power of two times each spacing to "
+        "reach it exactly"
+    )
+    assert "=" not in err[0].split(": ", 2)[2].replace("factors {", "")  # no keyword=value
+
+
+def test_options_named_in_messages_exist_in_the_parser():
+    """Every Python keyword the command words as its own option is one of
+    convert's options (a renamed option would silently fall back to Python)."""
+    from xiso.cli import _SAME_AS_PYTHON, _subparser, build_parser
+
+    convert = _subparser(build_parser(), "convert")
+    dests = {a.dest for a in convert._actions if a.option_strings}
+    assert set(_SAME_AS_PYTHON) <= dests
+
+
+# --------------------------------------------------------------------------
+# docs/cli.md: generated from the parser, and current against --help
+# --------------------------------------------------------------------------
+CLI_PAGE = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+
+
+def test_docs_cli_options_are_current():
+    """docs/cli.md holds what ``python -m xiso.cli --markdown docs/cli.md``
+    writes today: regenerate it after a change to the parser."""
+    from xiso.cli import with_current_options
+
+    page = CLI_PAGE.read_text()
+    assert with_current_options(page) == page, (
+        "docs/cli.md is stale: run python -m xiso.cli --markdown docs/cli.md"
+    )
+
+
+@pytest.mark.parametrize("command", ["demo", "info", "convert"])
+def test_docs_cli_names_every_option_and_choice_of_help(command, capsys):
+    """Read from ``xiso COMMAND --help`` itself, not from the generator: every
+    option and every choice (the methods) appears in docs/cli.md."""
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    help_text = capsys.readouterr().out
+    options = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", help_text)) - {"--help"}
+    choices = {
+        c for group in re.findall(r"--[a-z-]+ \{([^}]+)\}", help_text) for c in group.split(",")
+    }
+    page = CLI_PAGE.read_text()
+    assert {"--quiet", "--progress"} <= options or command == "info"
+    assert sorted(o for o in options if f"`{o}" not in page) == []
+    assert sorted(c for c in choices if not re.search(rf"`{c}`|[{{,]{c}[,}}]", page)) == []
+    if command == "convert":
+        assert {"--boundary", "--isotropic", "--spacing", "--input-spacing"} <= options
+        assert set(xiso.methods.TABLE) <= choices  # every method, in --help and the page

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import xarray as xr
 
@@ -205,3 +206,60 @@ def test_ctrl_c_while_the_bar_is_drawn_ends_its_line(lazy):
         lazy.sum().compute()
     text = out.getvalue()
     assert text.startswith("\r  0%|") and text.endswith("\n") and text.count("\n") == 1
+
+
+PROGRESS_HINT = (
+    r"has no progress option: on dask-backed data it only plans the work \(the result is "
+    r"lazy\).*to_ome_zarr\(\.\.\., progress=True\), the `xiso convert` command, or "
+    r"`with xiso\.progress_bar\(\): result\.compute\(\)`"
+)
+
+
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("near_isotropic", lambda da: da.iso.near_isotropic(progress=True)),
+        ("downsample", lambda da: da.iso.downsample(z=2, progress=True)),
+        ("downsample", lambda da: da.iso.downsample({"z": 2}, progress=False)),
+        ("upsample", lambda da: da.iso.upsample(z=2, progress=True)),
+        ("resample", lambda da: da.iso.resample("1 um", progress=True)),
+        ("isotropic", lambda da: da.iso.isotropic(progress=True)),
+        ("resample_like", lambda da: da.iso.resample_like(da, progress=True)),
+        ("pyramid", lambda da: da.iso.pyramid(progress=True)),
+        ("near_isotropic", lambda da: da.to_dataset().iso.near_isotropic(progress=True)),
+        (
+            "near_isotropic",
+            lambda da: xr.DataTree.from_dict({"a": da.to_dataset()}).iso.near_isotropic(
+                progress=True
+            ),
+        ),
+    ],
+)
+def test_progress_on_a_lazy_method_says_where_progress_lives(
+    lazy, raise_if_dask_computes, name, call
+):
+    """``near_isotropic(progress=True)``, the first thing a user tries, was a
+    bare TypeError (downsample's: a FactorError for a dim named 'progress')."""
+    with pytest.raises(
+        xiso.errors.UnknownOptionError, match=rf"^iso\.{name}\(\) {PROGRESS_HINT}"
+    ) as caught:
+        call(lazy)
+    # a TypeError still, as Python's own for an unknown keyword, and an XisoError
+    assert isinstance(caught.value, TypeError) and isinstance(caught.value, xiso.XisoError)
+
+
+def test_a_dim_named_progress_is_still_a_factor(raise_if_dask_computes):
+    """The control: downsample(progress=2) on a dim named 'progress' reduces it."""
+    values = np.arange(8.0)
+    da = xr.DataArray(values, dims="progress", coords={"progress": values * 0.5})
+    out = da.iso.downsample(progress=2)
+    np.testing.assert_array_equal(out.values, values.reshape(4, 2).mean(axis=1))
+
+
+def test_refusing_progress_keeps_the_signature(lazy):
+    """Help and Shift-Tab show the method's own parameters (no progress)."""
+    import inspect
+
+    params = inspect.signature(lazy.iso.near_isotropic).parameters
+    assert "progress" not in params and {"method", "boundary", "target"} <= set(params)
+    assert lazy.iso.near_isotropic.__doc__.startswith("Downsample the finer spatial dims")

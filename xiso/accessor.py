@@ -14,6 +14,7 @@ docstrings are read from the source without importing them.
 from __future__ import annotations
 
 import ast
+import functools
 import html
 import inspect
 import re
@@ -27,7 +28,7 @@ import xarray as xr
 
 from . import blocks, exact
 from . import pyramid as _pyramid
-from .errors import XisoError, XisoWarning
+from .errors import UnknownOptionError, XisoError, XisoWarning
 from .explain import Explanation, explain, format_number
 from .spacing import spatial_dims, to_common_unit
 
@@ -158,6 +159,33 @@ def accessor_doc(
     return "\n".join(out).rstrip() + "\n"
 
 
+# the methods that return a new (lazy, on dask) object: asked for a progress bar,
+# they say where progress is shown instead of Python's bare TypeError
+_LAZY_RESULTS = frozenset(
+    "near_isotropic downsample upsample resample isotropic resample_like pyramid".split()
+)
+
+
+def _refuse_progress(method: F) -> F:
+    """``method``, refusing ``progress=`` with a message that says where the
+    progress of a computation is shown (a dim named ``progress`` that a
+    method takes as ``**factors`` is still a factor: a whole number)."""
+
+    @functools.wraps(method)
+    def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(kwargs.get("progress"), bool):
+            raise UnknownOptionError(
+                f"iso.{method.__name__}() has no progress option: on dask-backed data "
+                "it only plans the work (the result is lazy), on numpy data it is done "
+                "at once. A bar shows where the work is done: "
+                "to_ome_zarr(..., progress=True), the `xiso convert` command, or "
+                "`with xiso.progress_bar(): result.compute()` around your own computation"
+            )
+        return method(self, *args, **kwargs)
+
+    return checked  # type: ignore[return-value]
+
+
 def _from_twin(
     twin: Callable[..., Any] | tuple[str, str],
     public: str,
@@ -166,7 +194,8 @@ def _from_twin(
     replace: Mapping[str, str] | None = None,
 ) -> Callable[[F], F]:
     """Give the decorated accessor method the docstring of ``twin`` (a function,
-    or (module, name) of one not to import), see :func:`accessor_doc`."""
+    or (module, name) of one not to import), see :func:`accessor_doc`; those
+    that return a new object refuse ``progress=`` (see :func:`_refuse_progress`)."""
 
     def decorate(method: F) -> F:
         doc = _source_doc(*twin) if isinstance(twin, tuple) else inspect.getdoc(twin) or ""
@@ -178,7 +207,7 @@ def _from_twin(
         name = f"iso.{method.__name__}"
         method.__qualname__ = name
         method.__code__ = method.__code__.replace(co_qualname=name)
-        return method
+        return _refuse_progress(method) if method.__name__ in _LAZY_RESULTS else method
 
     return decorate
 

@@ -345,7 +345,13 @@ def _hint_sites(monkeypatch):
             pass
 
     def s3_site():
+        import fsspec.registry  # noqa: F401  (the module; fsspec.registry is its mapping)
+
         monkeypatch.setitem(sys.modules, "s3fs", None)
+        # fsspec keeps the classes it imported: an earlier test's S3 file system too
+        known = sys.modules["fsspec.registry"]._registry
+        for name in ("s3", "s3a"):
+            monkeypatch.delitem(known, name, raising=False)
         targets.FsspecTarget("s3://bucket/image.ome.zarr", None)
 
     return {

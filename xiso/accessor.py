@@ -427,17 +427,17 @@ class _IsoAccessor(Generic[T]):
             **factors_kwargs,
         )
 
-    @_from_twin(blocks.upsample, "xiso.upsample")
+    @_from_twin(exact.upsample, "xiso.upsample")
     def upsample(
         self,
         factors: Mapping[Hashable, int] | None = None,
         /,
         *,
-        method: str = "linear",
+        method: str | None = None,
         dtype: Any = None,
         **factors_kwargs: int,
     ) -> T:
-        return blocks.upsample(self._obj, factors, method=method, dtype=dtype, **factors_kwargs)
+        return exact.upsample(self._obj, factors, method=method, dtype=dtype, **factors_kwargs)
 
     @_from_twin(exact.resample, "xiso.resample")
     def resample(

@@ -1,4 +1,4 @@
-"""Labelled layer of blocks: downsample, near_isotropic and upsample on DataArray and Dataset.
+"""Labelled layer of blocks: downsample and near_isotropic on DataArray and Dataset.
 
 This module turns dimension names into axes, reduces data variables with
 :mod:`xiso.reduce`, and takes care of coordinates, attrs, names and encodings.
@@ -35,7 +35,7 @@ from .errors import (
     XisoError,
     XisoWarning,
 )
-from .methods import get, output_dtype
+from .methods import get
 from .reduce import (
     BOUNDARIES,
     METHODS,
@@ -46,7 +46,6 @@ from .reduce import (
     result_dtype,
 )
 from .spacing import SPACING_RTOL, SpacingInfo, read_spacing, spatial_dims, to_common_unit
-from .upsample_kernels import upsample_array
 
 __all__ = [
     "downsample",
@@ -54,7 +53,6 @@ __all__ = [
     "near_isotropic",
     "near_isotropic_factors",
     "spacing_info",
-    "upsample",
     "warn",
 ]
 
@@ -871,234 +869,3 @@ def tree_downsample(
         return downsample(ds, mine, **options) if mine else ds
 
     return xr.DataTree.from_dict({node.path: apply(node) for node in tree.subtree})
-
-
-# --------------------------------------------------------------------------
-# upsample: the inverse grid of downsample
-# --------------------------------------------------------------------------
-def upsample(
-    obj: T,
-    factors: Mapping[Hashable, int] | None = None,
-    /,
-    *,
-    method: str = "linear",
-    dtype: Any = None,
-    **factors_kwargs: int,
-) -> T:
-    """Upsample ``obj`` by integer factors per dimension: the inverse grid of :func:`downsample`.
-
-    Each sample of a dim upsampled by ``f`` becomes ``f`` samples that split
-    its cell evenly: a sample at ``c`` with spacing ``s`` gives samples at
-    ``c + (k - (f - 1) / 2) * s / f``, ``k = 0 .. f - 1``. So
-    ``downsample(upsample(obj, z=f), z=f)`` has ``obj``'s coordinates again:
-    exactly for power-of-two factors (a cell's last coordinate may be moved
-    by a few ulps for that), within an ulp or two for other factors.
-
-    Parameters
-    ----------
-    obj : DataArray or Dataset
-        The data; numpy- or dask-backed (a dask input gives a lazy result).
-    factors : mapping of dim to int, optional
-        Factor per dimension; or pass them as keyword arguments (``z=4``).
-    method : {"linear", "nearest"}, default "linear"
-        ``linear`` interpolates between the two neighbouring input samples
-        (separably, in float64); beyond the first and last input sample the
-        edge sample is kept. ``nearest`` repeats each sample ``f`` times and
-        never invents a value: use it for label images.
-    dtype : dtype, optional
-        Output dtype of the data variables that have a dim in ``factors`` (a
-        factor of 1 included). By default the input dtype: integer results
-        are rounded to nearest (ties to even) and clipped, never truncated. A
-        float dtype returns the unrounded result. Results are in native byte
-        order.
-
-    Returns
-    -------
-    DataArray or Dataset
-        A new object; upsampled dims have the coordinates above (their
-        ``encoding["spacing"]`` is ``s / f``), non-index coordinates along
-        them are repeated; all attrs, names and other dims are kept.
-
-    Raises
-    ------
-    FactorError
-        A factor is not an integer >= 1 or names an unknown dimension.
-    OptionError
-        ``method`` is not a documented value.
-    DtypeError
-        ``method`` cannot upsample a variable's dtype, or ``dtype`` is not a
-        data type.
-    SpacingError
-        The index coordinate of an upsampled dim is not numeric, or has a
-        single sample and no recorded spacing.
-    NonUniformSpacingError
-        The index coordinate of an upsampled dim is not evenly spaced.
-
-    Examples
-    --------
-    >>> import numpy as np, xarray as xr
-    >>> da = xr.DataArray(np.array([0, 4], dtype="uint16"), dims="z", coords={"z": [0.0, 1.0]})
-    >>> out = upsample(da, z=2)
-    >>> out.values, out.z.values
-    (array([0, 1, 3, 4], dtype=uint16), array([-0.25,  0.25,  0.75,  1.25]))
-    """
-    if isinstance(obj, xr.DataTree):
-        raise TypeError(
-            "upsample() takes a DataArray or Dataset, got a DataTree; upsample each node "
-            "with tree.map_over_datasets(lambda ds: xiso.upsample(ds, z=2))"
-        )
-    merged = _upsample_factors(obj, factors, factors_kwargs)
-    get(method, "upsample")  # OptionError for what is not an upsampling method
-    dtype = None if dtype is None else parse_dtype(dtype)
-
-    return _rebuild(
-        obj,
-        lambda k, v: _upsample_data(k, v, merged, method, dtype),
-        lambda k, c: _upsample_coord(k, c, merged),
-    )
-
-
-def _upsample_factors(
-    obj: xr.DataArray | xr.Dataset,
-    factors: Mapping[Hashable, int] | None,
-    kwargs: Mapping[str, int],
-) -> dict[Hashable, int]:
-    """The factors of :func:`upsample`, checked as :func:`check_factors` does
-    (with the same messages), but for the length: any factor fits any dim."""
-    if factors is not None and not isinstance(factors, Mapping):
-        raise FactorError(
-            f"upsample() takes the factors as a mapping or as keyword arguments, got "
-            f"{factors!r}; pass e.g. upsample(z=4) or upsample({{'z': 4}})"
-        )
-    if not factors and not kwargs:
-        raise FactorError("no factors given; pass e.g. upsample(z=4) or upsample({'z': 4})")
-    return _integer_factors(obj, merge_factors(factors, kwargs))
-
-
-def _upsample_data(
-    name: Hashable,
-    var: xr.Variable,
-    factors: Mapping[Hashable, int],
-    method: str,
-    dtype: Any,
-) -> xr.Variable:
-    if not any(d in var.dims for d in factors):
-        return var  # a variable without the dims being upsampled passes through
-    try:
-        wanted = output_dtype(var.dtype, method, "upsample", dtype)
-    except DtypeError as err:
-        raise DtypeError(f"variable {name!r}: {err}") from None
-    axes = {var.get_axis_num(d): f for d, f in factors.items() if d in var.dims and f > 1}
-    if not axes and wanted == var.dtype:
-        return var
-    data = upsample_array(var.data, axes, method=method, dtype=dtype)
-    encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
-    return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
-
-
-def _upsample_coord(
-    name: Hashable, var: xr.Variable, factors: Mapping[Hashable, int]
-) -> xr.Variable:
-    """Index coordinates get the centres of the new samples, other coordinates
-    along upsampled dims repeat their values."""
-    axes = {var.get_axis_num(d): f for d, f in factors.items() if d in var.dims and f > 1}
-    if not axes:
-        return var
-    encoding = _layout_free(var.encoding, dtype_changed=False)
-    if var.dims != (name,):
-        data = upsample_array(var.data, axes, method="nearest")
-        return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
-    f = factors[name]
-    if var.size == 0:  # an empty dim stays empty, whatever its spacing
-        return xr.Variable(var.dims, np.empty(0), attrs=dict(var.attrs), encoding=encoding)
-    step = _signed_step(name, var)
-    values = _cell_centres(np.asarray(var.values, dtype=np.float64), step, f)
-    encoding.pop("dtype", None)
-    encoding["spacing"] = abs(step) / f
-    return xr.Variable(var.dims, values, attrs=dict(var.attrs), encoding=encoding)
-
-
-def _cell_centres(centres: np.ndarray, step: float, f: int) -> np.ndarray:
-    """``centres[i] + (k - (f - 1) / 2) * step / f`` for ``k = 0 .. f - 1``, in
-    that order, with the last sample of a cell moved by a few ulps where that
-    makes the mean :func:`downsample` takes of the cell (the same
-    :func:`~xiso.reduce.block_reduce`) give ``centres[i]`` back exactly.
-
-    That is always possible for a power-of-two ``f`` (the mean divides an
-    exact sum by ``f``); for other factors some centres are no rounded sum
-    divided by ``f``: their cells keep the plain values, whose mean is within
-    an ulp or so of the centre.
-    """
-    offsets = (np.arange(f) - (f - 1) / 2) * step / f
-    plain = centres[:, None] + offsets
-    if f == 1:
-        return plain.reshape(-1)
-    cells = plain.copy()
-    finite = np.isfinite(centres)
-
-    def missed() -> tuple[np.ndarray, np.ndarray]:
-        means = block_reduce(cells.reshape(-1), {0: f}, method="mean", skipna=False)
-        return (means != centres) & finite, means
-
-    for shift in (0, 1, -1, 2, -2):  # ulps of the first sample: b - a may be unrepresentable
-        off, means = missed()
-        if not off.any():
-            break
-        if shift:
-            first = plain[off, 0]
-            cells[off, 0] = first + shift * np.spacing(np.abs(first))
-            cells[off, -1] = plain[off, -1]
-        for attempt in range(_NUDGE_ATTEMPTS):
-            off, means = missed()
-            if not off.any():
-                break
-            last = cells[off, -1]
-            if attempt == 0:  # the whole error in one go, then half an ulp of the sum at a time
-                cells[off, -1] = last + (centres[off] - means[off]) * f
-            else:
-                sign = np.where(means[off] < centres[off], 1.0, -1.0)
-                half = np.spacing(np.abs(means[off]) * f) / 2  # half an ulp of the sum
-                cells[off, -1] = last + sign * np.maximum(half, np.spacing(np.abs(last)))
-    off, _ = missed()
-    cells[off] = plain[off]
-    return cells.reshape(-1)
-
-
-# tries to make the mean of a cell's upsampled coordinates its input coordinate
-_NUDGE_ATTEMPTS = 8
-
-
-def _signed_step(dim: Hashable, var: xr.Variable) -> float:
-    """The (signed) step of the index coordinate of ``dim``, which must be numeric
-    and evenly spaced; a single sample needs a recorded ``encoding["spacing"]``."""
-    if var.dtype.kind not in "iuf":
-        raise SpacingError(
-            f"the coordinate of dimension {dim!r} has dtype {var.dtype}, not a number, so the "
-            f"upsampled samples cannot be placed; assign a numeric coordinate to {dim!r} "
-            f"(or drop it: obj.drop_vars({dim!r}))"
-        )
-    values = np.asarray(var.values, dtype=np.float64)
-    recorded = var.encoding.get("spacing")
-    if values.size < 2:
-        if recorded is not None and np.isfinite(recorded) and recorded > 0:
-            return float(recorded)
-        raise SpacingError(
-            f"dimension {dim!r} has {values.size} sample(s) and no recorded spacing, so the "
-            f"upsampled samples cannot be placed; record it with "
-            f"obj[{dim!r}].encoding['spacing'] = step"
-        )
-    step = float((values[-1] - values[0]) / (values.size - 1))
-    diffs = np.diff(values)
-    if (
-        not np.isfinite(step)
-        or step == 0
-        or not np.all(np.abs(diffs - step) <= SPACING_RTOL * abs(step))
-    ):
-        raise NonUniformSpacingError(
-            f"the coordinate of dimension {dim!r} is not evenly spaced (steps from "
-            f"{float(diffs.min())!r} to {float(diffs.max())!r}), so it has no cells to split; "
-            f"resample it onto a regular grid first, or use downsample"
-        )
-    if recorded is not None and np.isfinite(recorded) and recorded > 0:
-        return math.copysign(float(recorded), step)  # as downsample, the recorded spacing
-    return step

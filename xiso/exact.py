@@ -31,10 +31,11 @@ import xarray as xr
 
 from . import grid
 from .blocks import (
+    _integer_factors,
     _label_reason,
     _layout_free,
     _rebuild,
-    _signed_step,
+    merge_factors,
     spacing_info,
     warn,
 )
@@ -52,10 +53,10 @@ from .factors import MAX_TARGET_RATIO
 from .interp import resample_array
 from .methods import get, output_dtype
 from .reduce import block_reduce, parse_dtype
-from .spacing import SpacingInfo, coordinate_unit, to_common_unit
+from .spacing import SPACING_RTOL, SpacingInfo, coordinate_unit, to_common_unit
 from .units import from_metres, to_metres
 
-__all__ = ["isotropic", "resample", "resample_like"]
+__all__ = ["isotropic", "resample", "resample_like", "upsample"]
 
 T = TypeVar("T", xr.DataArray, xr.Dataset)
 
@@ -73,6 +74,9 @@ class _Axis:
     spacing: float  # the output spacing (positive), recorded in encoding["spacing"]
     reverse: bool = False  # the output runs against the input
     descending: bool = False  # the input coordinate descends
+    # upsample: each input sample becomes this many, and each dask chunk as many
+    # times longer (0: output chunks as :func:`~xiso.interp.resample_array` plans them)
+    repeat: int = 0
 
     def plan(self, method: str, antialias: bool) -> grid.AxisPlan:
         # nearest: a centre on a cell edge takes the lower coordinate, so a
@@ -232,13 +236,14 @@ def _apply(
     antialias: bool,
     skipna: bool | None,
     coords_from: Mapping[Hashable, xr.Variable] | None = None,
+    verb: str = "resample",
 ) -> T:
+    """``obj`` on the grids of ``axes``; ``verb`` names the operation in errors."""
     if method is not None:
         get(method, "grid")  # OptionError before anything else
     dtype = None if dtype is None else parse_dtype(dtype)
     # dims whose grid does not change are not computed (every method gives the samples)
     moved = {d: a for d, a in axes.items() if not a.identity}
-    _check_size(obj, axes)
     plans: dict[str, dict[Hashable, grid.AxisPlan]] = {}
 
     def plans_of(how: str) -> dict[Hashable, grid.AxisPlan]:
@@ -251,12 +256,14 @@ def _apply(
             return var
         how = _method_of(name, var, axes, method)
         try:
-            output_dtype(var.dtype, how, "grid", dtype)
+            output_dtype(var.dtype, how, "grid", dtype, verb=verb)
         except DtypeError as err:
             raise DtypeError(f"{_what(name)}: {err}") from None
         _warn_labels(name, var, how, dtype)
         mine = {var.get_axis_num(d): p for d, p in plans_of(how).items() if d in var.dims}
-        data = resample_array(var.data, mine, dtype=dtype, skipna=skipna)
+        data = resample_array(
+            var.data, mine, dtype=dtype, skipna=skipna, chunks=_repeated_chunks(var, moved)
+        )
         encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
         return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
 
@@ -272,10 +279,25 @@ def _apply(
             return xr.Variable(var.dims, axes[name].values, dict(var.attrs), encoding)
         # other coordinates along resampled dims: the nearest sample's value
         mine = {var.get_axis_num(d): p for d, p in plans_of("nearest").items() if d in var.dims}
-        data = resample_array(var.data, mine, dtype=var.dtype)
+        data = resample_array(var.data, mine, dtype=var.dtype, chunks=_repeated_chunks(var, moved))
         return xr.Variable(var.dims, data, dict(var.attrs), _layout_free(var.encoding, False))
 
     return _rebuild(obj, data_of, coord_of)
+
+
+def _repeated_chunks(
+    var: xr.Variable, axes: Mapping[Hashable, _Axis]
+) -> dict[int, tuple[int, ...]] | None:
+    """The output chunks of dask ``var`` along the dims of ``axes`` that repeat
+    their samples (upsample): each input chunk ``repeat`` times longer."""
+    if var.chunks is None:
+        return None
+    return {
+        axis: tuple(c * a.repeat for c in var.chunks[axis])
+        for d, a in axes.items()
+        if a.repeat and d in var.dims
+        for axis in [var.get_axis_num(d)]
+    }
 
 
 def _tidy(value: float) -> float:
@@ -434,6 +456,7 @@ def resample(
     axes = {}
     for dim, value in wanted.items():
         axes[dim] = _centred_axis(obj, dim, _native(_common(value, info), info, dim))
+    _check_size(obj, axes)
     return _apply(obj, axes, method, dtype, antialias, skipna)
 
 
@@ -481,6 +504,7 @@ def isotropic(
     info = _spacing_info(obj, dims)
     common = max(info.common.values()) if spacing is None else _common(spacing, info)
     axes = {d: _centred_axis(obj, d, _native(common, info, d)) for d in info.native}
+    _check_size(obj, axes)
     return _apply(obj, axes, method, dtype, antialias, skipna)
 
 
@@ -585,4 +609,226 @@ def resample_like(
         )
     axes = {d: _target_axis(obj, other, d) for d in shared}
     coords = {d: other.coords[d].variable for d in shared}
+    _check_size(obj, axes)
     return _apply(obj, axes, method, dtype, antialias, skipna, coords_from=coords)
+
+
+# --------------------------------------------------------------------------
+# upsample: the exact grid of spacing s / f, on the cells of downsample
+# --------------------------------------------------------------------------
+# the methods of upsample (the others of exact grids: resample onto s / f)
+UPSAMPLE_METHODS = ("linear", "nearest")
+
+
+def upsample(
+    obj: T,
+    factors: Mapping[Hashable, int] | None = None,
+    /,
+    *,
+    method: str | None = None,
+    dtype: Any = None,
+    **factors_kwargs: int,
+) -> T:
+    """Upsample ``obj`` by integer factors per dimension: the inverse grid of :func:`downsample`.
+
+    Each sample of a dim upsampled by ``f`` becomes ``f`` samples that split
+    its cell evenly: a sample at ``c`` with spacing ``s`` gives samples at
+    ``c + (k - (f - 1) / 2) * s / f``, ``k = 0 .. f - 1``. So
+    ``downsample(upsample(obj, z=f), z=f)`` has ``obj``'s coordinates again:
+    exactly for power-of-two factors (a cell's last coordinate may be moved
+    by a few ulps for that), within an ulp or two for other factors. That
+    grid is the exact grid of spacing ``s / f`` centred on the field of view:
+    the values are those of :func:`resample` onto ``s / f``.
+
+    Parameters
+    ----------
+    obj : DataArray or Dataset
+        The data; numpy- or dask-backed (a dask input gives a lazy result,
+        each chunk ``f`` times longer along a dim upsampled by ``f``).
+    factors : mapping of dim to int, optional
+        Factor per dimension; or pass them as keyword arguments (``z=4``).
+    method : {"linear", "nearest"}, optional
+        ``linear`` interpolates between the two neighbouring input samples;
+        beyond the first and last input sample the edge sample is kept.
+        Integers of every dtype are interpolated exactly (the weights are
+        fractions over ``2 f``) and rounded once; floats in float64.
+        ``nearest`` repeats each sample ``f`` times and never invents a
+        value. Default, per variable: ``nearest`` for what looks like a
+        label image and for booleans (masks), else ``linear`` (as
+        :func:`resample`).
+    dtype : dtype, optional
+        Output dtype of the data variables that have a dim in ``factors`` (a
+        factor of 1 included). By default the input dtype: integer results
+        are rounded to nearest (ties to even) and clipped, never truncated. A
+        float dtype returns the unrounded result. Results are in native byte
+        order.
+
+    Returns
+    -------
+    DataArray or Dataset
+        A new object; upsampled dims have the coordinates above (their
+        ``encoding["spacing"]`` is ``s / f``), non-index coordinates along
+        them are repeated; all attrs, names and other dims are kept.
+
+    Raises
+    ------
+    FactorError
+        A factor is not an integer >= 1 or names an unknown dimension.
+    OptionError
+        ``method`` is not a documented value.
+    DtypeError
+        ``method`` cannot upsample a variable's dtype, or ``dtype`` is not a
+        data type.
+    SpacingError
+        The index coordinate of an upsampled dim is not numeric, or has a
+        single sample and no recorded spacing.
+    NonUniformSpacingError
+        The index coordinate of an upsampled dim is not evenly spaced.
+
+    Warns
+    -----
+    XisoWarning
+        A variable that looks like a label image is interpolated with
+        ``linear`` or cast to a float ``dtype``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.array([0, 4], dtype="uint16"), dims="z", coords={"z": [0.0, 1.0]})
+    >>> out = upsample(da, z=2)
+    >>> out.values, out.z.values
+    (array([0, 1, 3, 4], dtype=uint16), array([-0.25,  0.25,  0.75,  1.25]))
+    """
+    if isinstance(obj, xr.DataTree):
+        raise TypeError(
+            "upsample() takes a DataArray or Dataset, got a DataTree; upsample each node "
+            "with tree.map_over_datasets(lambda ds: xiso.upsample(ds, z=2))"
+        )
+    merged = _upsample_factors(obj, factors, factors_kwargs)
+    if method is not None and method not in UPSAMPLE_METHODS:
+        get(method, "grid")  # what is no method of exact grids, as resample says it
+        raise OptionError(
+            f"method={method!r} is not supported by upsample(); use one of "
+            f"{UPSAMPLE_METHODS!r}, or resample() onto the spacing s / f for {method!r}"
+        )
+    axes = {dim: _upsampled_axis(obj, dim, f) for dim, f in merged.items()}
+    return _apply(obj, axes, method, dtype, True, None, verb="upsample")
+
+
+def _upsample_factors(
+    obj: xr.DataArray | xr.Dataset,
+    factors: Mapping[Hashable, int] | None,
+    kwargs: Mapping[str, int],
+) -> dict[Hashable, int]:
+    """The factors of :func:`upsample`, checked as :func:`check_factors` does
+    (with the same messages), but for the length: any factor fits any dim."""
+    if factors is not None and not isinstance(factors, Mapping):
+        raise FactorError(
+            f"upsample() takes the factors as a mapping or as keyword arguments, got "
+            f"{factors!r}; pass e.g. upsample(z=4) or upsample({{'z': 4}})"
+        )
+    if not factors and not kwargs:
+        raise FactorError("no factors given; pass e.g. upsample(z=4) or upsample({'z': 4})")
+    return _integer_factors(obj, merge_factors(factors, kwargs))
+
+
+def _upsampled_axis(obj: xr.DataArray | xr.Dataset, dim: Hashable, f: int) -> _Axis:
+    """The grid of ``f`` samples per input sample of ``dim``: ratio ``1 / f`` from
+    the start of the field of view, the cell centres as coordinate."""
+    n = obj.sizes[dim]
+    if f == 1 or n == 0:  # nothing to compute along dim (an empty dim stays empty)
+        return _Axis(dim, n, n, Fraction(0), Fraction(1), np.empty(0), math.nan)
+    values, spacing, descending = np.empty(0), math.nan, False
+    if dim in obj.coords:  # else no coordinate to compute
+        var = obj.coords[dim].variable
+        step = _signed_step(dim, var)
+        values = _cell_centres(np.asarray(var.values, dtype=np.float64), step, f)
+        spacing, descending = abs(step) / f, step < 0
+    ratio = Fraction(1, f)
+    return _Axis(dim, n, n * f, Fraction(0), ratio, values, spacing, False, descending, f)
+
+
+def _cell_centres(centres: np.ndarray, step: float, f: int) -> np.ndarray:
+    """``centres[i] + (k - (f - 1) / 2) * step / f`` for ``k = 0 .. f - 1``, in
+    that order, with the last sample of a cell moved by a few ulps where that
+    makes the mean :func:`downsample` takes of the cell (the same
+    :func:`~xiso.reduce.block_reduce`) give ``centres[i]`` back exactly.
+
+    That is always possible for a power-of-two ``f`` (the mean divides an
+    exact sum by ``f``); for other factors some centres are no rounded sum
+    divided by ``f``: their cells keep the plain values, whose mean is within
+    an ulp or so of the centre.
+    """
+    offsets = (np.arange(f) - (f - 1) / 2) * step / f
+    plain = centres[:, None] + offsets
+    if f == 1:
+        return plain.reshape(-1)
+    cells = plain.copy()
+    finite = np.isfinite(centres)
+
+    def missed() -> tuple[np.ndarray, np.ndarray]:
+        means = block_reduce(cells.reshape(-1), {0: f}, method="mean", skipna=False)
+        return (means != centres) & finite, means
+
+    for shift in (0, 1, -1, 2, -2):  # ulps of the first sample: b - a may be unrepresentable
+        off, means = missed()
+        if not off.any():
+            break
+        if shift:
+            first = plain[off, 0]
+            cells[off, 0] = first + shift * np.spacing(np.abs(first))
+            cells[off, -1] = plain[off, -1]
+        for attempt in range(_NUDGE_ATTEMPTS):
+            off, means = missed()
+            if not off.any():
+                break
+            last = cells[off, -1]
+            if attempt == 0:  # the whole error in one go, then half an ulp of the sum at a time
+                cells[off, -1] = last + (centres[off] - means[off]) * f
+            else:
+                sign = np.where(means[off] < centres[off], 1.0, -1.0)
+                half = np.spacing(np.abs(means[off]) * f) / 2  # half an ulp of the sum
+                cells[off, -1] = last + sign * np.maximum(half, np.spacing(np.abs(last)))
+    off, _ = missed()
+    cells[off] = plain[off]
+    return cells.reshape(-1)
+
+
+# tries to make the mean of a cell's upsampled coordinates its input coordinate
+_NUDGE_ATTEMPTS = 8
+
+
+def _signed_step(dim: Hashable, var: xr.Variable) -> float:
+    """The (signed) step of the index coordinate of ``dim``, which must be numeric
+    and evenly spaced; a single sample needs a recorded ``encoding["spacing"]``."""
+    if var.dtype.kind not in "iuf":
+        raise SpacingError(
+            f"the coordinate of dimension {dim!r} has dtype {var.dtype}, not a number, so the "
+            f"upsampled samples cannot be placed; assign a numeric coordinate to {dim!r} "
+            f"(or drop it: obj.drop_vars({dim!r}))"
+        )
+    values = np.asarray(var.values, dtype=np.float64)
+    recorded = var.encoding.get("spacing")
+    if values.size < 2:
+        if recorded is not None and np.isfinite(recorded) and recorded > 0:
+            return float(recorded)
+        raise SpacingError(
+            f"dimension {dim!r} has {values.size} sample(s) and no recorded spacing, so the "
+            f"upsampled samples cannot be placed; record it with "
+            f"obj[{dim!r}].encoding['spacing'] = step"
+        )
+    step = float((values[-1] - values[0]) / (values.size - 1))
+    diffs = np.diff(values)
+    if (
+        not np.isfinite(step)
+        or step == 0
+        or not np.all(np.abs(diffs - step) <= SPACING_RTOL * abs(step))
+    ):
+        raise NonUniformSpacingError(
+            f"the coordinate of dimension {dim!r} is not evenly spaced (steps from "
+            f"{float(diffs.min())!r} to {float(diffs.max())!r}), so it has no cells to split; "
+            f"resample it onto a regular grid first, or use downsample"
+        )
+    if recorded is not None and np.isfinite(recorded) and recorded > 0:
+        return math.copysign(float(recorded), step)  # as downsample, the recorded spacing
+    return step

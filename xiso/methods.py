@@ -7,8 +7,8 @@ where its output coordinates are, and a one-line description. Validation
 the command line and the lists in the documentation are derived from it. The
 numbers themselves are computed by each operation's kernel, registered under
 the same name in its array-layer module (``reduce.KERNELS`` for blocks,
-``grid.plan_axis`` for exact grids, ``upsample_kernels`` for upsampling); the
-tests check that every entry has its kernels and every kernel its entry.
+``grid.plan_axis`` for exact grids); the tests check that every entry has its
+kernels and every kernel its entry.
 
 Operations
 ----------
@@ -17,9 +17,9 @@ Operations
     :func:`~xiso.near_isotropic`, :func:`~xiso.pyramid`.
 ``grid``
     Exact resampling onto any grid: :func:`~xiso.resample`,
-    :func:`~xiso.isotropic`, :func:`~xiso.resample_like`.
-``upsample``
-    Integer upsampling: :func:`~xiso.upsample`.
+    :func:`~xiso.isotropic`, :func:`~xiso.resample_like`, and
+    :func:`~xiso.upsample` (the grid of spacing ``s / f``; ``linear`` and
+    ``nearest`` only).
 
 dtype rule (every method)
 -------------------------
@@ -39,10 +39,10 @@ from .errors import DtypeError, OptionError
 
 __all__ = ["OPERATIONS", "TABLE", "Method", "get", "names", "output_dtype", "parse_dtype"]
 
-OPERATIONS = ("block", "grid", "upsample")
+OPERATIONS = ("block", "grid")
 
 # what each operation is called in messages
-_VERB = {"block": "reduce", "grid": "resample", "upsample": "upsample"}
+_VERB = {"block": "reduce", "grid": "resample"}
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,11 @@ class Method:
     coordinate: str
     doc: str
 
-    def output_dtype(self, in_dtype: Any, dtype: Any = None, operation: str = "block") -> np.dtype:
-        """The output dtype on ``in_dtype`` (``dtype`` overrides it), native byte order.
+    def output_dtype(
+        self, in_dtype: Any, dtype: Any = None, operation: str = "block", verb: str | None = None
+    ) -> np.dtype:
+        """The output dtype on ``in_dtype`` (``dtype`` overrides it), native byte order;
+        ``verb`` says what the caller does in the error (default: the operation's).
 
         Raises
         ------
@@ -87,7 +90,7 @@ class Method:
         if in_dtype.kind not in self.kinds:
             instead = "'nearest' or 'mode'" if operation == "block" else "'nearest'"
             raise DtypeError(
-                f"method={self.name!r} cannot {_VERB[operation]} data of dtype {in_dtype}; "
+                f"method={self.name!r} cannot {verb or _VERB[operation]} data of dtype {in_dtype}; "
                 f"use method={instead}, or convert the data first"
             )
         return (in_dtype if dtype is None else parse_dtype(dtype)).newbyteorder("=")
@@ -112,7 +115,7 @@ TABLE: dict[str, Method] = {
         ),
         Method(
             "nearest",
-            ("block", "grid", "upsample"),
+            ("block", "grid"),
             _ALL,
             True,
             "sample",
@@ -129,7 +132,7 @@ TABLE: dict[str, Method] = {
         ),
         Method(
             "linear",
-            ("grid", "upsample"),
+            ("grid",),
             "iuf",
             False,
             "centre",
@@ -165,7 +168,7 @@ def get(method: Any, operation: str) -> Method:
     if entry is None or operation not in entry.operations:
         elsewhere = ""
         if entry is not None:
-            where = {"block": "downsample()", "grid": "resample()", "upsample": "upsample()"}
+            where = {"block": "downsample()", "grid": "resample()"}
             elsewhere = f" ({method!r} is a method of {where[entry.operations[0]]})"
         raise OptionError(
             f"method={method!r} is not supported; use one of {names(operation)!r}{elsewhere}"
@@ -173,9 +176,12 @@ def get(method: Any, operation: str) -> Method:
     return entry
 
 
-def output_dtype(in_dtype: Any, method: Any, operation: str, dtype: Any = None) -> np.dtype:
+def output_dtype(
+    in_dtype: Any, method: Any, operation: str, dtype: Any = None, *, verb: str | None = None
+) -> np.dtype:
     """The output dtype of ``method`` for ``operation`` on ``in_dtype``
-    (``dtype`` overrides it), native byte order.
+    (``dtype`` overrides it), native byte order; ``verb`` names what the
+    caller does in the error (``"upsample"``; default: the operation's).
 
     Raises
     ------
@@ -184,7 +190,7 @@ def output_dtype(in_dtype: Any, method: Any, operation: str, dtype: Any = None) 
     DtypeError
         ``method`` cannot compute ``in_dtype``, or ``dtype`` is not a data type.
     """
-    return get(method, operation).output_dtype(in_dtype, dtype, operation)
+    return get(method, operation).output_dtype(in_dtype, dtype, operation, verb)
 
 
 def parse_dtype(dtype: Any) -> np.dtype:

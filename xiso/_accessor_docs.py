@@ -408,7 +408,7 @@ min_size : int, default 32
     No spatial dim is halved below this many samples.
 method : str, optional
     Reduction of each step; default ``"mode"`` for what
-    :func:`~xiso.blocks.looks_like_labels` (label images), else ``"mean"``.
+    :func:`~xiso.labelled.looks_like_labels` (label images), else ``"mean"``.
 near_isotropic : bool, default True
     Halve the finest dims first until near-isotropic; False halves all
     spatial dims at every level.

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
 
 import xarray as xr
 
-from . import _accessor_docs, blocks, exact
+from . import _accessor_docs, blocks, exact, labelled
 from . import pyramid as _pyramid
 from .errors import XisoError, XisoWarning
 from .explain import Explanation, explain, format_number
@@ -122,7 +122,7 @@ def _summary_rows(obj: xr.DataArray | xr.Dataset) -> list[tuple[str, str]]:
 def _spacing_rows(obj: xr.DataArray | xr.Dataset) -> list[tuple[str, str]]:
     """Spacing, anisotropy, and the factors of near_isotropic() with the spacing they give."""
     try:
-        info = blocks.spacing_info(obj)
+        info = labelled.spacing_info(obj)
     except Exception as err:
         return [("spacing", _reason(err))]
     rows = [("spacing", ", ".join(f"{d} {_num(s, info.units[d])}" for d, s in info.native.items()))]
@@ -254,7 +254,7 @@ class _IsoAccessor(Generic[T]):
         >>> da.iso.spacing
         {'z': 0.25, 'x': 1.0}
         """
-        return blocks.spacing_info(self._obj).native
+        return labelled.spacing_info(self._obj).native
 
     @property
     def units(self) -> dict[Hashable, str | None]:
@@ -282,7 +282,7 @@ class _IsoAccessor(Generic[T]):
         >>> da.iso.units
         {'z': 'nm', 'x': 'um'}
         """
-        return blocks.spacing_info(self._obj).units
+        return labelled.spacing_info(self._obj).units
 
     @_from_twin(
         blocks.near_isotropic_factors,
@@ -363,7 +363,7 @@ class _IsoAccessor(Generic[T]):
         x       4  1            1  pow2           1  1                   4           0
         anisotropy: 4 -> 1 (coarsest / finest spacing)
         """
-        info = blocks.spacing_info(self._obj, dims=dims, spacing=spacing)
+        info = labelled.spacing_info(self._obj, dims=dims, spacing=spacing)
         with warnings.catch_warnings():  # what the warnings say is in the explanation
             warnings.simplefilter("ignore", XisoWarning)
             # refuses what near_isotropic refuses (e.g. a target in the wrong unit)
@@ -778,7 +778,7 @@ class IsoDataTreeAccessor:
     ) -> xr.DataTree:
         return blocks.tree_downsample(
             self._obj,
-            blocks.merge_factors(factors, factors_kwargs),
+            labelled.merge_factors(factors, factors_kwargs),
             method=method,
             boundary=boundary,
             dtype=dtype,

@@ -1,10 +1,12 @@
-"""Labelled layer of exact resampling: resample, isotropic and resample_like.
+"""Labelled layer of exact resampling: resample, isotropic, resample_like and upsample.
 
 Where :func:`~xiso.downsample` reduces by whole blocks, these put the data on
 a grid of exactly the requested spacing (any ratio, finer or coarser) and
-bring results back onto another object's grid. Dimension names become axes
-and spacings become :class:`~xiso.grid.AxisPlan` objects here; the numbers
-are computed by :mod:`xiso.interp`.
+bring results back onto another object's grid; :func:`upsample` is the grid
+of spacing ``s / f``. Dimension names become axes and spacings become
+:class:`~xiso.grid.AxisPlan` objects here; the numbers are computed by
+:mod:`xiso.interp`. What this module shares with :mod:`xiso.blocks` is in
+:mod:`xiso.labelled`; reading a coordinate's step in :mod:`xiso.spacing`.
 
 The grid
 --------
@@ -24,41 +26,40 @@ import math
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from . import grid
-from .blocks import (
-    _integer_factors,
-    _label_reason,
-    _layout_free,
-    _rebuild,
-    merge_factors,
-    spacing_info,
-    warn,
-)
-from .errors import (
-    DtypeError,
-    FactorError,
-    MissingCoordinateError,
-    NonUniformSpacingError,
-    OptionError,
-    SpacingError,
-    SpatialDimError,
-    UnitError,
-)
+from .errors import FactorError, OptionError, SpatialDimError, UnitError
 from .factors import MAX_TARGET_RATIO
 from .interp import resample_array
-from .methods import get, output_dtype
+from .labelled import (
+    T,
+    data_variables,
+    integer_factors,
+    label_reason,
+    layout_free,
+    merge_factors,
+    not_a_tree,
+    rebuild,
+    spacing_info,
+    variable_dtype,
+    warn_labels,
+)
+from .methods import default_method, get
 from .reduce import block_reduce, parse_dtype
-from .spacing import SPACING_RTOL, SpacingInfo, coordinate_unit, to_common_unit
+from .spacing import (
+    SpacingInfo,
+    coordinate_unit,
+    recorded_spacing,
+    signed_step,
+    to_common_unit,
+)
 from .units import from_metres, to_metres
 
 __all__ = ["isotropic", "resample", "resample_like", "upsample"]
-
-T = TypeVar("T", xr.DataArray, xr.Dataset)
 
 
 @dataclass(frozen=True)
@@ -99,14 +100,12 @@ class _Axis:
         return grid.whole_blocks(self.n, self.n_out, self.start, self.ratio)
 
 
-def _refuse_tree(obj: Any, func: str) -> None:
+def _tree_fix(func: str) -> str:
     """A DataTree's nodes are resampled one by one, by the user's choice of nodes."""
-    if isinstance(obj, xr.DataTree):
-        raise TypeError(
-            f"{func}() takes a DataArray or Dataset, got a DataTree; resample its nodes "
-            f"with tree.map_over_datasets(lambda ds: ds.iso.{func}(...)) (a pyramid's "
-            "levels are better made again from the resampled level 0: .iso.pyramid())"
-        )
+    return (
+        f"resample its nodes with tree.map_over_datasets(lambda ds: ds.iso.{func}(...)) "
+        "(a pyramid's levels are better made again from the resampled level 0: .iso.pyramid())"
+    )
 
 
 def _coordinate(obj: xr.DataArray | xr.Dataset, dim: Hashable) -> xr.Variable:
@@ -122,7 +121,7 @@ def _centred_axis(obj: xr.DataArray | xr.Dataset, dim: Hashable, spacing: float)
     """The grid of spacing ``spacing`` (in the coordinate's unit) centred on the
     field of view of ``dim``."""
     var = _coordinate(obj, dim)
-    step = _grid_of(obj, dim, var)
+    step = _grid_step(dim, var, "resample")
     n = obj.sizes[dim]
     _check_spacing(dim, spacing)
     ratio = grid.as_fraction(spacing / abs(step))
@@ -162,7 +161,7 @@ def _check_size(obj: xr.DataArray | xr.Dataset, axes: Mapping[Hashable, _Axis]) 
     """A FactorError when the result would be absurdly larger than ``obj``."""
     growth = math.prod(a.n_out / a.n for a in axes.values() if a.n)
     largest = max(
-        (math.prod(v.shape) for v in _data_variables(obj).values() if _touches(v, axes)),
+        (math.prod(v.shape) for v in data_variables(obj).values() if _touches(v, axes)),
         default=0,
     )
     if growth > MAX_GROWTH and largest * growth > MAX_RESULT_ELEMENTS:
@@ -186,46 +185,20 @@ def _check_ratio(dim: Hashable, ratio: float, step: float, spacing: float) -> No
 def _method_of(
     name: Hashable, var: xr.Variable, axes: Mapping[Hashable, _Axis], method: str | None
 ) -> str:
-    """``method``, or the default for one variable: ``nearest`` for what looks
-    like labels and for booleans (masks), else ``linear`` if a dim is made finer,
-    else ``area``."""
+    """``method``, or the default for one variable (see
+    :func:`~xiso.methods.default_method`)."""
     if method is not None:
         return get(method, "grid").name
-    if var.dtype.kind == "b" or _label_reason(name, var):
-        return "nearest"
-    return "linear" if any(a.ratio < 1 for a in axes.values()) else "area"
-
-
-def _what(name: Hashable) -> str:
-    return "the DataArray" if name is None else f"variable {name!r}"
-
-
-def _data_variables(obj: xr.DataArray | xr.Dataset) -> dict[Hashable, xr.Variable]:
-    if isinstance(obj, xr.DataArray):
-        return {obj.name: obj.variable}
-    return {k: v.variable for k, v in obj.data_vars.items()}
+    return default_method(
+        "grid",
+        labels=label_reason(name, var) is not None,
+        boolean=var.dtype.kind == "b",
+        finer=any(a.ratio < 1 for a in axes.values()),
+    )
 
 
 def _touches(var: xr.Variable, axes: Mapping[Hashable, _Axis]) -> bool:
     return any(d in var.dims for d in axes)
-
-
-def _warn_labels(name: Hashable, var: xr.Variable, method: str, dtype: Any) -> None:
-    """Warn when ``var`` looks like labels and ``method`` averages or ``dtype`` is a float."""
-    to_float = dtype is not None and np.dtype(dtype).kind in "fc"
-    invents = not get(method, "grid").label_safe
-    reason = _label_reason(name, var) if invents or to_float else None
-    if reason is None:
-        return
-    harm = (
-        f"method={method!r} invents labels that do not exist"
-        if invents
-        else f"dtype={np.dtype(dtype).name!r} turns its labels into floats"
-    )
-    warn(
-        f"{name!r} looks like a label image ({reason}); {harm}: use method='nearest' "
-        "and leave dtype unset"
-    )
 
 
 def _apply(
@@ -255,16 +228,16 @@ def _apply(
         if not _touches(var, axes):
             return var
         how = _method_of(name, var, axes, method)
-        try:
-            output_dtype(var.dtype, how, "grid", dtype, verb=verb)
-        except DtypeError as err:
-            raise DtypeError(f"{_what(name)}: {err}") from None
-        _warn_labels(name, var, how, dtype)
+        variable_dtype(name, var, how, "grid", dtype, verb)
+        invents = not get(how, "grid").label_safe
+        warn_labels(
+            obj, name, var, method=how, invents=invents, dtype=dtype, use="method='nearest'"
+        )
         mine = {var.get_axis_num(d): p for d, p in plans_of(how).items() if d in var.dims}
         data = resample_array(
             var.data, mine, dtype=dtype, skipna=skipna, chunks=_repeated_chunks(var, moved)
         )
-        encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
+        encoding = layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
         return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
 
     def coord_of(name: Hashable, var: xr.Variable) -> xr.Variable:
@@ -273,16 +246,16 @@ def _apply(
         if not _touches(var, moved):
             return var
         if var.dims == (name,) and name in axes:
-            encoding = _layout_free(var.encoding, dtype_changed=True)
+            encoding = layout_free(var.encoding, dtype_changed=True)
             encoding.pop("dtype", None)
             encoding["spacing"] = axes[name].spacing
             return xr.Variable(var.dims, axes[name].values, dict(var.attrs), encoding)
         # other coordinates along resampled dims: the nearest sample's value
         mine = {var.get_axis_num(d): p for d, p in plans_of("nearest").items() if d in var.dims}
         data = resample_array(var.data, mine, dtype=var.dtype, chunks=_repeated_chunks(var, moved))
-        return xr.Variable(var.dims, data, dict(var.attrs), _layout_free(var.encoding, False))
+        return xr.Variable(var.dims, data, dict(var.attrs), layout_free(var.encoding, False))
 
-    return _rebuild(obj, data_of, coord_of)
+    return rebuild(obj, data_of, coord_of)
 
 
 def _repeated_chunks(
@@ -307,58 +280,18 @@ def _tidy(value: float) -> float:
 
 
 def _common(value: Any, info: SpacingInfo) -> float:
-    """A requested spacing in the common unit (see :func:`to_common_unit`),
-    with its errors worded for a spacing (they say "target" there)."""
-    try:
-        common = to_common_unit(value, info)
-    except (UnitError, SpacingError) as err:
-        raise type(err)(str(err).replace("target", "spacing", 1)) from None
+    """A requested spacing in the common unit (see :func:`to_common_unit`)."""
+    common = to_common_unit(value, info, name="spacing")
     return common if isinstance(value, (int, float, np.number)) else _tidy(common)
 
 
-def _grid_of(obj: xr.DataArray | xr.Dataset, dim: Hashable, var: xr.Variable) -> float:
-    """The signed step of ``var``, the coordinate of ``dim`` in ``obj`` (or in the
-    object whose grid is wanted), with errors worded for resampling."""
-    try:
-        return _signed_step(dim, var)
-    except SpacingError as err:
-        raise _reworded(err, dim, var) from None
-
-
-def _reworded(err: SpacingError, dim: Hashable, var: xr.Variable | None) -> SpacingError:
-    """``err`` (worded for blocks or upsampling) worded for exact resampling, where
-    ``spacing=`` is the spacing asked for and there are no blocks."""
-    if isinstance(err, NonUniformSpacingError) and var is not None:
-        steps = np.diff(np.asarray(var.values, dtype=np.float64))
-        return NonUniformSpacingError(
-            f"the coordinate of dimension {dim!r} is not evenly spaced (steps from "
-            f"{float(steps.min())!r} to {float(steps.max())!r}), so it has no grid to "
-            f"resample from; interpolate it onto an evenly spaced one first (e.g. "
-            f"obj.interp({dim}=...))"
-        )
-    text = str(err)
-    if "pass spacing=" in text or "cannot be placed" in text:
-        return type(err)(
-            f"dimension {dim!r} has a single sample and no recorded spacing, so its "
-            f"cell is unknown; record it with obj[{dim!r}].encoding['spacing'] = step"
-        )
-    return err
-
-
-def _spacing_info(obj: xr.DataArray | xr.Dataset, dims: Any) -> SpacingInfo:
-    """:func:`spacing_info`, with errors worded for resampling (there,
-    ``spacing=`` is the spacing asked for, not the input's)."""
-    try:
-        return spacing_info(obj, dims=dims)
-    except MissingCoordinateError as err:
-        text = str(err).split(" or pass spacing=")[0]
-        raise MissingCoordinateError(
-            f"{text}: resampling puts new samples at positions computed from it"
-        ) from None
-    except SpacingError as err:
-        dim = next((d for d in obj.dims if f"dimension {d!r}" in str(err)), None)
-        var = obj.coords[dim].variable if dim is not None and dim in obj.coords else None
-        raise _reworded(err, dim, var) from None
+def _grid_step(dim: Hashable, var: xr.Variable, purpose: str) -> float:
+    """The signed step of ``var``, the coordinate of ``dim`` (see
+    :func:`~xiso.spacing.signed_step`), of the recorded spacing where there is
+    one (as downsample records it)."""
+    step = signed_step(dim, var, purpose=purpose)
+    recorded = recorded_spacing(var)
+    return step if recorded is None else math.copysign(recorded, step)
 
 
 def _native(value: float, info: SpacingInfo, dim: Hashable) -> float:
@@ -444,14 +377,14 @@ def resample(
     >>> out.values    # each the average over its cell, weighted by overlap
     array([1.2, 4.5, 7.8])
     """
-    _refuse_tree(obj, "resample")
+    not_a_tree(obj, "resample", _tree_fix("resample"))
     if isinstance(spacing, Mapping):
         if dims is not None:
             raise OptionError("pass the dims either as the keys of spacing or as dims=, not both")
         wanted = dict(spacing)
-        info = _spacing_info(obj, list(wanted))
+        info = spacing_info(obj, dims=list(wanted), purpose="resample")
     else:
-        info = _spacing_info(obj, dims)
+        info = spacing_info(obj, dims=dims, purpose="resample")
         wanted = {d: spacing for d in info.native}
     axes = {}
     for dim, value in wanted.items():
@@ -500,8 +433,8 @@ def isotropic(
     >>> isotropic(da).sizes
     Frozen({'z': 3, 'y': 3})
     """
-    _refuse_tree(obj, "isotropic")
-    info = _spacing_info(obj, dims)
+    not_a_tree(obj, "isotropic", _tree_fix("isotropic"))
+    info = spacing_info(obj, dims=dims, purpose="resample")
     common = max(info.common.values()) if spacing is None else _common(spacing, info)
     axes = {d: _centred_axis(obj, d, _native(common, info, d)) for d in info.native}
     _check_size(obj, axes)
@@ -513,9 +446,9 @@ def _target_axis(
 ) -> _Axis:
     """The grid of ``other``'s coordinate of ``dim``, in ``obj``'s sample units."""
     var = _coordinate(obj, dim)
-    step = _grid_of(obj, dim, var)
+    step = _grid_step(dim, var, "resample")
     target = other.coords[dim].variable
-    t_step = _grid_of(other, dim, target)
+    t_step = _grid_step(dim, target, "resample")
     t_values = np.asarray(target.values, dtype=np.float64)
     unit, t_unit = coordinate_unit(obj, dim), coordinate_unit(other, dim)
     scale = 1.0
@@ -599,8 +532,8 @@ def resample_like(
     >>> bool((back.z == fine.z).all()), back.sizes["z"]
     (True, 10)
     """
-    _refuse_tree(obj, "resample_like")
-    spatial = spacing_info(obj).native
+    not_a_tree(obj, "resample_like", _tree_fix("resample_like"))
+    spatial = spacing_info(obj, purpose="resample").native
     shared = [d for d in spatial if d in other.coords and other.coords[d].dims == (d,)]
     if not shared:
         raise SpatialDimError(
@@ -699,12 +632,12 @@ def upsample(
     >>> out.values, out.z.values
     (array([0, 1, 3, 4], dtype=uint16), array([-0.25,  0.25,  0.75,  1.25]))
     """
-    if isinstance(obj, xr.DataTree):
-        raise TypeError(
-            "upsample() takes a DataArray or Dataset, got a DataTree; upsample each node "
-            "with tree.map_over_datasets(lambda ds: xiso.upsample(ds, z=2))"
-        )
-    merged = _upsample_factors(obj, factors, factors_kwargs)
+    not_a_tree(
+        obj,
+        "upsample",
+        "upsample each node with tree.map_over_datasets(lambda ds: ds.iso.upsample(z=2))",
+    )
+    merged = integer_factors(obj, merge_factors(factors, factors_kwargs, "upsample"))
     if method is not None and method not in UPSAMPLE_METHODS:
         get(method, "grid")  # what is no method of exact grids, as resample says it
         raise OptionError(
@@ -713,23 +646,6 @@ def upsample(
         )
     axes = {dim: _upsampled_axis(obj, dim, f) for dim, f in merged.items()}
     return _apply(obj, axes, method, dtype, True, None, verb="upsample")
-
-
-def _upsample_factors(
-    obj: xr.DataArray | xr.Dataset,
-    factors: Mapping[Hashable, int] | None,
-    kwargs: Mapping[str, int],
-) -> dict[Hashable, int]:
-    """The factors of :func:`upsample`, checked as :func:`check_factors` does
-    (with the same messages), but for the length: any factor fits any dim."""
-    if factors is not None and not isinstance(factors, Mapping):
-        raise FactorError(
-            f"upsample() takes the factors as a mapping or as keyword arguments, got "
-            f"{factors!r}; pass e.g. upsample(z=4) or upsample({{'z': 4}})"
-        )
-    if not factors and not kwargs:
-        raise FactorError("no factors given; pass e.g. upsample(z=4) or upsample({'z': 4})")
-    return _integer_factors(obj, merge_factors(factors, kwargs))
 
 
 def _upsampled_axis(obj: xr.DataArray | xr.Dataset, dim: Hashable, f: int) -> _Axis:
@@ -741,7 +657,7 @@ def _upsampled_axis(obj: xr.DataArray | xr.Dataset, dim: Hashable, f: int) -> _A
     values, spacing, descending = np.empty(0), math.nan, False
     if dim in obj.coords:  # else no coordinate to compute
         var = obj.coords[dim].variable
-        step = _signed_step(dim, var)
+        step = _grid_step(dim, var, "upsample")
         values = _cell_centres(np.asarray(var.values, dtype=np.float64), step, f)
         spacing, descending = abs(step) / f, step < 0
     ratio = Fraction(1, f)
@@ -796,39 +712,3 @@ def _cell_centres(centres: np.ndarray, step: float, f: int) -> np.ndarray:
 
 # tries to make the mean of a cell's upsampled coordinates its input coordinate
 _NUDGE_ATTEMPTS = 8
-
-
-def _signed_step(dim: Hashable, var: xr.Variable) -> float:
-    """The (signed) step of the index coordinate of ``dim``, which must be numeric
-    and evenly spaced; a single sample needs a recorded ``encoding["spacing"]``."""
-    if var.dtype.kind not in "iuf":
-        raise SpacingError(
-            f"the coordinate of dimension {dim!r} has dtype {var.dtype}, not a number, so the "
-            f"upsampled samples cannot be placed; assign a numeric coordinate to {dim!r} "
-            f"(or drop it: obj.drop_vars({dim!r}))"
-        )
-    values = np.asarray(var.values, dtype=np.float64)
-    recorded = var.encoding.get("spacing")
-    if values.size < 2:
-        if recorded is not None and np.isfinite(recorded) and recorded > 0:
-            return float(recorded)
-        raise SpacingError(
-            f"dimension {dim!r} has {values.size} sample(s) and no recorded spacing, so the "
-            f"upsampled samples cannot be placed; record it with "
-            f"obj[{dim!r}].encoding['spacing'] = step"
-        )
-    step = float((values[-1] - values[0]) / (values.size - 1))
-    diffs = np.diff(values)
-    if (
-        not np.isfinite(step)
-        or step == 0
-        or not np.all(np.abs(diffs - step) <= SPACING_RTOL * abs(step))
-    ):
-        raise NonUniformSpacingError(
-            f"the coordinate of dimension {dim!r} is not evenly spaced (steps from "
-            f"{float(diffs.min())!r} to {float(diffs.max())!r}), so it has no cells to split; "
-            f"resample it onto a regular grid first, or use downsample"
-        )
-    if recorded is not None and np.isfinite(recorded) and recorded > 0:
-        return math.copysign(float(recorded), step)  # as downsample, the recorded spacing
-    return step

@@ -26,6 +26,11 @@ dtype rule (every method)
 The output dtype is the input's unless ``dtype`` is given, in native byte
 order; integer results are rounded half to even and clipped, never truncated
 or wrapped.
+
+Default rule
+------------
+Where no method is given, :func:`default_method` chooses one per variable:
+never one that invents labels for a label image.
 """
 
 from __future__ import annotations
@@ -37,7 +42,16 @@ import numpy as np
 
 from .errors import DtypeError, OptionError
 
-__all__ = ["OPERATIONS", "TABLE", "Method", "get", "names", "output_dtype", "parse_dtype"]
+__all__ = [
+    "OPERATIONS",
+    "TABLE",
+    "Method",
+    "default_method",
+    "get",
+    "names",
+    "output_dtype",
+    "parse_dtype",
+]
 
 OPERATIONS = ("block", "grid")
 
@@ -153,6 +167,31 @@ TABLE: dict[str, Method] = {
 def names(operation: str) -> tuple[str, ...]:
     """The methods of ``operation``, in table order."""
     return tuple(name for name, m in TABLE.items() if operation in m.operations)
+
+
+def default_method(
+    operation: str, *, labels: bool, boolean: bool = False, finer: bool = False
+) -> str:
+    """The method of ``operation`` where none is given, for data that looks
+    like a label image (``labels``), is boolean (a mask) or, for ``grid``, has
+    a dim made finer (``finer``).
+
+    ``block``: ``mode`` for label images, else ``mean``. ``grid``: ``nearest``
+    for label images and masks, else ``linear`` where a dim is made finer (and
+    so for upsampling), else ``area``.
+
+    Examples
+    --------
+    >>> default_method("block", labels=True), default_method("grid", labels=False, finer=True)
+    ('mode', 'linear')
+    """
+    if operation == "block":
+        return "mode" if labels else "mean"
+    if operation != "grid":
+        raise ValueError(f"operation={operation!r} is not one of {OPERATIONS!r}")
+    if labels or boolean:
+        return "nearest"
+    return "linear" if finer else "area"
 
 
 def get(method: Any, operation: str) -> Method:

@@ -558,6 +558,18 @@ def test_large_reduction_linear_against_scipy():
     np.testing.assert_allclose(out.values, ref, rtol=1e-12)
 
 
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("method", ["linear", "nearest", "area", "cubic"])
+def test_an_empty_dim_that_is_not_resampled(method, chunked):
+    """No samples along another dim: the result is empty too (the float path
+    cut it into tiles of 0 elements)."""
+    da = xr.DataArray(np.zeros((0, 4)), dims=("c", "z"), coords={"z": np.arange(4.0)})
+    if chunked:
+        da = da.chunk()
+    out = xiso.resample(da, {"z": 0.5}, method=method)
+    assert out.shape == (0, 8) and out.values.shape == (0, 8)
+
+
 def test_more_errors(tmp_path):
     da = volume((10, 6, 5), (0.3, 1.0, 1.0))
     for bad in (float("nan"), float("inf")):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import xiso
-from xiso import grid, methods, reduce, upsample_kernels
+from xiso import grid, methods, reduce
 from xiso.cli import build_parser
 from xiso.errors import DtypeError, OptionError
 
@@ -24,12 +24,6 @@ def test_every_grid_method_has_a_plan(name):
     assert plan.method == name and plan.n_out == 2
     with pytest.raises(ValueError, match="unknown method"):
         grid.plan_axis(5, 2, grid.as_fraction(0), grid.as_fraction(2.5), "mean")
-
-
-@pytest.mark.parametrize("name", methods.names("upsample"))
-def test_every_upsample_method_runs(name):
-    out = upsample_kernels.upsample_array(np.arange(3, dtype="uint8"), {0: 2}, method=name)
-    assert out.shape == (6,)
 
 
 def test_label_safe_methods_never_invent_a_value():

@@ -951,7 +951,7 @@ def test_factor_one_on_an_empty_axis_is_a_no_op(use_dask):
     arr = da.from_array(x, chunks=2) if use_dask else x
     out = block_reduce(arr, {0: 1, 1: 2})
     assert out.shape == (0, 2)
-    with pytest.raises(xiso.FactorError, match="axis 0 has 0 samples"):
+    with pytest.raises(xiso.FactorError, match="axis 0 has length 0"):
         block_reduce(arr, {0: 2})
 
 

@@ -1,15 +1,17 @@
-"""Tests of xiso.upsample (labelled layer) and xiso.upsample_kernels (array layer).
+"""Tests of xiso.upsample: the exact grid of spacing ``s / f`` (xiso/exact.py).
 
 Expected values come from references independent of xiso: ``np.repeat`` for
 ``nearest``, ``scipy.ndimage.map_coordinates(order=1, mode="nearest")`` on the
 whole array for ``linear`` on floats, the same interpolation in Python fractions
 for ``linear`` on integers (exact, rounded half to even), and the grid formula
-written out here.
+written out here. Arrays are upsampled as DataArrays without coordinates
+(:func:`upsample_array`), so the values are those of the engine alone.
 """
 
 from __future__ import annotations
 
 import inspect
+import warnings
 from fractions import Fraction
 
 import dask.array as dsa
@@ -21,7 +23,15 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 import xiso
-from xiso.upsample_kernels import upsample_array
+
+
+def upsample_array(x, factors, *, method="linear", dtype=None):
+    """The data of ``xiso.upsample`` of ``x`` as a DataArray without coordinates
+    (dims ``a0, a1, ...``), ``factors`` by axis: the array the engine computes."""
+    dims = tuple(f"a{i}" for i in range(np.ndim(x)))
+    da = xr.DataArray(x, dims=dims)
+    by_dim = {dims[axis]: f for axis, f in factors.items()}
+    return xiso.upsample(da, by_dim, method=method, dtype=dtype).data
 
 
 # --------------------------------------------------------------------------
@@ -438,7 +448,8 @@ def test_dataarray_name_attrs_and_factor_forms():
 
 def test_dtype_argument_applies_to_variables_with_the_dims():
     ds = make_dataset()
-    out = xiso.upsample(ds, {"y": 1}, dtype="float32")
+    with pytest.warns(xiso.XisoWarning, match="'labels' looks like a label image.*into floats"):
+        out = xiso.upsample(ds, {"y": 1}, dtype="float32")
     assert out["vol"].dtype == np.float32 and out["labels"].dtype == np.float32
     assert out["t"].dtype == np.float64  # no y
     assert "dtype" not in out["vol"].encoding
@@ -476,9 +487,14 @@ def test_unknown_dim_error_is_downsamples():
 def test_variable_dtype_and_coordinate_errors():
     ds = make_dataset()
     ds["mask"] = ("z", np.ones(4, bool))
-    with pytest.raises(xiso.DtypeError, match="variable 'mask': method='linear' cannot upsample"):
-        xiso.upsample(ds, z=2)
+    with (
+        pytest.raises(xiso.DtypeError, match="variable 'mask': method='linear' cannot upsample"),
+        pytest.warns(xiso.XisoWarning, match="'labels' looks like a label image"),
+    ):
+        xiso.upsample(ds, z=2, method="linear")
     assert xiso.upsample(ds, z=2, method="nearest")["mask"].dtype == bool
+    # by default a mask (boolean) repeats its samples, as resample does
+    np.testing.assert_array_equal(xiso.upsample(ds, z=2)["mask"].values, np.ones(8, bool))
     ds = ds.drop_vars("mask")
     with pytest.raises(xiso.SpacingError, match="has dtype <U1, not a number"):
         xiso.upsample(ds, c=2)
@@ -490,16 +506,79 @@ def test_variable_dtype_and_coordinate_errors():
         xiso.upsample(tree, z=2)
 
 
+@pytest.mark.parametrize("chunked", [False, True])
+def test_label_images_default_to_nearest(chunked):
+    """As in resample: what looks like labels repeats its samples, intensities
+    are interpolated, and only an explicit ``linear`` warns."""
+    values = np.array([1, 9, 1, 9], dtype="uint16")
+    ds = xr.Dataset(
+        {"nucleus_labels": ("z", values), "vol": ("z", values)}, coords={"z": np.arange(4.0)}
+    )
+    if chunked:
+        ds = ds.chunk(z=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = xiso.upsample(ds, z=2)
+    np.testing.assert_array_equal(out["nucleus_labels"].values, np.repeat(values, 2))
+    np.testing.assert_array_equal(out["vol"].values, exact_linear(values, {0: 2}).astype("uint16"))
+    with pytest.warns(xiso.XisoWarning, match="'nucleus_labels' looks like a label image"):
+        linear = xiso.upsample(ds, z=2, method="linear")
+    np.testing.assert_array_equal(linear["nucleus_labels"].values, out["vol"].values)
+
+
+# --------------------------------------------------------------------------
+# upsample is resample onto s / f: the same values, the same grid
+# --------------------------------------------------------------------------
+STEPS = {"z": 0.3, "y": 1.0, "x": -0.7}
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("method", ["linear", "nearest"])
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "int64", "float32", "float64"])
+@pytest.mark.parametrize("factors", [{"z": 2}, {"z": 3, "y": 2}, {"z": 4, "y": 3, "x": 2}])
+def test_upsample_is_resample_onto_the_spacing_over_f(factors, dtype, method, chunked):
+    rng = np.random.default_rng(7)
+    shape = (5, 4, 3)
+    if np.dtype(dtype).kind == "f":
+        x = (rng.standard_normal(shape) * 100).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype)
+    coords = {d: 2.0 + np.arange(n) * STEPS[d] for d, n in zip(STEPS, shape)}
+    da = xr.DataArray(x, dims=tuple(STEPS), coords=coords, name="vol")
+    if chunked:
+        da = da.chunk({"z": 2, "y": 3, "x": 2})
+    up = xiso.upsample(da, factors, method=method)
+    ref = xiso.resample(da, {d: abs(STEPS[d]) / f for d, f in factors.items()}, method=method)
+    assert up.dtype == ref.dtype == np.dtype(dtype)
+    assert up.values.tobytes() == ref.values.tobytes()
+    for d in STEPS:
+        np.testing.assert_allclose(up[d].values, ref[d].values, rtol=0, atol=1e-12)
+        if d in factors:  # the spacing read from the coordinate over f, and the one asked
+            assert up[d].encoding["spacing"] == pytest.approx(ref[d].encoding["spacing"], 1e-12)
+    # and both are the independent reference
+    axes = {da.get_axis_num(d): f for d, f in factors.items()}
+    if method == "nearest":
+        np.testing.assert_array_equal(up.values, repeat(x, axes))
+    elif np.dtype(dtype).kind == "f":
+        rtol = 1e-12 if dtype == "float64" else 1e-6
+        np.testing.assert_allclose(up.values, scipy_linear(x, axes).astype(dtype), rtol=rtol)
+    else:
+        np.testing.assert_array_equal(up.values.astype(object), exact_linear(x, axes))
+
+
 def test_accessor_docstring_is_the_twins():
     doc = inspect.getdoc(make_dataset().iso.upsample)
     assert doc.startswith(inspect.getdoc(xiso.upsample).splitlines()[0])
     assert "``obj.iso.upsample(...)`` is ``xiso.upsample(obj, ...)``." in doc
     assert ">>> out = da.iso.upsample(z=2)" in doc
     assert "obj : " not in doc
-    assert inspect.signature(xr.DataArray.iso.upsample).parameters["method"].default == "linear"
+    # the default depends on the variable (labels and masks: nearest), as resample's
+    assert inspect.signature(xr.DataArray.iso.upsample).parameters["method"].default is None
+    assert inspect.signature(xiso.upsample).parameters["method"].default is None
 
 
 def test_exported():
-    from xiso.blocks import upsample
+    from xiso.exact import upsample
 
     assert "upsample" in xiso.__all__ and xiso.upsample is upsample

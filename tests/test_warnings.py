@@ -15,7 +15,7 @@ import pytest
 import xarray as xr
 
 import xiso
-from xiso.blocks import looks_like_labels
+from xiso.labelled import looks_like_labels
 
 
 def _volume(nz=16, ny=8, nx=8, dtype="uint16", name="vol", attrs=None, units="um", dask=False):
@@ -371,7 +371,7 @@ def test_tree_near_isotropic_warns_and_hints_as_near_isotropic():
     ],
 )
 def test_looks_like_labels_names(name, attrs, expected):
-    from xiso.blocks import looks_like_labels
+    from xiso.labelled import looks_like_labels
 
     da = xr.DataArray(np.zeros(4, "uint16"), dims="z", name=name, attrs=attrs)
     assert looks_like_labels(da) is expected

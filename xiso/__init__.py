@@ -39,8 +39,9 @@ def _launched_as_command() -> bool:
 
 try:  # Ctrl-C while the command is still importing: one line and exit 130, as later
     from . import accessor as _accessor  # noqa: F401  (registers .iso)
-    from .blocks import downsample, near_isotropic, near_isotropic_factors, spacing_info, upsample
-    from .exact import isotropic, resample, resample_like
+    from .blocks import downsample, near_isotropic, near_isotropic_factors
+    from .exact import isotropic, resample, resample_like, upsample
+    from .labelled import spacing_info
     from .plan import Plan, plan  # eager, as pyramid: io.write imports the module xiso.plan
     from .pyramid import pyramid  # eager: the accessor imports the module xiso.pyramid
     from .reduce import METHODS

@@ -192,7 +192,9 @@ its cell evenly: a sample at ``c`` with spacing ``s`` gives samples at
 ``c + (k - (f - 1) / 2) * s / f``, ``k = 0 .. f - 1``. So
 ``downsample(upsample(obj, z=f), z=f)`` has ``obj``'s coordinates again:
 exactly for power-of-two factors (a cell's last coordinate may be moved
-by a few ulps for that), within an ulp or two for other factors.
+by a few ulps for that), within an ulp or two for other factors. That
+grid is the exact grid of spacing ``s / f`` centred on the field of view:
+the values are those of :func:`resample` onto ``s / f``.
 
 ``obj.iso.upsample(...)`` is ``xiso.upsample(obj, ...)``.
 
@@ -200,11 +202,15 @@ Parameters
 ----------
 factors : mapping of dim to int, optional
     Factor per dimension; or pass them as keyword arguments (``z=4``).
-method : {"linear", "nearest"}, default "linear"
-    ``linear`` interpolates between the two neighbouring input samples
-    (separably, in float64); beyond the first and last input sample the
-    edge sample is kept. ``nearest`` repeats each sample ``f`` times and
-    never invents a value: use it for label images.
+method : {"linear", "nearest"}, optional
+    ``linear`` interpolates between the two neighbouring input samples;
+    beyond the first and last input sample the edge sample is kept.
+    Integers of every dtype are interpolated exactly (the weights are
+    fractions over ``2 f``) and rounded once; floats in float64.
+    ``nearest`` repeats each sample ``f`` times and never invents a
+    value. Default, per variable: ``nearest`` for what looks like a
+    label image and for booleans (masks), else ``linear`` (as
+    :func:`resample`).
 dtype : dtype, optional
     Output dtype of the data variables that have a dim in ``factors`` (a
     factor of 1 included). By default the input dtype: integer results
@@ -233,6 +239,12 @@ SpacingError
     single sample and no recorded spacing.
 NonUniformSpacingError
     The index coordinate of an upsampled dim is not evenly spaced.
+
+Warns
+-----
+XisoWarning
+    A variable that looks like a label image is interpolated with
+    ``linear`` or cast to a float ``dtype``.
 
 Examples
 --------
@@ -396,7 +408,7 @@ min_size : int, default 32
     No spatial dim is halved below this many samples.
 method : str, optional
     Reduction of each step; default ``"mode"`` for what
-    :func:`~xiso.blocks.looks_like_labels` (label images), else ``"mean"``.
+    :func:`~xiso.labelled.looks_like_labels` (label images), else ``"mean"``.
 near_isotropic : bool, default True
     Halve the finest dims first until near-isotropic; False halves all
     spatial dims at every level.

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
 
 import xarray as xr
 
-from . import _accessor_docs, blocks, exact
+from . import _accessor_docs, blocks, exact, labelled
 from . import pyramid as _pyramid
 from .errors import UnknownOptionError, XisoError, XisoWarning
 from .explain import Explanation, explain, format_number
@@ -151,7 +151,7 @@ def _summary_rows(obj: xr.DataArray | xr.Dataset) -> list[tuple[str, str]]:
 def _spacing_rows(obj: xr.DataArray | xr.Dataset) -> list[tuple[str, str]]:
     """Spacing, anisotropy, and the factors of near_isotropic() with the spacing they give."""
     try:
-        info = blocks.spacing_info(obj)
+        info = labelled.spacing_info(obj)
     except Exception as err:
         return [("spacing", _reason(err))]
     rows = [("spacing", ", ".join(f"{d} {_num(s, info.units[d])}" for d, s in info.native.items()))]
@@ -283,7 +283,7 @@ class _IsoAccessor(Generic[T]):
         >>> da.iso.spacing
         {'z': 0.25, 'x': 1.0}
         """
-        return blocks.spacing_info(self._obj).native
+        return labelled.spacing_info(self._obj).native
 
     @property
     def units(self) -> dict[Hashable, str | None]:
@@ -311,7 +311,7 @@ class _IsoAccessor(Generic[T]):
         >>> da.iso.units
         {'z': 'nm', 'x': 'um'}
         """
-        return blocks.spacing_info(self._obj).units
+        return labelled.spacing_info(self._obj).units
 
     @_from_twin(
         blocks.near_isotropic_factors,
@@ -392,7 +392,7 @@ class _IsoAccessor(Generic[T]):
         x       4  1            1  pow2           1  1                   4           0
         anisotropy: 4 -> 1 (coarsest / finest spacing)
         """
-        info = blocks.spacing_info(self._obj, dims=dims, spacing=spacing)
+        info = labelled.spacing_info(self._obj, dims=dims, spacing=spacing)
         with warnings.catch_warnings():  # what the warnings say is in the explanation
             warnings.simplefilter("ignore", XisoWarning)
             # refuses what near_isotropic refuses (e.g. a target in the wrong unit)
@@ -456,17 +456,17 @@ class _IsoAccessor(Generic[T]):
             **factors_kwargs,
         )
 
-    @_from_twin(blocks.upsample, "xiso.upsample")
+    @_from_twin(exact.upsample, "xiso.upsample")
     def upsample(
         self,
         factors: Mapping[Hashable, int] | None = None,
         /,
         *,
-        method: str = "linear",
+        method: str | None = None,
         dtype: Any = None,
         **factors_kwargs: int,
     ) -> T:
-        return blocks.upsample(self._obj, factors, method=method, dtype=dtype, **factors_kwargs)
+        return exact.upsample(self._obj, factors, method=method, dtype=dtype, **factors_kwargs)
 
     @_from_twin(exact.resample, "xiso.resample")
     def resample(
@@ -807,7 +807,7 @@ class IsoDataTreeAccessor:
     ) -> xr.DataTree:
         return blocks.tree_downsample(
             self._obj,
-            blocks.merge_factors(factors, factors_kwargs),
+            labelled.merge_factors(factors, factors_kwargs),
             method=method,
             boundary=boundary,
             dtype=dtype,

@@ -1,4 +1,4 @@
-"""Labelled layer of blocks: downsample, near_isotropic and upsample on DataArray and Dataset.
+"""Labelled layer of blocks: downsample and near_isotropic on DataArray and Dataset.
 
 This module turns dimension names into axes, reduces data variables with
 :mod:`xiso.reduce`, and takes care of coordinates, attrs, names and encodings.
@@ -15,161 +15,39 @@ the nearest sample); everything else is kept as it is.
 from __future__ import annotations
 
 import math
-import os
-import re
-import warnings
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from . import factors as _factors
 from ._docs import BOUNDARY, DIMS, DTYPE, METHOD, ROUNDING, SKIPNA, SPACING, TARGET, doc
-from .errors import (
-    DtypeError,
-    FactorError,
-    NonUniformSpacingError,
-    Option,
-    OptionError,
-    Part,
-    SpacingError,
-    XisoError,
-    XisoWarning,
+from .errors import FactorError, Option, OptionError, Part, SpacingError, XisoError
+from .labelled import (
+    T,
+    check_factors,
+    data_variables,
+    label_reason,
+    layout_free,
+    merge_factors,
+    not_a_tree,
+    rebuild,
+    spacing_info,
+    variable_dtype,
+    warn,
+    warn_labels,
 )
-from .methods import get, output_dtype
-from .reduce import (
-    BOUNDARIES,
-    METHODS,
-    aligned_chunks,
-    block_reduce,
-    group_counts,
-    parse_dtype,
-    result_dtype,
-)
-from .spacing import SPACING_RTOL, SpacingInfo, read_spacing, spatial_dims, to_common_unit
-from .upsample_kernels import upsample_array
+from .methods import default_method, get
+from .reduce import METHODS, aligned_chunks, block_reduce, group_counts, parse_dtype
+from .spacing import nominal_step, spatial_dims, to_common_unit
 
-__all__ = [
-    "downsample",
-    "looks_like_labels",
-    "near_isotropic",
-    "near_isotropic_factors",
-    "spacing_info",
-    "upsample",
-    "warn",
-]
-
-T = TypeVar("T", xr.DataArray, xr.Dataset)
-
-# encoding keys that describe the stored layout of the input, not the data
-_LAYOUT_ENCODING = ("chunks", "preferred_chunks", "chunksizes", "original_shape", "shards")
+__all__ = ["downsample", "near_isotropic", "near_isotropic_factors"]
 
 
-def _stacklevel() -> int:
-    """The ``stacklevel`` of the first frame outside the xiso and xarray
-    packages (``da.pipe(xiso.near_isotropic)`` and ``ds.map`` go through
-    xarray), counted from the function that calls this one."""
-    import inspect
-
-    packages = tuple(
-        os.path.dirname(os.path.abspath(path)) + os.sep for path in (xr.__file__, __file__)
-    )
-    frame = inspect.currentframe()
-    level = 0
-    while frame is not None and frame.f_code.co_filename.startswith(packages):
-        frame = frame.f_back
-        level += 1
-    return level
-
-
-def warn(*parts: Part) -> None:
-    """Emit an :class:`~xiso.errors.XisoWarning` of ``parts`` (text and the
-    :class:`~xiso.errors.Option` objects it suggests) that points at the user's
-    line: the first caller outside the xiso package."""
-    warnings.warn(XisoWarning(*parts), stacklevel=_stacklevel())
-
-
-def _not_a_tree(obj: Any, func: str, method: str) -> None:
-    """A DataTree is a Mapping, which would be read as spacings or reduced as
-    an object without dims: point to its accessor ``method`` instead."""
-    if isinstance(obj, xr.DataTree):
-        raise TypeError(
-            f"{func}() takes a DataArray or Dataset, got a DataTree; use "
-            f"tree.iso.{method}(...) to reduce every node of the tree"
-        )
-
-
-def merge_factors(
-    factors: Mapping[Hashable, int] | None, kwargs: Mapping[str, int]
-) -> dict[Hashable, int]:
-    if factors is not None and kwargs:
-        raise OptionError(
-            "pass factors either as a mapping or as keyword arguments, not both "
-            f"(got {dict(factors)!r} and {dict(kwargs)!r})"
-        )
-    if factors is not None and not isinstance(factors, Mapping):
-        raise FactorError(
-            f"downsample() takes the factors as a mapping or as keyword arguments, got "
-            f"{factors!r}; pass e.g. downsample(z=4) or downsample({{'z': 4}})"
-        )
-    merged: dict[Hashable, int] = {}
-    merged.update(factors if factors is not None else kwargs)
-    if not merged:
-        raise FactorError("no factors given; pass e.g. downsample(z=4) or downsample({'z': 4})")
-    return merged
-
-
-def check_factors(
-    obj: xr.DataArray | xr.Dataset, factors: Mapping[Hashable, Any], boundary: str
-) -> dict[Hashable, int]:
-    """Validate ``factors`` against ``obj``'s dims and lengths; return them as ints."""
-    if boundary not in BOUNDARIES:
-        raise OptionError(f"boundary={boundary!r} is not supported; use one of {BOUNDARIES!r}")
-    sizes = obj.sizes
-    checked = _integer_factors(obj, factors)
-    for dim, factor in checked.items():
-        n = sizes[dim]
-        if factor > max(n, 1):  # a factor of 1 leaves even an empty dim alone
-            fix = f"use a factor of at most {n}" if n else "use a factor of 1 (or none)"
-            raise FactorError(
-                f"dimension {dim!r} has length {n}, smaller than its factor {factor}; "
-                f"{fix} for {dim!r}"
-            )
-        if boundary == "exact" and n % factor:
-            raise FactorError(
-                f"dimension {dim!r} has length {n}, which is not a multiple of its factor "
-                f"{factor}; use ",
-                Option("boundary", "trim"),
-                (" or ", Option("boundary", "pad")),
-                f", or crop {dim!r} first",
-            )
-    return checked
-
-
-def _integer_factors(
-    obj: xr.DataArray | xr.Dataset, factors: Mapping[Hashable, Any]
-) -> dict[Hashable, int]:
-    """``factors`` as ints, each an integer >= 1 of an existing dim (any length)."""
-    sizes = obj.sizes
-    checked: dict[Hashable, int] = {}
-    for dim, factor in factors.items():
-        if dim not in sizes:
-            raise FactorError(
-                f"a factor is given for {dim!r}, which is not a dimension of this object "
-                f"(its dims are {tuple(sizes)!r}); use an existing dimension name"
-            )
-        if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
-            raise FactorError(
-                f"the factor of dimension {dim!r} is {factor!r}; it must be an integer >= 1"
-            )
-        checked[dim] = int(factor)
-    return checked
-
-
-def _layout_free(encoding: Mapping[Any, Any], dtype_changed: bool) -> dict[Any, Any]:
-    drop = set(_LAYOUT_ENCODING) | ({"dtype"} if dtype_changed else set())
-    return {k: v for k, v in encoding.items() if k not in drop}
+def _tree_fix(method: str) -> str:
+    """What to do with a DataTree instead: its accessor reduces every node."""
+    return f"use tree.iso.{method}(...) to reduce every node of the tree"
 
 
 def _reduce_variable(
@@ -184,8 +62,9 @@ def _reduce_variable(
     skipna: bool | None,
     group: bool | Mapping[Hashable, int] = True,
 ) -> xr.Variable:
-    if method is None:  # the default: mode for what looks like labels, else mean
-        method = "mode" if not is_coord and _label_reason(name, var) else "mean"
+    if method is None:  # coordinates take the block centre: as mean does
+        labels = not is_coord and label_reason(name, var) is not None
+        method = default_method("block", labels=labels)
     axes = {var.get_axis_num(d): f for d, f in factors.items() if d in var.dims and f > 1}
     per_task: bool | dict[int, int] = (
         group
@@ -211,10 +90,7 @@ def _reduce_variable(
     else:
         if not any(d in var.dims for d in factors):
             return var  # a variable without the dims being reduced passes through
-        try:
-            wanted = result_dtype(var.dtype, method, dtype)
-        except DtypeError as err:
-            raise DtypeError(f"variable {name!r}: {err}") from None
+        wanted = variable_dtype(name, var, method, "block", dtype)
         if not axes and wanted == var.dtype:
             return var
         # with no axis to reduce, "nearest" with blocks of 1 is a cast that follows
@@ -228,27 +104,14 @@ def _reduce_variable(
             skipna=skipna,
             group=per_task,
         )
-    encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
+    encoding = layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
     if is_coord and var.dims == (name,) and name in factors:  # index coords: in memory
         # record the output spacing, so that it is known even where a dim ends
         # with a single sample (see spacing.coordinate_step)
-        step = _input_step(var)
+        step = nominal_step(var)
         if step is not None:
             encoding["spacing"] = step * factors[name]
     return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
-
-
-def _input_step(var: xr.Variable) -> float | None:
-    """The sample spacing of a 1-D numeric coordinate (recorded, else from its
-    first and last values), or None."""
-    recorded = var.encoding.get("spacing")
-    if recorded is not None:
-        return float(recorded)
-    if var.dtype.kind not in "iuf" or var.size < 2:
-        return None
-    values = np.asarray(var.values, dtype=np.float64)
-    step = abs(float(values[-1] - values[0]) / (values.size - 1))
-    return step if np.isfinite(step) and step > 0 else None
 
 
 @doc(method=METHOD, boundary=BOUNDARY, dtype=DTYPE, skipna=SKIPNA)
@@ -309,7 +172,7 @@ def downsample(
     >>> out.values, out.z.values
     (array([2, 6], dtype=uint16), array([0.375, 1.375]))
     """
-    _not_a_tree(obj, "downsample", "downsample")
+    not_a_tree(obj, "downsample", _tree_fix("downsample"))
     merged = check_factors(obj, merge_factors(factors, factors_kwargs), boundary)
     return _reduce(obj, merged, "downsample", method, boundary, dtype, skipna)
 
@@ -360,69 +223,6 @@ def _warn_trimmed(
         )
 
 
-# a name that ends in the word: "labels", "nucleus_labels", "cell-segmentation"
-# (not "label_free" or "labels_prob"); a long_name or standard_name that is
-# words ending in it ("nucleus labels", not "label-free intensity")
-_LABEL_NAME = re.compile(r"(^|.*[^a-z])(labels?|segmentations?)")
-_LABEL_TEXT = re.compile(r"([a-z0-9]+[ _-])*(labels?|segmentations?)( image| mask)?")
-
-
-def _label_reason(name: Hashable, var: xr.Variable) -> str | None:
-    """Why ``var`` looks like a label image (see :func:`looks_like_labels`), or None."""
-    attrs = var.attrs
-    if "image-label" in attrs:
-        return "it has NGFF 'image-label' metadata"
-    flag = attrs.get("labels")
-    if isinstance(flag, (bool, np.bool_)) and bool(flag):
-        return "its attrs['labels'] is True"
-    if var.dtype.kind not in "iub":
-        return None
-    for where, text, pattern in (
-        ("name", name, _LABEL_NAME),
-        ("long_name", attrs.get("long_name"), _LABEL_TEXT),
-        ("standard_name", attrs.get("standard_name"), _LABEL_TEXT),
-    ):
-        if isinstance(text, str) and pattern.fullmatch(text.strip().lower()):
-            return f"an integer array whose {where} is {text!r}"
-    return None
-
-
-def looks_like_labels(obj: xr.DataArray | xr.Variable, name: Hashable = None) -> bool:
-    """Whether ``obj`` looks like a label image (segmentation) rather than intensities.
-
-    A label image is marked by any of:
-
-    - ``attrs["image-label"]``: the NGFF label-image metadata key;
-    - ``attrs["labels"] is True``;
-    - an integer (or boolean) dtype together with a name that ends in the word
-      "label(s)" or "segmentation(s)" (any case, e.g. ``"nucleus_labels"``,
-      not ``"label_free"``), or a ``long_name`` / ``standard_name`` that is
-      words ending in it (``"nucleus labels"``, not ``"label-free intensity"``).
-
-    Averaging such data invents labels that exist nowhere in it, so
-    :func:`downsample` and :func:`near_isotropic` warn when they reduce it
-    with ``method="mean"`` or ``"median"`` or cast it to a float ``dtype``.
-
-    Parameters
-    ----------
-    obj : DataArray or Variable
-        The data.
-    name : hashable, optional
-        The name of a Variable (a DataArray's own name is used otherwise).
-
-    Examples
-    --------
-    >>> import numpy as np, xarray as xr
-    >>> looks_like_labels(xr.DataArray(np.zeros(4, "uint16"), dims="z", name="labels"))
-    True
-    >>> looks_like_labels(xr.DataArray(np.zeros(4, "float32"), dims="z", name="labels"))
-    False
-    """
-    if isinstance(obj, xr.DataArray):
-        return _label_reason(obj.name if name is None else name, obj.variable) is not None
-    return _label_reason(name, obj) is not None
-
-
 def _warn_labels(
     obj: xr.DataArray | xr.Dataset,
     merged: Mapping[Hashable, int],
@@ -430,38 +230,24 @@ def _warn_labels(
     dtype: Any,
 ) -> None:
     """Warn for each reduced data variable that looks like labels when ``method``
-    averages or ``dtype`` is a float."""
-    # (the default, None, is mode for what looks like labels)
+    averages or ``dtype`` is a float (the default, None, is mode for them)."""
     averages = method in METHODS and not get(method, "block").label_safe
-    to_float = dtype is not None and np.dtype(dtype).kind in "fc"
-    if not (averages or to_float):
-        return
-    if isinstance(obj, xr.DataArray):
-        variables = {obj.name: obj.variable}
-        what = "the DataArray"
-    else:
-        variables = {k: v.variable for k, v in obj.data_vars.items()}
-        what = "the data variable"
-    for name, var in variables.items():
-        if not any(d in var.dims for d in merged):
-            continue
-        reason = _label_reason(name, var)
-        if reason is None:
-            continue
-        if averages:
-            harm: Part = (Option("method", method), " invents labels that do not exist")
-        else:
-            harm = (Option("dtype", np.dtype(dtype).name), " turns its labels into floats")
-        warn(
-            f"{what} {name!r} looks like a label image ({reason}); ",
-            harm,
-            ": use ",
-            Option("method", "mode"),
-            " (or ",
-            Option("method", "nearest", text="'nearest'"),
-            ")",
-            (" and leave ", Option("dtype", text="dtype"), " unset"),
-        )
+    for name, var in data_variables(obj).items():
+        if any(d in var.dims for d in merged):
+            warn_labels(
+                obj,
+                name,
+                var,
+                method=method,
+                invents=averages,
+                dtype=dtype,
+                use=(
+                    Option("method", "mode"),
+                    " (or ",
+                    Option("method", "nearest", text="'nearest'"),
+                    ")",
+                ),
+            )
 
 
 def _shared_groups(
@@ -472,12 +258,8 @@ def _shared_groups(
     the smallest count any dask data variable with that dim would take on its
     own (so every variable's tasks stay within dask's ``array.chunk-size``);
     None when no dask data variable has a reduced dim."""
-    if isinstance(obj, xr.DataArray):
-        variables = [obj.variable]
-    else:
-        variables = [v.variable for v in obj.data_vars.values()]
     shared: dict[Hashable, int] = {}
-    for var in variables:
+    for var in data_variables(obj).values():
         if var.chunks is None or not any(factors.get(d, 1) > 1 for d in var.dims):
             continue
         block = tuple(int(factors.get(d, 1)) for d in var.dims)
@@ -496,71 +278,10 @@ def reduce_checked(obj: T, merged: Mapping[Hashable, int], **options: Any) -> T:
         if groups is not None:
             options = {**options, "group": groups}
 
-    return _rebuild(
+    return rebuild(
         obj,
         lambda k, v: _reduce_variable(k, v, merged, is_coord=False, **options),
         lambda k, c: _reduce_variable(k, c, merged, is_coord=True, **options),
-    )
-
-
-def _rebuild(
-    obj: T,
-    data_of: Callable[[Hashable, xr.Variable], xr.Variable],
-    coord_of: Callable[[Hashable, xr.Variable], xr.Variable],
-) -> T:
-    """``obj`` with each data variable and coordinate made anew by ``data_of`` and
-    ``coord_of`` (name, variable); names, attrs and the layout-free encoding kept
-    (a NIfTI affine and orientation moved onto the new grid)."""
-    from .io.nifti import follow_grid
-
-    coords = {k: coord_of(k, c.variable) for k, c in obj.coords.items()}
-    if isinstance(obj, xr.DataArray):
-        new = xr.DataArray(data_of(obj.name, obj.variable), coords=coords, name=obj.name)
-        return follow_grid(obj, new)
-    if isinstance(obj, xr.Dataset):
-        data_vars = {k: data_of(k, v.variable) for k, v in obj.data_vars.items()}
-        out = xr.Dataset(data_vars, coords=coords, attrs=dict(obj.attrs))
-        out.encoding = _layout_free(obj.encoding, dtype_changed=False)
-        return follow_grid(obj, out)
-    raise TypeError(f"expected an xarray DataArray or Dataset, got {type(obj).__name__}")
-
-
-def spacing_info(
-    obj: xr.DataArray | xr.Dataset,
-    *,
-    dims: Iterable[Hashable] | None = None,
-    spacing: Mapping[Hashable, Any] | None = None,
-) -> SpacingInfo:
-    """Spacing and units of ``obj``'s spatial dims (see :func:`xiso.spacing.read_spacing`)."""
-    found = spatial_dims(obj, dims)
-    try:
-        return read_spacing(obj, found, spacing)
-    except NonUniformSpacingError:
-        for dim in found:
-            if (spacing is None or dim not in spacing) and dim in obj.coords:
-                coord = obj.coords[dim]
-                if coord.ndim == 1 and coord.dtype.kind in "iuf":
-                    partial = partial_last_block(dim, np.asarray(coord.values, np.float64))
-                    if partial is not None:
-                        raise partial from None
-        raise
-
-
-def partial_last_block(dim: Hashable, values: np.ndarray) -> NonUniformSpacingError | None:
-    """The error for a coordinate that is evenly spaced but for its last step, as
-    the block centres of a ``boundary="pad"`` result are; None for any other."""
-    steps = np.diff(values)
-    body = steps[:-1]
-    if not body.size or not np.allclose(body, body[0], rtol=SPACING_RTOL, atol=0):
-        return None
-    if np.isclose(steps[-1], body[0], rtol=SPACING_RTOL, atol=0):
-        return None
-    return NonUniformSpacingError(
-        f"the coordinate of dimension {dim!r} is evenly spaced ({body[0]:.6g}) except for its "
-        f"last step ({steps[-1]:.6g}), as after boundary='pad': the last block of a pad "
-        "result is partial, so its coordinate step is irregular. A spacing (and an NGFF "
-        f"scale) needs a uniform step: reduce with boundary='trim', or crop {dim!r} to a "
-        "multiple of the factor first"
     )
 
 
@@ -610,7 +331,7 @@ def near_isotropic_factors(
     >>> near_isotropic_factors({"z": 0.25, "y": 1.0, "x": 1.0})
     {'z': 4, 'y': 1, 'x': 1}
     """
-    _not_a_tree(obj, "near_isotropic_factors", "near_isotropic")
+    not_a_tree(obj, "near_isotropic_factors", _tree_fix("near_isotropic"))
     if isinstance(obj, (xr.DataArray, xr.Dataset)):
         info = spacing_info(obj, dims=dims, spacing=spacing)
         common: Mapping[Hashable, float] = info.common
@@ -780,7 +501,7 @@ def near_isotropic(
     >>> near_isotropic(da).sizes
     Frozen({'z': 2, 'y': 2, 'x': 2})
     """
-    _not_a_tree(obj, "near_isotropic", "near_isotropic")
+    not_a_tree(obj, "near_isotropic", _tree_fix("near_isotropic"))
     factors = near_isotropic_factors(
         obj, rounding=rounding, target=target, dims=dims, spacing=spacing
     )
@@ -898,234 +619,3 @@ def tree_downsample(
         return downsample(ds, mine, **options) if mine else ds
 
     return xr.DataTree.from_dict({node.path: apply(node) for node in tree.subtree})
-
-
-# --------------------------------------------------------------------------
-# upsample: the inverse grid of downsample
-# --------------------------------------------------------------------------
-def upsample(
-    obj: T,
-    factors: Mapping[Hashable, int] | None = None,
-    /,
-    *,
-    method: str = "linear",
-    dtype: Any = None,
-    **factors_kwargs: int,
-) -> T:
-    """Upsample ``obj`` by integer factors per dimension: the inverse grid of :func:`downsample`.
-
-    Each sample of a dim upsampled by ``f`` becomes ``f`` samples that split
-    its cell evenly: a sample at ``c`` with spacing ``s`` gives samples at
-    ``c + (k - (f - 1) / 2) * s / f``, ``k = 0 .. f - 1``. So
-    ``downsample(upsample(obj, z=f), z=f)`` has ``obj``'s coordinates again:
-    exactly for power-of-two factors (a cell's last coordinate may be moved
-    by a few ulps for that), within an ulp or two for other factors.
-
-    Parameters
-    ----------
-    obj : DataArray or Dataset
-        The data; numpy- or dask-backed (a dask input gives a lazy result).
-    factors : mapping of dim to int, optional
-        Factor per dimension; or pass them as keyword arguments (``z=4``).
-    method : {"linear", "nearest"}, default "linear"
-        ``linear`` interpolates between the two neighbouring input samples
-        (separably, in float64); beyond the first and last input sample the
-        edge sample is kept. ``nearest`` repeats each sample ``f`` times and
-        never invents a value: use it for label images.
-    dtype : dtype, optional
-        Output dtype of the data variables that have a dim in ``factors`` (a
-        factor of 1 included). By default the input dtype: integer results
-        are rounded to nearest (ties to even) and clipped, never truncated. A
-        float dtype returns the unrounded result. Results are in native byte
-        order.
-
-    Returns
-    -------
-    DataArray or Dataset
-        A new object; upsampled dims have the coordinates above (their
-        ``encoding["spacing"]`` is ``s / f``), non-index coordinates along
-        them are repeated; all attrs, names and other dims are kept.
-
-    Raises
-    ------
-    FactorError
-        A factor is not an integer >= 1 or names an unknown dimension.
-    OptionError
-        ``method`` is not a documented value.
-    DtypeError
-        ``method`` cannot upsample a variable's dtype, or ``dtype`` is not a
-        data type.
-    SpacingError
-        The index coordinate of an upsampled dim is not numeric, or has a
-        single sample and no recorded spacing.
-    NonUniformSpacingError
-        The index coordinate of an upsampled dim is not evenly spaced.
-
-    Examples
-    --------
-    >>> import numpy as np, xarray as xr
-    >>> da = xr.DataArray(np.array([0, 4], dtype="uint16"), dims="z", coords={"z": [0.0, 1.0]})
-    >>> out = upsample(da, z=2)
-    >>> out.values, out.z.values
-    (array([0, 1, 3, 4], dtype=uint16), array([-0.25,  0.25,  0.75,  1.25]))
-    """
-    if isinstance(obj, xr.DataTree):
-        raise TypeError(
-            "upsample() takes a DataArray or Dataset, got a DataTree; upsample each node "
-            "with tree.map_over_datasets(lambda ds: xiso.upsample(ds, z=2))"
-        )
-    merged = _upsample_factors(obj, factors, factors_kwargs)
-    get(method, "upsample")  # OptionError for what is not an upsampling method
-    dtype = None if dtype is None else parse_dtype(dtype)
-
-    return _rebuild(
-        obj,
-        lambda k, v: _upsample_data(k, v, merged, method, dtype),
-        lambda k, c: _upsample_coord(k, c, merged),
-    )
-
-
-def _upsample_factors(
-    obj: xr.DataArray | xr.Dataset,
-    factors: Mapping[Hashable, int] | None,
-    kwargs: Mapping[str, int],
-) -> dict[Hashable, int]:
-    """The factors of :func:`upsample`, checked as :func:`check_factors` does
-    (with the same messages), but for the length: any factor fits any dim."""
-    if factors is not None and not isinstance(factors, Mapping):
-        raise FactorError(
-            f"upsample() takes the factors as a mapping or as keyword arguments, got "
-            f"{factors!r}; pass e.g. upsample(z=4) or upsample({{'z': 4}})"
-        )
-    if not factors and not kwargs:
-        raise FactorError("no factors given; pass e.g. upsample(z=4) or upsample({'z': 4})")
-    return _integer_factors(obj, merge_factors(factors, kwargs))
-
-
-def _upsample_data(
-    name: Hashable,
-    var: xr.Variable,
-    factors: Mapping[Hashable, int],
-    method: str,
-    dtype: Any,
-) -> xr.Variable:
-    if not any(d in var.dims for d in factors):
-        return var  # a variable without the dims being upsampled passes through
-    try:
-        wanted = output_dtype(var.dtype, method, "upsample", dtype)
-    except DtypeError as err:
-        raise DtypeError(f"variable {name!r}: {err}") from None
-    axes = {var.get_axis_num(d): f for d, f in factors.items() if d in var.dims and f > 1}
-    if not axes and wanted == var.dtype:
-        return var
-    data = upsample_array(var.data, axes, method=method, dtype=dtype)
-    encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
-    return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
-
-
-def _upsample_coord(
-    name: Hashable, var: xr.Variable, factors: Mapping[Hashable, int]
-) -> xr.Variable:
-    """Index coordinates get the centres of the new samples, other coordinates
-    along upsampled dims repeat their values."""
-    axes = {var.get_axis_num(d): f for d, f in factors.items() if d in var.dims and f > 1}
-    if not axes:
-        return var
-    encoding = _layout_free(var.encoding, dtype_changed=False)
-    if var.dims != (name,):
-        data = upsample_array(var.data, axes, method="nearest")
-        return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
-    f = factors[name]
-    if var.size == 0:  # an empty dim stays empty, whatever its spacing
-        return xr.Variable(var.dims, np.empty(0), attrs=dict(var.attrs), encoding=encoding)
-    step = _signed_step(name, var)
-    values = _cell_centres(np.asarray(var.values, dtype=np.float64), step, f)
-    encoding.pop("dtype", None)
-    encoding["spacing"] = abs(step) / f
-    return xr.Variable(var.dims, values, attrs=dict(var.attrs), encoding=encoding)
-
-
-def _cell_centres(centres: np.ndarray, step: float, f: int) -> np.ndarray:
-    """``centres[i] + (k - (f - 1) / 2) * step / f`` for ``k = 0 .. f - 1``, in
-    that order, with the last sample of a cell moved by a few ulps where that
-    makes the mean :func:`downsample` takes of the cell (the same
-    :func:`~xiso.reduce.block_reduce`) give ``centres[i]`` back exactly.
-
-    That is always possible for a power-of-two ``f`` (the mean divides an
-    exact sum by ``f``); for other factors some centres are no rounded sum
-    divided by ``f``: their cells keep the plain values, whose mean is within
-    an ulp or so of the centre.
-    """
-    offsets = (np.arange(f) - (f - 1) / 2) * step / f
-    plain = centres[:, None] + offsets
-    if f == 1:
-        return plain.reshape(-1)
-    cells = plain.copy()
-    finite = np.isfinite(centres)
-
-    def missed() -> tuple[np.ndarray, np.ndarray]:
-        means = block_reduce(cells.reshape(-1), {0: f}, method="mean", skipna=False)
-        return (means != centres) & finite, means
-
-    for shift in (0, 1, -1, 2, -2):  # ulps of the first sample: b - a may be unrepresentable
-        off, means = missed()
-        if not off.any():
-            break
-        if shift:
-            first = plain[off, 0]
-            cells[off, 0] = first + shift * np.spacing(np.abs(first))
-            cells[off, -1] = plain[off, -1]
-        for attempt in range(_NUDGE_ATTEMPTS):
-            off, means = missed()
-            if not off.any():
-                break
-            last = cells[off, -1]
-            if attempt == 0:  # the whole error in one go, then half an ulp of the sum at a time
-                cells[off, -1] = last + (centres[off] - means[off]) * f
-            else:
-                sign = np.where(means[off] < centres[off], 1.0, -1.0)
-                half = np.spacing(np.abs(means[off]) * f) / 2  # half an ulp of the sum
-                cells[off, -1] = last + sign * np.maximum(half, np.spacing(np.abs(last)))
-    off, _ = missed()
-    cells[off] = plain[off]
-    return cells.reshape(-1)
-
-
-# tries to make the mean of a cell's upsampled coordinates its input coordinate
-_NUDGE_ATTEMPTS = 8
-
-
-def _signed_step(dim: Hashable, var: xr.Variable) -> float:
-    """The (signed) step of the index coordinate of ``dim``, which must be numeric
-    and evenly spaced; a single sample needs a recorded ``encoding["spacing"]``."""
-    if var.dtype.kind not in "iuf":
-        raise SpacingError(
-            f"the coordinate of dimension {dim!r} has dtype {var.dtype}, not a number, so the "
-            f"upsampled samples cannot be placed; assign a numeric coordinate to {dim!r} "
-            f"(or drop it: obj.drop_vars({dim!r}))"
-        )
-    values = np.asarray(var.values, dtype=np.float64)
-    recorded = var.encoding.get("spacing")
-    if values.size < 2:
-        if recorded is not None and np.isfinite(recorded) and recorded > 0:
-            return float(recorded)
-        raise SpacingError(
-            f"dimension {dim!r} has {values.size} sample(s) and no recorded spacing, so the "
-            f"upsampled samples cannot be placed; record it with "
-            f"obj[{dim!r}].encoding['spacing'] = step"
-        )
-    step = float((values[-1] - values[0]) / (values.size - 1))
-    diffs = np.diff(values)
-    if (
-        not np.isfinite(step)
-        or step == 0
-        or not np.all(np.abs(diffs - step) <= SPACING_RTOL * abs(step))
-    ):
-        raise NonUniformSpacingError(
-            f"the coordinate of dimension {dim!r} is not evenly spaced (steps from "
-            f"{float(diffs.min())!r} to {float(diffs.max())!r}), so it has no cells to split; "
-            f"resample it onto a regular grid first, or use downsample"
-        )
-    if recorded is not None and np.isfinite(recorded) and recorded > 0:
-        return math.copysign(float(recorded), step)  # as downsample, the recorded spacing
-    return step

@@ -1,10 +1,12 @@
-"""Labelled layer of exact resampling: resample, isotropic and resample_like.
+"""Labelled layer of exact resampling: resample, isotropic, resample_like and upsample.
 
 Where :func:`~xiso.downsample` reduces by whole blocks, these put the data on
 a grid of exactly the requested spacing (any ratio, finer or coarser) and
-bring results back onto another object's grid. Dimension names become axes
-and spacings become :class:`~xiso.grid.AxisPlan` objects here; the numbers
-are computed by :mod:`xiso.interp`.
+bring results back onto another object's grid; :func:`upsample` is the grid
+of spacing ``s / f``. Dimension names become axes and spacings become
+:class:`~xiso.grid.AxisPlan` objects here; the numbers are computed by
+:mod:`xiso.interp`. What this module shares with :mod:`xiso.blocks` is in
+:mod:`xiso.labelled`; reading a coordinate's step in :mod:`xiso.spacing`.
 
 The grid
 --------
@@ -24,41 +26,40 @@ import math
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from . import grid
-from .blocks import (
-    _label_reason,
-    _layout_free,
-    _rebuild,
-    _signed_step,
-    spacing_info,
-    warn,
-)
-from .errors import (
-    DtypeError,
-    FactorError,
-    MissingCoordinateError,
-    NonUniformSpacingError,
-    Option,
-    OptionError,
-    SpacingError,
-    SpatialDimError,
-    UnitError,
-)
+from .errors import FactorError, Option, OptionError, SpatialDimError, UnitError
 from .factors import MAX_TARGET_RATIO
 from .interp import resample_array
-from .methods import get, output_dtype
+from .labelled import (
+    T,
+    data_variables,
+    integer_factors,
+    label_reason,
+    layout_free,
+    merge_factors,
+    not_a_tree,
+    rebuild,
+    spacing_info,
+    variable_dtype,
+    warn_labels,
+)
+from .methods import default_method, get
 from .reduce import block_reduce, parse_dtype
-from .spacing import SpacingInfo, coordinate_unit, to_common_unit
+from .spacing import (
+    SpacingInfo,
+    coordinate_unit,
+    recorded_spacing,
+    signed_step,
+    to_common_unit,
+)
 from .units import from_metres, to_metres
 
-__all__ = ["isotropic", "resample", "resample_like"]
-
-T = TypeVar("T", xr.DataArray, xr.Dataset)
+__all__ = ["isotropic", "resample", "resample_like", "upsample"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class _Axis:
     spacing: float  # the output spacing (positive), recorded in encoding["spacing"]
     reverse: bool = False  # the output runs against the input
     descending: bool = False  # the input coordinate descends
+    # upsample: each input sample becomes this many, and each dask chunk as many
+    # times longer (0: output chunks as :func:`~xiso.interp.resample_array` plans them)
+    repeat: int = 0
 
     def plan(self, method: str, antialias: bool) -> grid.AxisPlan:
         # nearest: a centre on a cell edge takes the lower coordinate, so a
@@ -96,14 +100,12 @@ class _Axis:
         return grid.whole_blocks(self.n, self.n_out, self.start, self.ratio)
 
 
-def _refuse_tree(obj: Any, func: str) -> None:
+def _tree_fix(func: str) -> str:
     """A DataTree's nodes are resampled one by one, by the user's choice of nodes."""
-    if isinstance(obj, xr.DataTree):
-        raise TypeError(
-            f"{func}() takes a DataArray or Dataset, got a DataTree; resample its nodes "
-            f"with tree.map_over_datasets(lambda ds: ds.iso.{func}(...)) (a pyramid's "
-            "levels are better made again from the resampled level 0: .iso.pyramid())"
-        )
+    return (
+        f"resample its nodes with tree.map_over_datasets(lambda ds: ds.iso.{func}(...)) "
+        "(a pyramid's levels are better made again from the resampled level 0: .iso.pyramid())"
+    )
 
 
 def _coordinate(obj: xr.DataArray | xr.Dataset, dim: Hashable) -> xr.Variable:
@@ -119,7 +121,7 @@ def _centred_axis(obj: xr.DataArray | xr.Dataset, dim: Hashable, spacing: float)
     """The grid of spacing ``spacing`` (in the coordinate's unit) centred on the
     field of view of ``dim``."""
     var = _coordinate(obj, dim)
-    step = _grid_of(obj, dim, var)
+    step = _grid_step(dim, var, "resample")
     n = obj.sizes[dim]
     _check_spacing(dim, spacing)
     ratio = grid.as_fraction(spacing / abs(step))
@@ -159,7 +161,7 @@ def _check_size(obj: xr.DataArray | xr.Dataset, axes: Mapping[Hashable, _Axis]) 
     """A FactorError when the result would be absurdly larger than ``obj``."""
     growth = math.prod(a.n_out / a.n for a in axes.values() if a.n)
     largest = max(
-        (math.prod(v.shape) for v in _data_variables(obj).values() if _touches(v, axes)),
+        (math.prod(v.shape) for v in data_variables(obj).values() if _touches(v, axes)),
         default=0,
     )
     if growth > MAX_GROWTH and largest * growth > MAX_RESULT_ELEMENTS:
@@ -183,49 +185,20 @@ def _check_ratio(dim: Hashable, ratio: float, step: float, spacing: float) -> No
 def _method_of(
     name: Hashable, var: xr.Variable, axes: Mapping[Hashable, _Axis], method: str | None
 ) -> str:
-    """``method``, or the default for one variable: ``nearest`` for what looks
-    like labels and for booleans (masks), else ``linear`` if a dim is made finer,
-    else ``area``."""
+    """``method``, or the default for one variable (see
+    :func:`~xiso.methods.default_method`)."""
     if method is not None:
         return get(method, "grid").name
-    if var.dtype.kind == "b" or _label_reason(name, var):
-        return "nearest"
-    return "linear" if any(a.ratio < 1 for a in axes.values()) else "area"
-
-
-def _what(name: Hashable) -> str:
-    return "the DataArray" if name is None else f"variable {name!r}"
-
-
-def _data_variables(obj: xr.DataArray | xr.Dataset) -> dict[Hashable, xr.Variable]:
-    if isinstance(obj, xr.DataArray):
-        return {obj.name: obj.variable}
-    return {k: v.variable for k, v in obj.data_vars.items()}
+    return default_method(
+        "grid",
+        labels=label_reason(name, var) is not None,
+        boolean=var.dtype.kind == "b",
+        finer=any(a.ratio < 1 for a in axes.values()),
+    )
 
 
 def _touches(var: xr.Variable, axes: Mapping[Hashable, _Axis]) -> bool:
     return any(d in var.dims for d in axes)
-
-
-def _warn_labels(name: Hashable, var: xr.Variable, method: str, dtype: Any) -> None:
-    """Warn when ``var`` looks like labels and ``method`` averages or ``dtype`` is a float."""
-    to_float = dtype is not None and np.dtype(dtype).kind in "fc"
-    invents = not get(method, "grid").label_safe
-    reason = _label_reason(name, var) if invents or to_float else None
-    if reason is None:
-        return
-    harm = (
-        (Option("method", method), " invents labels that do not exist")
-        if invents
-        else (Option("dtype", np.dtype(dtype).name), " turns its labels into floats")
-    )
-    warn(
-        f"{name!r} looks like a label image ({reason}); ",
-        harm,
-        ": use ",
-        Option("method", "nearest"),
-        (" and leave ", Option("dtype", text="dtype"), " unset"),
-    )
 
 
 def _apply(
@@ -236,13 +209,14 @@ def _apply(
     antialias: bool,
     skipna: bool | None,
     coords_from: Mapping[Hashable, xr.Variable] | None = None,
+    verb: str = "resample",
 ) -> T:
+    """``obj`` on the grids of ``axes``; ``verb`` names the operation in errors."""
     if method is not None:
         get(method, "grid")  # OptionError before anything else
     dtype = None if dtype is None else parse_dtype(dtype)
     # dims whose grid does not change are not computed (every method gives the samples)
     moved = {d: a for d, a in axes.items() if not a.identity}
-    _check_size(obj, axes)
     plans: dict[str, dict[Hashable, grid.AxisPlan]] = {}
 
     def plans_of(how: str) -> dict[Hashable, grid.AxisPlan]:
@@ -254,14 +228,22 @@ def _apply(
         if not _touches(var, axes):
             return var
         how = _method_of(name, var, axes, method)
-        try:
-            output_dtype(var.dtype, how, "grid", dtype)
-        except DtypeError as err:
-            raise DtypeError(f"{_what(name)}: {err}") from None
-        _warn_labels(name, var, how, dtype)
+        variable_dtype(name, var, how, "grid", dtype, verb)
+        invents = not get(how, "grid").label_safe
+        warn_labels(
+            obj,
+            name,
+            var,
+            method=how,
+            invents=invents,
+            dtype=dtype,
+            use=(Option("method", "nearest"),),
+        )
         mine = {var.get_axis_num(d): p for d, p in plans_of(how).items() if d in var.dims}
-        data = resample_array(var.data, mine, dtype=dtype, skipna=skipna)
-        encoding = _layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
+        data = resample_array(
+            var.data, mine, dtype=dtype, skipna=skipna, chunks=_repeated_chunks(var, moved)
+        )
+        encoding = layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
         return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
 
     def coord_of(name: Hashable, var: xr.Variable) -> xr.Variable:
@@ -270,16 +252,31 @@ def _apply(
         if not _touches(var, moved):
             return var
         if var.dims == (name,) and name in axes:
-            encoding = _layout_free(var.encoding, dtype_changed=True)
+            encoding = layout_free(var.encoding, dtype_changed=True)
             encoding.pop("dtype", None)
             encoding["spacing"] = axes[name].spacing
             return xr.Variable(var.dims, axes[name].values, dict(var.attrs), encoding)
         # other coordinates along resampled dims: the nearest sample's value
         mine = {var.get_axis_num(d): p for d, p in plans_of("nearest").items() if d in var.dims}
-        data = resample_array(var.data, mine, dtype=var.dtype)
-        return xr.Variable(var.dims, data, dict(var.attrs), _layout_free(var.encoding, False))
+        data = resample_array(var.data, mine, dtype=var.dtype, chunks=_repeated_chunks(var, moved))
+        return xr.Variable(var.dims, data, dict(var.attrs), layout_free(var.encoding, False))
 
-    return _rebuild(obj, data_of, coord_of)
+    return rebuild(obj, data_of, coord_of)
+
+
+def _repeated_chunks(
+    var: xr.Variable, axes: Mapping[Hashable, _Axis]
+) -> dict[int, tuple[int, ...]] | None:
+    """The output chunks of dask ``var`` along the dims of ``axes`` that repeat
+    their samples (upsample): each input chunk ``repeat`` times longer."""
+    if var.chunks is None:
+        return None
+    return {
+        axis: tuple(c * a.repeat for c in var.chunks[axis])
+        for d, a in axes.items()
+        if a.repeat and d in var.dims
+        for axis in [var.get_axis_num(d)]
+    }
 
 
 def _tidy(value: float) -> float:
@@ -289,58 +286,18 @@ def _tidy(value: float) -> float:
 
 
 def _common(value: Any, info: SpacingInfo) -> float:
-    """A requested spacing in the common unit (see :func:`to_common_unit`),
-    with its errors worded for a spacing (they say "target" there)."""
-    try:
-        common = to_common_unit(value, info)
-    except (UnitError, SpacingError) as err:
-        raise type(err)(str(err).replace("target", "spacing", 1)) from None
+    """A requested spacing in the common unit (see :func:`to_common_unit`)."""
+    common = to_common_unit(value, info, name="spacing")
     return common if isinstance(value, (int, float, np.number)) else _tidy(common)
 
 
-def _grid_of(obj: xr.DataArray | xr.Dataset, dim: Hashable, var: xr.Variable) -> float:
-    """The signed step of ``var``, the coordinate of ``dim`` in ``obj`` (or in the
-    object whose grid is wanted), with errors worded for resampling."""
-    try:
-        return _signed_step(dim, var)
-    except SpacingError as err:
-        raise _reworded(err, dim, var) from None
-
-
-def _reworded(err: SpacingError, dim: Hashable, var: xr.Variable | None) -> SpacingError:
-    """``err`` (worded for blocks or upsampling) worded for exact resampling, where
-    ``spacing=`` is the spacing asked for and there are no blocks."""
-    if isinstance(err, NonUniformSpacingError) and var is not None:
-        steps = np.diff(np.asarray(var.values, dtype=np.float64))
-        return NonUniformSpacingError(
-            f"the coordinate of dimension {dim!r} is not evenly spaced (steps from "
-            f"{float(steps.min())!r} to {float(steps.max())!r}), so it has no grid to "
-            f"resample from; interpolate it onto an evenly spaced one first (e.g. "
-            f"obj.interp({dim}=...))"
-        )
-    text = str(err)
-    if "pass spacing=" in text or "cannot be placed" in text:
-        return type(err)(
-            f"dimension {dim!r} has a single sample and no recorded spacing, so its "
-            f"cell is unknown; record it with obj[{dim!r}].encoding['spacing'] = step"
-        )
-    return err
-
-
-def _spacing_info(obj: xr.DataArray | xr.Dataset, dims: Any) -> SpacingInfo:
-    """:func:`spacing_info`, with errors worded for resampling (there,
-    ``spacing=`` is the spacing asked for, not the input's)."""
-    try:
-        return spacing_info(obj, dims=dims)
-    except MissingCoordinateError as err:
-        text = str(err).split(" or pass spacing=")[0]
-        raise MissingCoordinateError(
-            f"{text}: resampling puts new samples at positions computed from it"
-        ) from None
-    except SpacingError as err:
-        dim = next((d for d in obj.dims if f"dimension {d!r}" in str(err)), None)
-        var = obj.coords[dim].variable if dim is not None and dim in obj.coords else None
-        raise _reworded(err, dim, var) from None
+def _grid_step(dim: Hashable, var: xr.Variable, purpose: str) -> float:
+    """The signed step of ``var``, the coordinate of ``dim`` (see
+    :func:`~xiso.spacing.signed_step`), of the recorded spacing where there is
+    one (as downsample records it)."""
+    step = signed_step(dim, var, purpose=purpose)
+    recorded = recorded_spacing(var)
+    return step if recorded is None else math.copysign(recorded, step)
 
 
 def _native(value: float, info: SpacingInfo, dim: Hashable) -> float:
@@ -426,18 +383,19 @@ def resample(
     >>> out.values    # each the average over its cell, weighted by overlap
     array([1.2, 4.5, 7.8])
     """
-    _refuse_tree(obj, "resample")
+    not_a_tree(obj, "resample", _tree_fix("resample"))
     if isinstance(spacing, Mapping):
         if dims is not None:
             raise OptionError("pass the dims either as the keys of spacing or as dims=, not both")
         wanted = dict(spacing)
-        info = _spacing_info(obj, list(wanted))
+        info = spacing_info(obj, dims=list(wanted), purpose="resample")
     else:
-        info = _spacing_info(obj, dims)
+        info = spacing_info(obj, dims=dims, purpose="resample")
         wanted = {d: spacing for d in info.native}
     axes = {}
     for dim, value in wanted.items():
         axes[dim] = _centred_axis(obj, dim, _native(_common(value, info), info, dim))
+    _check_size(obj, axes)
     return _apply(obj, axes, method, dtype, antialias, skipna)
 
 
@@ -481,10 +439,11 @@ def isotropic(
     >>> isotropic(da).sizes
     Frozen({'z': 3, 'y': 3})
     """
-    _refuse_tree(obj, "isotropic")
-    info = _spacing_info(obj, dims)
+    not_a_tree(obj, "isotropic", _tree_fix("isotropic"))
+    info = spacing_info(obj, dims=dims, purpose="resample")
     common = max(info.common.values()) if spacing is None else _common(spacing, info)
     axes = {d: _centred_axis(obj, d, _native(common, info, d)) for d in info.native}
+    _check_size(obj, axes)
     return _apply(obj, axes, method, dtype, antialias, skipna)
 
 
@@ -493,9 +452,9 @@ def _target_axis(
 ) -> _Axis:
     """The grid of ``other``'s coordinate of ``dim``, in ``obj``'s sample units."""
     var = _coordinate(obj, dim)
-    step = _grid_of(obj, dim, var)
+    step = _grid_step(dim, var, "resample")
     target = other.coords[dim].variable
-    t_step = _grid_of(other, dim, target)
+    t_step = _grid_step(dim, target, "resample")
     t_values = np.asarray(target.values, dtype=np.float64)
     unit, t_unit = coordinate_unit(obj, dim), coordinate_unit(other, dim)
     scale = 1.0
@@ -579,8 +538,8 @@ def resample_like(
     >>> bool((back.z == fine.z).all()), back.sizes["z"]
     (True, 10)
     """
-    _refuse_tree(obj, "resample_like")
-    spatial = spacing_info(obj).native
+    not_a_tree(obj, "resample_like", _tree_fix("resample_like"))
+    spatial = spacing_info(obj, purpose="resample").native
     shared = [d for d in spatial if d in other.coords and other.coords[d].dims == (d,)]
     if not shared:
         raise SpatialDimError(
@@ -589,4 +548,173 @@ def resample_like(
         )
     axes = {d: _target_axis(obj, other, d) for d in shared}
     coords = {d: other.coords[d].variable for d in shared}
+    _check_size(obj, axes)
     return _apply(obj, axes, method, dtype, antialias, skipna, coords_from=coords)
+
+
+# --------------------------------------------------------------------------
+# upsample: the exact grid of spacing s / f, on the cells of downsample
+# --------------------------------------------------------------------------
+# the methods of upsample (the others of exact grids: resample onto s / f)
+UPSAMPLE_METHODS = ("linear", "nearest")
+
+
+def upsample(
+    obj: T,
+    factors: Mapping[Hashable, int] | None = None,
+    /,
+    *,
+    method: str | None = None,
+    dtype: Any = None,
+    **factors_kwargs: int,
+) -> T:
+    """Upsample ``obj`` by integer factors per dimension: the inverse grid of :func:`downsample`.
+
+    Each sample of a dim upsampled by ``f`` becomes ``f`` samples that split
+    its cell evenly: a sample at ``c`` with spacing ``s`` gives samples at
+    ``c + (k - (f - 1) / 2) * s / f``, ``k = 0 .. f - 1``. So
+    ``downsample(upsample(obj, z=f), z=f)`` has ``obj``'s coordinates again:
+    exactly for power-of-two factors (a cell's last coordinate may be moved
+    by a few ulps for that), within an ulp or two for other factors. That
+    grid is the exact grid of spacing ``s / f`` centred on the field of view:
+    the values are those of :func:`resample` onto ``s / f``.
+
+    Parameters
+    ----------
+    obj : DataArray or Dataset
+        The data; numpy- or dask-backed (a dask input gives a lazy result,
+        each chunk ``f`` times longer along a dim upsampled by ``f``).
+    factors : mapping of dim to int, optional
+        Factor per dimension; or pass them as keyword arguments (``z=4``).
+    method : {"linear", "nearest"}, optional
+        ``linear`` interpolates between the two neighbouring input samples;
+        beyond the first and last input sample the edge sample is kept.
+        Integers of every dtype are interpolated exactly (the weights are
+        fractions over ``2 f``) and rounded once; floats in float64.
+        ``nearest`` repeats each sample ``f`` times and never invents a
+        value. Default, per variable: ``nearest`` for what looks like a
+        label image and for booleans (masks), else ``linear`` (as
+        :func:`resample`).
+    dtype : dtype, optional
+        Output dtype of the data variables that have a dim in ``factors`` (a
+        factor of 1 included). By default the input dtype: integer results
+        are rounded to nearest (ties to even) and clipped, never truncated. A
+        float dtype returns the unrounded result. Results are in native byte
+        order.
+
+    Returns
+    -------
+    DataArray or Dataset
+        A new object; upsampled dims have the coordinates above (their
+        ``encoding["spacing"]`` is ``s / f``), non-index coordinates along
+        them are repeated; all attrs, names and other dims are kept.
+
+    Raises
+    ------
+    FactorError
+        A factor is not an integer >= 1 or names an unknown dimension.
+    OptionError
+        ``method`` is not a documented value.
+    DtypeError
+        ``method`` cannot upsample a variable's dtype, or ``dtype`` is not a
+        data type.
+    SpacingError
+        The index coordinate of an upsampled dim is not numeric, or has a
+        single sample and no recorded spacing.
+    NonUniformSpacingError
+        The index coordinate of an upsampled dim is not evenly spaced.
+
+    Warns
+    -----
+    XisoWarning
+        A variable that looks like a label image is interpolated with
+        ``linear`` or cast to a float ``dtype``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.array([0, 4], dtype="uint16"), dims="z", coords={"z": [0.0, 1.0]})
+    >>> out = upsample(da, z=2)
+    >>> out.values, out.z.values
+    (array([0, 1, 3, 4], dtype=uint16), array([-0.25,  0.25,  0.75,  1.25]))
+    """
+    not_a_tree(
+        obj,
+        "upsample",
+        "upsample each node with tree.map_over_datasets(lambda ds: ds.iso.upsample(z=2))",
+    )
+    merged = integer_factors(obj, merge_factors(factors, factors_kwargs, "upsample"))
+    if method is not None and method not in UPSAMPLE_METHODS:
+        get(method, "grid")  # what is no method of exact grids, as resample says it
+        raise OptionError(
+            f"method={method!r} is not supported by upsample(); use one of "
+            f"{UPSAMPLE_METHODS!r}, or resample() onto the spacing s / f for {method!r}"
+        )
+    axes = {dim: _upsampled_axis(obj, dim, f) for dim, f in merged.items()}
+    return _apply(obj, axes, method, dtype, True, None, verb="upsample")
+
+
+def _upsampled_axis(obj: xr.DataArray | xr.Dataset, dim: Hashable, f: int) -> _Axis:
+    """The grid of ``f`` samples per input sample of ``dim``: ratio ``1 / f`` from
+    the start of the field of view, the cell centres as coordinate."""
+    n = obj.sizes[dim]
+    if f == 1 or n == 0:  # nothing to compute along dim (an empty dim stays empty)
+        return _Axis(dim, n, n, Fraction(0), Fraction(1), np.empty(0), math.nan)
+    values, spacing, descending = np.empty(0), math.nan, False
+    if dim in obj.coords:  # else no coordinate to compute
+        var = obj.coords[dim].variable
+        step = _grid_step(dim, var, "upsample")
+        values = _cell_centres(np.asarray(var.values, dtype=np.float64), step, f)
+        spacing, descending = abs(step) / f, step < 0
+    ratio = Fraction(1, f)
+    return _Axis(dim, n, n * f, Fraction(0), ratio, values, spacing, False, descending, f)
+
+
+def _cell_centres(centres: np.ndarray, step: float, f: int) -> np.ndarray:
+    """``centres[i] + (k - (f - 1) / 2) * step / f`` for ``k = 0 .. f - 1``, in
+    that order, with the last sample of a cell moved by a few ulps where that
+    makes the mean :func:`downsample` takes of the cell (the same
+    :func:`~xiso.reduce.block_reduce`) give ``centres[i]`` back exactly.
+
+    That is always possible for a power-of-two ``f`` (the mean divides an
+    exact sum by ``f``); for other factors some centres are no rounded sum
+    divided by ``f``: their cells keep the plain values, whose mean is within
+    an ulp or so of the centre.
+    """
+    offsets = (np.arange(f) - (f - 1) / 2) * step / f
+    plain = centres[:, None] + offsets
+    if f == 1:
+        return plain.reshape(-1)
+    cells = plain.copy()
+    finite = np.isfinite(centres)
+
+    def missed() -> tuple[np.ndarray, np.ndarray]:
+        means = block_reduce(cells.reshape(-1), {0: f}, method="mean", skipna=False)
+        return (means != centres) & finite, means
+
+    for shift in (0, 1, -1, 2, -2):  # ulps of the first sample: b - a may be unrepresentable
+        off, means = missed()
+        if not off.any():
+            break
+        if shift:
+            first = plain[off, 0]
+            cells[off, 0] = first + shift * np.spacing(np.abs(first))
+            cells[off, -1] = plain[off, -1]
+        for attempt in range(_NUDGE_ATTEMPTS):
+            off, means = missed()
+            if not off.any():
+                break
+            last = cells[off, -1]
+            if attempt == 0:  # the whole error in one go, then half an ulp of the sum at a time
+                cells[off, -1] = last + (centres[off] - means[off]) * f
+            else:
+                sign = np.where(means[off] < centres[off], 1.0, -1.0)
+                half = np.spacing(np.abs(means[off]) * f) / 2  # half an ulp of the sum
+                cells[off, -1] = last + sign * np.maximum(half, np.spacing(np.abs(last)))
+    off, _ = missed()
+    cells[off] = plain[off]
+    return cells.reshape(-1)
+
+
+# tries to make the mean of a cell's upsampled coordinates its input coordinate
+_NUDGE_ATTEMPTS = 8

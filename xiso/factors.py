@@ -7,12 +7,20 @@ that are already expressed in one common unit.
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from collections.abc import Hashable, Mapping
+from typing import Any
 
-from .errors import FactorError, OptionError, SpacingError
+from .errors import FactorError, Option, OptionError, SpacingError
 
-__all__ = ["MAX_FACTOR", "MAX_TARGET_RATIO", "ROUNDINGS", "near_isotropic_factors"]
+__all__ = [
+    "MAX_FACTOR",
+    "MAX_TARGET_RATIO",
+    "ROUNDINGS",
+    "check_factor",
+    "near_isotropic_factors",
+]
 
 ROUNDINGS = ("pow2", "int")
 
@@ -33,6 +41,56 @@ TARGET_RTOL = 1e-3
 # Distances closer than this to an exact tie (in log2 for pow2, in samples for
 # int) count as a tie, so that float noise in the spacing cannot flip a factor.
 _TIE_TOLERANCE = 1e-9
+
+
+def check_factor(
+    factor: Any,
+    where: str,
+    length: int | None = None,
+    boundary: str = "trim",
+    short: str | None = None,
+) -> int:
+    """``factor`` as an int: an integer >= 1 (not a bool); with ``length``, the
+    samples of ``where``, one that fits them: at most ``length`` (a factor of 1
+    leaves even an empty dim alone) and, with ``boundary="exact"``, dividing it.
+
+    The one rule of a factor, for the labelled and the array layer: ``where``
+    names the dim or axis in the messages (``"dimension 'z'"``, ``"axis 0"``),
+    ``short`` in the fixes they end with (default: ``where``).
+
+    Raises
+    ------
+    FactorError
+        ``factor`` is not an integer >= 1, or does not fit ``length``.
+
+    Examples
+    --------
+    >>> check_factor(4, "dimension 'z'", 10)
+    4
+    >>> check_factor(4, "dimension 'z'", 10, "exact", short="'z'")
+    Traceback (most recent call last):
+    ...
+    xiso.errors.FactorError: dimension 'z' has length 10, which is not a multiple of its factor 4; use boundary='trim' or boundary='pad', or crop 'z' first
+    """  # noqa: E501
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Integral) or factor < 1:
+        raise FactorError(f"the factor of {where} is {factor!r}; it must be an integer >= 1")
+    factor = int(factor)
+    if length is None:
+        return factor
+    short = where if short is None else short
+    if factor > max(length, 1):
+        fix = f"use a factor of at most {length}" if length else "use a factor of 1 (or none)"
+        raise FactorError(
+            f"{where} has length {length}, smaller than its factor {factor}; {fix} for {short}"
+        )
+    if boundary == "exact" and length % factor:
+        raise FactorError(
+            f"{where} has length {length}, which is not a multiple of its factor {factor}; use ",
+            Option("boundary", "trim"),
+            (" or ", Option("boundary", "pad")),
+            f", or crop {short} first",
+        )
+    return factor
 
 
 def _check_positive(name: str, value: float, what: str) -> float:

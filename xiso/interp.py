@@ -90,7 +90,7 @@ def _tiles(shape: tuple[int, ...], budget: int) -> list[tuple[slice, ...]]:
     (whole last dims first, so tiles are as contiguous as they can be)."""
     steps = []
     for size in reversed(shape):
-        steps.append(min(size, max(1, budget)))
+        steps.append(max(1, min(size, budget)))  # (an empty dim has no tiles)
         budget //= max(1, size)
     steps.reverse()
     ranges = [range(0, size, step) for size, step in zip(shape, steps)]
@@ -404,13 +404,19 @@ def _out_chunks(plan: AxisPlan, chunks: tuple[int, ...]) -> list[tuple[int, int]
     return list(itertools.pairwise(edges))
 
 
-def _axis_dask(x: Any, axis: int, plan: AxisPlan, step: _Step) -> Any:
+def _axis_dask(
+    x: Any, axis: int, plan: AxisPlan, step: _Step, out_chunks: tuple[int, ...] | None = None
+) -> Any:
     import dask.array as dsa
 
     meta = np.empty((0,) * x.ndim, dtype=step.out_dtype)
     pieces = []
     index: list[Any] = [slice(None)] * x.ndim
-    for start, stop in _out_chunks(plan, x.chunks[axis]):
+    if out_chunks is None:
+        edges = _out_chunks(plan, x.chunks[axis])
+    else:  # (a chunk of no samples has no slab: dropped)
+        edges = list(itertools.pairwise(itertools.accumulate(out_chunks, initial=0)))
+    for start, stop in (e for e in edges if e[1] > e[0]):
         lo, hi = plan.span(start, stop)
         index[axis] = slice(lo, hi)
         slab = x[tuple(index)]
@@ -443,6 +449,7 @@ def resample_array(
     *,
     dtype: Any = None,
     skipna: bool | None = None,
+    chunks: Mapping[int, tuple[int, ...]] | None = None,
 ) -> Any:
     """Resample a numpy or dask array along each axis of ``plans``.
 
@@ -458,6 +465,10 @@ def resample_array(
         module notes).
     skipna : bool, optional
         ``area`` only: average the non-NaN inputs (default True for floats).
+    chunks : mapping of int to tuple of int, optional
+        Dask only: the output chunks along some axes of ``plans`` (summing to
+        the plan's ``n_out``); by default about an input chunk's worth of
+        input each when reducing, input-sized chunks when enlarging.
 
     Returns
     -------
@@ -515,7 +526,7 @@ def resample_array(
             source,
         )
         if _is_dask(x):
-            x = _axis_dask(x, axis, plan, step)
+            x = _axis_dask(x, axis, plan, step, None if chunks is None else chunks.get(axis))
         else:
             x = _rows(np.asarray(x), axis, plan, 0, plan.n_out, 0, step)
     return x

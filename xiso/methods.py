@@ -7,8 +7,8 @@ where its output coordinates are, and a one-line description. Validation
 the command line and the lists in the documentation are derived from it. The
 numbers themselves are computed by each operation's kernel, registered under
 the same name in its array-layer module (``reduce.KERNELS`` for blocks,
-``grid.plan_axis`` for exact grids, ``upsample_kernels`` for upsampling); the
-tests check that every entry has its kernels and every kernel its entry.
+``grid.plan_axis`` for exact grids); the tests check that every entry has its
+kernels and every kernel its entry.
 
 Operations
 ----------
@@ -17,15 +17,20 @@ Operations
     :func:`~xiso.near_isotropic`, :func:`~xiso.pyramid`.
 ``grid``
     Exact resampling onto any grid: :func:`~xiso.resample`,
-    :func:`~xiso.isotropic`, :func:`~xiso.resample_like`.
-``upsample``
-    Integer upsampling: :func:`~xiso.upsample`.
+    :func:`~xiso.isotropic`, :func:`~xiso.resample_like`, and
+    :func:`~xiso.upsample` (the grid of spacing ``s / f``; ``linear`` and
+    ``nearest`` only).
 
 dtype rule (every method)
 -------------------------
 The output dtype is the input's unless ``dtype`` is given, in native byte
 order; integer results are rounded half to even and clipped, never truncated
 or wrapped.
+
+Default rule
+------------
+Where no method is given, :func:`default_method` chooses one per variable:
+never one that invents labels for a label image.
 """
 
 from __future__ import annotations
@@ -37,12 +42,21 @@ import numpy as np
 
 from .errors import DtypeError, OptionError
 
-__all__ = ["OPERATIONS", "TABLE", "Method", "get", "names", "output_dtype", "parse_dtype"]
+__all__ = [
+    "OPERATIONS",
+    "TABLE",
+    "Method",
+    "default_method",
+    "get",
+    "names",
+    "output_dtype",
+    "parse_dtype",
+]
 
-OPERATIONS = ("block", "grid", "upsample")
+OPERATIONS = ("block", "grid")
 
 # what each operation is called in messages
-_VERB = {"block": "reduce", "grid": "resample", "upsample": "upsample"}
+_VERB = {"block": "reduce", "grid": "resample"}
 
 
 @dataclass(frozen=True)
@@ -75,8 +89,11 @@ class Method:
     coordinate: str
     doc: str
 
-    def output_dtype(self, in_dtype: Any, dtype: Any = None, operation: str = "block") -> np.dtype:
-        """The output dtype on ``in_dtype`` (``dtype`` overrides it), native byte order.
+    def output_dtype(
+        self, in_dtype: Any, dtype: Any = None, operation: str = "block", verb: str | None = None
+    ) -> np.dtype:
+        """The output dtype on ``in_dtype`` (``dtype`` overrides it), native byte order;
+        ``verb`` says what the caller does in the error (default: the operation's).
 
         Raises
         ------
@@ -87,7 +104,7 @@ class Method:
         if in_dtype.kind not in self.kinds:
             instead = "'nearest' or 'mode'" if operation == "block" else "'nearest'"
             raise DtypeError(
-                f"method={self.name!r} cannot {_VERB[operation]} data of dtype {in_dtype}; "
+                f"method={self.name!r} cannot {verb or _VERB[operation]} data of dtype {in_dtype}; "
                 f"use method={instead}, or convert the data first"
             )
         return (in_dtype if dtype is None else parse_dtype(dtype)).newbyteorder("=")
@@ -112,7 +129,7 @@ TABLE: dict[str, Method] = {
         ),
         Method(
             "nearest",
-            ("block", "grid", "upsample"),
+            ("block", "grid"),
             _ALL,
             True,
             "sample",
@@ -129,7 +146,7 @@ TABLE: dict[str, Method] = {
         ),
         Method(
             "linear",
-            ("grid", "upsample"),
+            ("grid",),
             "iuf",
             False,
             "centre",
@@ -152,6 +169,31 @@ def names(operation: str) -> tuple[str, ...]:
     return tuple(name for name, m in TABLE.items() if operation in m.operations)
 
 
+def default_method(
+    operation: str, *, labels: bool, boolean: bool = False, finer: bool = False
+) -> str:
+    """The method of ``operation`` where none is given, for data that looks
+    like a label image (``labels``), is boolean (a mask) or, for ``grid``, has
+    a dim made finer (``finer``).
+
+    ``block``: ``mode`` for label images, else ``mean``. ``grid``: ``nearest``
+    for label images and masks, else ``linear`` where a dim is made finer (and
+    so for upsampling), else ``area``.
+
+    Examples
+    --------
+    >>> default_method("block", labels=True), default_method("grid", labels=False, finer=True)
+    ('mode', 'linear')
+    """
+    if operation == "block":
+        return "mode" if labels else "mean"
+    if operation != "grid":
+        raise ValueError(f"operation={operation!r} is not one of {OPERATIONS!r}")
+    if labels or boolean:
+        return "nearest"
+    return "linear" if finer else "area"
+
+
 def get(method: Any, operation: str) -> Method:
     """The entry of ``method`` for ``operation``.
 
@@ -165,7 +207,7 @@ def get(method: Any, operation: str) -> Method:
     if entry is None or operation not in entry.operations:
         elsewhere = ""
         if entry is not None:
-            where = {"block": "downsample()", "grid": "resample()", "upsample": "upsample()"}
+            where = {"block": "downsample()", "grid": "resample()"}
             elsewhere = f" ({method!r} is a method of {where[entry.operations[0]]})"
         raise OptionError(
             f"method={method!r} is not supported; use one of {names(operation)!r}{elsewhere}"
@@ -173,9 +215,12 @@ def get(method: Any, operation: str) -> Method:
     return entry
 
 
-def output_dtype(in_dtype: Any, method: Any, operation: str, dtype: Any = None) -> np.dtype:
+def output_dtype(
+    in_dtype: Any, method: Any, operation: str, dtype: Any = None, *, verb: str | None = None
+) -> np.dtype:
     """The output dtype of ``method`` for ``operation`` on ``in_dtype``
-    (``dtype`` overrides it), native byte order.
+    (``dtype`` overrides it), native byte order; ``verb`` names what the
+    caller does in the error (``"upsample"``; default: the operation's).
 
     Raises
     ------
@@ -184,7 +229,7 @@ def output_dtype(in_dtype: Any, method: Any, operation: str, dtype: Any = None) 
     DtypeError
         ``method`` cannot compute ``in_dtype``, or ``dtype`` is not a data type.
     """
-    return get(method, operation).output_dtype(in_dtype, dtype, operation)
+    return get(method, operation).output_dtype(in_dtype, dtype, operation, verb)
 
 
 def parse_dtype(dtype: Any) -> np.dtype:

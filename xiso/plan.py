@@ -182,10 +182,10 @@ def _human(nbytes: float) -> str:
 def pyramid_method(method: str | None, as_label: bool) -> str:
     """The reduction of a written pyramid: ``mode`` for a label image and
     ``mean`` otherwise by default; a label image takes only ``mode`` or ``nearest``."""
-    from .methods import names
+    from .methods import default_method, names
 
     if method is None:
-        return "mode" if as_label else "mean"
+        return default_method("block", labels=as_label)
     if method not in names("block"):
         raise OptionError(f"method={method!r} is not one of {tuple(names('block'))!r}")
     if as_label and method not in ("mode", "nearest"):
@@ -317,7 +317,7 @@ def plan(
         return _plan_tree(obj, version=version, chunks=chunks, shards=shards)
     if not isinstance(obj, xr.DataArray):
         raise TypeError(f"plan() takes a DataArray or DataTree, got {type(obj).__name__}")
-    from .blocks import spacing_info
+    from .labelled import spacing_info
 
     as_label = ("image-label" in obj.attrs) if label is None else bool(label)
     method = pyramid_method(method, as_label)
@@ -358,7 +358,7 @@ def plan(
 
 
 def _plan_tree(tree: xr.DataTree, *, version: str, chunks: Any, shards: Any) -> Plan:
-    from .blocks import spacing_info
+    from .labelled import spacing_info
 
     pairs = _tree_levels(tree)
     base = pairs[0][1]

@@ -42,12 +42,12 @@ import numpy as np
 import xarray as xr
 
 from .axes import spatial_letter
-from .blocks import spacing_info
 from .errors import (
     DtypeError,
     OptionError,
     SpatialDimError,
 )
+from .labelled import spacing_info
 from .spacing import spatial_dims
 from .units import convert, symbol
 

@@ -13,9 +13,11 @@ from typing import Any
 import xarray as xr
 
 from ._docs import DIMS, SPACING, doc
-from .blocks import check_factors, looks_like_labels, reduce_checked, spacing_info
+from .blocks import reduce_checked
 from .encodings import set_downscaling
 from .errors import OptionError
+from .labelled import check_factors, looks_like_labels, spacing_info
+from .methods import default_method
 
 __all__ = ["pyramid", "pyramid_factors"]
 
@@ -97,7 +99,7 @@ def pyramid(
         No spatial dim is halved below this many samples.
     method : str, optional
         Reduction of each step; default ``"mode"`` for what
-        :func:`~xiso.blocks.looks_like_labels` (label images), else ``"mean"``.
+        :func:`~xiso.labelled.looks_like_labels` (label images), else ``"mean"``.
     near_isotropic : bool, default True
         Halve the finest dims first until near-isotropic; False halves all
         spatial dims at every level.
@@ -132,7 +134,7 @@ def pyramid(
         near_isotropic=near_isotropic,
     )
     if method is None:
-        method = "mode" if looks_like_labels(obj) else "mean"
+        method = default_method("block", labels=looks_like_labels(obj))
     name = obj.name if obj.name is not None else "image"
     current = obj.rename(name).copy(deep=False)
     current.encoding = dict(obj.encoding)

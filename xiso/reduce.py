@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DtypeError, FactorError, OptionError
+from .errors import DtypeError, OptionError
+from .factors import check_factor
 from .methods import names, output_dtype, parse_dtype
 
 __all__ = [
@@ -658,21 +659,7 @@ def block_reduce(
     out_dtype = result_dtype(x.dtype, method, dtype)
     block = [1] * x.ndim
     for axis, factor in factors.items():
-        if not isinstance(factor, (int, np.integer)) or isinstance(factor, bool) or factor < 1:
-            raise FactorError(
-                f"the factor of axis {axis} is {factor!r}; it must be an integer >= 1"
-            )
-        n = x.shape[axis]
-        if factor > max(n, 1):  # a factor of 1 leaves even an empty axis alone
-            raise FactorError(
-                f"axis {axis} has {n} samples, fewer than its factor {factor}; use a smaller factor"
-            )
-        if boundary == "exact" and n % factor:
-            raise FactorError(
-                f"axis {axis} has {n} samples, not a multiple of its factor {factor}; "
-                "use boundary='trim' or 'pad'"
-            )
-        block[axis] = int(factor)
+        block[axis] = check_factor(factor, f"axis {axis}", x.shape[axis], boundary)
     block_t = tuple(block)
     if skipna is None:
         skipna = np.dtype(x.dtype).kind == "f"

@@ -33,9 +33,14 @@ from .units import (
 )
 
 __all__ = [
+    "PURPOSES",
     "SPACING_RTOL",
     "SpacingInfo",
+    "coordinate_step",
+    "nominal_step",
     "read_spacing",
+    "recorded_spacing",
+    "signed_step",
     "spatial_dims",
     "unit_registry",
 ]
@@ -91,21 +96,61 @@ def coordinate_unit(obj: XarrayObject, dim: Hashable) -> str | None:
     return None
 
 
-def _check_finite(dim: Hashable, values: np.ndarray) -> None:
+# what a step is read for: "spacing" (the spacing of a dim, which ``spacing=``
+# can give instead: the errors offer it), or the positions of the samples,
+# which new samples are placed from: "resample" (an exact grid) or "upsample"
+PURPOSES = ("spacing", "resample", "upsample")
+
+# why a coordinate unfit for ``purpose`` stops it, in errors
+_CANNOT = {
+    "resample": "it has no grid to resample from",
+    "upsample": "the upsampled samples cannot be placed",
+}
+
+
+def recorded_spacing(var: xr.Variable | xr.DataArray) -> float | None:
+    """The positive, finite ``encoding["spacing"]`` of a coordinate (recorded
+    where it was read or made: opened OME-Zarr levels, downsample), or None."""
+    recorded = var.encoding.get("spacing")
+    if recorded is not None and np.isfinite(recorded) and recorded > 0:
+        return float(recorded)
+    return None
+
+
+def nominal_step(var: xr.Variable) -> float | None:
+    """The sample spacing of a 1-D numeric coordinate as recorded, else from its
+    first and last values (not checked for uniformity), or None."""
+    recorded = recorded_spacing(var)
+    if recorded is not None:
+        return recorded
+    if var.dtype.kind not in "iuf" or var.size < 2:
+        return None
+    values = np.asarray(var.values, dtype=np.float64)
+    step = abs(float(values[-1] - values[0]) / (values.size - 1))
+    return step if np.isfinite(step) and step > 0 else None
+
+
+def _check_finite(dim: Hashable, values: np.ndarray, purpose: str) -> None:
     """Raise :class:`SpacingError` at the first NaN or infinite coordinate value."""
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         i = int(bad[0])
-        raise SpacingError(
+        found = (
             f"the coordinate of dimension {dim!r} holds {float(values[i])} at position {i} "
-            f"({bad.size} of its {values.size} values are NaN or infinite), so no spacing "
-            f"can be read from it; assign finite values "
-            f"(obj.assign_coords({dim}=np.arange(n) * step)) or pass spacing={{{dim!r}: step}}"
+            f"({bad.size} of its {values.size} values are NaN or infinite)"
         )
+        assign = f"assign finite values (obj.assign_coords({dim}=np.arange(n) * step))"
+        if purpose == "spacing":
+            raise SpacingError(
+                f"{found}, so no spacing can be read from it; {assign} or pass "
+                f"spacing={{{dim!r}: step}}"
+            )
+        raise SpacingError(f"{found}, so {_CANNOT[purpose]}; {assign}")
 
 
-def coordinate_step(obj: XarrayObject, dim: Hashable) -> float:
-    """The absolute step of ``dim``'s 1-D coordinate, which must be uniform.
+def coordinate_step(obj: XarrayObject, dim: Hashable, *, purpose: str = "spacing") -> float:
+    """The absolute step of ``dim``'s 1-D coordinate, which must be uniform
+    (see :func:`signed_step`; ``purpose`` words the errors).
 
     Raises
     ------
@@ -118,42 +163,89 @@ def coordinate_step(obj: XarrayObject, dim: Hashable) -> float:
         The coordinate is not evenly spaced (within :data:`SPACING_RTOL`).
     """
     if dim not in obj.coords:
+        assign = f"assign one (obj.assign_coords({dim}=np.arange(n) * step))"
+        fix = (
+            f"{assign} or pass spacing={{{dim!r}: step}}"
+            if purpose == "spacing"
+            else f"{assign}: new samples are placed at positions computed from it"
+        )
         raise MissingCoordinateError(
-            f"dimension {dim!r} has no coordinate to read its spacing from; assign one "
-            f"(obj.assign_coords({dim}=np.arange(n) * step)) or pass spacing={{{dim!r}: step}}"
+            f"dimension {dim!r} has no coordinate to read its spacing from; {fix}"
         )
-    coord = obj.coords[dim]
-    if coord.dtype.kind not in "iuf":
+    return abs(signed_step(dim, obj.coords[dim].variable, purpose=purpose))
+
+
+def signed_step(dim: Hashable, var: xr.Variable, *, purpose: str = "spacing") -> float:
+    """The step of ``var``, the 1-D coordinate of ``dim``, with its sign (negative
+    where it descends): numeric, finite, non-zero and evenly spaced (within
+    :data:`SPACING_RTOL`); a single sample takes its :func:`recorded_spacing`.
+
+    ``purpose`` (one of :data:`PURPOSES`) is what the step is read for, and so
+    what the errors say: ``"spacing"`` offers ``spacing={dim: step}`` instead
+    of the coordinate; ``"resample"`` and ``"upsample"`` need its positions.
+
+    Raises
+    ------
+    SpacingError
+        The coordinate is not numeric, holds NaN or infinite values, has fewer
+        than two samples (and no recorded spacing) or a zero step.
+    NonUniformSpacingError
+        The coordinate is not evenly spaced.
+    """
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose={purpose!r} is not one of {PURPOSES!r}")
+    cannot = _CANNOT.get(purpose)
+    if var.dtype.kind not in "iuf":
+        found = f"the coordinate of dimension {dim!r} has dtype {var.dtype}, not a number"
+        if cannot is None:
+            raise SpacingError(
+                f"{found}; pass spacing={{{dim!r}: step}} or assign a numeric coordinate"
+            )
         raise SpacingError(
-            f"the coordinate of dimension {dim!r} has dtype {coord.dtype}, not a number; "
-            f"pass spacing={{{dim!r}: step}} or assign a numeric coordinate"
+            f"{found}, so {cannot}; assign a numeric coordinate to {dim!r} (or drop it: "
+            f"obj.drop_vars({dim!r}))"
         )
-    values = np.asarray(coord.values, dtype=np.float64)
-    _check_finite(dim, values)
+    values = np.asarray(var.values, dtype=np.float64)
+    _check_finite(dim, values, purpose)
     n = values.size
-    recorded = coord.encoding.get("spacing")
-    if n < 2 and recorded is not None and np.isfinite(recorded) and recorded > 0:
+    recorded = recorded_spacing(var)
+    if n < 2 and recorded is not None:
         # a single sample: the spacing recorded when it was read (e.g. NGFF scale)
-        return float(recorded)
+        return recorded
     if n < 2:
+        if cannot is None:
+            raise SpacingError(
+                f"dimension {dim!r} has {n} sample(s), too few to read a spacing from its "
+                f"coordinate; pass spacing={{{dim!r}: step}}"
+            )
         raise SpacingError(
-            f"dimension {dim!r} has {n} sample(s), too few to read a spacing from its "
-            f"coordinate; pass spacing={{{dim!r}: step}}"
+            f"dimension {dim!r} has {n} sample(s) and no recorded spacing, so {cannot} (the "
+            f"cell of a single sample is unknown); record it with "
+            f"obj[{dim!r}].encoding['spacing'] = step"
         )
     step = float((values[-1] - values[0]) / (n - 1))
     if not np.isfinite(step) or step == 0:
+        fix = f"Fix the coordinate or pass spacing={{{dim!r}: step}}"
         raise SpacingError(
             f"the coordinate of dimension {dim!r} has a step of {step!r}; it must be "
-            f"non-zero and finite. Fix the coordinate or pass spacing={{{dim!r}: step}}"
+            f"non-zero and finite. {fix if cannot is None else 'Fix the coordinate'}"
         )
     diffs = np.diff(values)
     if not np.all(np.abs(diffs - step) <= SPACING_RTOL * abs(step)):
-        raise NonUniformSpacingError(
+        found = (
             f"the coordinate of dimension {dim!r} is not evenly spaced (steps from "
-            f"{float(diffs.min())!r} to {float(diffs.max())!r}, mean {step!r}); resample "
-            f"it onto a regular grid, or pass spacing={{{dim!r}: step}} to use a nominal spacing"
+            f"{float(diffs.min())!r} to {float(diffs.max())!r}"
         )
-    return float(abs(step))
+        fix = {
+            "spacing": f", mean {step!r}); resample it onto a regular grid, or pass "
+            f"spacing={{{dim!r}: step}} to use a nominal spacing",
+            "resample": f"), so {cannot}; interpolate it onto an evenly spaced one first "
+            f"(e.g. obj.interp({dim}=...))",
+            "upsample": "), so it has no cells to split; resample it onto a regular grid "
+            "first, or use downsample",
+        }[purpose]
+        raise NonUniformSpacingError(found + fix)
+    return step
 
 
 @dataclass(frozen=True)
@@ -206,12 +298,14 @@ def read_spacing(
     obj: XarrayObject,
     dims: Iterable[Hashable],
     spacing: Mapping[Hashable, Any] | None = None,
+    *,
+    purpose: str = "spacing",
 ) -> SpacingInfo:
     """Read the spacing and units of ``dims`` from ``obj``'s coordinates.
 
     ``spacing`` overrides the coordinate of a dim: a number (in the
     coordinate's unit when it has one), a string such as ``"250 nm"`` or a pint
-    quantity.
+    quantity. ``purpose`` words the errors (see :func:`signed_step`).
     """
     dims = tuple(dims)
     spacing = dict(spacing or {})
@@ -232,7 +326,7 @@ def read_spacing(
                     f"spacing of {d!r} is {spacing[d]!r}; it must be positive and finite"
                 )
         else:
-            step = coordinate_step(obj, d)
+            step = coordinate_step(obj, d, purpose=purpose)
         if unit is not None:
             check_length(d, unit)
         native[d] = step
@@ -254,9 +348,10 @@ def read_spacing(
     return SpacingInfo(native, units, common, units[coarsest])
 
 
-def to_common_unit(value: Any, info: SpacingInfo) -> float:
+def to_common_unit(value: Any, info: SpacingInfo, name: str = "target") -> float:
     """Express ``value`` (a number in the common unit, a string or a quantity)
-    in ``info.unit``.
+    in ``info.unit``; ``name`` is what the errors call it (``"target"``,
+    ``"spacing"``).
 
     Raises
     ------
@@ -270,7 +365,7 @@ def to_common_unit(value: Any, info: SpacingInfo) -> float:
     if isinstance(value, str):
         parsed = parse_quantity(value)
         if parsed is None:
-            raise UnitError(f"target {value!r} cannot be parsed; pass a number or '1 um'")
+            raise UnitError(f"{name} {value!r} cannot be parsed; pass a number or '1 um'")
         value = parsed
     if is_quantity(value):
         if value.dimensionless:
@@ -282,15 +377,15 @@ def to_common_unit(value: Any, info: SpacingInfo) -> float:
                 else "a plain number (the spatial coordinates have no units)"
             )
             raise UnitError(
-                f"target {given!r} is a {value.dimensionality} quantity, not a length; pass {fix}"
+                f"{name} {given!r} is a {value.dimensionality} quantity, not a length; pass {fix}"
             )
         if info.unit is None:
             raise UnitError(
-                f"target {value!r} has a unit but the spatial coordinates have none; "
+                f"{name} {value!r} has a unit but the spatial coordinates have none; "
                 "pass a plain number or set attrs['units'] on the coordinates"
             )
-        return float(value.to(length_unit("target", info.unit)).magnitude)
+        return float(value.to(length_unit(name, info.unit)).magnitude)
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise SpacingError(f"target is {value!r}; pass a positive number or '1 um'") from None
+        raise SpacingError(f"{name} is {value!r}; pass a positive number or '1 um'") from None

@@ -18,7 +18,7 @@ import xarray as xr
 import zarr
 
 import xiso
-from xiso.blocks import looks_like_labels
+from xiso.labelled import looks_like_labels
 
 VERSIONS = ("0.4", "0.5")
 COLORS = [

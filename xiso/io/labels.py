@@ -11,7 +11,7 @@ An NGFF image group may hold label images (segmentations) below it::
 In NGFF 0.5 the ``labels`` list and the ``image-label`` block live under the
 ``ome`` attribute, in 0.4 at the top of the attributes. A label image read by
 xiso carries its ``image-label`` block as ``attrs["image-label"]``
-(:data:`IMAGE_LABEL`): that is the marker :func:`xiso.blocks.looks_like_labels`
+(:data:`IMAGE_LABEL`): that is the marker :func:`xiso.labelled.looks_like_labels`
 checks, so reducing it with ``mean`` warns, and writing it again writes a
 label image (its ``colors`` and ``properties`` kept).
 
@@ -209,7 +209,8 @@ def label_levels(
     NGFF does not allow, :class:`OmeZarrError` for a label off the image's
     grid or with another number of levels.
     """
-    from ..blocks import check_factors, reduce_checked
+    from ..blocks import reduce_checked
+    from ..labelled import check_factors
 
     if isinstance(label, xr.DataArray):
         made = True

@@ -38,9 +38,9 @@ import pydantic
 import xarray as xr
 
 from ..axes import axis_role
-from ..blocks import partial_last_block, warn
 from ..encodings import DOWNSCALING
 from ..errors import NonUniformSpacingError, OmeZarrError, XisoError
+from ..labelled import partial_last_block, warn
 from ..spacing import coordinate_step, coordinate_unit
 from ..units import NGFF_UNITS as NGFF_UNITS  # re-exported: the unit names NGFF allows
 from ..units import ngff_name

@@ -490,10 +490,12 @@ def open_ome_zarr(
         return make_isotropic(da, method=method)
     if not near_isotropic:
         return da
-    if method is None:
-        method = "mode" if label is not None else "mean"
     from ..blocks import near_isotropic as make_near_isotropic
     from ..blocks import near_isotropic_factors
+    from ..methods import default_method
+
+    if method is None:
+        method = default_method("block", labels=label is not None)
 
     if chunks is None:
         # read whole blocks per task: stored chunks times the factors, so each

@@ -221,7 +221,6 @@ def test_sharded_floor_with_several_chunks_per_shard(bench, tmp_path):
 
     import xiso
 
-    cases, _ = bench
     sharded = importlib.import_module("cases_sharded")
     data = importlib.import_module("data")
     shape = (64, 32, 48)
@@ -240,12 +239,12 @@ def test_sharded_floor_with_several_chunks_per_shard(bench, tmp_path):
 def test_sharded_rows_have_targets_and_notes(bench, results):
     """The sharded rows are judged (time against their floor or case 3s, peak,
     exactness) and their notes give the files and the unsharded twin."""
-    cases, run = bench
+    _, run = bench
     stats = _stats_of(run, results)
     for name in ("xiso-sharded", "pyramid-sharded"):
         if stats[name].skipped:
             pytest.skip(stats[name].skipped)
-        target, met, note = run.evaluate(name, stats)
+        target, _, note = run.evaluate(name, stats)
         assert "peak <" in target and "exact, every level sharded" in target
         assert "files" in note and "x `" in note, note
     assert run.reference_of("xiso-sharded") == "sharded-codec-floor"

@@ -228,6 +228,9 @@ def evaluate(name: str, stats: dict[str, Stats]) -> tuple[str, bool | None, str]
     text = "; ".join(t for t, _ in checks)
     results = [m for _, m in checks]
     met = None if any(m is None for m in results) else all(results)
+    missed = [t for t, m in checks if m is False]
+    if missed and len(checks) > 1:  # say which part of the target was missed
+        note = "; ".join(n for n in (f"missed: {', '.join(missed)}", note) if n)
     return text, met, note
 
 

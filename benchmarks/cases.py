@@ -2,7 +2,8 @@
 
 The cases live in one module per group, as ``run.py`` reports them:
 ``cases_mean`` (in memory), ``cases_zarr`` (OME-Zarr -> OME-Zarr),
-``cases_pyramid``, ``cases_mode`` (label images), ``cases_write`` and
+``cases_pyramid``, ``cases_sharded`` (cases 3 and 4 written with
+shards), ``cases_mode`` (label images), ``cases_write`` and
 ``cases_large`` (opt-in); what they share (the inputs :class:`Ctx`, the
 :class:`Case` record, the zarr helpers of the I/O floors) is in ``cases_base``.
 
@@ -41,6 +42,7 @@ import cases_large
 import cases_mean
 import cases_mode
 import cases_pyramid
+import cases_sharded
 import cases_write
 import cases_zarr
 import data as bench_data
@@ -58,6 +60,7 @@ CASES: list[Case] = [
     *cases_mean.CASES,
     *cases_zarr.CASES,
     *cases_pyramid.CASES,
+    *cases_sharded.CASES,
     *cases_mode.CASES,
     *cases_write.CASES,
     *cases_large.CASES,

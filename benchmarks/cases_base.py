@@ -163,7 +163,18 @@ def raw_chunks(s: dict) -> tuple[Any, Any, Any, Path, Path]:
     return src, decoder, encoder, Path(s["src"]) / "0" / "c", dst
 
 
+METADATA_FILES = {"zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata"}
+
+
 def describe_store(s: dict, result: Any) -> dict:
+    """The output's size on disk and its number of stored objects (chunk or
+    shard files: every file but the metadata)."""
     path = Path(s["dst"])
-    disk = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return {"output_bytes": None, "note": f"written {disk / 2**20:.0f} MiB on disk"}
+    files = [p for p in path.rglob("*") if p.is_file()]
+    disk = sum(p.stat().st_size for p in files)
+    objects = sum(1 for p in files if p.name not in METADATA_FILES)
+    return {
+        "output_bytes": None,
+        "objects": objects,
+        "note": f"written {disk / 2**20:.0f} MiB on disk in {objects} files",
+    }

@@ -45,11 +45,15 @@ QUICK_SHAPE = (128, 256, 256)
 MIB = 2**20
 PEAK_LIMIT_MIB = 512
 
+# rows a group is compared with in its notes (run with it, never a reference)
+COMPARED = {"sharded": ("codec-floor", "xiso-zarr", "xiso-pyramid-iso")}
+
 # the reference row of each group: every row's ratio is against it
 REFERENCE = {
     "mean": "np-f32-mean",
     "zarr": "codec-floor",
     "pyramid": "xiso-zarr",
+    "sharded": "sharded-codec-floor",
     "mode": "scipy-mode",
     "write": "zarr-write-floor",
     "large": "codec-floor-large",
@@ -58,6 +62,7 @@ GROUP_TITLES = {
     "mean": "in memory, mean, z/4",
     "zarr": "OME-Zarr -> near-isotropic OME-Zarr",
     "pyramid": "OME-Zarr -> pyramid",
+    "sharded": "OME-Zarr -> OME-Zarr with zarr v3 shards (cases 3 and 4 sharded)",
     "mode": "labels, mode, z/4",
     "write": "numpy-backed DataArray -> OME-Zarr (not a target case: evidence)",
     "large": "out of core, 4x input",
@@ -197,11 +202,25 @@ def evaluate(name: str, stats: dict[str, Stats]) -> tuple[str, bool | None, str]
             note = f"{fr:.2f}x the plain-zarr pyramid floor"
             if floor_r is not None:
                 note += f", which is itself {floor_r:.1f}x case 3"
+    elif name in SHARDED_TWINS:
+        note = _sharded_note(name, s, stats)
+        if name == "xiso-sharded":
+            time_target(1.15, "<= 1.15x its codec floor")
+        elif name == "pyramid-sharded":  # its ratio is against xiso-sharded, as 4 against 3
+            time_target(1.3, "<= 1.3x case 3s")
+        elif name == "xiso-sharded-large":  # its ratio is against xiso-sharded
+            small = stats.get("xiso-sharded")
+            small_peak = small.worst("peak_rss") if small is not None else None
+            if peak is not None and small_peak:
+                checks.append(("peak flat (<= 1.1x case 3s)", peak <= 1.1 * small_peak))
+        if name != "sharded-codec-floor" and peak is not None:
+            checks.append((f"peak < {PEAK_LIMIT_MIB} MiB", peak < PEAK_LIMIT_MIB * MIB))
+            checks.append(("exact, every level sharded", s.check_ok))
     elif name == "xiso-mode":
         time_target(0.1, ">= 10x faster")
         checks.append(("exact", s.check_ok))
     elif name.startswith("xiso-write-numpy"):
-        inp = [r.get("input_bytes") for r in s.ok_runs if r.get("input_bytes")]
+        inp = [r["input_bytes"] for r in s.ok_runs if r.get("input_bytes")]
         if inp and extra is not None:
             note = f"extra = {extra / inp[0]:.2f}x the input"
     if not checks:
@@ -209,7 +228,49 @@ def evaluate(name: str, stats: dict[str, Stats]) -> tuple[str, bool | None, str]
     text = "; ".join(t for t, _ in checks)
     results = [m for _, m in checks]
     met = None if any(m is None for m in results) else all(results)
+    missed = [t for t, m in checks if m is False]
+    if missed and len(checks) > 1:  # say which part of the target was missed
+        note = "; ".join(n for n in (f"missed: {', '.join(missed)}", note) if n)
     return text, met, note
+
+
+# what each sharded row is compared with: (its unsharded twin, the floor)
+SHARDED_TWINS = {
+    "sharded-codec-floor": "codec-floor",
+    "xiso-sharded": "xiso-zarr",
+    "pyramid-sharded": "xiso-pyramid-iso",
+    "xiso-sharded-large": "xiso-sharded",  # the same shards on 4x the volume
+}
+
+
+def _sharded_note(name: str, s: Stats, stats: dict[str, Stats]) -> str:
+    """A sharded row against its twin (:data:`SHARDED_TWINS`): time, peak and
+    files; the pyramid also against the sharded floor."""
+    twin = stats.get(SHARDED_TWINS[name])
+    which = "case 3s" if name == "xiso-sharded-large" else f"`{SHARDED_TWINS[name]}`"
+    notes = []
+    tr, _ = ratio(s, twin)
+    if tr is not None:
+        per_gib = name == "xiso-sharded-large"  # 4x the volume: time per GiB
+        notes.append(
+            f"time {'per GiB ' if per_gib else ''}{tr / (4 if per_gib else 1):.2f}x {which}"
+        )
+    peak, twin_peak = s.worst("peak_rss"), twin.worst("peak_rss") if twin else None
+    if peak and twin_peak:
+        notes.append(f"peak {peak / twin_peak:.2f}x {which}")
+
+    def objects(st: Stats | None) -> int | None:
+        found = [r["objects"] for r in (st.ok_runs if st else []) if r.get("objects") is not None]
+        return found[0] if found else None
+
+    files, twin_files = objects(s), objects(twin)
+    if files is not None:
+        notes.append(f"{files} files" + (f" ({which}: {twin_files})" if twin_files else ""))
+    if name == "pyramid-sharded":
+        fr, _ = ratio(s, stats.get("sharded-codec-floor"))
+        if fr is not None:
+            notes.append(f"{fr:.2f}x `sharded-codec-floor` (which writes level 0 only)")
+    return "; ".join(notes)
 
 
 # --------------------------------------------------------------------------
@@ -239,6 +300,7 @@ def select(only: str | None, large: bool) -> list[bench_cases.Case]:
             wanted.update((REFERENCE["zarr"], "pyramid-io-floor"))
         if name in ("xiso-dask", "xiso-dask-store"):  # compared with the dask floor
             wanted.add("dask-floor")
+        wanted.update(COMPARED.get(case.group, ()))
     return [c for c in bench_cases.CASES if c.name in wanted]
 
 
@@ -582,8 +644,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (default 3)")
     parser.add_argument(
         "--only",
-        help="comma-separated case names, groups (mean, zarr, pyramid, mode, write, large) "
-        "or case numbers (1-6, 4f); the references they are measured against are added",
+        help="comma-separated case names, groups (mean, zarr, pyramid, sharded, mode, write, "
+        "large) or case numbers (1-6, 4f, 3s, 4s); the references they are measured "
+        "against, and the rows a group is compared with, are added",
     )
     parser.add_argument(
         "--large",

@@ -748,12 +748,16 @@ def test_cli_convert_carries_labels_and_info_lists_them(tmp_path, capsys):
     assert f"label:       nuclei (uint8, {len(images)} levels, 2 colors)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-def test_napari_ome_zarr_sees_labels(tmp_path, version):
+@pytest.mark.parametrize(
+    ("version", "shards"), [(v, None) for v in VERSIONS] + [("0.5", 16)], ids=str
+)
+def test_napari_ome_zarr_sees_labels(tmp_path, version, shards):
     """napari-ome-zarr's reader, headless: it imports napari's utils only (no Qt).
     Not in the test extras (it pulls napari): .ci/run installs it after the
     suite and runs this test again with XISO_REQUIRE_NAPARI=1, where a missing
-    reader fails instead of skipping."""
+    reader fails instead of skipping. With ``shards`` (issue 21) the image and
+    its label image are zarr v3 shards of 2 x 2 x 2 chunks at every level, and
+    napari gets every level of both, value for value."""
     if not os.environ.get("XISO_REQUIRE_NAPARI"):
         pytest.importorskip("napari_ome_zarr", reason="napari-ome-zarr (and napari) not installed")
     from napari_ome_zarr import napari_get_reader
@@ -762,7 +766,8 @@ def test_napari_ome_zarr_sees_labels(tmp_path, version):
     seg = _labels(image)
     seg.attrs["image-label"] = {"colors": COLORS}
     store = str(tmp_path / "nap.ome.zarr")
-    xiso.to_ome_zarr(image, store, labels={"nuclei": seg}, version=version, min_size=8)
+    layout = {"shards": shards, "chunks": 8} if shards else {}
+    xiso.to_ome_zarr(image, store, labels={"nuclei": seg}, version=version, min_size=8, **layout)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         layers = napari_get_reader(store)(store)
@@ -776,6 +781,15 @@ def test_napari_ome_zarr_sees_labels(tmp_path, version):
         np.testing.assert_array_equal(
             np.asarray(level), tree[f"labels/nuclei/{k}"]["nuclei"].values
         )
+    if shards:
+        group = zarr.open_group(store, mode="r")
+        arrays = [a for _, a in group.arrays()] + [a for _, a in group["labels/nuclei"].arrays()]
+        assert len(arrays) > 2 and {a.shards for a in arrays} == {(16, 16, 16)}
+        images, _, _ = layers[kinds.index("image")]
+        levels = [k for k in tree.children if k != "labels"]
+        assert len(images) == len(levels) > 1
+        for k, level in zip(levels, images):  # the image, read by napari, at every level
+            np.testing.assert_array_equal(np.asarray(level), tree[k]["img"].values)
 
 
 @pytest.mark.parametrize("where", ["store", "url"])

@@ -1,8 +1,13 @@
 """Progress bars: xiso.progress.progress_bar and to_ome_zarr(progress=True)."""
 
+from __future__ import annotations
+
 import io
 import re
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import xarray as xr
 
@@ -107,3 +112,154 @@ def test_dataset_is_refused_with_what_to_do(lazy, tmp_path):
     ):
         xiso.to_ome_zarr(ds, tmp_path / "a.zarr")
     assert not (tmp_path / "a.zarr").exists()
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, RuntimeError])
+def test_a_computation_ended_before_its_bar_exists_keeps_its_exception(lazy, monkeypatch, raised):
+    """dask calls the callback's finish also when ordering the graph (before
+    the bar is made) is interrupted: Ctrl-C stays a KeyboardInterrupt, not
+    tqdm's ``AttributeError: ... no attribute 'pbar'`` (issue 19, item 12)."""
+    import dask.local
+
+    def order(dsk):
+        raise raised("stop")
+
+    expected = int(lazy.values.astype("int64").sum())
+    out = io.StringIO()
+    with progress_bar(file=out):
+        with monkeypatch.context() as patch:
+            patch.setattr(dask.local, "order", order)
+            with pytest.raises(raised, match="stop") as caught:
+                lazy.sum().compute()
+            assert not isinstance(caught.value.__context__, AttributeError)
+        # the same callback, once the graph runs: one whole bar
+        assert int(lazy.sum().compute()) == expected
+    assert out.getvalue().count(BAR) == 1
+
+
+KERNEL = """
+import importlib.abc, io, sys, types, warnings
+warnings.simplefilter("always")
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if {block!r} and name.partition(".")[0] == "ipywidgets":
+            raise ModuleNotFoundError(f"No module named {{name!r}}")
+sys.meta_path.insert(0, Block())
+import IPython  # a kernel as tqdm.auto tells one: IPython and ipykernel's shell loaded
+sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")
+import xiso
+if {block!r}:
+    with xiso.progress_bar():
+        xiso.data.lightsheet(shape=(8, 16, 16), chunks=4).sum().compute()
+else:
+    from xiso.progress import _bar_class
+    widget = any(cls.__module__ == "tqdm.notebook" for cls in _bar_class().__mro__)
+    print("bar:", "widget" if widget else "text")
+"""
+
+
+def _in_fake_kernel(block: bool) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", KERNEL.format(block=block)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_kernel_without_ipywidgets_shows_a_text_bar_and_no_warning():
+    """In a Jupyter kernel without ipywidgets, tqdm.auto warns 'IProgress not
+    found' and draws on stderr (shown as an error); xiso draws a text bar on
+    stdout and warns nothing (issue 19, item 15)."""
+    pytest.importorskip("IPython")
+    done = _in_fake_kernel(block=True)
+    assert done.returncode == 0, done.stderr
+    assert BAR in done.stdout
+    assert done.stderr == ""  # no TqdmWarning, no bar
+
+
+def test_kernel_with_ipywidgets_shows_the_widget():
+    """The control: the same fake kernel with ipywidgets chooses the widget."""
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("IPython")
+    done = _in_fake_kernel(block=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "bar: widget" and done.stderr == ""
+
+
+class _InterruptedStream(io.StringIO):
+    """A stream whose first write is interrupted (Ctrl-C while tqdm draws)."""
+
+    def write(self, text):
+        written = super().write(text)
+        if self.tell() == written:
+            raise KeyboardInterrupt
+        return written
+
+
+def test_ctrl_c_while_the_bar_is_drawn_ends_its_line(lazy):
+    """Interrupted while tqdm draws its first frame, the bar is half made and
+    its close() ends no line: the line is ended, so that the command's
+    'xiso: interrupted' starts a line of its own (issue 19, item 12)."""
+    out = _InterruptedStream()
+    with pytest.raises(KeyboardInterrupt), progress_bar(file=out):
+        lazy.sum().compute()
+    text = out.getvalue()
+    assert text.startswith("\r  0%|") and text.endswith("\n") and text.count("\n") == 1
+
+
+PROGRESS_HINT = (
+    r"has no progress option: on dask-backed data it only plans the work \(the result is "
+    r"lazy\).*to_ome_zarr\(\.\.\., progress=True\), the `xiso convert` command, or "
+    r"`with xiso\.progress_bar\(\): result\.compute\(\)`"
+)
+
+
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("near_isotropic", lambda da: da.iso.near_isotropic(progress=True)),
+        ("downsample", lambda da: da.iso.downsample(z=2, progress=True)),
+        ("downsample", lambda da: da.iso.downsample({"z": 2}, progress=False)),
+        ("upsample", lambda da: da.iso.upsample(z=2, progress=True)),
+        ("resample", lambda da: da.iso.resample("1 um", progress=True)),
+        ("isotropic", lambda da: da.iso.isotropic(progress=True)),
+        ("resample_like", lambda da: da.iso.resample_like(da, progress=True)),
+        ("pyramid", lambda da: da.iso.pyramid(progress=True)),
+        ("near_isotropic", lambda da: da.to_dataset().iso.near_isotropic(progress=True)),
+        (
+            "near_isotropic",
+            lambda da: xr.DataTree.from_dict({"a": da.to_dataset()}).iso.near_isotropic(
+                progress=True
+            ),
+        ),
+    ],
+)
+def test_progress_on_a_lazy_method_says_where_progress_lives(
+    lazy, raise_if_dask_computes, name, call
+):
+    """``near_isotropic(progress=True)``, the first thing a user tries, was a
+    bare TypeError (downsample's: a FactorError for a dim named 'progress')."""
+    with pytest.raises(
+        xiso.errors.UnknownOptionError, match=rf"^iso\.{name}\(\) {PROGRESS_HINT}"
+    ) as caught:
+        call(lazy)
+    # a TypeError still, as Python's own for an unknown keyword, and an XisoError
+    assert isinstance(caught.value, TypeError) and isinstance(caught.value, xiso.XisoError)
+
+
+def test_a_dim_named_progress_is_still_a_factor(raise_if_dask_computes):
+    """The control: downsample(progress=2) on a dim named 'progress' reduces it."""
+    values = np.arange(8.0)
+    da = xr.DataArray(values, dims="progress", coords={"progress": values * 0.5})
+    out = da.iso.downsample(progress=2)
+    np.testing.assert_array_equal(out.values, values.reshape(4, 2).mean(axis=1))
+
+
+def test_refusing_progress_keeps_the_signature(lazy):
+    """Help and Shift-Tab show the method's own parameters (no progress)."""
+    import inspect
+
+    params = inspect.signature(lazy.iso.near_isotropic).parameters
+    assert "progress" not in params and {"method", "boundary", "target"} <= set(params)
+    assert lazy.iso.near_isotropic.__doc__.startswith("Downsample the finer spatial dims")

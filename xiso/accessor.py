@@ -14,6 +14,7 @@ inside the methods that need them (``import xiso`` stays cheap).
 
 from __future__ import annotations
 
+import functools
 import html
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Mapping
@@ -24,7 +25,7 @@ import xarray as xr
 
 from . import _accessor_docs, blocks, exact
 from . import pyramid as _pyramid
-from .errors import XisoError, XisoWarning
+from .errors import UnknownOptionError, XisoError, XisoWarning
 from .explain import Explanation, explain, format_number
 from .spacing import spatial_dims, to_common_unit
 
@@ -45,6 +46,33 @@ F = TypeVar("F", bound=Callable[..., Any])
 _TWINS: dict[str, tuple[Callable[..., Any] | tuple[str, str], str, tuple[str, ...], Any]] = {}
 
 
+# the methods that return a new (lazy, on dask) object: asked for a progress bar,
+# they say where progress is shown instead of Python's bare TypeError
+_LAZY_RESULTS = frozenset(
+    "near_isotropic downsample upsample resample isotropic resample_like pyramid".split()
+)
+
+
+def _refuse_progress(method: F) -> F:
+    """``method``, refusing ``progress=`` with a message that says where the
+    progress of a computation is shown (a dim named ``progress`` that a
+    method takes as ``**factors`` is still a factor: a whole number)."""
+
+    @functools.wraps(method)
+    def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(kwargs.get("progress"), bool):
+            raise UnknownOptionError(
+                f"iso.{method.__name__}() has no progress option: on dask-backed data "
+                "it only plans the work (the result is lazy), on numpy data it is done "
+                "at once. A bar shows where the work is done: "
+                "to_ome_zarr(..., progress=True), the `xiso convert` command, or "
+                "`with xiso.progress_bar(): result.compute()` around your own computation"
+            )
+        return method(self, *args, **kwargs)
+
+    return checked  # type: ignore[return-value]
+
+
 def _from_twin(
     twin: Callable[..., Any] | tuple[str, str],
     public: str,
@@ -61,7 +89,8 @@ def _from_twin(
     :mod:`xiso._accessor_docs` from these arguments (see
     :func:`xiso._docgen.accessor_doc`: ``drop`` parameters leave, ``replace``
     gives new text, or a function whose docstring it is, for whole
-    sections), and tests/test_accessor.py checks that it is current.
+    sections), and tests/test_accessor.py checks that it is current. Those
+    that return a new object refuse ``progress=`` (see :func:`_refuse_progress`).
     """
 
     def decorate(method: F) -> F:
@@ -75,7 +104,7 @@ def _from_twin(
         name = f"iso.{method.__name__}"
         method.__qualname__ = name
         method.__code__ = method.__code__.replace(co_qualname=name)
-        return method
+        return _refuse_progress(method) if method.__name__ in _LAZY_RESULTS else method
 
     return decorate
 

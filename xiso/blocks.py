@@ -30,7 +30,9 @@ from .errors import (
     DtypeError,
     FactorError,
     NonUniformSpacingError,
+    Option,
     OptionError,
+    Part,
     SpacingError,
     XisoError,
     XisoWarning,
@@ -81,10 +83,11 @@ def _stacklevel() -> int:
     return level
 
 
-def warn(message: str) -> None:
-    """Emit ``message`` as an :class:`~xiso.errors.XisoWarning` that points at
-    the user's line: the first caller outside the xiso package."""
-    warnings.warn(message, XisoWarning, stacklevel=_stacklevel())
+def warn(*parts: Part) -> None:
+    """Emit an :class:`~xiso.errors.XisoWarning` of ``parts`` (text and the
+    :class:`~xiso.errors.Option` objects it suggests) that points at the user's
+    line: the first caller outside the xiso package."""
+    warnings.warn(XisoWarning(*parts), stacklevel=_stacklevel())
 
 
 def _not_a_tree(obj: Any, func: str, method: str) -> None:
@@ -136,7 +139,10 @@ def check_factors(
         if boundary == "exact" and n % factor:
             raise FactorError(
                 f"dimension {dim!r} has length {n}, which is not a multiple of its factor "
-                f"{factor}; use boundary='trim' or boundary='pad', or crop {dim!r} first"
+                f"{factor}; use ",
+                Option("boundary", "trim"),
+                (" or ", Option("boundary", "pad")),
+                f", or crop {dim!r} first",
             )
     return checked
 
@@ -347,7 +353,11 @@ def _warn_trimmed(
                 f"covering {n - dropped})"
             )
     if parts:
-        warn(f"{func} drops {' and '.join(parts)}: pass boundary='pad' to keep them, or crop first")
+        warn(
+            f"{func} drops {' and '.join(parts)}: ",
+            ("pass ", Option("boundary", "pad"), " to keep them, or "),
+            "crop first",
+        )
 
 
 # a name that ends in the word: "labels", "nucleus_labels", "cell-segmentation"
@@ -439,12 +449,18 @@ def _warn_labels(
         if reason is None:
             continue
         if averages:
-            harm = f"method={method!r} invents labels that do not exist"
+            harm: Part = (Option("method", method), " invents labels that do not exist")
         else:
-            harm = f"dtype={np.dtype(dtype).name!r} turns its labels into floats"
+            harm = (Option("dtype", np.dtype(dtype).name), " turns its labels into floats")
         warn(
-            f"{what} {name!r} looks like a label image ({reason}); {harm}: "
-            "use method='mode' (or 'nearest') and leave dtype unset"
+            f"{what} {name!r} looks like a label image ({reason}); ",
+            harm,
+            ": use ",
+            Option("method", "mode"),
+            " (or ",
+            Option("method", "nearest", text="'nearest'"),
+            ")",
+            (" and leave ", Option("dtype", text="dtype"), " unset"),
         )
 
 
@@ -669,22 +685,33 @@ def _warn_target(
     dim, coarsest = _coarsest(common)
     if tgt < coarsest and not math.isclose(tgt, coarsest, rel_tol=_factors.TARGET_RTOL):
         warn(
-            f"target={given!r} ({_length(tgt, unit)}) is finer than the coarsest spacing "
+            Option("target", given),
+            f" ({_length(tgt, unit)}) is finer than the coarsest spacing "
             f"{_length(coarsest, unit)} (of {dim!r}) and xiso only downsamples: the target "
-            f"is ignored and the result has {gives} (factors {dict(factors)!r}); pass a "
-            f"target of at least {_length(coarsest, unit)}, or none"
+            f"is ignored and the result has {gives} (factors {dict(factors)!r}); pass ",
+            Option("target", text="a target"),
+            f" of at least {_length(coarsest, unit)}, or none",
         )
         return
+    a_target = Option("target", text="a target")
     if rounding == "pow2":
-        fix = "rounding='int' or a target that is a power of two times each spacing"
+        fix: Part = (
+            Option("rounding", "int"),
+            " or ",
+            a_target,
+            " that is a power of two times each spacing",
+        )
         how = "power-of-two factors"
     else:
-        fix = "a target that is a whole multiple of each spacing"
+        fix = (a_target, " that is a whole multiple of each spacing")
         how = "integer factors"
     warn(
-        f"target={given!r} ({_length(tgt, unit)}) cannot be reached with {how} "
-        f"(rounding={rounding!r}): it was rounded to factors {dict(factors)!r}, which give "
-        f"{gives}; pass {fix} to reach it exactly"
+        Option("target", given),
+        f" ({_length(tgt, unit)}) cannot be reached with {how} (",
+        Option("rounding", rounding),
+        f"): it was rounded to factors {dict(factors)!r}, which give {gives}; pass ",
+        fix,
+        " to reach it exactly",
     )
 
 

@@ -8,6 +8,8 @@ Exit codes
    traceback)
 2  a usage error (unknown command or option; printed by argparse)
 130 interrupted (Ctrl-C)
+141 the reader of the output went away (``xiso info X | head -1``): nothing
+    printed, as cat or grep ended by SIGPIPE
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import shlex
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import xiso
+from xiso.errors import Option
 from xiso.methods import TABLE, names
 
 EXAMPLES = """examples:
@@ -43,12 +46,16 @@ EXAMPLES = """examples:
   xiso convert s3://bucket/in.zarr out.zarr --storage-option endpoint_url=http://127.0.0.1:9000
 
 exit codes: 0 success, 1 user error (one line, --debug for the traceback),
-            2 usage error, 130 interrupted
+            2 usage error, 130 interrupted, 141 output pipe closed (as cat)
 """
 
 
 # convert's options that only near-isotropic blocks use, with their defaults
-_DEFAULTS: dict[str, Any] = {"target": None, "rounding": "pow2"}
+_DEFAULTS: dict[str, Any] = {"target": None, "rounding": "pow2", "boundary": "trim"}
+
+# the Python keywords that are also options of the command, with the same
+# meaning (not `spacing`: Python's is the input's, --spacing the new grid's)
+_SAME_AS_PYTHON = ("boundary", "method", "target", "rounding", "oblique")
 
 INPUT_SPACING = (
     "the spacing of a TIFF input's dim where the file does not say it, repeatable: "
@@ -161,10 +168,12 @@ def _options_for(location: str, options: dict[str, Any] | None) -> dict[str, Any
 def _target(text: str | None) -> Any:
     if text is None:
         return None
-    try:
-        return float(text)
-    except ValueError:
-        return text  # a quantity such as "2 um", parsed by xiso
+    for number in (int, float):  # 2 stays 2, as the user wrote it in messages
+        try:
+            return number(text)
+        except ValueError:
+            pass
+    return text  # a quantity such as "2 um", parsed by xiso
 
 
 # --------------------------------------------------------------------------
@@ -607,7 +616,7 @@ def _grid(args: argparse.Namespace) -> Any:
     cubic); otherwise near-isotropic blocks (mean, median, ..., mode)."""
     exact = args.isotropic or args.spacing is not None
     args.exact = exact
-    block_only = [f"--{o}" for o in ("target", "rounding") if getattr(args, o) != _DEFAULTS[o]]
+    block_only = [f"--{o}" for o in _DEFAULTS if getattr(args, o) != _DEFAULTS[o]]
     if exact and block_only:
         raise xiso.OptionError(
             f"{' and '.join(block_only)} set the near-isotropic blocks, which "
@@ -629,7 +638,7 @@ def _grid(args: argparse.Namespace) -> Any:
             return lambda da, method: da.iso.isotropic(spacing=spacing, method=method)
         return lambda da, method: da.iso.resample(spacing, method=method)
     return lambda da, method: da.iso.near_isotropic(
-        method=method, rounding=args.rounding, target=_target(args.target)
+        method=method, rounding=args.rounding, target=_target(args.target), boundary=args.boundary
     )
 
 
@@ -687,16 +696,25 @@ def build_parser() -> argparse.ArgumentParser:
         "near-isotropic pyramid, print a before/after table and draw orthogonal views. "
         "Rewrites its own outputs in --out.",
     )
-    demo.add_argument("--out", default="xiso-demo", help="output folder (default: xiso-demo)")
     demo.add_argument(
-        "--shape", type=int, nargs=3, default=(256, 512, 512), metavar=("NZ", "NY", "NX")
+        "--out", default="xiso-demo", metavar="DIR", help="output folder (default: xiso-demo)"
     )
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument(
+        "--shape",
+        type=int,
+        nargs=3,
+        default=(256, 512, 512),
+        metavar=("NZ", "NY", "NX"),
+        help="size of the synthetic volume (default 256 512 512)",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=0, help="seed of the synthetic volume (default 0)"
+    )
     _progress_options(demo, quiet="no progress bar")
     demo.set_defaults(func=cmd_demo)
 
     info = sub.add_parser("info", help="describe an image (OME-Zarr, TIFF or NIfTI)")
-    info.add_argument("store", help=INPUTS)
+    info.add_argument("store", metavar="STORE", help=INPUTS)
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help=STORAGE)
     info.add_argument("--input-spacing", action="append", metavar="DIM=VALUE", help=INPUT_SPACING)
@@ -712,16 +730,35 @@ def build_parser() -> argparse.ArgumentParser:
         "(labels/<name>) come along, reduced with mode (nearest on an exact grid). "
         "Writing is atomic: the output appears only when complete.",
     )
-    conv.add_argument("input", help=INPUTS)
-    conv.add_argument("output", help="output OME-Zarr path or URL")
+    conv.add_argument("input", metavar="IN", help=INPUTS)
+    conv.add_argument("output", metavar="OUT", help="output OME-Zarr path or URL")
     conv.add_argument(
         "--method",
         choices=list(TABLE),
         help=f"near-isotropic blocks: {', '.join(names('block'))} (default mean); "
         f"exact grids: {', '.join(names('grid'))} (default area, nearest for labels)",
     )
-    conv.add_argument("--rounding", default=_DEFAULTS["rounding"], choices=("pow2", "int"))
-    conv.add_argument("--target", help="target spacing, a number or a quantity like '2 um'")
+    conv.add_argument(
+        "--rounding",
+        default=_DEFAULTS["rounding"],
+        choices=("pow2", "int"),
+        help="near-isotropic block factors: powers of two (pow2, the default) or any "
+        "whole numbers (int)",
+    )
+    conv.add_argument(
+        "--target",
+        metavar="SPACING",
+        help="near-isotropic target spacing, a number or a quantity like '2 um' "
+        "(default: the coarsest spacing)",
+    )
+    conv.add_argument(
+        "--boundary",
+        default=_DEFAULTS["boundary"],
+        choices=("trim", "exact"),
+        help="samples at the end of a dim that do not fill a block: drop them with a "
+        "warning (trim, the default) or refuse the input (exact). The Python API's pad "
+        "leaves a partial last block, whose spacing OME-Zarr cannot describe",
+    )
     exact = conv.add_mutually_exclusive_group()
     exact.add_argument(
         "--isotropic",
@@ -730,27 +767,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exact.add_argument(
         "--spacing",
+        metavar="SPACING",
         help="resample every spatial dim exactly to this spacing, e.g. '1 um' or 0.5 "
         "(a number is in the unit of the coarsest spatial axis)",
     )
-    conv.add_argument("--level", type=int, default=0, help="input level to read (default 0)")
+    conv.add_argument(
+        "--level", type=int, default=0, metavar="N", help="input level to read (default 0)"
+    )
     conv.add_argument("--input-spacing", action="append", metavar="DIM=VALUE", help=INPUT_SPACING)
     conv.add_argument("--oblique", choices=("raise", "ignore"), help=OBLIQUE)
     group = conv.add_mutually_exclusive_group()
-    group.add_argument("--levels", type=int, help="number of pyramid levels (default: auto)")
+    group.add_argument(
+        "--levels", type=int, metavar="N", help="number of pyramid levels (default: auto)"
+    )
     group.add_argument("--no-pyramid", action="store_true", help="write one level only")
     conv.add_argument(
-        "--min-size", type=int, default=32, help="smallest spatial length of a level (default 32)"
+        "--min-size",
+        type=int,
+        default=32,
+        metavar="N",
+        help="smallest spatial length of a level (default 32)",
     )
-    conv.add_argument("--ngff-version", default="0.5", choices=("0.4", "0.5"))
+    conv.add_argument(
+        "--ngff-version",
+        default="0.5",
+        choices=("0.4", "0.5"),
+        help="OME-Zarr version written (default 0.5, zarr v3; 0.4 is zarr v2)",
+    )
     conv.add_argument(
         "--chunks",
+        metavar="N",
         help="chunk edge of spatial dims (default: the largest power of two whose chunk "
         "holds at most 4 MiB, e.g. 128 for uint16 3-D)",
     )
     conv.add_argument(
         "--shards",
         default="auto",
+        metavar="N|auto|none",
         help="zarr v3 shard edge of spatial dims, a whole multiple of the chunk edge, or "
         "'none' (one file per chunk) or 'auto' (default: shard an image of more than "
         "1024 chunks, shards of at most 64 MiB; NGFF 0.5 only)",
@@ -774,21 +827,47 @@ def build_parser() -> argparse.ArgumentParser:
         "conversion's hidden temporary is removed); `xiso info OUTPUT` shows one",
     )
     conv.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help=STORAGE)
-    conv.add_argument("--scheduler", help="address of a dask.distributed scheduler")
+    conv.add_argument(
+        "--scheduler", metavar="ADDRESS", help="address of a dask.distributed scheduler"
+    )
     _progress_options(conv, quiet="no progress bar, no summary")
     conv.set_defaults(func=cmd_convert)
     return parser
 
 
+def _command_option(parser: argparse.ArgumentParser) -> Callable[[Option], str | None]:
+    """How the command words an :class:`~xiso.errors.Option` that a warning
+    names: ``boundary='exact'`` is ``--boundary exact``; None where the command
+    has no such option or value (the warning then leaves that clause out)."""
+    actions = {a.dest: a for a in parser._actions if a.option_strings}
+
+    def word(option: Option) -> str | None:
+        action = actions.get(option.name) if option.name in _SAME_AS_PYTHON else None
+        if action is None:
+            return None
+        flag = action.option_strings[-1]
+        if option.value is None or option.value is True:
+            return flag
+        if action.choices is not None and option.value not in action.choices:
+            return None
+        return f"{flag} {shlex.quote(str(option.value))}"
+
+    return word
+
+
 @contextlib.contextmanager
-def _one_line_warnings() -> Iterator[None]:
+def _one_line_warnings(parser: argparse.ArgumentParser) -> Iterator[None]:
     """xiso's warnings as one line each on stderr (``xiso: warning: ...``), not
-    Python's two-line form that points into the installed script."""
+    Python's two-line form that points into the installed script, and worded
+    with the options of the command (``parser``), not Python's keywords."""
+    word = _command_option(parser)
     with warnings.catch_warnings():
         original = warnings.showwarning
 
         def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-            if issubclass(category, xiso.XisoWarning):
+            if isinstance(message, xiso.XisoWarning):
+                print(f"xiso: warning: {message.worded(word)}", file=sys.stderr)
+            elif issubclass(category, xiso.XisoWarning):
                 print(f"xiso: warning: {message}", file=sys.stderr)
             else:
                 original(message, category, *args, **kwargs)
@@ -797,30 +876,158 @@ def _one_line_warnings() -> Iterator[None]:
         yield
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of one command (``convert``) of the ``xiso`` parser."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[command]
+    raise KeyError(command)  # pragma: no cover
+
+
+def _exit_now(code: int) -> None:
+    """End the command at once, after flushing what it printed.
+
+    After Ctrl-C, Python's normal exit joins every worker thread, and one can be
+    orphaned: a ``KeyboardInterrupt`` raised while ``ThreadPoolExecutor.submit``
+    starts a worker (dask's threads, at the start of a computation) leaves that
+    worker unregistered, so nothing tells it to stop and the exit waits for it
+    forever. xiso's own clean-up (the hidden temporary of an interrupted write)
+    has run by then, as the interrupt unwound; nothing is left to wait for.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout has gone (``xiso info X | head -1``): send what is
+    still buffered for it nowhere, so the flush at exit cannot fail again."""
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args: argparse.Namespace | None = None
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        parser = _subparser(parser, args.command)  # its options word messages
         from .io.resume import COMMAND
 
         words = list(sys.argv[1:] if argv is None else argv)
         COMMAND.set(shlex.join(["xiso", *words, *([] if "--resume" in words else ["--resume"])]))
-        with _one_line_warnings():
-            return int(args.func(args))
+        with _one_line_warnings(parser):
+            code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe fails here, where it is handled below
+        return code
     except KeyboardInterrupt:
         print("xiso: interrupted", file=sys.stderr)
+        if argv is None:  # the command itself (tests and callers pass argv)
+            _exit_now(130)
         return 130
+    except BrokenPipeError:
+        # as cat or grep, killed by SIGPIPE: quietly, with the status a shell
+        # gives them (128 + 13), which `set -o pipefail` scripts already expect
+        _stdout_gone()
+        return 141
     except (xiso.XisoError, OSError) as err:
         if args is None:
             raise
         if args.debug or os.environ.get("XISO_DEBUG"):
             raise
-        message = str(err).splitlines()[0] if str(err) else err.__class__.__name__
+        text = err.worded(_command_option(parser)) if isinstance(err, xiso.XisoError) else str(err)
+        message = text.splitlines()[0] if text else err.__class__.__name__
         if isinstance(err, xiso.StoreExistsError) and "pass overwrite=True" in message:
             message = f"{message} (on the command line: --overwrite)"
         print(f"xiso: error: {message}", file=sys.stderr)
         return 1
 
 
+# --------------------------------------------------------------------------
+# docs/cli.md: the options of every command, generated from the parser
+# --------------------------------------------------------------------------
+BEGIN_OPTIONS = "<!-- options: generated by `python -m xiso.cli --markdown docs/cli.md` -->"
+END_OPTIONS = "<!-- end of the generated options -->"
+
+
+# choices shown in the option itself (``--rounding {pow2,int}``) up to this length
+_INLINE_CHOICES = 16
+
+
+def _inline_choices(action: argparse.Action) -> str | None:
+    if action.choices is None or action.metavar is not None:
+        return None
+    text = "{" + ",".join(map(str, action.choices)) + "}"
+    return text if len(text) <= _INLINE_CHOICES else None
+
+
+def _invocation(action: argparse.Action) -> str:
+    """``--method METHOD``, ``--rounding {pow2,int}``, ``--shape NZ NY NX``,
+    ``--overwrite``, ``IN``."""
+    metavar = action.metavar or _inline_choices(action) or action.dest.upper()
+    value = " ".join(metavar) if isinstance(metavar, tuple) else str(metavar)
+    if not action.option_strings:
+        return value
+    flag = ", ".join(action.option_strings)
+    return flag if action.nargs == 0 else f"{flag} {value}"
+
+
+def _option_rows(parser: argparse.ArgumentParser) -> list[str]:
+    excludes: dict[argparse.Action, list[argparse.Action]] = {}
+    for group in parser._mutually_exclusive_groups:
+        for action in group._group_actions:
+            excludes[action] = [a for a in group._group_actions if a is not action]
+    rows = []
+    for action in parser._actions:
+        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+            continue
+        text = (action.help or "").replace("|", "\\|")
+        if action.choices is not None and _inline_choices(action) is None:
+            text += "; one of " + ", ".join(f"`{c}`" for c in action.choices)
+        if action in excludes:
+            text += "; not with " + " or ".join(
+                f"`{a.option_strings[-1]}`" for a in excludes[action]
+            )
+        rows.append(f"| `{_invocation(action)}` | {text} |")
+    return rows
+
+
+def options_markdown(parser: argparse.ArgumentParser | None = None) -> str:
+    """The options of ``xiso`` and of each of its commands, as Markdown tables.
+
+    docs/cli.md holds this text between :data:`BEGIN_OPTIONS` and
+    :data:`END_OPTIONS`; ``python -m xiso.cli --markdown docs/cli.md`` writes it
+    there, and tests/test_cli.py checks that it is current.
+    """
+    parser = parser or build_parser()
+    sections = [("xiso", "before the command", parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            sections += [(f"xiso {n}", "", sub) for n, sub in action.choices.items()]
+    out = []
+    for title, where, sub in sections:
+        rows = _option_rows(sub)
+        if title == "xiso":
+            rows = [r for r in rows if "`COMMAND`" not in r]
+        out += [f"### `{title}`" + (f" ({where})" if where else ""), ""]
+        out += ["| option | what it does |", "|---|---|", *rows, ""]
+    return "\n".join(out)
+
+
+def with_current_options(doc: str) -> str:
+    """``doc`` (the text of docs/cli.md) with its generated options rewritten."""
+    head, begin, rest = doc.partition(BEGIN_OPTIONS)
+    _, end, tail = rest.partition(END_OPTIONS)
+    if not (begin and end):
+        raise ValueError(f"docs/cli.md has no {BEGIN_OPTIONS!r} ... {END_OPTIONS!r} block")
+    return f"{head}{begin}\n\n{options_markdown()}\n{end}{tail}"
+
+
 if __name__ == "__main__":  # pragma: no cover
+    if sys.argv[1:2] == ["--markdown"]:  # python -m xiso.cli --markdown docs/cli.md
+        page = Path(sys.argv[2])
+        page.write_text(with_current_options(page.read_text()))
+        sys.exit(0)
     sys.exit(main())

@@ -8,6 +8,10 @@ say how to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
 __all__ = [
     "XisoError",
     "SpatialDimError",
@@ -17,17 +21,77 @@ __all__ = [
     "UnitError",
     "FactorError",
     "OptionError",
+    "UnknownOptionError",
     "DtypeError",
     "OmeZarrError",
     "StoreExistsError",
     "StorageError",
     "XisoWarning",
     "AffineWarning",
+    "Option",
 ]
 
 
-class XisoError(ValueError):
-    """Base class of every error raised by xiso on bad input."""
+@dataclass(frozen=True)
+class Option:
+    """An option that a message names or suggests, e.g. ``boundary='pad'``.
+
+    ``str()`` words it for Python (``text`` if given, else ``name=value!r``);
+    a front end with options of its own (the command line) words it its way,
+    see ``worded()`` of :class:`XisoError` and :class:`XisoWarning`.
+    """
+
+    name: str
+    value: Any = None
+    text: str | None = None
+
+    def __str__(self) -> str:
+        return self.text if self.text is not None else f"{self.name}={self.value!r}"
+
+
+# a message: text, options, and clauses (tuples) that a front end drops whole
+# when it cannot word one of their options
+Part: TypeAlias = "str | Option | tuple[Part, ...]"
+
+
+class _Worded(Exception):
+    """A message built from parts: text, :class:`Option` objects and clauses
+    (tuples of parts). ``str()`` is the Python wording (``use boundary='trim'``);
+    :meth:`worded` words the options for another front end, which is how the
+    ``xiso`` command says ``--boundary trim`` where Python says
+    ``boundary='trim'``, without rewording the message by matching its text."""
+
+    def __init__(self, *parts: Part) -> None:
+        self.parts = parts
+        super().__init__(self.worded())
+
+    def worded(self, option: Callable[[Option], str | None] = str) -> str:
+        """The message with each option worded by ``option``. Where it cannot
+        word one (returns None), the clause holding the option is left out; an
+        option outside any clause keeps its Python wording."""
+
+        def text(part: Part) -> str | None:
+            if isinstance(part, Option):
+                return option(part)
+            if isinstance(part, tuple):
+                words = [text(p) for p in part]
+                return None if None in words else "".join(w or "" for w in words)
+            return str(part)
+
+        def top(part: Part) -> str:
+            worded = text(part)
+            if worded is not None:
+                return worded
+            return str(part) if isinstance(part, Option) else ""
+
+        return "".join(top(p) for p in self.parts)
+
+
+class XisoError(_Worded, ValueError):
+    """Base class of every error raised by xiso on bad input.
+
+    Its message is text, or parts that name options (see :class:`Option`),
+    which the command line words as its own options."""
 
 
 class SpatialDimError(XisoError):
@@ -56,6 +120,11 @@ class FactorError(XisoError):
 
 class OptionError(XisoError):
     """An option has a value outside the documented choices."""
+
+
+class UnknownOptionError(OptionError, TypeError):
+    """A function is given an option it does not take (also a ``TypeError``,
+    the error Python raises for an unexpected keyword)."""
 
 
 class DtypeError(XisoError):
@@ -89,8 +158,11 @@ class StorageError(XisoError, OSError):
     """
 
 
-class XisoWarning(UserWarning):
-    """xiso went on, but what it read or wrote is not all that was there."""
+class XisoWarning(_Worded, UserWarning):
+    """xiso went on, but what it read or wrote is not all that was there.
+
+    Its message is text, or parts that name options (see :class:`Option`),
+    which the command line words as its own options."""
 
 
 class AffineWarning(XisoWarning):

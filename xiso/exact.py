@@ -43,6 +43,7 @@ from .errors import (
     FactorError,
     MissingCoordinateError,
     NonUniformSpacingError,
+    Option,
     OptionError,
     SpacingError,
     SpatialDimError,
@@ -214,13 +215,16 @@ def _warn_labels(name: Hashable, var: xr.Variable, method: str, dtype: Any) -> N
     if reason is None:
         return
     harm = (
-        f"method={method!r} invents labels that do not exist"
+        (Option("method", method), " invents labels that do not exist")
         if invents
-        else f"dtype={np.dtype(dtype).name!r} turns its labels into floats"
+        else (Option("dtype", np.dtype(dtype).name), " turns its labels into floats")
     )
     warn(
-        f"{name!r} looks like a label image ({reason}); {harm}: use method='nearest' "
-        "and leave dtype unset"
+        f"{name!r} looks like a label image ({reason}); ",
+        harm,
+        ": use ",
+        Option("method", "nearest"),
+        (" and leave ", Option("dtype", text="dtype"), " unset"),
     )
 
 

@@ -6,8 +6,11 @@ and the ``xiso`` command use it, and so can any ``.compute()``::
     with xiso.progress_bar():
         iso.compute()
 
-It is a :class:`tqdm.dask.TqdmCallback` on :mod:`tqdm.auto`: a widget in
-Jupyter when ipywidgets is installed, text on stderr otherwise.
+It is a :class:`tqdm.dask.TqdmCallback` on :mod:`tqdm.auto`'s choice of bar: a
+widget in Jupyter when ipywidgets is installed; otherwise a text bar, on stderr
+in a terminal and on stdout in a Jupyter kernel (where stderr is drawn as an
+error), without the ``TqdmWarning: IProgress not found`` that ``tqdm.auto``
+shows in a kernel without ipywidgets.
 
 A dask.distributed ``Client`` runs tasks on its workers, where local dask
 callbacks never fire; then :func:`progress_bar` prints one line saying so
@@ -20,7 +23,9 @@ context manager around ``.compute()`` cannot do.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
+import warnings
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any, TextIO
@@ -52,6 +57,73 @@ def _dashboard(client: Any) -> str | None:
         return None
 
 
+@functools.cache
+def _callback_class() -> Any:
+    """:class:`tqdm.dask.TqdmCallback` made safe for a computation that ends
+    before its bar exists.
+
+    dask calls a callback's ``_finish`` in a ``finally``, also when the graph's
+    ordering (before ``_start_state`` makes the bar) is interrupted by Ctrl-C
+    or fails; tqdm's own ``_finish`` then raises ``AttributeError: 'TqdmCallback'
+    object has no attribute 'pbar'``, which hides the ``KeyboardInterrupt``.
+    """
+    from tqdm.dask import TqdmCallback
+    from tqdm.std import tqdm as text_bar
+
+    class Callback(TqdmCallback):
+        pbar: Any = None  # no bar before the first _start_state, none after _finish
+
+        def _start_state(self, *args: Any, **kwargs: Any) -> None:
+            # an interrupt while tqdm draws the new bar leaves it unassigned and
+            # half made (its close() then ends no line): end its line, so that
+            # what follows ("xiso: interrupted") starts on a line of its own
+            before = set(text_bar._instances)
+            try:
+                super()._start_state(*args, **kwargs)
+            except BaseException:
+                for bar in set(text_bar._instances) - before:
+                    drawn = hasattr(bar, "sp") and not hasattr(bar, "last_print_t")
+                    with contextlib.suppress(Exception):
+                        bar.close()
+                        if drawn and not _is_widget(type(bar)):
+                            bar.fp.write("\n")
+                raise
+
+        def _posttask(self, *args: Any, **kwargs: Any) -> None:
+            if self.pbar is not None:
+                self.pbar.update()
+
+        def _finish(self, *args: Any, **kwargs: Any) -> None:
+            pbar, self.pbar = self.pbar, None
+            if pbar is not None:
+                pbar.close()
+
+    return Callback
+
+
+def _bar_class() -> Any:
+    """:mod:`tqdm.auto`'s bar, without the ``TqdmWarning`` it shows in a Jupyter
+    kernel that lacks ipywidgets (it then falls back to the text bar, which is
+    what xiso shows there, quietly)."""
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TqdmWarning)
+        from tqdm.auto import tqdm
+    return tqdm
+
+
+def _is_widget(bar: type) -> bool:
+    """Whether a tqdm class is tqdm.notebook's widget (tqdm.auto subclasses it)."""
+    return any(cls.__module__ == "tqdm.notebook" for cls in bar.__mro__)
+
+
+def _text_in_kernel(bar: Any) -> bool:
+    """A text bar in a Jupyter kernel (tqdm.auto's test), which draws stderr as
+    an error: such a bar goes to stdout."""
+    return not _is_widget(bar) and "ipykernel.zmqshell" in sys.modules
+
+
 @contextlib.contextmanager
 def progress_bar(*, file: TextIO | None = None, **tqdm_options: Any) -> Iterator[None]:
     """Show a progress bar for every dask computation run inside the block.
@@ -59,8 +131,8 @@ def progress_bar(*, file: TextIO | None = None, **tqdm_options: Any) -> Iterator
     Parameters
     ----------
     file : file-like, optional
-        Where a text bar is written (default: ``sys.stderr`` at the time the
-        bar starts). A notebook widget ignores it.
+        Where a text bar is written (default: ``sys.stderr``, or ``sys.stdout``
+        in a Jupyter kernel without ipywidgets). A notebook widget ignores it.
     **tqdm_options
         Passed to :class:`tqdm.auto.tqdm`, e.g. ``desc="writing"`` or
         ``mininterval=1``.
@@ -101,12 +173,12 @@ def progress_bar(*, file: TextIO | None = None, **tqdm_options: Any) -> Iterator
             )
             yield
             return
-        from tqdm.auto import tqdm
-        from tqdm.dask import TqdmCallback
-
+        bar = _bar_class()
+        if file is None and _text_in_kernel(bar):
+            file = sys.stdout
         if file is not None:
             tqdm_options["file"] = file
-        with TqdmCallback(tqdm_class=tqdm, **tqdm_options):
+        with _callback_class()(tqdm_class=bar, **tqdm_options):
             yield
     finally:
         _ACTIVE.reset(token)

@@ -6,7 +6,6 @@ from another xiso read.
 
 from __future__ import annotations
 
-import pickle
 import re
 import warnings
 
@@ -298,13 +297,6 @@ def test_lazy_tiled_and_compressed(tmp_path, raise_if_dask_computes):
         np.testing.assert_array_equal(da.values, data)
         expected = data.reshape(8, 16, 4, 12, 4).mean(axis=(2, 4))
         np.testing.assert_array_equal(iso.values, np.round(expected).astype("uint16"))
-
-
-def test_pickles_for_distributed(ome):
-    path, data = ome
-    da = xiso.open_tiff(path)
-    again = pickle.loads(pickle.dumps(da))
-    np.testing.assert_array_equal(again.values, data)
 
 
 @pytest.mark.parametrize("kind", ["ome", "imagej", "planes"])

@@ -83,19 +83,25 @@ class _NiftiArray:
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_proxy": None}
 
+    def _region(self, key: Any) -> str:
+        """The region of ``key`` (voxel axes i, j, k, t) in the order of the dims."""
+        from .read import region
+
+        return f"[{', '.join(region(key, self.shape)[::-1])}]"
+
     def __getitem__(self, key: Any) -> np.ndarray:
         try:
             values = np.asanyarray(self._open()[key])
         except Exception as err:
             raise NiftiError(
-                f"reading {self.path!r} at {key!r} failed: {err.__class__.__name__}: {err}; "
-                "the file is damaged or truncated"
+                f"reading {self.path!r} at {self._region(key)} failed: "
+                f"{err.__class__.__name__}: {err}; the file is damaged or truncated"
             ) from err
         # only the byte order may change: a cast would change nibabel's values
         if not np.can_cast(values.dtype, self.dtype, casting="equiv"):
             raise NiftiError(
-                f"nibabel gives {values.dtype} values for {self.path!r} at {key!r}, but "
-                f"its header said {self.dtype} when it was opened; load it with nibabel "
+                f"nibabel gives {values.dtype} values for {self.path!r} at {self._region(key)}, "
+                f"but its header said {self.dtype} when it was opened; load it with nibabel "
                 "(np.asanyarray(nibabel.load(path).dataobj)) and label it yourself"
             )
         return values.astype(self.dtype, copy=False)

@@ -2,46 +2,96 @@
 
 The reader contract
 -------------------
-Every xiso reader (OME-Zarr here; further formats follow the same contract)
-returns a DataArray with:
+Every xiso reader (:func:`open_ome_zarr` here, :func:`~xiso.open_tiff` in
+:mod:`.tiff`, :func:`~xiso.open_nifti` in :mod:`.nifti`) returns a DataArray
+with what follows. ``tests/io/test_contract.py`` checks each promise for each
+reader: one test class, one subclass per format, each reading a file written
+by that format's own writer.
 
 dims
-    the axis names, in stored order;
+    the axis names, in stored order (NIfTI: the voxel axes slowest first, the
+    order of the bytes as C-order numpy sees them);
 coordinates
-    one per dim. Space and time axes: float64 ``translation + index * scale``
-    with attrs ``units`` (the NGFF unit name) and ``type``, and the scale
-    recorded as ``encoding["spacing"]`` so a one-sample axis keeps its
-    spacing. Channel axes: the channel labels when the file has them, else
-    ``0..n-1``, with attrs ``type = "channel"``. What the format cannot
-    express but xiso recorded beside it (values and dtype of channel, time
-    and other axes; coordinate attrs; coordinates that are no dimension)
-    comes back as it was written; a record that no longer fits the image is
-    left out with an :class:`~xiso.XisoWarning`;
+    one per dim. Space and time axes: float64 ``translation + index * step``
+    with attrs ``type`` and ``units`` (the NGFF unit name; left out when the
+    file gives none), the size of the step recorded as
+    ``encoding["spacing"]`` so a one-sample axis keeps its spacing. The step
+    is negative where the file flips an axis (NIfTI), and TIFF has no
+    translation (0). A time axis whose step the file does not say is
+    ``0..n-1``, without units or record. Channel axes: the channel labels
+    when the file has them, else ``0..n-1``, with attrs ``type = "channel"``.
+    What OME-Zarr cannot express but xiso recorded beside it (values and
+    dtype of channel, time and other axes; coordinate attrs; coordinates that
+    are no dimension) comes back as it was written; a record that no longer
+    fits the image is left out with an :class:`~xiso.XisoWarning`;
 data
-    a dask array that reads nothing until computed, with a dask name unique
-    to this open, chunked as stored (or as ``chunks=`` asks); a chunk that
-    cannot be read raises :class:`OmeZarrError` naming the array and region;
+    a dask array that reads nothing until computed (opening reads metadata
+    only), with a dask name unique to this open, chunked as stored (a task
+    per shard or chunk of OME-Zarr, per page, strip or tile of TIFF; NIfTI,
+    which has no chunks: whole (x, y) planes, about 32 MiB, one time point)
+    or as ``chunks=`` asks (an int, a tuple, or a mapping keyed by dim
+    name). It pickles without its values (for dask.distributed): the file is
+    opened again where it is read. A chunk that cannot be read raises the
+    reader's error (:class:`OmeZarrError`, :class:`~xiso.TiffError`,
+    :class:`~xiso.NiftiError`) naming the array or file and the region,
+    ``[start:stop, ...]`` in the order of the dims;
 name
-    the image name, or None;
+    the image name: OME-Zarr's multiscale name, or None; the file (or
+    folder) name without its suffixes for TIFF and NIfTI;
 attrs
-    the user attrs that xiso wrote, plus what the format itself records
-    (``ngff_version``, ``omero``); a label image (an NGFF ``labels/<name>``,
+    what the format records. OME-Zarr: the user attrs that xiso wrote,
+    ``ngff_version`` and ``omero``; a label image (an NGFF ``labels/<name>``,
     or any image with ``image-label`` metadata) carries that metadata as
     ``attrs["image-label"]``, the marker of label images (see
-    :mod:`xiso.io.labels`);
+    :mod:`xiso.io.labels`). TIFF: ``source`` (the path) and
+    ``ome_image_name``. NIfTI: ``source``, ``orientation`` (nibabel's axis
+    codes) and, for an oblique affine opened with ``oblique="ignore"``,
+    ``affine``;
 encoding
-    ``encoding[ngff.DOWNSCALING_TYPE]``: how the levels were made (the NGFF
-    multiscale ``type``, e.g. ``"mode"``), when the file says.
+    OME-Zarr: ``encoding[ngff.DOWNSCALING_TYPE]``, how the levels were made
+    (the NGFF multiscale ``type``, e.g. ``"mode"``) when the file says, and
+    the stored layout as ``encoding["chunks"]`` (and ``encoding["shards"]``
+    when sharded). TIFF and NIfTI: empty.
 
-Opening is consistent: the group metadata is read again after the level's
-array is opened, and the open is retried if an image was swapped in meanwhile,
-so the coordinates and the array belong to one image.
+Opening an OME-Zarr image is consistent: the group metadata is read again
+after the level's array is opened, and the open is retried if an image was
+swapped in meanwhile, so the coordinates and the array belong to one image.
+
+Why TIFF and NIfTI are no xarray engines
+----------------------------------------
+OME-Zarr is also an xarray engine (:mod:`.backend`, ``engine="ome-zarr"``),
+a thin call of this reader. TIFF and NIfTI stay plain readers (issue 20,
+after xarray's ``BackendEntrypoint``, ``BackendArray`` and
+``CachingFileManager`` and rioxarray's ``xarray_plugin.py``):
+
+- it would remove no code. Their lazy arrays already are what a
+  ``BackendArray`` is (shape, dtype, ``__getitem__`` of basic indexes, all
+  dask asks for); TIFF's already keeps its file in xarray's
+  ``CachingFileManager`` (reopened after pickling, at most
+  ``file_cache_maxsize`` files open); NIfTI keeps no file open (nibabel
+  opens the file for each read), so a file manager would manage nothing. An
+  engine adds an entrypoint class, xarray's explicit-indexing adapter and an
+  entry point per format, and saves one ``dask.array.from_array`` call.
+- through ``xr.open_dataset`` the contract would not hold, so the readers
+  would stay as wrappers: the data is lazily indexed numpy, not dask, unless
+  ``chunks=`` is passed; dask names are tokenised from path, mtime and
+  options, so two opens of an unchanged file share keys; bad ``chunks=``
+  raise xarray's errors, not :class:`~xiso.OptionError`.
+- rioxarray does the same: its reader is the function (``open_rasterio``,
+  a ``BackendArray`` over a ``CachingFileManager``) and its engine a thin
+  call of it; an xiso engine for ``.tif`` would also compete with
+  rioxarray's ``rasterio`` engine for ``xr.open_dataset("x.tif")``.
+
+An engine for either is an entrypoint calling ``open_tiff`` or
+``open_nifti`` (as :mod:`.backend` calls ``open_ome_zarr``), to add when
+users ask for ``xr.open_dataset(path, engine=...)``.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -55,9 +105,22 @@ T = TypeVar("T")
 _ATTEMPTS = 5
 
 
-def _open_group(store: Any, storage_options: Mapping[str, Any] | None) -> zarr.Group:
-    import os
+def _text(store: Any) -> Any:
+    """A path as text, so that messages say '/data/a.zarr', not PosixPath(...)."""
+    return os.fspath(store) if isinstance(store, os.PathLike) else store
 
+
+def region(key: Any, shape: Sequence[int]) -> list[str]:
+    """The region a basic index ``key`` reads, per axis: ``["0:4", "2"]``; what
+    every reader's read error names."""
+    keys = key if isinstance(key, tuple) else (key,)
+    return [
+        f"{k.start or 0}:{n if k.stop is None else k.stop}" if isinstance(k, slice) else str(k)
+        for k, n in zip(keys, shape)
+    ]
+
+
+def _open_group(store: Any, storage_options: Mapping[str, Any] | None) -> zarr.Group:
     from .targets import FsspecTarget, resolve, storage_errors
 
     by_name = isinstance(store, (str, os.PathLike)) or storage_options is not None
@@ -102,8 +165,6 @@ def _open_group_at(
 
 def _set_aside(store: Any, storage_options: Mapping[str, Any] | None) -> list[Any]:
     """Images that a killed swap left beside ``store`` (local paths and URLs)."""
-    import os
-
     from ..errors import StorageError
     from .targets import resolve
 
@@ -152,12 +213,7 @@ class _Level:
         try:
             return np.asarray(self.regions[key])
         except Exception as err:
-            region = ", ".join(
-                f"{k.start or 0}:{k.stop if k.stop is not None else n}"
-                if isinstance(k, slice)
-                else str(k)
-                for k, n in zip(key if isinstance(key, tuple) else (key,), self.shape)
-            )
+            where = ", ".join(region(key, self.shape))
             chunks = tuple(
                 (k.start or 0) // c if isinstance(k, slice) else 0
                 for k, c in zip(key if isinstance(key, tuple) else (key,), self.array.chunks)
@@ -165,12 +221,12 @@ class _Level:
             from .targets import is_remote, storage_problem
 
             problem = storage_problem(
-                err, f"{self.where} at [{region}]", remote=is_remote(self.array.store)
+                err, f"{self.where} at [{where}]", remote=is_remote(self.array.store)
             )
             if problem is not None:  # the storage failed, not the chunk
                 raise problem from err
             raise OmeZarrError(
-                f"reading {self.where} at [{region}] (chunk {'/'.join(map(str, chunks))}) "
+                f"reading {self.where} at [{where}] (chunk {'/'.join(map(str, chunks))}) "
                 f"failed: {err.__class__.__name__}: {err}; the stored chunk is damaged or "
                 "unreadable"
             ) from err
@@ -340,6 +396,7 @@ def open_level(
             f"label={label!r}: pass the name of a label image (e.g. label='nuclei'); "
             "xiso info lists an image's label images"
         )
+    store = _text(store)
 
     def read(group: zarr.Group, version: str, model: Any) -> tuple[xr.DataArray, zarr.Array]:
         if label is not None:
@@ -423,6 +480,7 @@ def open_ome_zarr(
             f"rounding={rounding!r} rounds the blocks of near_isotropic=True; isotropic=True "
             "resamples exactly and takes no rounding: drop it"
         )
+    store = _text(store)
     da, array = open_level(
         store, level=level, label=label, chunks=chunks, storage_options=storage_options
     )
@@ -483,6 +541,7 @@ def pyramid_levels(
 ) -> dict[str, tuple[xr.DataArray, zarr.Array]]:
     """The levels :func:`open_ome_zarr_pyramid` opens, by node path, each with the
     zarr array behind it; every image is named (``"image"`` when unnamed)."""
+    store = _text(store)
 
     def read(
         group: zarr.Group, version: str, model: Any

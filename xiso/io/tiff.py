@@ -481,11 +481,10 @@ class _TiffArray:
             with self._manager.acquire_context() as source:
                 return np.asarray(source.array[key])
         except Exception as err:
+            from .read import region as region_of
+
             keys = key if isinstance(key, tuple) else (key,)
-            region = [
-                f"{k.start or 0}:{n if k.stop is None else k.stop}" if isinstance(k, slice) else k
-                for k, n in zip(keys, self.shape)
-            ]
+            region = region_of(keys, self.shape)
             where = self.files[0]
             if self.sequence:  # one file per z: name the first plane of the region
                 first = keys[0].start or 0 if isinstance(keys[0], slice) else int(keys[0])

@@ -644,7 +644,8 @@ def to_ome_zarr(
             "labels={...}, or drop label=True"
         )
     target = resolve(store, storage_options)
-    target.prepare(overwrite)  # fail before computing anything
+    # fail before computing anything (a killed write to resume is kept for replace)
+    (target.check if resume else target.prepare)(overwrite)
     if as_label and isinstance(obj, xr.DataArray):
         lb.check_dtype(str(obj.name or "image"), obj)  # before any reduction
     # the reduction of the levels, when this call makes them (a DataTree does not say)

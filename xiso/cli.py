@@ -355,11 +355,11 @@ def _print_leftovers(leftovers: list[dict[str, Any]]) -> None:
         state = "its writer is gone; " if lo["writer_dead"] else ""
         size = _human(lo["bytes"])
         resume = lo.get("resume")
-        if resume:
+        if resume and lo["writer_dead"]:
             share = resume["units_done"] / max(resume["units"], 1)
             print(
-                f"\nunfinished: {lo['where']} ({size}) holds {resume['units_done']:,} of "
-                f"{resume['units']:,} units ({share:.0%}) of a conversion that was killed. "
+                f"\nleftover: {lo['where']} ({size}), {what}; {state}it holds "
+                f"{resume['units_done']:,} of {resume['units']:,} units ({share:.0%}). "
                 f"To resume it: {resume['command']}. A write without resume removes it."
             )
             continue

@@ -5,13 +5,15 @@ What is recorded (docs/scale.md, "When a conversion is killed")
 - **The job**, ``.xiso-job.json`` in the hidden temporary, written before any
   array: what is written (the plan's levels, shapes, spacing, method, chunk
   and shard shapes, NGFF version, codec, label images) and a fingerprint of
-  the source (its name, dims, shape, dtype, coordinates and attrs, and a
-  content hash: all of an in-memory array; for a lazy one, a sample of up to
-  :data:`SAMPLE_BLOCKS` of its chunks spread over the whole image, so a
-  changed source is caught where it was sampled, and its metadata always).
-  ``resume=True`` takes a killed write's temporary only when its job is this
-  one, field by field; otherwise :class:`~xiso.errors.ResumeError` names what
-  differs.
+  the source (its name, dims, shape, dtype, coordinates and attrs). Its
+  values are checked too, without reading anything more than the write does:
+  up to :data:`SAMPLE_BLOCKS` units of level 0, spread over the image, are
+  recorded with a hash of the values written; a resume computes those units
+  from its source again and compares. So a changed source is caught where it
+  was sampled, and its metadata always. ``resume=True`` takes a killed write's
+  temporary only when its job is this one, field by field; otherwise
+  :class:`~xiso.errors.ResumeError` names what differs (and the temporary is
+  kept, for a resume with the right source).
 - **A unit**, what one task writes whole (a shard, or a chunk without
   shards), is recorded as done only after its bytes are written (and, on a
   local disk, flushed with ``fsync``): an empty key
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 SAMPLE_BLOCKS = 8
-"""Chunks of a lazy source whose content goes into its fingerprint."""
+"""Units of level 0 whose values are recorded (hashed) to check the source on resume."""
 
 COMMAND: contextvars.ContextVar[str | None] = contextvars.ContextVar("xiso_command", default=None)
 """The command line of the running ``xiso convert`` (recorded with the job, not part of it)."""
@@ -72,26 +74,20 @@ def _array_digest(values: Any) -> str:
     return _digest(str(values.dtype).encode(), str(values.shape).encode(), values.tobytes())
 
 
-def _sample(data: Any) -> str:
-    """A content hash of ``data``: all of it in memory; a spread sample of its
-    chunks when lazy (computing only those)."""
-    if not hasattr(data, "dask"):
-        data = np.asarray(data)
-        if data.ndim == 0 or data.nbytes <= 64 * 2**20:
-            return _array_digest(data)
-        # a large in-memory array: planes spread over it, and a checksum of all of it
-        picks = np.unique(np.linspace(0, data.shape[0] - 1, SAMPLE_BLOCKS).round().astype(int))
-        total = np.add.reduce(data.reshape(-1).view(np.uint8), dtype=np.uint64)
-        return _digest(str(int(total)).encode(), *(_array_digest(data[i]).encode() for i in picks))
-    import dask
-
-    grid = data.numblocks
+def sampled(grid: Sequence[int]) -> frozenset[tuple[int, ...]]:
+    """The units (indices in a grid of units) whose values are hashed: up to
+    :data:`SAMPLE_BLOCKS`, spread over the grid in C order, first and last included."""
     count = math.prod(grid)
+    if not count:
+        return frozenset()
     spread = max(SAMPLE_BLOCKS - 1, 1)
-    chosen = sorted({round(i * (count - 1) / spread) for i in range(SAMPLE_BLOCKS)})
-    blocks = [data.blocks[np.unravel_index(i, grid)] for i in chosen if count]
-    values = dask.compute(*blocks)
-    return _digest(*(_array_digest(v).encode() for v in values))
+    chosen = {round(i * (count - 1) / spread) for i in range(SAMPLE_BLOCKS)}
+    return frozenset(tuple(int(j) for j in np.unravel_index(i, tuple(grid))) for i in chosen)
+
+
+def value_digest(values: Any) -> str:
+    """The hash recorded for a sampled unit: its dtype, shape and bytes."""
+    return _array_digest(values)
 
 
 def source_fingerprint(da: xr.DataArray) -> dict[str, Any]:
@@ -104,7 +100,6 @@ def source_fingerprint(da: xr.DataArray) -> dict[str, Any]:
         "dtype": str(da.dtype),
         "coords": coords,
         "attrs": _digest(json.dumps(da.attrs, sort_keys=True, default=repr).encode()),
-        "content": _sample(da.data),
     }
 
 
@@ -166,6 +161,46 @@ def done_units(array: Any, group_path: str) -> set[tuple[int, ...]]:
     return out
 
 
+def recorded_digests(
+    array: Any, group_path: str, units: Iterable[tuple[int, ...]]
+) -> dict[tuple[int, ...], str]:
+    """The value hashes recorded with the sampled ``units`` of ``array``."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    prefix = _progress_prefix(array, group_path)
+    out = {}
+    for index in units:
+        found = sync(array.store.get(prefix + unit_name(index), default_buffer_prototype()))
+        if found is not None and found.to_bytes():
+            out[index] = found.to_bytes().decode()
+    return out
+
+
+def check_source(
+    source: Any, unit: Sequence[int], recorded: Mapping[tuple[int, ...], str], where: str
+) -> None:
+    """Raise :class:`ResumeError` when the values of ``source`` (level 0, a dask
+    array) differ in a sampled unit from those a killed write recorded."""
+    if not recorded:
+        return
+    import dask
+
+    from ..errors import ResumeError
+
+    cut = source.rechunk(tuple(unit))
+    indices = sorted(recorded)
+    values = dask.compute(*(cut.blocks[index] for index in indices))
+    for index, value in zip(indices, values):
+        if value_digest(value) != recorded[index]:
+            raise ResumeError(
+                f"resume=True, but {where}: source.content: the source's values differ in unit "
+                f"{unit_name(index)} of level 0 (written by the killed write) from what it "
+                "wrote; resume with the source it was converting, or write again without "
+                "resume=True (xiso convert without --resume) to start over"
+            )
+
+
 class Recorder:
     """Stores regions (whole units) into ``target`` and records each unit
     written; units already recorded are skipped.
@@ -182,9 +217,11 @@ class Recorder:
         group_path: str,
         unit: Sequence[int],
         done: Iterable[tuple[int, ...]],
+        sample: Iterable[tuple[int, ...]] = (),
     ) -> None:
         self.target, self.array, self.unit = target, array, tuple(unit)
         self.prefix = _progress_prefix(array, group_path)
+        self.sampled = frozenset(sample)
         self.done = frozenset(done)
         self.shape, self.dtype, self.ndim = target.shape, target.dtype, target.ndim
 
@@ -202,7 +239,7 @@ class Recorder:
             return
         self.target[key] = value
         self._flush(index)
-        self._record(index)
+        self._record(index, value_digest(value) if index in self.sampled else "")
 
     def _flush(self, index: tuple[int, ...]) -> None:
         """On a local disk, the unit's bytes reach the disk before it is recorded."""
@@ -221,12 +258,13 @@ class Recorder:
             finally:
                 os.close(fd)
 
-    def _record(self, index: tuple[int, ...]) -> None:
+    def _record(self, index: tuple[int, ...], digest: str) -> None:
         from zarr.core.buffer import default_buffer_prototype
         from zarr.core.sync import sync
 
         key = self.prefix + unit_name(index)
-        sync(self.array.store.set(key, default_buffer_prototype().buffer.from_bytes(b"")))
+        value = default_buffer_prototype().buffer.from_bytes(digest.encode())
+        sync(self.array.store.set(key, value))
 
 
 def _placeholder(shape: tuple[int, ...], dtype: Any) -> np.ndarray:

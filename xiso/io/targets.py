@@ -73,7 +73,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import OmeZarrError, OptionError, StorageError, StoreExistsError, XisoError
+from ..errors import (
+    OmeZarrError,
+    OptionError,
+    ResumeError,
+    StorageError,
+    StoreExistsError,
+    XisoError,
+)
 
 __all__ = [
     "HEARTBEAT",
@@ -627,8 +634,8 @@ class Target(ABC):
                     self.check(overwrite)  # something may have appeared while we computed
                     self._strip(tmp)
                     self._swap(tmp, overwrite)
-            except KeyboardInterrupt:
-                interrupted = True  # Ctrl-C (SIGINT): kept, to be resumed
+            except (KeyboardInterrupt, ResumeError):
+                interrupted = True  # Ctrl-C (SIGINT), or the wrong source: kept, to resume
                 raise
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -681,7 +688,6 @@ class Target(ABC):
         A killed write of another job is refused (:class:`ResumeError`, naming
         what differs); a write of this job that still runs, too.
         """
-        from ..errors import ResumeError
         from .resume import differences
 
         for leftover in self.leftovers():

@@ -166,6 +166,7 @@ class _Level:
     array: Any
     unit: tuple[int, ...]
     done: set[tuple[int, ...]]
+    sample: frozenset[tuple[int, ...]] = frozenset()  # units whose values are hashed
 
     @property
     def complete(self) -> bool:
@@ -222,6 +223,17 @@ def _open_levels(
         else:
             done = _resume.done_units(array, group.path)
         out.append(_Level(path, da, array, unit, done))
+    if out:  # level 0: a sample of its units checks the source on resume
+        first = out[0]
+        first.sample = _resume.sampled([-(-n // u) for n, u in zip(first.da.shape, first.unit)])
+        if first.done:
+            recorded = _resume.recorded_digests(first.array, group.path, first.sample & first.done)
+            data = first.da.data
+            if not hasattr(data, "dask"):
+                import dask.array as dsa
+
+                data = dsa.from_array(np.asarray(data), chunks=first.unit)
+            _resume.check_source(data, first.unit, recorded, f"the image at {group.store}")
     return out
 
 
@@ -246,12 +258,17 @@ def _sources(opened: list[_Level], group_path: str, writes: _Writes) -> list[tup
 
     pending: list[tuple[Any, Any]] = []
     for level in opened:
-        target = _resume.Recorder(
-            writes.guard(engine.regions(level.array)),  # the array, or zarrista's view of it
-            level.array,
-            group_path,
-            level.unit,
-            level.done,
+        # the array (or zarrista's view of it), its units recorded once written,
+        # no write after a failure (the guard)
+        target = writes.guard(
+            _resume.Recorder(
+                engine.regions(level.array),
+                level.array,
+                group_path,
+                level.unit,
+                level.done,
+                level.sample,
+            )
         )
         if level.complete:
             continue
@@ -356,9 +373,7 @@ def write_levels(
     # once); a resumed one level by level, each made from the previous one as
     # stored, so that only what is missing is computed (and the source read
     # only where level 0 is missing)
-    passes = (
-        [[level] for level in opened] if resumed and rebuild is not None else [list(opened)]
-    )
+    passes = [[level] for level in opened] if resumed and rebuild is not None else [list(opened)]
     passes[-1] += [level for found in label_levels for level in found]
     try:
         for i, chosen in enumerate(passes):

@@ -378,6 +378,7 @@ def test_tree_to_ome_zarr_takes_only_what_a_tree_uses(tmp_path):
         "label",
         "storage_options",
         "progress",
+        "resume",
     ]
     entries = _section(inspect.getdoc(tree.iso.to_ome_zarr), "Parameters")
     assert not any(line.startswith("levels") for line in entries)  # no levels= entry

@@ -585,6 +585,17 @@ storage_options : mapping, optional
 progress : bool, default False
     Show a progress bar of the computation and write (a widget in Jupyter,
     text on stderr otherwise; see :func:`xiso.progress.progress_bar`).
+resume : bool, default False
+    Pick up the unfinished write of this same job that a killed or
+    interrupted write left beside the target (its hidden temporary): what
+    it wrote whole (a shard, or a chunk without shards) is kept and only
+    the rest is written, then swapped in as usual. The same job means the
+    same source (metadata, coordinates and a content sample) and the same
+    options (levels, method, dtype, chunks, shards, version, codec); an
+    unfinished write of another job is refused with
+    :class:`~xiso.errors.ResumeError`. With nothing to resume it writes as
+    usual. Without it, a dead writer's temporary is removed. See
+    docs/scale.md, "When a conversion is killed".
 
 Raises
 ------
@@ -947,6 +958,17 @@ storage_options : mapping, optional
 progress : bool, default False
     Show a progress bar of the computation and write (a widget in Jupyter,
     text on stderr otherwise; see :func:`xiso.progress.progress_bar`).
+resume : bool, default False
+    Pick up the unfinished write of this same job that a killed or
+    interrupted write left beside the target (its hidden temporary): what
+    it wrote whole (a shard, or a chunk without shards) is kept and only
+    the rest is written, then swapped in as usual. The same job means the
+    same source (metadata, coordinates and a content sample) and the same
+    options (levels, method, dtype, chunks, shards, version, codec); an
+    unfinished write of another job is refused with
+    :class:`~xiso.errors.ResumeError`. With nothing to resume it writes as
+    usual. Without it, a dead writer's temporary is removed. See
+    docs/scale.md, "When a conversion is killed".
 
 Raises
 ------

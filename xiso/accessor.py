@@ -595,6 +595,7 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
         label: bool | str | None = None,
         storage_options: Mapping[str, Any] | None = None,
         progress: bool = False,
+        resume: bool = False,
     ) -> None:
         from . import io
 
@@ -614,6 +615,7 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
             label=label,
             storage_options=storage_options,
             progress=progress,
+            resume=resume,
         )
 
     @_from_twin(("plan", "plan"), "xiso.plan")
@@ -861,6 +863,7 @@ class IsoDataTreeAccessor:
         label: bool | str | None = None,
         storage_options: Mapping[str, Any] | None = None,
         progress: bool = False,
+        resume: bool = False,
     ) -> None:
         from . import io
 
@@ -876,6 +879,7 @@ class IsoDataTreeAccessor:
             label=label,
             storage_options=storage_options,
             progress=progress,
+            resume=resume,
         )
 
     @_from_twin(

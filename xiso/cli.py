@@ -311,18 +311,59 @@ def _has_spacing(da: Any) -> bool:
 
 
 def _leftovers(store: str, options: Any) -> list[dict[str, Any]]:
+    from .io.resume import progress
     from .io.targets import resolve
 
-    return [
-        {
+    target = resolve(store, options)
+    jobs = {lo.where: (job, count) for lo, job, count in target.resumable()}
+    rows = []
+    for lo in target.leftovers():
+        row = {
             "where": lo.where,
             "kind": lo.kind,
             "writer_dead": lo.dead,
             "bytes": lo.nbytes,
             "next_write": lo.next_write,
+            "resume": None,
         }
-        for lo in resolve(store, options).leftovers()
-    ]
+        if lo.where in jobs:
+            job, count = jobs[lo.where]
+            done, total = progress(job, count)
+            row["resume"] = {
+                "units_done": done,
+                "units": total,
+                "command": job.get("command") or "xiso.to_ome_zarr(..., resume=True)",
+            }
+        rows.append(row)
+    return rows
+
+
+def _only_leftovers(store: Any, options: Any) -> bool:
+    """Whether nothing is at ``store`` but temporaries of writes (a first
+    conversion that was killed)."""
+    from .io.targets import resolve
+
+    with contextlib.suppress(xiso.XisoError, OSError):
+        target = resolve(store, options)
+        return target.inspect().kind == "absent" and bool(target.leftovers())
+    return False
+
+
+def _print_leftovers(leftovers: list[dict[str, Any]]) -> None:
+    for lo in leftovers:
+        what = "an unfinished write" if lo["kind"] == "tmp" else "an image set aside by a swap"
+        state = "its writer is gone; " if lo["writer_dead"] else ""
+        size = _human(lo["bytes"])
+        resume = lo.get("resume")
+        if resume and lo["writer_dead"]:
+            share = resume["units_done"] / max(resume["units"], 1)
+            print(
+                f"\nleftover: {lo['where']} ({size}), {what}; {state}it holds "
+                f"{resume['units_done']:,} of {resume['units']:,} units ({share:.0%}). "
+                f"To resume it: {resume['command']}. A write without resume removes it."
+            )
+            continue
+        print(f"\nleftover: {lo['where']} ({size}), {what}; {state}{lo['next_write']}")
 
 
 def _input_format(source: Any) -> str:
@@ -395,6 +436,14 @@ def _open_other(
 def cmd_info(args: argparse.Namespace) -> int:
     options = _options_for(args.store, _storage_options(args.storage_option))
     kind = _input_format(args.store)
+    if kind == "ome-zarr" and _only_leftovers(args.store, options):
+        leftovers = _leftovers(args.store, options)
+        if args.json:
+            print(json.dumps({"store": str(args.store), "leftovers": leftovers}, indent=2))
+        else:
+            print(f"{args.store}: no image yet")
+            _print_leftovers(leftovers)
+        return 0
     if kind == "ome-zarr":
         _input_spacing(args.input_spacing, kind)  # refused: the metadata gives it
         if args.oblique is not None:
@@ -462,11 +511,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"label:       {lb['name']} ({lb['dtype']}, {lb['levels']} "
             f"level{'s' * (lb['levels'] != 1)}{colors})"
         )
-    for lo in leftovers:
-        what = "an unfinished write" if lo["kind"] == "tmp" else "an image set aside by a swap"
-        state = "its writer is gone; " if lo["writer_dead"] else ""
-        size = _human(lo["bytes"])
-        print(f"\nleftover: {lo['where']} ({size}), {what}; {state}{lo['next_write']}")
+    _print_leftovers(leftovers)
     return 0
 
 
@@ -549,6 +594,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
             labels=labels or None,
             storage_options=_options_for(args.output, options),
             progress=_show_progress(args),
+            resume=args.resume,
         )
     if not args.quiet:
         how = (
@@ -773,6 +819,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace an existing output (only a zarr hierarchy or an empty folder)",
     )
+    conv.add_argument(
+        "--resume",
+        action="store_true",
+        help="pick up a killed or interrupted conversion of the same input with the same "
+        "options: what it wrote whole is kept, the rest is written (without it, a dead "
+        "conversion's hidden temporary is removed); `xiso info OUTPUT` shows one",
+    )
     conv.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help=STORAGE)
     conv.add_argument(
         "--scheduler", metavar="ADDRESS", help="address of a dask.distributed scheduler"
@@ -861,6 +914,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         parser = _subparser(parser, args.command)  # its options word messages
+        from .io.resume import COMMAND
+
+        words = list(sys.argv[1:] if argv is None else argv)
+        COMMAND.set(shlex.join(["xiso", *words, *([] if "--resume" in words else ["--resume"])]))
         with _one_line_warnings(parser):
             code = int(args.func(args))
         sys.stdout.flush()  # a closed pipe fails here, where it is handled below

@@ -143,6 +143,11 @@ class StoreExistsError(XisoError):
     """
 
 
+class ResumeError(XisoError):
+    """``resume=True`` found an unfinished write of another job (another source
+    or other options) for the target; the message names what differs."""
+
+
 class StorageError(XisoError, OSError):
     """The storage under an image failed: an object store that cannot be reached,
     refuses the credentials or has no such bucket, or a disk that is full.

@@ -19,7 +19,7 @@ from .errors import OptionError
 from .labelled import check_factors, looks_like_labels, spacing_info
 from .methods import default_method
 
-__all__ = ["pyramid", "pyramid_factors"]
+__all__ = ["next_levels", "pyramid", "pyramid_factors"]
 
 
 def pyramid_factors(
@@ -140,7 +140,20 @@ def pyramid(
     current.encoding = dict(obj.encoding)
     set_downscaling(current, method)  # writing the tree turns it into the NGFF type
     nodes = {"0": current.to_dataset()}
-    for i, factors in enumerate(steps, start=1):
+    for i, level in enumerate(next_levels(current, steps, method), start=1):
+        nodes[str(i)] = level.to_dataset()
+    return xr.DataTree.from_dict(nodes)
+
+
+def next_levels(
+    level: xr.DataArray, steps: Iterable[Mapping[Hashable, int]], method: str
+) -> list[xr.DataArray]:
+    """The levels after ``level``: each the previous one reduced with ``method``
+    by the next factors of ``steps`` (as :func:`pyramid` makes them; a killed
+    write resumes from a stored level with it)."""
+    out = []
+    current = level
+    for factors in steps:
         # one task per chunk (no grouping): every level is read by the next and
         # by the writer, and 1:1 chains stream chunk by chunk (grouped tasks made
         # dask hold whole slabs of a level: 3.4x the extra memory for the full pyramid)
@@ -149,5 +162,5 @@ def pyramid(
             current, checked, method=method, boundary="trim", dtype=None, skipna=None, group=False
         )
         set_downscaling(current, method)
-        nodes[str(i)] = current.to_dataset()
-    return xr.DataTree.from_dict(nodes)
+        out.append(current)
+    return out

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import errno
 import json
 import os
@@ -72,7 +73,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import OmeZarrError, OptionError, StorageError, StoreExistsError, XisoError
+from ..errors import (
+    OmeZarrError,
+    OptionError,
+    ResumeError,
+    StorageError,
+    StoreExistsError,
+    XisoError,
+)
 
 __all__ = [
     "HEARTBEAT",
@@ -96,8 +104,12 @@ _VISIBLE = ("zarr.json", ".zattrs")
 _ABSENT = ".xiso-absent"
 # the key a writer rewrites in its temporaries of an object store while it runs
 _ALIVE = ".xiso-alive"
+# what a write records in its temporary so that a killed write can resume
+# (xiso.io.resume): the job, and one key per unit written whole
+JOB_KEY = ".xiso-job.json"
+PROGRESS = ".xiso-progress"
 # the hidden markers inside a temporary (never part of an image)
-_MARKERS = (_ABSENT, _ALIVE)
+_MARKERS = (_ABSENT, _ALIVE, JOB_KEY)
 # seconds between two signs of life of a writer (see the module docstring)
 HEARTBEAT = 60.0
 STALE_ENV = "XISO_STALE_AFTER"
@@ -133,6 +145,7 @@ class Location:
     store: Any
     path: str = ""
     storage_options: dict[str, Any] | None = None
+    resumed: bool = False  # a killed write's temporary, picked up again
 
 
 @dataclass(frozen=True)
@@ -204,6 +217,8 @@ def _writer_dead(match: re.Match[str], age: float | None) -> bool:
     """Whether the writer of a hidden temporary is gone; ``age``: the seconds
     since its last sign of life (None when unknown)."""
     host, pid = match["host"], int(match["pid"])
+    if match.group(0) in _ACTIVE:
+        return False  # this process writes (or resumes) it right now
     if host != _HOST or os.name == "nt":
         # another machine or PID namespace: its pid means nothing here
         return age is not None and age >= stale_after()
@@ -581,21 +596,35 @@ class Target(ABC):
                     )
             self.check(overwrite)
 
-    def replace(self, write: Callable[[Location], None], overwrite: bool) -> None:
+    def replace(
+        self,
+        write: Callable[[Location], None],
+        overwrite: bool,
+        job: Mapping[str, Any] | None = None,
+        resume: bool = False,
+    ) -> None:
         """Write the image with ``write`` to a temporary, then swap it in.
 
         While it writes and swaps, a heartbeat refreshes its temporaries (see
         the module docstring); whatever fails, the temporary is removed after
         ``write`` has returned or raised (``write`` must stop its own threads
-        before it raises).
+        before it raises), except when it was killed or interrupted: then a
+        write with ``resume=True`` of the same ``job`` (a JSON record that
+        ``write`` stores in the temporary as :data:`JOB_KEY`) picks it up
+        again, and ``write`` gets a :class:`Location` with ``resumed=True``.
+        A killed write of another job is refused with :class:`ResumeError`.
         """
         with self._errors():
+            tmp = self._resumable(job) if resume and job is not None else None
             self.prepare(overwrite)
-            tmp = self._temporary("tmp")
+            resumed = tmp is not None
+            tmp = tmp if tmp is not None else self._temporary("tmp")
+            interrupted = False
             try:
                 with _Heartbeat(self._touch) as self._beat:
                     self._alive(tmp)
-                    write(self._write_location(tmp))
+                    location = self._write_location(tmp)
+                    write(dataclasses.replace(location, resumed=resumed))
                     if not self._complete(tmp):
                         raise OmeZarrError(
                             f"the temporary copy of the image for {self.where} vanished while "
@@ -603,7 +632,11 @@ class Target(ABC):
                             "replaced: write again"
                         )
                     self.check(overwrite)  # something may have appeared while we computed
+                    self._strip(tmp)
                     self._swap(tmp, overwrite)
+            except (KeyboardInterrupt, ResumeError):
+                interrupted = True  # Ctrl-C (SIGINT), or the wrong source: kept, to resume
+                raise
             except BaseException:
                 with contextlib.suppress(Exception):
                     self._discard(tmp)
@@ -611,6 +644,77 @@ class Target(ABC):
             finally:
                 self._beat = None
                 _release(tmp)
+                if interrupted and job is not None:
+                    with contextlib.suppress(Exception):
+                        if self._read_in(tmp, JOB_KEY) is None:
+                            self._discard(tmp)  # nothing to resume from
+
+    def _read_in(self, tmp: Any, key: str) -> bytes | None:
+        """The value of ``key`` inside the temporary ``tmp``, None if absent."""
+        raise NotImplementedError
+
+    def _count_in(self, tmp: Any, prefix: str) -> int:
+        """How many keys the temporary ``tmp`` holds under ``prefix``."""
+        raise NotImplementedError
+
+    def resumable(self) -> list[tuple[Leftover, dict[str, Any], int]]:
+        """The unfinished writes beside the target that ``resume=True`` can pick
+        up: (leftover, its job, units recorded)."""
+        out = []
+        for leftover in self.leftovers():
+            if leftover.kind != "tmp":
+                continue
+            raw = self._read_in(leftover.handle, JOB_KEY)
+            try:
+                job = json.loads(raw) if raw is not None else None
+            except ValueError:
+                job = None
+            if isinstance(job, dict):
+                out.append((leftover, job, self._count_in(leftover.handle, PROGRESS)))
+        return out
+
+    @abstractmethod
+    def _strip(self, tmp: Any) -> None:
+        """Remove what a write recorded to resume (:data:`JOB_KEY`, :data:`PROGRESS`)
+        from the complete temporary ``tmp`` before it is swapped in."""
+
+    def _claim(self, leftover: Leftover) -> Any:
+        """Take the temporary of a dead writer over for this write."""
+        raise NotImplementedError
+
+    def _resumable(self, job: Mapping[str, Any]) -> Any | None:
+        """The temporary of a killed write of ``job``, taken over; None if there is none.
+
+        A killed write of another job is refused (:class:`ResumeError`, naming
+        what differs); a write of this job that still runs, too.
+        """
+        from .resume import differences
+
+        for leftover in self.leftovers():
+            if leftover.kind != "tmp":
+                continue
+            raw = self._read_in(leftover.handle, JOB_KEY)
+            if raw is None:
+                continue
+            try:
+                found = json.loads(raw)
+            except ValueError:
+                continue
+            differ = differences(found, job)
+            if differ:
+                raise ResumeError(
+                    f"resume=True, but the unfinished write at {leftover.where!r} is of another "
+                    f"job: {'; '.join(differ)}. To start over, write again without "
+                    "resume=True (xiso convert without --resume): a dead writer's temporary "
+                    "is then removed"
+                )
+            if not leftover.dead:
+                raise StoreExistsError(
+                    f"resume=True, but the write of this job at {leftover.where!r} still "
+                    f"runs ({leftover.next_write}); wait for it, or stop it and resume"
+                )
+            return self._claim(leftover)
+        return None
 
 
 # --------------------------------------------------------------------------
@@ -725,6 +829,27 @@ class LocalTarget(Target):
 
     def _temporary(self, kind: str) -> Path:
         return self.path.with_name(f".{self.path.name}.{_hidden_suffix(kind)}")
+
+    def _read_in(self, tmp: Path, key: str) -> bytes | None:
+        try:
+            return (Path(tmp) / key).read_bytes()
+        except OSError:
+            return None
+
+    def _count_in(self, tmp: Path, prefix: str) -> int:
+        return sum(len(files) for _, _, files in os.walk(Path(tmp) / prefix))
+
+    def _strip(self, tmp: Path) -> None:
+        # the progress first: a kill in between leaves a job whose units are
+        # not recorded, which a resume writes again (never trusts)
+        shutil.rmtree(Path(tmp) / PROGRESS, ignore_errors=True)
+        (Path(tmp) / JOB_KEY).unlink(missing_ok=True)
+
+    def _claim(self, leftover: Leftover) -> Path:
+        # renamed to this process's name: no other write takes it for a dead one's
+        mine = self._temporary("tmp")
+        os.rename(leftover.handle, mine)
+        return mine
 
     def _write_location(self, tmp: Path) -> Location:
         return Location(str(tmp))
@@ -915,6 +1040,23 @@ class _KeyTarget(Target):
     def _touch(self, tmp: str) -> None:
         self._write(tmp + _ALIVE)
 
+    def _read_in(self, tmp: str, key: str) -> bytes | None:
+        return self._read(tmp + key)
+
+    def _count_in(self, tmp: str, prefix: str) -> int:
+        return len(self._list(tmp + prefix + "/"))
+
+    def _strip(self, tmp: str) -> None:
+        pass  # the swap copies neither in (see _move_in); the temporary goes after it
+
+    def _claim(self, leftover: Leftover) -> str:
+        # no rename in a key-value store (a copy of every key): the temporary
+        # keeps its name and counts as this process's while it writes
+        match = _HIDDEN.search(str(leftover.handle).rstrip("/"))
+        if match:
+            _ACTIVE.add(match.group(0))
+        return str(leftover.handle)
+
     def _image_missing(self) -> bool:
         return not self._visible()
 
@@ -924,7 +1066,11 @@ class _KeyTarget(Target):
         Before the visible metadata, every key at the target that is not part
         of the new image is deleted (a chunk the new image does not store
         reads as its fill value, never as a stray chunk of another image)."""
-        keys = [k for k in keys if k[len(source) :] not in _MARKERS]
+        keys = [
+            k
+            for k in keys
+            if k[len(source) :] not in _MARKERS and not k[len(source) :].startswith(PROGRESS)
+        ]
         wanted = {self.prefix + k[len(source) :] for k in keys}
         for level in (0, 1, 2):
             if level == 2:
@@ -1219,7 +1365,13 @@ class StoreTarget(_KeyTarget):
             raise OmeZarrError(f"{self.where} is read-only; open it writable or write elsewhere")
         super().check(overwrite)
 
-    def replace(self, write: Callable[[Location], None], overwrite: bool) -> None:
+    def replace(
+        self,
+        write: Callable[[Location], None],
+        overwrite: bool,
+        job: Mapping[str, Any] | None = None,
+        resume: bool = False,
+    ) -> None:
         store = self.store
         if not (
             getattr(store, "supports_listing", False) and getattr(store, "supports_deletes", False)
@@ -1245,7 +1397,7 @@ class StoreTarget(_KeyTarget):
             finally:
                 self._delete(k for k in keys if k not in before and self._read(k))
 
-        super().replace(write_inside, overwrite)
+        super().replace(write_inside, overwrite, job, resume)
 
     def _sync(self, coroutine: Any) -> Any:
         from zarr.core.sync import sync

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,6 +27,7 @@ from ..errors import OmeZarrError, OptionError, StoreExistsError
 from ..layout import Layout, level_chunks, write_unit
 from ..plan import layout_of, pyramid_method
 from . import engine, ngff
+from . import resume as _resume
 from .targets import Location, resolve
 
 __all__ = ["add_label", "to_ome_zarr", "write_levels"]
@@ -154,23 +156,35 @@ def _unguarded(array: Any) -> Any:
     return array
 
 
-def _create_levels(
+@dataclass
+class _Level:
+    """A level being written: its image, zarr array, write unit and the units
+    a killed write of the same job already wrote (see :mod:`.resume`)."""
+
+    path: str
+    da: xr.DataArray
+    array: Any
+    unit: tuple[int, ...]
+    done: set[tuple[int, ...]]
+    sample: frozenset[tuple[int, ...]] = frozenset()  # units whose values are hashed
+
+    @property
+    def complete(self) -> bool:
+        units = math.prod(-(-n // u) for n, u in zip(self.da.shape, self.unit))
+        return len(self.done) >= units
+
+
+def _open_levels(
     group: zarr.Group,
     levels: Sequence[tuple[str, xr.DataArray]],
     zarr_format: Literal[2, 3],
     layout: Layout,
     compressor: Any,
-) -> list[tuple[Any, Any]]:
-    """Create the arrays of ``levels`` in ``group``; write the in-memory ones and
-    return (dask source, array) of the others, to be stored in one computation.
-
-    Every source is cut into the level's write units (its shards, or its
-    chunks without shards), so exactly one task writes each stored object:
-    no task ever reads a shard back to change part of it (zarr-python #3682).
-    """
-    import dask.array as dsa
-
-    pending: list[tuple[Any, Any]] = []
+    resumed: bool,
+) -> list[_Level]:
+    """Create the arrays of ``levels`` in ``group`` (on resume: keep those a
+    killed write of the same job made, with the units it recorded)."""
+    out = []
     for path, da in levels:
         chunks = level_chunks(layout, da.shape)
         unit = write_unit(layout, da.shape)
@@ -183,15 +197,86 @@ def _create_levels(
             kwargs["dimension_names"] = [str(d) for d in da.dims]
         else:
             kwargs["chunk_key_encoding"] = {"name": "v2", "separator": "/"}
-        with engine.scoped(group.store):  # the array keeps the codec pipeline it is made with
-            array = group.create_array(
-                name=path, shape=da.shape, dtype=da.dtype, chunks=chunks, fill_value=0, **kwargs
-            )
-        target = engine.regions(array)  # the array, or zarrista's view of it
-        if isinstance(da.data, dsa.Array):
-            pending.append((da.data.rechunk(unit), target))
+        array = None
+        if resumed:
+            with contextlib.suppress(Exception), engine.scoped(group.store):
+                found = group[path]
+                if (
+                    isinstance(found, zarr.Array)
+                    and found.shape == da.shape
+                    and found.dtype == da.dtype
+                    and found.chunks == chunks
+                ):
+                    array = found
+        done: set[tuple[int, ...]] = set()
+        if array is None:
+            with engine.scoped(group.store):  # the array keeps the codec pipeline it is made with
+                array = group.create_array(
+                    name=path,
+                    shape=da.shape,
+                    dtype=da.dtype,
+                    chunks=chunks,
+                    fill_value=0,
+                    overwrite=resumed,
+                    **kwargs,
+                )
         else:
-            _store_numpy(np.asarray(da.data), target, unit)
+            done = _resume.done_units(array, group.path)
+        out.append(_Level(path, da, array, unit, done))
+    if out:  # level 0: a sample of its units checks the source on resume
+        first = out[0]
+        first.sample = _resume.sampled([-(-n // u) for n, u in zip(first.da.shape, first.unit)])
+        if first.done:
+            recorded = _resume.recorded_digests(first.array, group.path, first.sample & first.done)
+            data = first.da.data
+            if not hasattr(data, "dask"):
+                import dask.array as dsa
+
+                data = dsa.from_array(np.asarray(data), chunks=first.unit)
+            _resume.check_source(data, first.unit, recorded, f"the image at {group.store}")
+    return out
+
+
+def _stored(level: _Level) -> Any:
+    """The stored (complete) level as a dask array, read a write unit at a time."""
+    import dask.array as dsa
+
+    return dsa.from_array(engine.regions(level.array), chunks=level.unit, lock=False)
+
+
+def _sources(opened: list[_Level], group_path: str, writes: _Writes) -> list[tuple[Any, Any]]:
+    """Write the in-memory levels; return (dask source, target) of the others,
+    to be stored in one computation.
+
+    Every source is cut into the level's write units (its shards, or its
+    chunks without shards), so exactly one task writes each stored object:
+    no task ever reads a shard back to change part of it (zarr-python #3682).
+    Each unit is recorded once written (:class:`.resume.Recorder`); units a
+    killed write recorded are neither computed nor written again.
+    """
+    import dask.array as dsa
+
+    pending: list[tuple[Any, Any]] = []
+    for level in opened:
+        # the array (or zarrista's view of it), its units recorded once written,
+        # no write after a failure (the guard)
+        target = writes.guard(
+            _resume.Recorder(
+                engine.regions(level.array),
+                level.array,
+                group_path,
+                level.unit,
+                level.done,
+                level.sample,
+            )
+        )
+        if level.complete:
+            continue
+        if isinstance(level.da.data, dsa.Array):
+            source = _resume.skip_done(level.da.data.rechunk(level.unit), level.done)
+            pending.append((source, target))
+        else:
+            _store_numpy(np.asarray(level.da.data), target, level.unit)
     return pending
 
 
@@ -237,6 +322,8 @@ def write_levels(
     compressor: Any,
     labels: Sequence[LabelWrite] = (),
     labels_attrs: Mapping[str, Any] | None = None,
+    job: Mapping[str, Any] | None = None,
+    rebuild: Callable[[int, Any], list[xr.DataArray]] | None = None,
 ) -> None:
     """Write ``levels`` as arrays of a new group at ``location``, its attributes last.
 
@@ -246,36 +333,60 @@ def write_levels(
     image and its labels are computed and stored together, and the attributes
     are written after every array: the label groups', the ``labels`` group's,
     the image group's last.
+
+    With ``job`` (a JSON record of what is written, see :mod:`.resume`), the
+    job is stored first and every unit is recorded once written, so that a
+    killed write can resume; ``location.resumed`` picks up what a killed write
+    of the same job left (its recorded units are not written again), and
+    ``rebuild(i, data)`` makes the levels after level ``i`` from its stored
+    ``data``. The record stays until the image is swapped in (a write killed
+    after this resumes straight to the swap); the target leaves it behind.
     """
     import dask.array as dsa
 
     zarr_format: Literal[2, 3] = 3 if version == "0.5" else 2
+    resumed = bool(location.resumed)
     group = zarr.open_group(
         location.store,
         path=location.path,
-        mode="w",
+        mode="a" if resumed else "w",
         zarr_format=zarr_format,
         storage_options=location.storage_options,
     )
-    pending = _create_levels(group, levels, zarr_format, layout, compressor)
+    if job is not None:
+        _resume.write_job(group, job)
+    writes = _Writes()
+    opened = _open_levels(group, levels, zarr_format, layout, compressor, resumed)
     label_groups = []
+    label_levels: list[list[_Level]] = []
     if labels:
         from .labels import LABELS
 
-        parent = group.create_group(LABELS)
+        parent = group.require_group(LABELS) if resumed else group.create_group(LABELS)
         for label in labels:
-            sub = parent.create_group(label.name)
-            pending += _create_levels(sub, label.levels, zarr_format, label.layout, compressor)
+            sub = parent.require_group(label.name) if resumed else parent.create_group(label.name)
+            label_levels.append(
+                _open_levels(sub, label.levels, zarr_format, label.layout, compressor, resumed)
+            )
             label_groups.append((sub, label.group_attrs))
-    if pending:
-        sources = [s for s, _ in pending]
-        writes = _Writes()
-        targets: list[Any] = [writes.guard(t) for _, t in pending]
-        try:
-            dsa.store(sources, targets, lock=False, compute=True, **_store_options(sources))
-        except BaseException:
-            writes.stop()  # no chunk lands in the temporary after this raises
-            raise
+    # a fresh write stores every level in one computation (the source is read
+    # once); a resumed one level by level, each made from the previous one as
+    # stored, so that only what is missing is computed (and the source read
+    # only where level 0 is missing)
+    passes = [[level] for level in opened] if resumed and rebuild is not None else [list(opened)]
+    passes[-1] += [level for found in label_levels for level in found]
+    try:
+        for i, chosen in enumerate(passes):
+            if i and rebuild is not None:
+                chosen[0].da = rebuild(i - 1, _stored(opened[i - 1]))[0]
+            pending = _sources(chosen, group.path, writes)
+            if pending:
+                sources = [s for s, _ in pending]
+                targets: list[Any] = [t for _, t in pending]
+                dsa.store(sources, targets, lock=False, compute=True, **_store_options(sources))
+    except BaseException:
+        writes.stop()  # no chunk lands in the temporary after this raises
+        raise
     # metadata last: a store that failed above never looks like a valid image
     for sub, attrs in label_groups:
         sub.attrs.update(dict(attrs))
@@ -357,6 +468,7 @@ def to_ome_zarr(
     label: bool | str | None = None,
     storage_options: Mapping[str, Any] | None = None,
     progress: bool = False,
+    resume: bool = False,
 ) -> None:
     """Write a DataArray (optionally as a pyramid) or a DataTree as OME-Zarr.
 
@@ -422,6 +534,17 @@ def to_ome_zarr(
     progress : bool, default False
         Show a progress bar of the computation and write (a widget in Jupyter,
         text on stderr otherwise; see :func:`xiso.progress.progress_bar`).
+    resume : bool, default False
+        Pick up the unfinished write of this same job that a killed or
+        interrupted write left beside the target (its hidden temporary): what
+        it wrote whole (a shard, or a chunk without shards) is kept and only
+        the rest is written, then swapped in as usual. The same job means the
+        same source (metadata, coordinates and a content sample) and the same
+        options (levels, method, dtype, chunks, shards, version, codec); an
+        unfinished write of another job is refused with
+        :class:`~xiso.errors.ResumeError`. With nothing to resume it writes as
+        usual. Without it, a dead writer's temporary is removed. See
+        docs/scale.md, "When a conversion is killed".
 
     Raises
     ------
@@ -536,20 +659,32 @@ def to_ome_zarr(
             "labels={...}, or drop label=True"
         )
     target = resolve(store, storage_options)
-    target.prepare(overwrite)  # fail before computing anything
+    # fail before computing anything (a killed write to resume is kept for replace)
+    (target.check if resume else target.prepare)(overwrite)
     if as_label and isinstance(obj, xr.DataArray):
         lb.check_dtype(str(obj.name or "image"), obj)  # before any reduction
     # the reduction of the levels, when this call makes them (a DataTree does not say)
     known_method = method if isinstance(obj, xr.DataArray) else None
     layout = None
+    steps: list[dict[Any, int]] | None = None
     if isinstance(obj, xr.DataArray):
         # the layout of every level, as xiso.plan() shows it (level 0 is obj)
         layout = layout_of(obj, chunks=chunks, shards=shards, version=version)
         if pyramid:
+            from ..plan import plan as make_plan
             from ..pyramid import pyramid as build_pyramid
 
             obj = _as_dask(obj, layout)
             obj = build_pyramid(obj, levels=levels, method=method, min_size=min_size)
+            made = make_plan(
+                obj["0"].to_dataset()[next(iter(obj["0"].data_vars))],
+                levels=levels,
+                min_size=min_size,
+                method=method,
+                label=as_label,
+                shards=None,
+            )
+            steps = [level.factors for level in made.levels[1:]]
     found: dict[str, xr.DataTree] = {}
     if isinstance(obj, xr.DataTree):
         obj, found = _split_labels(obj)
@@ -578,6 +713,15 @@ def to_ome_zarr(
     labels_attrs = (
         lb.labels_attributes([w.name for w in label_writes], version) if label_writes else None
     )
+    job = _resume.job_record(pairs, layout, version, known_method, compressor, label_writes)
+    rebuild = None
+    if steps is not None and len(steps) == len(pairs) - 1:
+        from ..pyramid import next_levels
+
+        def rebuild(index: int, data: Any) -> list[xr.DataArray]:
+            stored = pairs[index][1].copy(data=data)
+            return next_levels(stored, steps[index:], str(method))
+
     from ..progress import progress_bar
 
     bar = progress_bar() if progress else contextlib.nullcontext()
@@ -592,8 +736,12 @@ def to_ome_zarr(
                 compressor,
                 label_writes,
                 labels_attrs,
+                job=job,
+                rebuild=rebuild,
             ),
             overwrite,
+            job=job,
+            resume=resume,
         )
 
 

@@ -98,7 +98,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from ..errors import OmeZarrError, OptionError
+from ..errors import OmeZarrError, OptionError, XisoError
 from . import engine, labels, ngff
 
 T = TypeVar("T")
@@ -245,6 +245,8 @@ def _level_array(group: zarr.Group, path: str, ndim: int, names: list[str], wher
         raise OmeZarrError(
             f"level {path!r} is listed in the metadata of {where!r} but has no array"
         ) from None
+    except XisoError:  # e.g. XISO_ZARR_ENGINE names an engine that is not installed
+        raise
     except ValueError as err:
         raise OmeZarrError(
             f"the zarr metadata of level {path!r} in {where!r} cannot be read ({err})"

@@ -86,6 +86,13 @@ ROWS: dict[str, tuple[str, str, str]] = {
         "",
         "import xiso\nda = xiso.open_ome_zarr({store}, near_isotropic=True)",
     ),
+    # what any lazy open imports: dask.array (xarray imports it for its first
+    # DataArray; it imports scipy.sparse and scipy.fftpack) and zarr
+    "floor-dask-zarr": (
+        "`import xarray, dask.array, zarr` (the floor of a lazy open)",
+        "",
+        "import xarray, dask.array, zarr",
+    ),
 }
 # rows that start from nothing, compared with `import xarray`: name -> target (s)
 TARGETS = {"import-xiso": 0.3, "xiso-info": 0.3, "open-near-isotropic": 0.5}
@@ -204,6 +211,8 @@ def versus(name: str, med: dict[str, float], base: float, cpu_base: float, cpu: 
     row = name.split("@")[0]
     if row == "import-xiso-after-xarray":
         return f"{med[name]:+.3f} s"
+    if row == "floor-dask-zarr":
+        return f"{med[name] - base:+.3f} s ({cpu - cpu_base:+.3f} s CPU)"
     if row not in TARGETS:
         return ""
     extra = med[name] - base

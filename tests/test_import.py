@@ -145,3 +145,53 @@ def test_what_the_resamplers_import_is_a_runtime_dependency():
     plain = [r.split(";")[0] for r in requires("xiso") or [] if "extra ==" not in r]
     names = {r.split(">")[0].split("=")[0].split("[")[0].strip().lower() for r in plain}
     assert {"scipy", "numpy", "tifffile"} <= names
+
+
+def _small_store(path) -> str:
+    import numpy as np
+    import xarray as xr
+
+    coords = {
+        d: (d, np.arange(8) * s, {"units": "micrometer"}) for d, s in zip("zyx", (0.25, 1, 1))
+    }
+    da = xr.DataArray(np.zeros((8, 8, 8), "uint8"), dims=("z", "y", "x"), coords=coords)
+    xiso.to_ome_zarr(da, path / "a.ome.zarr", labels={"cells": xr.zeros_like(da)})
+    return str(path / "a.ome.zarr")
+
+
+def test_opening_an_image_validates_without_ome_zarr_models(tmp_path):
+    """Metadata in the plain form (what xiso writes) is checked without
+    ome-zarr-models and pydantic (about 0.3 s to import), and the lazy opens
+    (reduced too) build their coordinates without xarray importing pint to
+    check their type."""
+    store = _small_store(tmp_path)
+    loaded = _fresh(
+        "import json, sys, xiso\n"
+        f"da = xiso.open_ome_zarr({store!r})\n"
+        f"xiso.open_ome_zarr({store!r}, label='cells')\n"
+        f"xiso.open_ome_zarr({store!r}, near_isotropic=True)\n"
+        "heavy = ('ome_zarr_models', 'pydantic', 'pint')\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))"
+    )
+    assert loaded == []
+
+
+def test_xiso_info_imports_no_dask(tmp_path):
+    """``xiso info`` reads metadata only: no dask (which imports scipy), pint,
+    pydantic or ome-zarr-models; a lazy open still gives dask arrays."""
+    store = _small_store(tmp_path)
+    loaded = _fresh(
+        "import contextlib, io, json, sys\n"
+        "from xiso.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    assert main(['info', {store!r}]) == 0\n"
+        "assert 'cells' in out.getvalue() and 'z=0.25' in out.getvalue()\n"
+        "heavy = ('dask', 'scipy', 'pint', 'pydantic', 'ome_zarr_models')\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))"
+    )
+    assert loaded == []
+    kind = _fresh(
+        f"import json, xiso\nda = xiso.open_ome_zarr({store!r})\n"
+        "print(json.dumps(type(da.data).__module__))"
+    )
+    assert kind.startswith("dask.array")

@@ -242,8 +242,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pyramid(store: Any, options: Any) -> Any:
+    """The levels and label images of an OME-Zarr image as a DataTree, as
+    ``xiso.open_ome_zarr_pyramid`` opens them but not dask-backed: info reads
+    no chunk, so it neither imports dask nor makes graphs."""
+    import xarray as xr
+
+    from .io.read import pyramid_levels
+
+    levels = pyramid_levels(store, storage_options=options, dask=False)
+    return xr.DataTree.from_dict({path: da.to_dataset() for path, (da, _) in levels.items()})
+
+
 def _level_rows(store: Any, options: Any) -> tuple[list[dict[str, Any]], Any]:
-    tree = xiso.open_ome_zarr_pyramid(store, storage_options=options)
+    tree = _pyramid(store, options)
     rows = []
     first = None
     # every node holding data is a level (NGFF paths such as "s0/image" nest)
@@ -283,7 +295,7 @@ def _level_row(path: str, da: Any) -> dict[str, Any]:
 
 def _label_rows(store: Any, options: Any) -> list[dict[str, Any]]:
     """The label images of an OME-Zarr image: name, dtype, levels, colors."""
-    tree = xiso.open_ome_zarr_pyramid(store, storage_options=options)
+    tree = _pyramid(store, options)
     if "labels" not in tree.children:
         return []
     rows = []

@@ -359,3 +359,128 @@ def test_a_store_rewritten_after_opening_is_an_error_not_a_cast(tmp_path, monkey
     xiso.to_ome_zarr(_volume("float32"), tmp_path / "src", pyramid=False, chunks=16, overwrite=True)
     with pytest.raises(xiso.errors.OmeZarrError, match="changed since it was opened"):
         pickle.loads(shipped)[0:16, 0:16, 0:16]
+
+
+def test_without_the_fast_engines_auto_falls_back_to_zarr_python(tmp_path, monkeypatch):
+    """Where zarrs and zarrista have no wheel, the default install lacks them:
+    in a fresh process that cannot import them, ``auto`` writes and reduces
+    through zarr-python's own pipeline, the same store and values as with them,
+    and asking for one of them says how to install it."""
+    import subprocess
+    import sys
+
+    monkeypatch.delenv(engine.ENV, raising=False)
+    image = _volume()
+    np.save(tmp_path / "image.npy", image.values)
+    script = f"""
+import importlib.machinery, importlib.metadata, json, sys
+# as if not installed: no module to import, no distribution (and so no entry point
+# of zarrs for zarr's registry of codec pipelines)
+for name in ("zarrs", "zarrista"):
+    sys.modules[name] = None
+find = importlib.machinery.PathFinder.find_distributions
+importlib.machinery.PathFinder.find_distributions = staticmethod(
+    lambda *a, **k: (d for d in find(*a, **k) if d.name.lower() not in ("zarrs", "zarrista"))
+)
+for name in ("zarrs", "zarrista"):
+    try:
+        importlib.metadata.version(name)
+        raise SystemExit(name + " is still seen")
+    except importlib.metadata.PackageNotFoundError:
+        pass
+import numpy as np, xarray as xr, xiso
+from xiso.io import engine
+from xiso.io.read import open_level
+
+c = lambda d, s, n: (d, np.arange(n) * s, {{"units": "micrometer"}})
+data = np.load({str(tmp_path / "image.npy")!r})
+image = xr.DataArray(data, dims=("z", "y", "x"), name="vol", attrs={{"a": 1}},
+    coords={{"z": c("z", 0.25, 40), "y": c("y", 1.0, 20), "x": c("x", 1.0, 24)}})
+path = {str(tmp_path / "plain")!r}
+xiso.to_ome_zarr(image, path, pyramid=True, chunks=8, min_size=4)
+_, array = open_level(path)
+reduced = xiso.open_ome_zarr(path, near_isotropic=True).values
+np.save({str(tmp_path / "reduced.npy")!r}, reduced)
+regions = type(engine.regions(array)).__name__
+try:
+    import os
+    os.environ[engine.ENV] = "zarrista"
+    xiso.open_ome_zarr(path, near_isotropic=True)
+    refused = ""
+except xiso.OptionError as err:
+    refused = str(err)
+print(json.dumps({{
+    "pipeline": type(array._async_array.codec_pipeline).__name__,
+    "regions": regions,
+    "zarrs": sys.modules.get("zarrs") is not None,
+    "zarrista": sys.modules.get("zarrista") is not None,
+    "refused": refused,
+}}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout.splitlines()[-1])
+    assert found["pipeline"] == "BatchedCodecPipeline" and found["regions"] == "Array"
+    assert not found["zarrs"] and not found["zarrista"]
+    assert "XISO_ZARR_ENGINE=zarrista but the zarrista package is not installed" in found["refused"]
+    assert 'pip install ".[fast]" in a clone' in found["refused"]
+    # the same store as the engines of this process write (zarrista and zarrs where installed)
+    xiso.to_ome_zarr(image, tmp_path / "default", pyramid=True, chunks=8, min_size=4)
+    assert_same_store(tmp_path / "plain", tmp_path / "default")
+    reduced = np.load(tmp_path / "reduced.npy")
+    reference = image.values.reshape(10, 4, 20, 24).astype(np.float64).mean(axis=1)
+    np.testing.assert_allclose(reduced, reference, atol=0.5)  # integers: rounded
+    np.testing.assert_array_equal(
+        reduced, xiso.open_ome_zarr(tmp_path / "default", near_isotropic=True).values
+    )
+
+
+# where zarrs 0.2.3 and zarrista 0.1.0 both have wheels on the package index (abi3,
+# CPython 3.11+), as `pip download --only-binary=:all: --platform ...` found them
+WHEELS = {
+    ("CPython", "linux", "x86_64"): True,  # manylinux_2_28 and musllinux_1_2
+    ("CPython", "linux", "aarch64"): True,
+    ("CPython", "darwin", "arm64"): True,
+    ("CPython", "darwin", "x86_64"): True,
+    ("CPython", "win32", "AMD64"): True,
+    ("CPython", "linux", "ppc64le"): False,  # zarrs only
+    ("CPython", "win32", "ARM64"): False,
+    ("CPython", "win32", "x86"): False,
+    ("PyPy", "linux", "x86_64"): False,
+}
+
+
+@pytest.mark.parametrize(("platform", "has_wheels"), list(WHEELS.items()))
+def test_the_fast_engines_are_default_dependencies_where_they_have_wheels(platform, has_wheels):
+    """``pip install xiso`` brings zarrs and zarrista where both have wheels,
+    and asks for neither elsewhere (pip would build them, which needs Rust);
+    the ``fast`` extra asks for them everywhere."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    implementation, system, machine = platform
+    environment = {
+        "platform_python_implementation": implementation,
+        "sys_platform": system,
+        "platform_machine": machine,
+    }
+    default = {
+        r.name: r
+        for r in map(Requirement, project["dependencies"])
+        if r.marker is None or r.marker.evaluate(environment)
+    }
+    assert (
+        {"zarrs", "zarrista"} <= set(default)
+        if has_wheels
+        else not {"zarrs", "zarrista"} & set(default)
+    )
+    fast = {Requirement(r).name: Requirement(r) for r in project["optional-dependencies"]["fast"]}
+    assert set(fast) == {"zarrs", "zarrista"} and all(r.marker is None for r in fast.values())
+    if has_wheels:  # the same lower bounds either way
+        assert {n: str(default[n].specifier) for n in fast} == {
+            n: str(r.specifier) for n, r in fast.items()
+        }

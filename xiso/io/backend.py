@@ -173,7 +173,7 @@ class OmeZarrBackendEntrypoint(BackendEntrypoint):
                 "xr.open_dataarray(path, engine='ome-zarr', level=..., near_isotropic=...)"
             )
         store = _location(filename_or_obj)
-        levels = pyramid_levels(store, label=label, storage_options=storage_options)
+        levels = pyramid_levels(store, label=label, storage_options=storage_options, dask=False)
         return xr.DataTree.from_dict(
             {
                 path: _lazy(da, array, f"node {path!r} of {store!r}").to_dataset()

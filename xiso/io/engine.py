@@ -21,8 +21,10 @@ chunks of the arrays it reads and writes with one of three engines:
     on the 1 GiB conversion of docs/performance.md it took about 15 % less
     time than zarrs behind zarr-python.
 
-xiso's ``fast`` extra installs both (``pip install ".[fast]"`` in a clone of
-xiso). The engine is taken from the
+Both are dependencies of xiso where they have wheels (Linux x86_64 and aarch64,
+macOS, Windows x64); elsewhere xiso's ``fast`` extra builds them (``pip install
+".[fast]"`` in a clone of xiso), and without them ``auto`` is zarr-python's
+pipeline. The engine is taken from the
 environment variable ``XISO_ZARR_ENGINE`` (``auto``, ``zarrista``, ``zarrs``
 or ``zarr``; default ``auto``). ``auto`` takes, for each array, the first that
 applies: zarrista (installed, a zarr v3 array of fixed-size numbers on a local

@@ -24,15 +24,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pydantic
 import xarray as xr
 
 from ..encodings import set_downscaling
 from ..errors import DtypeError, OmeZarrError
 from . import ngff
+
+if TYPE_CHECKING:
+    import pydantic
 
 __all__ = [
     "BACKGROUND",
@@ -300,6 +302,8 @@ def image_label_metadata(
         block["colors"] = [dict(c) for c in BACKGROUND]
     if source is not None:
         block["source"] = {"image": source}
+    import pydantic  # imported with ome-zarr-models by _models
+
     label_model, _, _ = _models(version)
     try:
         return dict(ngff.to_plain(label_model.model_validate(block)))
@@ -324,6 +328,8 @@ def with_image_label(
     else:
         attrs[IMAGE_LABEL] = dict(image_label)
         ome = {k: attrs[k] for k in ("multiscales", IMAGE_LABEL)}
+    import pydantic  # imported with ome-zarr-models by _models
+
     _, attrs_model, _ = _models(version)
     try:
         attrs_model.model_validate(ome)
@@ -382,6 +388,8 @@ def labels_group_files(
     names = list(names) if isinstance(names, list) else []
     if name in names:
         return files
+    import pydantic  # imported with ome-zarr-models by _models
+
     try:
         labels_attributes([*names, name], version)  # validated as NGFF
     except pydantic.ValidationError as err:

@@ -2,8 +2,13 @@
 
 Nothing here touches a store: functions take the attributes of an image group
 (a dict) or labelled levels and return models, vectors and coordinates. The
-metadata is parsed and built with ome-zarr-models (NGFF 0.4 and 0.5), so what
-is written validates.
+metadata is built with ome-zarr-models (NGFF 0.4 and 0.5), so what is written
+validates. Reading checks it first against the plain form that xiso and most
+writers write (:func:`plain_image_attrs`, a few microseconds and no imports);
+metadata outside it (omero, paths to transforms, unusual axes) is validated by
+ome-zarr-models, whose import with pydantic's models costs about 0.3 s: the
+plain check accepts only what ome-zarr-models accepts, so what is refused is
+the same either way (tests/io/test_ngff_plain.py compares the two).
 
 What NGFF cannot say, xiso keeps in its own block of the group attributes,
 ``attributes["xiso"]`` (:data:`XISO_KEY`)::
@@ -28,13 +33,15 @@ dtype's unit (``null`` for NaT).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Hashable, Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-import pydantic
+import pandas as pd
 import xarray as xr
 
 from ..axes import axis_role
@@ -59,22 +66,18 @@ DOWNSCALING_TYPE = DOWNSCALING  # see xiso.encodings
 # parsing
 # --------------------------------------------------------------------------
 def parse_image_attrs(attrs: Mapping[str, Any], where: Any) -> tuple[str, Any]:
-    """(NGFF version, validated ome-zarr-models ImageAttrs) of an image group's attributes."""
+    """(NGFF version, validated image attributes) of an image group's attributes: those
+    of :func:`plain_image_attrs`, else (omero, transforms by path, ...) ome-zarr-models'
+    ``ImageAttrs``; both have the fields xiso reads."""
     if "ome" in attrs and isinstance(attrs["ome"], dict):
-        from ome_zarr_models.v05.image import ImageAttrs as Attrs05
-
         raw: dict[str, Any] = dict(attrs["ome"])
         version = str(raw.get("version", "0.5"))
-        model: Any = Attrs05
     elif "multiscales" in attrs:
-        from ome_zarr_models.v04.image import ImageAttrs as Attrs04
-
         raw = {k: attrs[k] for k in ("multiscales", "omero") if k in attrs}
         # the model validation below reports multiscales that are no list of objects
         listed = raw["multiscales"]
         first = listed[0] if isinstance(listed, list) and listed else None
         version = str(first.get("version", "0.4")) if isinstance(first, dict) else "0.4"
-        model = Attrs04
     else:
         raise OmeZarrError(
             f"{where!r} is a zarr group but not an OME-Zarr image: its attributes have no "
@@ -84,6 +87,15 @@ def parse_image_attrs(attrs: Mapping[str, Any], where: Any) -> tuple[str, Any]:
         raise OmeZarrError(
             f"{where!r} declares NGFF version {version!r}; xiso reads {NGFF_VERSIONS!r}"
         )
+    plain = plain_image_attrs(raw, version)
+    if plain is not None:
+        return version, plain
+    import pydantic  # with ome-zarr-models: only for metadata outside the plain form
+
+    if version == "0.5":
+        from ome_zarr_models.v05.image import ImageAttrs as model
+    else:
+        from ome_zarr_models.v04.image import ImageAttrs as model  # type: ignore[assignment]
     try:
         return version, model.model_validate(raw)
     except pydantic.ValidationError as err:
@@ -92,6 +104,145 @@ def parse_image_attrs(attrs: Mapping[str, Any], where: Any) -> tuple[str, Any]:
             f"the OME-Zarr metadata of {where!r} is invalid: {first.get('msg')} at "
             f"{'/'.join(str(p) for p in first.get('loc', ()))}"
         ) from None
+
+
+# the unit names NGFF lists for time axes (the others in NGFF_UNITS are lengths)
+_TIME_UNITS = frozenset(
+    u for u in NGFF_UNITS if u.endswith("second") or u in ("minute", "hour", "day")
+)
+_AXIS_UNITS = {
+    "space": frozenset(NGFF_UNITS) - _TIME_UNITS,
+    "time": _TIME_UNITS,
+    "channel": frozenset(),
+}
+_MULTISCALE_KEYS = frozenset(
+    ("axes", "datasets", "coordinateTransformations", "metadata", "name", "type", "version")
+)
+
+
+def _json(value: Any) -> bool:
+    """Whether ``value`` is plain JSON (finite numbers, str keys)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json(v) for k, v in value.items())
+    return False
+
+
+def _plain_transforms(value: Any, ndim: int) -> list[SimpleNamespace] | None:
+    """``[scale]`` or ``[scale, translation]`` with ``ndim`` finite numbers each,
+    as objects with ``type`` and ``scale`` / ``translation``; None otherwise."""
+    if not isinstance(value, list) or len(value) not in (1, 2):
+        return None
+    out = []
+    for item, kind in zip(value, ("scale", "translation")):
+        if not isinstance(item, dict) or item.keys() != {"type", kind} or item["type"] != kind:
+            return None
+        numbers = item[kind]
+        if not isinstance(numbers, list) or len(numbers) != ndim:
+            return None
+        if not all(type(v) in (int, float) and math.isfinite(v) for v in numbers):
+            return None  # bools, strings, NaN: left to ome-zarr-models
+        out.append(SimpleNamespace(type=kind, **{kind: [float(v) for v in numbers]}))
+    return out
+
+
+def _plain_axes(value: Any) -> list[SimpleNamespace] | None:
+    """NGFF axes of the plain form: 2 to 5, unique str names, types space (2
+    or 3, last), time (at most one, first) and channel (at most one), units
+    that NGFF lists for the type; None otherwise."""
+    if not isinstance(value, list) or not 2 <= len(value) <= 5:
+        return None
+    axes = []
+    for ax in value:
+        if not isinstance(ax, dict) or not ax.keys() <= {"name", "type", "unit"}:
+            return None
+        name, kind, unit = ax.get("name"), ax.get("type"), ax.get("unit")
+        if not isinstance(name, str) or not name or not isinstance(kind, str):
+            return None
+        if kind not in _AXIS_UNITS or ("unit" in ax and not isinstance(unit, str)):
+            return None
+        if "unit" in ax and unit not in _AXIS_UNITS[kind]:
+            return None
+        axes.append(SimpleNamespace(name=name, type=kind, unit=unit))
+    kinds = [a.type for a in axes]
+    spaces = kinds.count("space")
+    if (
+        len({a.name for a in axes}) != len(axes)
+        or spaces not in (2, 3)
+        or kinds[-spaces:] != ["space"] * spaces
+        or kinds.count("time") > 1
+        or kinds.count("channel") > 1
+        or ("time" in kinds and kinds[0] != "time")
+    ):
+        return None
+    return axes
+
+
+def _plain_multiscale(value: Any, version: str) -> SimpleNamespace | None:
+    if not isinstance(value, dict) or not value.keys() <= _MULTISCALE_KEYS:
+        return None
+    if "version" in value and (version != "0.4" or value["version"] != "0.4"):
+        return None
+    if not all(_json(value.get(k)) for k in ("metadata", "name", "type")):
+        return None
+    axes = _plain_axes(value.get("axes"))
+    datasets = value.get("datasets")
+    if axes is None or not isinstance(datasets, list) or not datasets:
+        return None
+    levels = []
+    for dataset in datasets:
+        if not isinstance(dataset, dict) or dataset.keys() != {"path", "coordinateTransformations"}:
+            return None
+        transforms = _plain_transforms(dataset["coordinateTransformations"], len(axes))
+        if not isinstance(dataset["path"], str) or transforms is None:
+            return None
+        levels.append(SimpleNamespace(path=dataset["path"], coordinateTransformations=transforms))
+    for finer, coarser in itertools.pairwise(levels):  # NGFF: from the finest level on
+        a, b = finer.coordinateTransformations[0].scale, coarser.coordinateTransformations[0].scale
+        if any(x > y for x, y in zip(a, b)):
+            return None
+    top = value.get("coordinateTransformations")
+    if top is not None:
+        top = _plain_transforms(top, len(axes))
+        if top is None:
+            return None
+    return SimpleNamespace(
+        axes=axes,
+        datasets=tuple(levels),
+        coordinateTransformations=top,
+        metadata=value.get("metadata"),
+        name=value.get("name"),
+        type=value.get("type"),
+    )
+
+
+def plain_image_attrs(raw: Mapping[str, Any], version: str) -> SimpleNamespace | None:
+    """The NGFF image attributes ``raw`` (the ``ome`` block of 0.5, the
+    ``multiscales`` of 0.4) as an object with the fields of ome-zarr-models'
+    ``ImageAttrs`` that xiso reads, when they have the plain form: no
+    ``omero``, numbers given inline, axes of the types and units NGFF names.
+    None for anything else, which ome-zarr-models then validates: this
+    accepts nothing that it refuses, and returns the same values.
+    """
+    if "omero" in raw:
+        return None
+    if version == "0.5":
+        if raw.get("version") != "0.5" or not _json(dict(raw)):
+            return None
+    elif raw.keys() != {"multiscales"}:
+        return None
+    listed = raw.get("multiscales")
+    if not isinstance(listed, list) or not listed:
+        return None
+    multiscales = [_plain_multiscale(ms, version) for ms in listed]
+    if any(ms is None for ms in multiscales):
+        return None
+    return SimpleNamespace(multiscales=multiscales, omero=None)
 
 
 def vectors(transforms: Any, ndim: int, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +284,7 @@ def level_index(datasets: Sequence[Any], level: int | str, where: Any) -> int:
 
 def to_plain(model: Any) -> Any:
     """A pydantic model (or JSON-able object) as plain JSON types."""
-    if isinstance(model, pydantic.BaseModel):
+    if hasattr(model, "model_dump"):  # a pydantic model (pydantic is imported on first use)
         return model.model_dump(mode="json", exclude_none=True, by_alias=True)
     return json.loads(json.dumps(model))
 
@@ -186,11 +337,13 @@ def level_coords(
             values = (
                 np.array(labels, dtype=object)
                 if labels is not None and len(labels) == n
-                else np.arange(n)
+                else pd.Index(np.arange(n))
             )
             coords[dims[i]] = xr.Variable(dims[i], values, cattrs)
             continue
-        values = translation[i] + np.arange(n) * scale[i]
+        # a pandas Index: xarray keeps it as the index (given a numpy array, it
+        # imports pint, dask and sparse where installed, to check the type)
+        values = pd.Index(translation[i] + np.arange(n) * scale[i])
         # the NGFF scale, so that a single-sample axis keeps its spacing
         coords[dims[i]] = xr.Variable(dims[i], values, cattrs, encoding={"spacing": scale[i]})
     return dims, coords
@@ -557,6 +710,8 @@ def image_metadata(
         )
     name = str(base.name) if base.name is not None else "image"
     kind, metadata = downscaling(method, levels, scales)
+    import pydantic
+
     omero = omero_for(base, types)
     try:
         ms_options: dict[str, Any] = {"version": "0.4"} if version == "0.4" else {}

@@ -98,7 +98,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from ..errors import OmeZarrError, OptionError
+from ..errors import OmeZarrError, OptionError, XisoError
 from . import engine, labels, ngff
 
 T = TypeVar("T")
@@ -245,6 +245,8 @@ def _level_array(group: zarr.Group, path: str, ndim: int, names: list[str], wher
         raise OmeZarrError(
             f"level {path!r} is listed in the metadata of {where!r} but has no array"
         ) from None
+    except XisoError:  # e.g. XISO_ZARR_ENGINE names an engine that is not installed
+        raise
     except ValueError as err:
         raise OmeZarrError(
             f"the zarr metadata of level {path!r} in {where!r} cannot be read ({err})"
@@ -299,9 +301,17 @@ def _as_dask(
 
 
 def _read_level(
-    group: zarr.Group, version: str, model: Any, index: int, chunks: Any, where: Any
+    group: zarr.Group,
+    version: str,
+    model: Any,
+    index: int,
+    chunks: Any,
+    where: Any,
+    dask: bool = True,
 ) -> tuple[xr.DataArray, zarr.Array]:
-    """The labelled, lazy level ``index`` (and the zarr array behind it)."""
+    """The labelled, lazy level ``index`` (and the zarr array behind it): dask-backed,
+    or with ``dask=False`` the stored array seen through xarray's lazy indexing (what
+    the xarray backend hands out; neither dask nor a graph is made, for ``xiso info``)."""
     ms = model.multiscales[0]
     path = ms.datasets[index].path
     names = [str(a.name) for a in ms.axes]
@@ -309,7 +319,14 @@ def _read_level(
     group_attrs = group.attrs.asdict()
     dims, coords = ngff.level_coords(model, index, array.shape, where)
     coords = ngff.restore_coords(coords, group_attrs, dims, array.shape, where)
-    data = _as_dask(array, chunks, dims, f"level {path!r} of {where!r}")
+    if dask:
+        data = _as_dask(array, chunks, dims, f"level {path!r} of {where!r}")
+    else:
+        from xarray.core.indexing import LazilyIndexedArray
+
+        from .backend import _StoredLevel
+
+        data = LazilyIndexedArray(_StoredLevel(array, f"level {path!r} of {where!r}"))
     attrs = ngff.image_attrs_of(group_attrs, version, model)
     image_label = labels.image_label_of(group_attrs)
     if image_label is not None:  # a label image (one written by itself too): marked
@@ -365,7 +382,7 @@ def _label_names(group: zarr.Group, where: Any) -> list[str]:
 
 
 def _read_label_level(
-    group: zarr.Group, name: str, level: int | str, chunks: Any, where: Any
+    group: zarr.Group, name: str, level: int | str, chunks: Any, where: Any, dask: bool = True
 ) -> tuple[xr.DataArray, zarr.Array]:
     """Level ``level`` of the label image ``name`` of the image ``group``: named
     ``name``, marked with ``attrs["image-label"]``."""
@@ -373,7 +390,7 @@ def _read_label_level(
     sub, version, model = _label_group(group, name, where)
     label_where = f"{where}/{labels.LABELS}/{name}"
     index = ngff.level_index(model.multiscales[0].datasets, level, label_where)
-    da, array = _read_level(sub, version, model, index, chunks, label_where)
+    da, array = _read_level(sub, version, model, index, chunks, label_where, dask)
     da = da.rename(name)
     # below labels/ it is a label image, even without image-label metadata
     da.attrs[labels.IMAGE_LABEL] = labels.image_label_of(sub.attrs.asdict()) or {}
@@ -540,9 +557,11 @@ def pyramid_levels(
     label: str | None = None,
     chunks: Any = None,
     storage_options: Mapping[str, Any] | None = None,
+    dask: bool = True,
 ) -> dict[str, tuple[xr.DataArray, zarr.Array]]:
     """The levels :func:`open_ome_zarr_pyramid` opens, by node path, each with the
-    zarr array behind it; every image is named (``"image"`` when unnamed)."""
+    zarr array behind it; every image is named (``"image"`` when unnamed).
+    ``dask=False``: not dask-backed (see :func:`_read_level`)."""
     store = _text(store)
 
     def read(
@@ -553,13 +572,13 @@ def pyramid_levels(
         nodes: dict[str, tuple[xr.DataArray, zarr.Array]] = {}
         if label is None:
             for i, dataset in enumerate(model.multiscales[0].datasets):
-                da, array = _read_level(group, version, model, i, chunks, store)
+                da, array = _read_level(group, version, model, i, chunks, store, dask)
                 named = da.rename(da.name if da.name is not None else "image")
                 nodes[dataset.path] = (named, array)
         for name in names:
             _, _, label_model = _label_group(group, name, store)
             for dataset in label_model.multiscales[0].datasets:
-                found = _read_label_level(group, name, dataset.path, chunks, store)
+                found = _read_label_level(group, name, dataset.path, chunks, store, dask)
                 inside = f"{labels.LABELS}/{name}/{dataset.path}"
                 nodes[dataset.path if label is not None else inside] = found
         return nodes

@@ -1,18 +1,23 @@
+"""Fixtures and settings shared by the tests; helpers live in ``helpers.py``,
+independent references in ``reference.py``, hypothesis strategies in ``strategies.py``."""
+
 import logging
-import math
 import uuid
 
 import dask
-import numpy as np
 import pytest
-import xarray as xr
+from helpers import RaiseOnCompute, make_volume
+from hypothesis import HealthCheck, settings
 
-
-class RaiseOnCompute:
-    """A dask scheduler that fails the test if anything is computed."""
-
-    def __call__(self, dsk, keys, **kwargs):
-        raise AssertionError("dask computed something on a path that must stay lazy")
+# the one hypothesis profile: no per-example deadline (dask and the first numba
+# call are slow on a shared machine), and no health check on slow or large draws;
+# tests set only how many examples they draw
+settings.register_profile(
+    "xiso",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("xiso")
 
 
 @pytest.fixture
@@ -21,46 +26,9 @@ def raise_if_dask_computes():
         yield
 
 
-def make_volume(nz=16, ny=6, nx=5, dz=0.25, dy=1.0, dx=1.0, dtype="uint16", units=None, seed=0):
-    rng = np.random.default_rng(seed)
-    data = rng.integers(0, 1000, size=(nz, ny, nx)).astype(dtype)
-    coords = {
-        "z": ("z", np.arange(nz) * dz),
-        "y": ("y", np.arange(ny) * dy),
-        "x": ("x", np.arange(nx) * dx),
-    }
-    da = xr.DataArray(data, dims=("z", "y", "x"), coords=coords, name="vol", attrs={"a": 1})
-    if units is not None:
-        for d, u in zip(("z", "y", "x"), units):
-            if u is not None:
-                da[d].attrs["units"] = u
-    return da
-
-
 @pytest.fixture
 def volume():
     return make_volume()
-
-
-def block_values(x: np.ndarray, block, boundary):
-    """Independent reference helper: (output shape, [(output index, valid values
-    of the block)]) by reshape + mask, for the block reductions under test."""
-    x = np.asarray(x)
-    nd = x.ndim
-    if boundary == "trim":
-        x = x[tuple(slice(0, n // b * b) for n, b in zip(x.shape, block))]
-    out_shape = tuple(-(-n // b) for n, b in zip(x.shape, block))
-    pad = [(0, (-n) % b) for n, b in zip(x.shape, block)]
-    xp = np.pad(x, pad) if x.dtype.kind != "U" else np.pad(x, pad, constant_values="")
-    valid = np.pad(np.ones(x.shape, dtype=bool), pad, constant_values=False)
-    split = []
-    for n, b in zip(xp.shape, block):
-        split += [n // b, b]
-    order = [2 * i for i in range(nd)] + [2 * i + 1 for i in range(nd)]
-    k = math.prod(block)
-    xb = xp.reshape(split).transpose(order).reshape((*out_shape, k))
-    vb = valid.reshape(split).transpose(order).reshape((*out_shape, k))
-    return out_shape, [(idx, xb[idx][vb[idx]]) for idx in np.ndindex(*out_shape)]
 
 
 # --------------------------------------------------------------------------

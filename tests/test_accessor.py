@@ -10,7 +10,7 @@ import dask.array as dsa
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import make_volume
+from helpers import make_volume
 
 import xiso
 

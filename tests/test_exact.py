@@ -299,7 +299,7 @@ def test_lazy(raise_if_dask_computes):
     assert isinstance(back.data, dsa.Array)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(
     n=st.integers(2, 23),
     ratio=st.sampled_from([0.25, 0.4, 0.5, 0.75, 1.5, 2.0, 3.0, 10 / 3, 4.0, 7.0]),
@@ -752,7 +752,7 @@ def test_every_exact_path_is_exact(dtype, largest, spacing, work, backend):
     assert str(held) == {"pair": str(interp._PAIR), "object": "object"}.get(work, work)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     dtype=st.sampled_from(INTEGER_DTYPES),
     shape=st.lists(st.integers(2, 9), min_size=1, max_size=3),

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import make_volume
+from helpers import make_volume
 
 import xiso
 from xiso.explain import Explanation, explain

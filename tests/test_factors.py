@@ -118,7 +118,7 @@ def _reference_pow2(ratio):
     return best[1]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.lists(st.floats(0.01, 100.0), min_size=1, max_size=4))
 def test_property_pow2(values):
     spacing = {f"d{i}": v for i, v in enumerate(values)}
@@ -131,7 +131,7 @@ def test_property_pow2(values):
     assert out[max(spacing, key=spacing.get)] == 1
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.lists(st.floats(0.01, 100.0), min_size=1, max_size=4))
 def test_property_int(values):
     spacing = {f"d{i}": v for i, v in enumerate(values)}

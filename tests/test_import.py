@@ -67,6 +67,24 @@ def test_lazy_names_are_imported_on_first_use(name, module):
     assert kind == ("module" if name in ("plot", "data") else "function")
 
 
+def test_reader_errors_live_in_errors_and_stay_where_they_were():
+    """TiffError, NiftiError and FormatError are xiso.errors classes: catching
+    them needs no reader (xiso.io stays unimported), and the old homes re-export them."""
+    loaded, module = _fresh(
+        "import json, sys, xiso\n"
+        "kinds = [xiso.TiffError, xiso.NiftiError, xiso.FormatError]\n"
+        "print(json.dumps(['xiso.io' in sys.modules, sorted({k.__module__ for k in kinds})]))"
+    )
+    assert (loaded, module) == (False, ["xiso.errors"])
+    from xiso import errors
+    from xiso.io import formats, nifti, tiff
+
+    assert tiff.TiffError is errors.TiffError is xiso.io.TiffError
+    assert nifti.NiftiError is errors.NiftiError is xiso.io.NiftiError
+    assert formats.FormatError is errors.FormatError is xiso.io.FormatError
+    assert issubclass(errors.TiffError, xiso.XisoError)
+
+
 def test_the_usual_numpy_workflow_stays_light():
     """Spacing, factors and near_isotropic on a numpy-backed array with units."""
     loaded = _fresh(

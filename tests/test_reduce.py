@@ -7,7 +7,6 @@ numpy reshape + a per-block reduction in exact Python arithmetic (integers and
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections import Counter
@@ -17,10 +16,11 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
-from conftest import block_values
-from hypothesis import HealthCheck, example, given, settings
+from helpers import RaiseOnCompute
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+from reference import block_values
+from strategies import arrays_for, chunkings, factor_maps
 
 import xiso
 from xiso.reduce import block_reduce, group_counts
@@ -30,11 +30,7 @@ FLOAT_DTYPES = ("float32", "float64")
 BLOCK_METHODS = ("mean", "median", "min", "max", "mode")
 METHODS = (*BLOCK_METHODS, "nearest")
 
-PROPERTY = settings(
-    max_examples=80,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+PROPERTY = settings(max_examples=80)
 
 
 # --------------------------------------------------------------------------
@@ -161,74 +157,6 @@ def is_exact(method: str, x_dtype, out_dtype=None) -> bool:
 # --------------------------------------------------------------------------
 # strategies
 # --------------------------------------------------------------------------
-def int_elements(dtype, small: bool = False):
-    info = np.iinfo(dtype)
-    lo, hi = int(info.min), int(info.max)
-    specials = sorted({lo, lo + 1, hi - 1, hi, max(lo, 0), min(hi, 1), max(lo, -1)})
-    if small:  # few distinct values: ties and repeated values for mode/median
-        return st.sampled_from(sorted({*specials[:2], *specials[-2:], 0, min(hi, 1), min(hi, 2)}))
-    return st.one_of(st.sampled_from(specials), st.integers(lo, hi))
-
-
-def float_elements(dtype, allow_nan: bool = True, small: bool = False):
-    width = np.dtype(dtype).itemsize * 8
-    if small:
-        vals = [-1.5, 0.0, 0.5, 2.0, 7.25]
-        return st.sampled_from([*vals, math.nan] if allow_nan else vals)
-    bound = float(np.float32(1e30)) if width == 32 else 1e200
-    finite = st.floats(
-        min_value=-bound,
-        max_value=bound,
-        width=width,
-        allow_nan=False,
-        allow_infinity=False,
-        allow_subnormal=False,
-    )
-    if allow_nan:
-        return st.one_of(finite, st.just(math.nan))
-    return finite
-
-
-@st.composite
-def arrays_for(draw, dtype, method, max_dims=4):
-    dtype = np.dtype(dtype)
-    ndim = draw(st.integers(1, max_dims))
-    max_side = {1: 23, 2: 11, 3: 7, 4: 5}[ndim]
-    shape = tuple(draw(st.lists(st.integers(1, max_side), min_size=ndim, max_size=ndim)))
-    small = method == "mode" or draw(st.booleans())
-    if dtype.kind == "f":
-        elements = float_elements(dtype, allow_nan=method != "mode", small=small)
-    else:
-        elements = int_elements(dtype, small=small)
-    return draw(hnp.arrays(dtype, shape, elements=elements))
-
-
-@st.composite
-def factor_maps(draw, shape):
-    factors = {}
-    for axis, n in enumerate(shape):
-        if draw(st.integers(0, 4)) == 0:
-            continue  # axis absent from the mapping: untouched
-        factors[axis] = draw(st.integers(1, min(5, n)))
-    return factors
-
-
-@st.composite
-def chunkings(draw, shape):
-    chunks = []
-    for n in shape:
-        kind = draw(st.sampled_from(["ones", "random", "random", "single"]))
-        if kind == "ones":
-            chunks.append((1,) * n)
-        elif kind == "single" or n == 1:
-            chunks.append((n,))
-        else:
-            cuts = sorted(draw(st.sets(st.integers(1, n - 1), max_size=n - 1)))
-            edges = [0, *cuts, n]
-            chunks.append(tuple(b - a for a, b in itertools.pairwise(edges)))
-    return tuple(chunks)
-
-
 @st.composite
 def cases(draw, dtypes=INT_DTYPES + FLOAT_DTYPES, methods=METHODS):
     dtype = draw(st.sampled_from(dtypes))
@@ -266,11 +194,6 @@ def _sync_compute(arr):
         return arr.compute()
 
 
-class _Raise:
-    def __call__(self, dsk, keys, **kw):
-        raise RuntimeError("computed!")
-
-
 # --------------------------------------------------------------------------
 # property tests
 # --------------------------------------------------------------------------
@@ -299,7 +222,7 @@ def test_numpy_matches_reference(case):
 def test_dask_matches_reference_whatever_the_chunking(case):
     x, factors, method, boundary, chunks = case
     dx = da.from_array(x, chunks=chunks)
-    with dask.config.set(scheduler=_Raise()):
+    with dask.config.set(scheduler=RaiseOnCompute()):
         lazy = block_reduce(dx, factors, method=method, boundary=boundary)
     assert isinstance(lazy, da.Array)
     expected = reference(x, factors, method, boundary)
@@ -737,7 +660,7 @@ def test_exact_boundary(use_dask):
 
 def test_dask_input_stays_lazy():
     x = da.from_array(np.arange(40, dtype="uint16").reshape(8, 5), chunks=(3, 2))
-    with dask.config.set(scheduler=_Raise()):
+    with dask.config.set(scheduler=RaiseOnCompute()):
         for method in METHODS:
             for boundary in ("trim", "pad"):
                 out = block_reduce(x, {0: 4, 1: 2}, method=method, boundary=boundary)

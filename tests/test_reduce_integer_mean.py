@@ -24,7 +24,7 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -102,11 +102,7 @@ def _reduce(x, block, out, boundary="pad"):
     return block_reduce(x, dict(enumerate(block)), method="mean", boundary=boundary, dtype=out)
 
 
-@settings(
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@settings(max_examples=300)
 @given(mean_cases())
 # ties at the top of the range: (65534 + 65535) / 2 and 4 values of -32768..
 @example((np.array([65534, 65535], dtype="uint16"), (2,), None))

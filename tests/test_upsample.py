@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 import xiso
+from xiso.encodings import set_spacing
 
 
 def upsample_array(x, factors, *, method="linear", dtype=None):
@@ -170,7 +171,7 @@ def test_descending_and_integer_coordinates():
 
 def test_single_sample_uses_the_recorded_spacing():
     da = xr.DataArray(np.ones(1), dims="z", coords={"z": [10.0]})
-    da.z.encoding["spacing"] = 0.5
+    set_spacing(da.z, 0.5)
     out = xiso.upsample(da, z=2)
     np.testing.assert_array_equal(out.z.values, [9.875, 10.125])
     np.testing.assert_array_equal(out.values, [1.0, 1.0])
@@ -276,7 +277,7 @@ def integer_cases(draw):
     return shape, factors, chunks, dtype, full, seed
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(integer_cases())
 def test_linear_integers_equal_the_fraction_reference(case):
     """Any integer dtype, factors and chunking: the exact value, rounded half to even."""
@@ -363,7 +364,7 @@ def chunked_arrays(draw):
     return shape, factors, chunks, dtype, method, seed
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(chunked_arrays())
 def test_dask_is_bit_identical_to_numpy(case):
     shape, factors, chunks, dtype, method, seed = case

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     DtypeError,
     FactorError,
+    FormatError,
     MissingCoordinateError,
+    NiftiError,
     NonUniformSpacingError,
     OmeZarrError,
     OptionError,
@@ -22,6 +24,7 @@ from .errors import (
     SpatialDimError,
     StorageError,
     StoreExistsError,
+    TiffError,
     UnitError,
     XisoError,
     XisoWarning,
@@ -62,12 +65,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "open_ome_zarr_pyramid": ("xiso.io", "open_ome_zarr_pyramid"),
     "to_ome_zarr": ("xiso.io", "to_ome_zarr"),
     "open_tiff": ("xiso.io", "open_tiff"),
-    "TiffError": ("xiso.io", "TiffError"),
     "open_nifti": ("xiso.io", "open_nifti"),
     "to_nifti": ("xiso.io", "to_nifti"),
-    "NiftiError": ("xiso.io", "NiftiError"),
     "open": ("xiso.io", "open"),
-    "FormatError": ("xiso.io", "FormatError"),
     "progress_bar": ("xiso.progress", "progress_bar"),
     "Explanation": ("xiso.explain", "Explanation"),
 }
@@ -75,10 +75,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 if TYPE_CHECKING:  # what mypy and IDEs see; at run time these come from __getattr__
     from . import data, plot
     from .explain import Explanation
+    from .io import open as open  # public, but not starred (see _NOT_STARRED)
     from .io import (
-        FormatError,
-        NiftiError,
-        TiffError,
         open_nifti,
         open_ome_zarr,
         open_ome_zarr_pyramid,
@@ -86,7 +84,6 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time these come from __getat
         to_nifti,
         to_ome_zarr,
     )
-    from .io import open as open  # public, but not starred (see _NOT_STARRED)
     from .progress import progress_bar
 
 

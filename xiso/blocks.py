@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from . import encodings
 from . import factors as _factors
 from ._docs import BOUNDARY, DIMS, DTYPE, METHOD, ROUNDING, SKIPNA, SPACING, TARGET, doc
 from .errors import FactorError, Option, OptionError, Part, SpacingError, XisoError
@@ -105,13 +106,14 @@ def _reduce_variable(
             group=per_task,
         )
     encoding = layout_free(var.encoding, dtype_changed=data.dtype != var.dtype)
+    out = xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
     if is_coord and var.dims == (name,) and name in factors:  # index coords: in memory
         # record the output spacing, so that it is known even where a dim ends
         # with a single sample (see spacing.coordinate_step)
         step = nominal_step(var)
         if step is not None:
-            encoding["spacing"] = step * factors[name]
-    return xr.Variable(var.dims, data, attrs=dict(var.attrs), encoding=encoding)
+            encodings.set_spacing(out, step * factors[name])
+    return out
 
 
 @doc(method=METHOD, boundary=BOUNDARY, dtype=DTYPE, skipna=SKIPNA)

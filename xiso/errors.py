@@ -24,6 +24,9 @@ __all__ = [
     "UnknownOptionError",
     "DtypeError",
     "OmeZarrError",
+    "TiffError",
+    "NiftiError",
+    "FormatError",
     "StoreExistsError",
     "StorageError",
     "XisoWarning",
@@ -133,6 +136,19 @@ class DtypeError(XisoError):
 
 class OmeZarrError(XisoError):
     """A store is not a readable OME-Zarr image, or metadata cannot be written."""
+
+
+class TiffError(XisoError):
+    """A path is not a readable TIFF image, or its planes do not form one stack."""
+
+
+class NiftiError(XisoError):
+    """A file is not a readable NIfTI (or other nibabel) image, its affine is
+    oblique, or an image cannot be written as NIfTI."""
+
+
+class FormatError(XisoError):
+    """A path is in no format xiso reads (or does not exist)."""
 
 
 class StoreExistsError(XisoError):

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from . import grid
+from . import encodings, grid
 from .errors import FactorError, Option, OptionError, SpatialDimError, UnitError
 from .factors import MAX_TARGET_RATIO
 from .interp import resample_array
@@ -254,8 +254,9 @@ def _apply(
         if var.dims == (name,) and name in axes:
             encoding = layout_free(var.encoding, dtype_changed=True)
             encoding.pop("dtype", None)
-            encoding["spacing"] = axes[name].spacing
-            return xr.Variable(var.dims, axes[name].values, dict(var.attrs), encoding)
+            out = xr.Variable(var.dims, axes[name].values, dict(var.attrs), encoding)
+            encodings.set_spacing(out, axes[name].spacing)
+            return out
         # other coordinates along resampled dims: the nearest sample's value
         mine = {var.get_axis_num(d): p for d, p in plans_of("nearest").items() if d in var.dims}
         data = resample_array(var.data, mine, dtype=var.dtype, chunks=_repeated_chunks(var, moved))

@@ -49,10 +49,8 @@ __all__ = [
     "aligned_chunks",
     "block_reduce",
     "group_counts",
-    "output_length",
     "parse_dtype",
     "reduce_numpy",
-    "result_dtype",
 ]
 
 BOUNDARIES = ("trim", "pad", "exact")
@@ -440,27 +438,6 @@ METHODS = names("block")  # the table of methods (xiso.methods) has one entry pe
 # --------------------------------------------------------------------------
 # drivers
 # --------------------------------------------------------------------------
-def output_length(n: int, factor: int, boundary: str) -> int:
-    """Length of an axis of ``n`` samples after reducing by ``factor``."""
-    return -(-n // factor) if boundary == "pad" else n // factor
-
-
-def result_dtype(in_dtype: Any, method: str, dtype: Any = None) -> np.dtype:
-    """Output dtype of ``method`` on ``in_dtype`` (``dtype`` overrides it).
-
-    The output is always in native byte order (``>u2`` input gives ``uint16``
-    on a little-endian machine), whatever the method, boundary or backend.
-
-    Raises
-    ------
-    OptionError
-        ``method`` is unknown.
-    DtypeError
-        ``method`` cannot reduce ``in_dtype``, or ``dtype`` is not a data type.
-    """
-    return output_dtype(in_dtype, method, "block", dtype)
-
-
 # Inputs larger than this are reduced slab by slab, so that the temporaries
 # of a slab stay in the CPU cache and come from the heap (large ones are fresh
 # pages that fault on every use); extra memory is the output plus one slab.
@@ -656,7 +633,7 @@ def block_reduce(
     """
     if boundary not in BOUNDARIES:
         raise OptionError(f"boundary={boundary!r} is not supported; use one of {BOUNDARIES!r}")
-    out_dtype = result_dtype(x.dtype, method, dtype)
+    out_dtype = output_dtype(x.dtype, method, "block", dtype)
     block = [1] * x.ndim
     for axis, factor in factors.items():
         block[axis] = check_factor(factor, f"axis {axis}", x.shape[axis], boundary)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from . import encodings
 from .axes import has_role
 from .errors import (
     MissingCoordinateError,
@@ -111,7 +112,7 @@ _CANNOT = {
 def recorded_spacing(var: xr.Variable | xr.DataArray) -> float | None:
     """The positive, finite ``encoding["spacing"]`` of a coordinate (recorded
     where it was read or made: opened OME-Zarr levels, downsample), or None."""
-    recorded = var.encoding.get("spacing")
+    recorded = encodings.spacing(var)
     if recorded is not None and np.isfinite(recorded) and recorded > 0:
         return float(recorded)
     return None

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
+from helpers import RaiseOnCompute
 
 import xiso
 from xiso.labelled import looks_like_labels
@@ -174,10 +175,6 @@ def test_labels_on_a_channel_image_take_one_channel(tmp_path):
 # --------------------------------------------------------------------------
 # reading
 # --------------------------------------------------------------------------
-def _no_compute(dsk, keys, **kwargs):
-    raise AssertionError("dask computed something on a path that must stay lazy")
-
-
 @pytest.mark.parametrize("version", VERSIONS)
 def test_open_label_is_lazy_and_marked(tmp_path, version):
     image = _image()
@@ -186,7 +183,7 @@ def test_open_label_is_lazy_and_marked(tmp_path, version):
     seg.attrs["note"] = "by hand"
     store = tmp_path / "r.ome.zarr"
     xiso.to_ome_zarr(image, store, labels={"nuclei": seg}, version=version, min_size=8)
-    with dask.config.set(scheduler=_no_compute):
+    with dask.config.set(scheduler=RaiseOnCompute()):
         da = xiso.open_ome_zarr(store, label="nuclei", level=1)
         iso = xiso.open_ome_zarr(store, label="nuclei", near_isotropic=True)
         tree = xiso.open_ome_zarr_pyramid(store)

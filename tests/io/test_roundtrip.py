@@ -381,7 +381,7 @@ TIMES = ["datetime64[ns]", "datetime64[s]", "datetime64[D]", "timedelta64[us]"]
 STORED_DTYPES = st.sampled_from([*NUMBERS, *TIMES, "<U3"])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(data=st.data(), dtype=STORED_DTYPES)
 def test_values_survive_strict_json(data, dtype):
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=4))

@@ -24,26 +24,23 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ..errors import OmeZarrError, StoreExistsError
+from ..errors import FormatError, NiftiError, OmeZarrError, StoreExistsError, TiffError
 
 _LAZY = {
     "open_ome_zarr": "xiso.io.read",
     "open_ome_zarr_pyramid": "xiso.io.read",
     "to_ome_zarr": "xiso.io.write",
     "open_tiff": "xiso.io.tiff",
-    "TiffError": "xiso.io.tiff",
     "open_nifti": "xiso.io.nifti",
     "to_nifti": "xiso.io.nifti",
-    "NiftiError": "xiso.io.nifti",
     "open": "xiso.io.formats",
-    "FormatError": "xiso.io.formats",
 }
 
 if TYPE_CHECKING:
-    from .formats import FormatError, open
-    from .nifti import NiftiError, open_nifti, to_nifti
+    from .formats import open
+    from .nifti import open_nifti, to_nifti
     from .read import open_ome_zarr, open_ome_zarr_pyramid
-    from .tiff import TiffError, open_tiff
+    from .tiff import open_tiff
     from .write import to_ome_zarr
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import xarray as xr
 
-from ..errors import OptionError, XisoError
+from ..errors import FormatError, OptionError, XisoError
 
 __all__ = ["FORMATS", "FormatError", "ascending", "format_of", "ngff_order", "open"]
 
@@ -41,10 +41,6 @@ FORMATS: dict[str, tuple[str, str]] = {
 """format name -> ("module:reader", what it accepts)."""
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # TIFF and BigTIFF
-
-
-class FormatError(XisoError):
-    """A path is in no format xiso reads (or does not exist)."""
 
 
 def _accepted() -> str:

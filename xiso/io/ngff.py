@@ -44,8 +44,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import encodings
 from ..axes import axis_role
-from ..encodings import DOWNSCALING
+from ..encodings import DOWNSCALING, SPACING
 from ..errors import NonUniformSpacingError, OmeZarrError, XisoError
 from ..labelled import partial_last_block, warn
 from ..spacing import coordinate_step, coordinate_unit
@@ -345,7 +346,7 @@ def level_coords(
         # imports pint, dask and sparse where installed, to check the type)
         values = pd.Index(translation[i] + np.arange(n) * scale[i])
         # the NGFF scale, so that a single-sample axis keeps its spacing
-        coords[dims[i]] = xr.Variable(dims[i], values, cattrs, encoding={"spacing": scale[i]})
+        coords[dims[i]] = xr.Variable(dims[i], values, cattrs, encoding={SPACING: scale[i]})
     return dims, coords
 
 
@@ -394,7 +395,7 @@ def _numeric_transform(
     """(scale, translation) of dim ``i`` from its numeric coordinate."""
     dim = da.dims[i]
     values = np.asarray(da.coords[dim].values, dtype=np.float64)
-    if values.size >= 2 or da.coords[dim].encoding.get("spacing") is not None:
+    if values.size >= 2 or encodings.spacing(da.coords[dim]) is not None:
         try:
             step = coordinate_step(da, dim)
         except NonUniformSpacingError as err:

@@ -26,7 +26,15 @@ from typing import Any, TypeVar
 import numpy as np
 import xarray as xr
 
-from ..errors import AffineWarning, OptionError, SpatialDimError, StoreExistsError, XisoError
+from ..encodings import SPACING
+from ..errors import (
+    AffineWarning,
+    NiftiError,
+    OptionError,
+    SpatialDimError,
+    StoreExistsError,
+    XisoError,
+)
 
 __all__ = ["NIFTI_SUFFIXES", "NiftiError", "follow_grid", "open_nifti", "to_nifti"]
 
@@ -39,11 +47,6 @@ OBLIQUE = ("raise", "ignore")
 _WORLD = ("x", "y", "z")  # NIfTI's RAS+ world axes, in affine row order
 _OFF_AXIS_RTOL = 1e-6  # an affine entry this small against its column is zero
 _CHUNK_BYTES = 32 * 2**20
-
-
-class NiftiError(XisoError):
-    """A file is not a readable NIfTI (or other nibabel) image, its affine is
-    oblique, or an image cannot be written as NIfTI."""
 
 
 def _nibabel() -> Any:
@@ -229,7 +232,7 @@ def _time(image: Any, n: int, unit: str | None) -> xr.Variable:
         if unit is not None:
             attrs["units"] = unit
         values = offset + np.arange(n) * step
-        return xr.Variable("t", values, attrs, encoding={"spacing": step})
+        return xr.Variable("t", values, attrs, encoding={SPACING: step})
     return xr.Variable("t", np.arange(n, dtype=np.float64), attrs)
 
 
@@ -314,7 +317,7 @@ def open_nifti(
         origin = float(affine[a, 3]) if aligned else 0.0
         attrs = {"type": "space", **({"units": space_unit} if space_unit else {})}
         values = origin + np.arange(shape[j]) * step
-        coords[names[j]] = xr.Variable(names[j], values, attrs, encoding={"spacing": abs(step)})
+        coords[names[j]] = xr.Variable(names[j], values, attrs, encoding={SPACING: abs(step)})
     if len(shape) == 4:
         coords["t"] = _time(image, shape[3], time_unit)
     # the dtype after nibabel's scaling, in native byte order

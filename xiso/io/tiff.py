@@ -55,7 +55,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..errors import SpacingError, SpatialDimError, UnitError, XisoError, XisoWarning
+from ..encodings import SPACING
+from ..errors import SpacingError, SpatialDimError, TiffError, UnitError, XisoError, XisoWarning
 from ..units import (
     check_length,
     is_quantity,
@@ -67,10 +68,6 @@ __all__ = ["TiffError", "open_tiff"]
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 """The file name endings of TIFF files (any case), ``.ome.tif`` included."""
-
-
-class TiffError(XisoError):
-    """A path is not a readable TIFF image, or its planes do not form one stack."""
 
 
 # tifffile's axis letters -> dim names; the generic letters of a plain stack
@@ -647,7 +644,7 @@ def _coords(
             if unit is not None:
                 attrs["units"] = unit
             values = 0.0 + np.arange(n) * step
-            coords[dim] = xr.Variable(dim, values, attrs, encoding={"spacing": step})
+            coords[dim] = xr.Variable(dim, values, attrs, encoding={SPACING: step})
         elif dim == "t":
             coords[dim] = xr.Variable(dim, np.arange(n, dtype=np.float64), {"type": "time"})
         elif dim == "c":

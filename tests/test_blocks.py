@@ -1,4 +1,4 @@
-"""Tests of the labelled layer: xiso.downsample, xiso.near_isotropic and the
+"""Tests of xiso.blocks: xiso.downsample, xiso.near_isotropic and the
 ``.iso`` accessor on DataArray and Dataset, numpy- and dask-backed.
 
 Expected values come from an independent numpy reference written here
@@ -20,7 +20,8 @@ import dask.array as dsa
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import block_values
+from helpers import no_compute
+from reference import block_values
 
 import xiso
 
@@ -112,15 +113,6 @@ def assert_data(got, expected, exact=True):
     else:
         rtol = 1e-6 if expected.dtype == np.float32 else 1e-12
         np.testing.assert_allclose(got, expected, rtol=rtol, atol=1e-6, equal_nan=True)
-
-
-class _Raise:
-    def __call__(self, dsk, keys, **kw):
-        raise RuntimeError("computed!")
-
-
-def no_compute():
-    return dask.config.set(scheduler=_Raise())
 
 
 def sync():

@@ -284,7 +284,8 @@ def test_python_resume_with_labels(tmp_path, shards, kind):
     options = dict(chunks=16, shards=shards, min_size=8, labels={"seg": seg})
     xiso.to_ome_zarr(da, tmp_path / "ref.zarr", **options)
     source = da if kind == "numpy" else da.chunk(16)
-    _interrupted(source, tmp_path / "out.zarr", at=40, **options)
+    # with shards a unit needs 8 of the 48 blocks, and dask may read most first
+    _interrupted(source, tmp_path / "out.zarr", at=40 if shards is None else 47, **options)
     assert not (tmp_path / "out.zarr").exists()
     reads = []
     counted = source.copy(

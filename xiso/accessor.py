@@ -577,7 +577,7 @@ class IsoDataArrayAccessor(_IsoAccessor[xr.DataArray]):
             vmax=vmax,
         )
 
-    @_from_twin(("io.write", "to_ome_zarr"), "xiso.to_ome_zarr")
+    @_from_twin(("compose", "to_ome_zarr"), "xiso.to_ome_zarr")
     def to_ome_zarr(
         self,
         store: Any,
@@ -817,7 +817,7 @@ class IsoDataTreeAccessor:
         )
 
     @_from_twin(
-        ("io.write", "to_ome_zarr"),
+        ("compose", "to_ome_zarr"),
         "xiso.to_ome_zarr",
         drop=("obj", "pyramid", "levels", "min_size", "method"),
         replace={

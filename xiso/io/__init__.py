@@ -6,7 +6,8 @@
   checks, levels and metadata (pure, no I/O);
 - :mod:`.read`: zarr group -> lazy labelled DataArray / DataTree, with the
   reader contract every format follows;
-- :mod:`.write`: levels -> zarr arrays, metadata last;
+- :mod:`.write`: levels -> zarr arrays, metadata last (written as given:
+  :mod:`xiso.compose` makes the levels of ``to_ome_zarr``);
 - :mod:`.targets`: where an image goes (local folder, fsspec URL, zarr store
   object) and how it replaces what is there;
 - :mod:`.tiff`: OME-TIFF, ImageJ hyperstacks and folders of planes (tifffile);
@@ -29,7 +30,7 @@ from ..errors import FormatError, NiftiError, OmeZarrError, StoreExistsError, Ti
 _LAZY = {
     "open_ome_zarr": "xiso.io.read",
     "open_ome_zarr_pyramid": "xiso.io.read",
-    "to_ome_zarr": "xiso.io.write",
+    "to_ome_zarr": "xiso.compose",
     "open_tiff": "xiso.io.tiff",
     "open_nifti": "xiso.io.nifti",
     "to_nifti": "xiso.io.nifti",
@@ -37,11 +38,11 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from ..compose import to_ome_zarr
     from .formats import open
     from .nifti import open_nifti, to_nifti
     from .read import open_ome_zarr, open_ome_zarr_pyramid
     from .tiff import open_tiff
-    from .write import to_ome_zarr
 
 
 def __getattr__(name: str) -> Any:

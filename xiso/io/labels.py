@@ -15,9 +15,11 @@ xiso carries its ``image-label`` block as ``attrs["image-label"]``
 checks, so reducing it with ``mean`` warns, and writing it again writes a
 label image (its ``colors`` and ``properties`` kept).
 
-Label levels are made here from the image's levels: each level of the label
-is the previous one reduced with ``mode`` by the factors that took the image
-from its previous level to this one, so the two pyramids share their grids.
+Label levels are checked here against the image's levels (:func:`check_grid`)
+and made by :func:`xiso.compose.label_pyramid`: each level of the label is
+the previous one reduced with ``mode`` by the factors that took the image
+from its previous level to this one (:func:`level_factors`), so the two
+pyramids share their grids.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from ..encodings import set_downscaling
 from ..errors import DtypeError, OmeZarrError
 from . import ngff
 
@@ -40,12 +41,14 @@ __all__ = [
     "BACKGROUND",
     "IMAGE_LABEL",
     "LABELS",
+    "check_grid",
     "image_label_metadata",
     "image_label_of",
     "is_label_image",
     "label_levels",
     "label_name",
     "label_names",
+    "level_factors",
     "labels_attributes",
     "labels_group_files",
     "with_image_label",
@@ -109,7 +112,7 @@ def check_dtype(name: str, da: xr.DataArray) -> None:
     )
 
 
-def _check_grid(
+def check_grid(
     name: str, where: str, label: xr.DataArray, image: xr.DataArray, types: Sequence[str | None]
 ) -> None:
     """An :class:`OmeZarrError` unless ``label`` lies on the grid of ``image``:
@@ -164,7 +167,7 @@ def _check_grid(
                 )
 
 
-def _factors(
+def level_factors(
     levels: Sequence[tuple[str, xr.DataArray]], types: Sequence[str | None]
 ) -> list[dict[Hashable, int]]:
     """Per image level after the first, the whole factor of each space dim over the
@@ -198,56 +201,28 @@ def _factors(
 
 def label_levels(
     name: str,
-    label: xr.DataArray | Sequence[tuple[str, xr.DataArray]],
+    label: Sequence[tuple[str, xr.DataArray]],
     image_levels: Sequence[tuple[str, xr.DataArray]],
     types: Sequence[str | None],
-) -> tuple[list[tuple[str, xr.DataArray]], bool]:
-    """The levels of the label image ``name``, each on the grid of the image level
-    of the same index, and whether they were made here (reduced with ``mode``).
-
-    ``label`` is level 0 (a DataArray), reduced here with ``mode`` by the
-    factors between the image's levels; or the (path, level) pairs of a
-    pyramid, checked level by level. Raises :class:`DtypeError` for a dtype
-    NGFF does not allow, :class:`OmeZarrError` for a label off the image's
-    grid or with another number of levels.
+) -> list[tuple[str, xr.DataArray]]:
+    """The (path, level) pairs ``label`` of the label image ``name``, named
+    ``name`` and checked level by level: each on the grid of the image level
+    of the same index (the levels are made elsewhere, see
+    :func:`xiso.compose.label_pyramid`). Raises :class:`DtypeError` for a
+    dtype NGFF does not allow, :class:`OmeZarrError` for a label off the
+    image's grid or with another number of levels.
     """
-    from ..blocks import reduce_checked
-    from ..labelled import check_factors
-
-    if isinstance(label, xr.DataArray):
-        made = True
-        current = label.rename(name).copy(deep=False)
-        current.encoding = dict(label.encoding)  # the caller's array is not marked
-        check_dtype(name, current)
-        _check_grid(name, "level 0", current, image_levels[0][1], types)
-        set_downscaling(current, "mode")
-        levels = [(image_levels[0][0], current)]
-        for (path, _), factors in zip(image_levels[1:], _factors(image_levels, types)):
-            checked = check_factors(current, factors, "trim")
-            current = reduce_checked(
-                current,
-                checked,
-                method="mode",
-                boundary="trim",
-                dtype=None,
-                skipna=None,
-                group=False,
-            )
-            set_downscaling(current, "mode")
-            levels.append((path, current))
-    else:
-        made = False
-        levels = [(path, da.rename(name)) for path, da in label]
-        if len(levels) != len(image_levels):
-            raise OmeZarrError(
-                f"the label image {name!r} has {len(levels)} level(s) and the image "
-                f"{len(image_levels)}; NGFF label images have one level per image level "
-                "(pass level 0 as a DataArray and xiso makes the others)"
-            )
+    levels = [(path, da.rename(name)) for path, da in label]
+    if len(levels) != len(image_levels):
+        raise OmeZarrError(
+            f"the label image {name!r} has {len(levels)} level(s) and the image "
+            f"{len(image_levels)}; NGFF label images have one level per image level "
+            "(pass level 0 as a DataArray and xiso makes the others)"
+        )
     for (path, da), (_, image) in zip(levels, image_levels):
         check_dtype(name, da)
-        _check_grid(name, f"level {path!r}", da, image, types)
-    return levels, made
+        check_grid(name, f"level {path!r}", da, image, types)
+    return levels
 
 
 # --------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Writing: labelled levels -> zarr arrays in a target, OME metadata last.
 
-:func:`to_ome_zarr` composes: a DataArray becomes levels with
-:func:`xiso.pyramid` (compute stays out of I/O), :mod:`.ngff` turns the levels
-into metadata, :mod:`.targets` says where and how the image replaces what is
-there, and :func:`write_levels` writes the arrays.
+Everything here writes what it is given: :func:`xiso.compose.to_ome_zarr`
+makes the levels (:func:`xiso.pyramid`, the label levels with ``mode``) and
+calls :func:`write_image` (or :func:`write_label` to add one label image to
+a stored image); :mod:`.ngff` turns the levels into metadata, :mod:`.targets`
+says where and how the image replaces what is there, and
+:func:`write_levels` writes the arrays. Nothing here reduces.
 """
 
 from __future__ import annotations
@@ -25,12 +27,24 @@ import zarr
 
 from ..errors import OmeZarrError, OptionError, StoreExistsError
 from ..layout import Layout, level_chunks, write_unit
-from ..plan import layout_of, pyramid_method
+from ..plan import layout_of
 from . import engine, ngff
 from . import resume as _resume
 from .targets import Location, resolve
 
-__all__ = ["add_label", "to_ome_zarr", "write_levels"]
+__all__ = [
+    "as_dask",
+    "check_image",
+    "image_and_labels",
+    "levels_of",
+    "open_target",
+    "positive_axes",
+    "split_labels",
+    "stored_image",
+    "write_image",
+    "write_label",
+    "write_levels",
+]
 
 
 class _Sliceable:
@@ -395,7 +409,7 @@ def write_levels(
     group.attrs.update(dict(group_attrs))
 
 
-def _split_labels(obj: xr.DataTree) -> tuple[xr.DataTree, dict[str, xr.DataTree]]:
+def split_labels(obj: xr.DataTree) -> tuple[xr.DataTree, dict[str, xr.DataTree]]:
     """The image levels of a pyramid and its label images: the subtrees below
     its ``labels`` node, as :func:`open_ome_zarr_pyramid` lays them out."""
     from .labels import LABELS
@@ -411,7 +425,7 @@ def _split_labels(obj: xr.DataTree) -> tuple[xr.DataTree, dict[str, xr.DataTree]
     return obj.drop_nodes(LABELS), dict(found.children)
 
 
-def _ascending(obj: Any) -> Any:
+def positive_axes(obj: Any) -> Any:
     """A DataArray with its descending spatial coordinates reversed (NGFF cannot
     express them), its NIfTI ``orientation`` and ``affine`` attrs following
     (see :func:`xiso.io.nifti.follow_grid`); anything else as it is."""
@@ -423,7 +437,7 @@ def _ascending(obj: Any) -> Any:
     return follow_grid(obj, ascending(obj))
 
 
-def _levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]]:
+def levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]]:
     """(path, image) of every level of a pyramid, or of a single image."""
     if isinstance(obj, xr.DataArray):
         return [("0", obj)]
@@ -445,182 +459,16 @@ def _levels_of(obj: xr.DataArray | xr.DataTree) -> list[tuple[str, xr.DataArray]
                 "the root node of the DataTree holds an image; put each level in a child "
                 "node (e.g. '0', '1', ...) as xiso.pyramid does"
             )
-        levels.append((str(path), _ascending(node.to_dataset()[variables[0]])))
+        levels.append((str(path), positive_axes(node.to_dataset()[variables[0]])))
     if not levels:
         raise OmeZarrError("the DataTree holds no image; one node per level is expected")
     return levels
 
 
-def to_ome_zarr(
-    obj: xr.DataArray | xr.DataTree,
-    store: Any,
-    *,
-    pyramid: bool = True,
-    levels: int | None = None,
-    version: str = "0.5",
-    chunks: Any = None,
-    shards: Any = "auto",
-    compressor: Any = None,
-    overwrite: bool = False,
-    method: str | None = None,
-    min_size: int = 32,
-    labels: Mapping[str, xr.DataArray | xr.DataTree] | None = None,
-    label: bool | str | None = None,
-    storage_options: Mapping[str, Any] | None = None,
-    progress: bool = False,
-    resume: bool = False,
-) -> None:
-    """Write a DataArray (optionally as a pyramid) or a DataTree as OME-Zarr.
-
-    Parameters
-    ----------
-    obj : DataArray or DataTree
-        An image, or a pyramid with one child node per level (as returned by
-        :func:`xiso.pyramid` or :func:`open_ome_zarr_pyramid`).
-    store : str, Path, fsspec URL or zarr store
-        Where to write.
-    pyramid : bool, default True
-        For a DataArray: write a near-isotropic pyramid (see
-        :func:`xiso.pyramid`), else only level 0.
-    levels, min_size
-        Passed to :func:`xiso.pyramid`.
-    method : str, optional
-        The reduction of the pyramid, passed to :func:`xiso.pyramid`: by
-        default ``"mode"`` for a label image, ``"mean"`` otherwise. A label
-        image takes only ``"mode"`` or ``"nearest"``.
-    version : {"0.5", "0.4"}
-        NGFF 0.5 on zarr v3, or NGFF 0.4 on zarr v2.
-    chunks : int or mapping, optional
-        Chunk edge of every spatial dim, or per dim (a mapping). By default one
-        power-of-two edge, the largest whose chunk holds at most 4 MiB (uint16
-        3-D: 128^3); other dims 1. The same at every level, so chunks align
-        with the pyramid. See :mod:`xiso.layout`.
-    shards : "auto", None, int or mapping, default "auto"
-        zarr v3 shards (NGFF 0.5): the shard edge of every spatial dim, or
-        per dim, each a whole multiple of its chunk edge; ``None`` for one
-        file per chunk. ``"auto"`` shards an image whose level 0 holds more
-        than 1024 chunks, with shards of at most 64 MiB, and leaves a smaller
-        one (or NGFF 0.4) unsharded. Every level has the same chunk and shard
-        shape, and exactly one task writes each shard, whatever the dask
-        chunks of ``obj``. :func:`xiso.plan` shows the layout before any work.
-    compressor : codec, optional
-        A zarr codec (default: zarr's default, zstd).
-    overwrite : bool, default False
-        Replace what is at ``store``, if it is a zarr hierarchy or an empty
-        folder; without it anything at ``store`` raises.
-    labels : mapping of str to DataArray or DataTree, optional
-        Label images (segmentations) to write below the image as NGFF
-        ``labels/<name>``, each an integer DataArray on the image's grid (the
-        image's dims in its order, the same space coordinates; other dims of
-        the same length or of length 1). Their levels are made here to match
-        the image's, each reduced with ``mode`` by the factors between the
-        image's levels; a DataTree gives its levels as they are. The
-        ``image-label`` metadata gets ``source`` (the image) and what the
-        label's ``attrs["image-label"]`` holds, e.g. ``{"colors":
-        [{"label-value": 1, "rgba": [255, 0, 0, 255]}]}``. A DataTree
-        ``obj`` writes the label images below its ``labels`` node too.
-    label : bool or str, optional
-        ``True``: ``obj`` is a label image written by itself (an image group
-        with ``image-label`` metadata and no source; levels reduced with
-        ``mode``). A name such as ``"nuclei"``: add ``obj`` as the label
-        image ``labels/<name>`` of the image stored at ``store``, with the
-        image's levels and NGFF version (see :func:`add_label`: the image's
-        levels, attributes and other labels stay as they are, byte for byte;
-        ``overwrite=True`` replaces a label image of that name). Default:
-        ``True`` when ``obj`` carries ``attrs["image-label"]`` (a label image
-        that :func:`open_ome_zarr` read), else ``False``.
-    storage_options : mapping, optional
-        Passed to fsspec for a URL (e.g. ``{"endpoint_url": ...}`` for ``s3://``).
-    progress : bool, default False
-        Show a progress bar of the computation and write (a widget in Jupyter,
-        text on stderr otherwise; see :func:`xiso.progress.progress_bar`).
-    resume : bool, default False
-        Pick up the unfinished write of this same job that a killed or
-        interrupted write left beside the target (its hidden temporary): what
-        it wrote whole (a shard, or a chunk without shards) is kept and only
-        the rest is written, then swapped in as usual. The same job means the
-        same source (metadata, coordinates and a content sample) and the same
-        options (levels, method, dtype, chunks, shards, version, codec); an
-        unfinished write of another job is refused with
-        :class:`~xiso.errors.ResumeError`. With nothing to resume it writes as
-        usual. Without it, a dead writer's temporary is removed. See
-        docs/scale.md, "When a conversion is killed".
-
-    Raises
-    ------
-    StoreExistsError
-        Something is at ``store`` and ``overwrite`` is False, or it is not a
-        zarr hierarchy or an empty folder (then nothing is touched); with
-        ``label="name"``, the image already has a label image of that name.
-    OmeZarrError
-        ``obj`` is a Dataset (pick one variable, or stack them as channels);
-        the image cannot be written as NGFF (dims, units, spacing); an attr
-        (of the image or a coordinate) or coordinate values have no exact JSON
-        form (a datetime or set attr, NaN, complex values...: the message
-        names each and how to fix it); a coordinate that is no dimension lies
-        along a space axis; a label image off the image's grid, with another
-        number of levels, a bad name or invalid ``image-label`` attrs; no
-        image at ``store`` for ``label="name"``. All before anything is
-        computed or written.
-    DtypeError
-        A label image whose dtype NGFF does not allow (it wants int8 ...
-        uint64).
-    OptionError
-        A bad ``version``, ``method`` (``"mean"`` for a label image),
-        ``chunks`` or URL.
-
-    Notes
-    -----
-    Nothing is dropped silently: what :func:`open_ome_zarr` would not give
-    back from NGFF alone goes to ``attributes["xiso"]`` of the image group,
-    or the write is refused. The image attrs go there as JSON, converting
-    only what has an exact JSON form (numpy numbers, booleans and strings and
-    arrays of them become numbers, booleans, strings and lists; tuples
-    become lists); anything else raises rather than being dropped or turned
-    into text that reads back as another type. Coordinates of axes other
-    than space (channel wavelengths, datetime64 or irregular times) are
-    recorded with values and dtype when the NGFF transforms or omero labels
-    do not give them back exactly; coordinate attrs, scalar coordinates and
-    coordinates along those axes always; space axes come from the NGFF
-    transforms (see :mod:`xiso.io.ngff` and docs/ome-zarr.md).
-
-    NGFF scales are positive, so a descending spatial coordinate (a NIfTI
-    ``L``, ``P`` or ``I`` axis) is written reversed, each sample keeping its
-    coordinate, before any pyramid level is made (the same from Python and
-    ``xiso convert``); ``attrs["orientation"]`` and ``attrs["affine"]`` are
-    derived again from what is written.
-
-    The multiscale ``type`` is ``method`` for a DataArray; for a DataTree it
-    is the type recorded when its levels were read, else left out.
-    ``metadata`` holds the factors of each level over the previous one and
-    the xiso version. An unnamed image is named ``"image"``.
-
-    The image (with its label images) is written to a hidden temporary
-    location and swapped in at the end; a failure leaves the target as it
-    was. What is atomic on which storage is described in
-    :mod:`xiso.io.targets` and docs/scale.md.
-
-    Examples
-    --------
-    Write a tiny image and its pyramid to a temporary folder, and read them back:
-
-    >>> import tempfile
-    >>> import numpy as np, xarray as xr
-    >>> import xiso
-    >>> da = xr.DataArray(np.arange(64, dtype="uint8").reshape(4, 4, 4), dims=("z", "y", "x"),
-    ...                   name="img", coords={"z": np.arange(4) * 2.0, "y": np.arange(4.0),
-    ...                                       "x": np.arange(4.0)})
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     to_ome_zarr(da, f"{tmp}/img.zarr", min_size=2)
-    ...     back = xiso.open_ome_zarr(f"{tmp}/img.zarr").load()
-    ...     tree = xiso.open_ome_zarr_pyramid(f"{tmp}/img.zarr").load()
-    >>> back.equals(da), back.iso.spacing
-    (True, {'z': 2.0, 'y': 1.0, 'x': 1.0})
-    >>> [dict(tree[level]["img"].sizes) for level in tree.children]
-    [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}, {'z': 2, 'y': 2, 'x': 2}]
-    """
-    from . import labels as lb
-
+def check_image(obj: Any, version: str) -> Any:
+    """``obj`` as :func:`write_image` takes it: one image (a DataArray, or a
+    DataTree of levels) with its descending spatial axes sorted (NGFF scales
+    are positive); a Dataset or an unknown ``version`` raise."""
     if isinstance(obj, xr.Dataset):
         names = list(obj.data_vars)
         first = names[0] if names else "name"
@@ -633,71 +481,63 @@ def to_ome_zarr(
         raise OptionError(
             f"version={version!r} is not supported; use one of {ngff.NGFF_VERSIONS!r}"
         )
-    obj = _ascending(obj)  # NGFF scales are positive: flipped axes sorted, here for all
-    labels = {k: _ascending(v) for k, v in labels.items()} if labels else labels
-    if isinstance(label, str):
-        _add_label(
-            obj,
-            store,
-            label,
-            pyramid=pyramid,
-            levels=levels,
-            chunks=chunks,
-            compressor=compressor,
-            overwrite=overwrite,
-            method=method,
-            labels=labels,
-            storage_options=storage_options,
-            progress=progress,
-        )
-        return
-    as_label = lb.is_label_image(obj) if label is None else bool(label)
-    method = pyramid_method(method, as_label)
-    if as_label and labels:
-        raise OptionError(
-            "a label image has no label images of its own; write the image with "
-            "labels={...}, or drop label=True"
-        )
-    target = resolve(store, storage_options)
-    # fail before computing anything (a killed write to resume is kept for replace)
-    (target.check if resume else target.prepare)(overwrite)
-    if as_label and isinstance(obj, xr.DataArray):
-        lb.check_dtype(str(obj.name or "image"), obj)  # before any reduction
-    # the reduction of the levels, when this call makes them (a DataTree does not say)
-    known_method = method if isinstance(obj, xr.DataArray) else None
-    layout = None
-    steps: list[dict[Any, int]] | None = None
-    if isinstance(obj, xr.DataArray):
-        # the layout of every level, as xiso.plan() shows it (level 0 is obj)
-        layout = layout_of(obj, chunks=chunks, shards=shards, version=version)
-        if pyramid:
-            from ..plan import plan as make_plan
-            from ..pyramid import pyramid as build_pyramid
+    return positive_axes(obj)
 
-            obj = _as_dask(obj, layout)
-            obj = build_pyramid(obj, levels=levels, method=method, min_size=min_size)
-            made = make_plan(
-                obj["0"].to_dataset()[next(iter(obj["0"].data_vars))],
-                levels=levels,
-                min_size=min_size,
-                method=method,
-                label=as_label,
-                shards=None,
-            )
-            steps = [level.factors for level in made.levels[1:]]
-    found: dict[str, xr.DataTree] = {}
+
+def open_target(
+    store: Any, storage_options: Mapping[str, Any] | None, overwrite: bool, resume: bool
+) -> Any:
+    """The target of ``store``, checked before anything is computed (a killed
+    write to resume is kept for the swap; see :mod:`.targets`)."""
+    target = resolve(store, storage_options)
+    (target.check if resume else target.prepare)(overwrite)
+    return target
+
+
+def image_and_labels(
+    obj: xr.DataArray | xr.DataTree, labels: Mapping[str, Any] | None
+) -> tuple[list[tuple[str, xr.DataArray]], dict[str, Any]]:
+    """The (path, level) pairs of the image ``obj`` and its label images by name:
+    those below the ``labels`` node of a DataTree, then ``labels``."""
+    found: dict[str, Any] = {}
     if isinstance(obj, xr.DataTree):
-        obj, found = _split_labels(obj)
+        obj, found = split_labels(obj)
     both = sorted(set(found) & set(labels or {}))
     if both:
         raise OptionError(
             f"the label image(s) {both!r} are both in the DataTree and in labels=; pass each once"
         )
-    pairs = _levels_of(obj)
+    return levels_of(obj), {**found, **(labels or {})}
+
+
+def write_image(
+    target: Any,
+    pairs: Sequence[tuple[str, xr.DataArray]],
+    labels: Mapping[str, tuple[Sequence[tuple[str, xr.DataArray]], str | None]],
+    *,
+    version: str,
+    layout: Layout,
+    compressor: Any,
+    method: str | None,
+    as_label: bool,
+    overwrite: bool,
+    progress: bool,
+    resume: bool,
+    rebuild: Callable[[int, Any], list[xr.DataArray]] | None = None,
+) -> None:
+    """Write the levels ``pairs`` of an image and its label images ``labels``
+    (name -> (levels, the reduction that made them, if known)) to ``target``,
+    as they are; nothing is reduced here.
+
+    ``method`` is the reduction that made ``pairs`` when known (the multiscale
+    ``type``); ``as_label`` writes the image as a label image; ``rebuild`` as
+    in :func:`write_levels`. The image is written to a hidden temporary and
+    swapped in (see :mod:`.targets`).
+    """
+    from . import labels as lb
+
     base = pairs[0][1]
-    ome, types = ngff.image_metadata(pairs, version, method=known_method)
-    if layout is None:
-        layout = layout_of(base, chunks=chunks, shards=shards, version=version)
+    ome, types = ngff.image_metadata(pairs, version, method=method)
     write_id = uuid.uuid4().hex
     group_attrs = _group_attrs(pairs, ome, types, version, write_id, "the image")
     if as_label:
@@ -707,21 +547,13 @@ def to_ome_zarr(
         block = lb.image_label_metadata(name, base.attrs.get(lb.IMAGE_LABEL), version, source=None)
         group_attrs = lb.with_image_label(group_attrs, block, version, name)
     label_writes = [
-        _label_write(name, value, pairs, types, version, layout, write_id)
-        for name, value in {**found, **(labels or {})}.items()
+        _label_write(name, levels, made, pairs, types, version, layout, write_id)
+        for name, (levels, made) in labels.items()
     ]
     labels_attrs = (
         lb.labels_attributes([w.name for w in label_writes], version) if label_writes else None
     )
-    job = _resume.job_record(pairs, layout, version, known_method, compressor, label_writes)
-    rebuild = None
-    if steps is not None and len(steps) == len(pairs) - 1:
-        from ..pyramid import next_levels
-
-        def rebuild(index: int, data: Any) -> list[xr.DataArray]:
-            stored = pairs[index][1].copy(data=data)
-            return next_levels(stored, steps[index:], str(method))
-
+    job = _resume.job_record(pairs, layout, version, method, compressor, label_writes)
     from ..progress import progress_bar
 
     bar = progress_bar() if progress else contextlib.nullcontext()
@@ -745,7 +577,7 @@ def to_ome_zarr(
         )
 
 
-def _as_dask(da: xr.DataArray, layout: Layout) -> xr.DataArray:
+def as_dask(da: xr.DataArray, layout: Layout) -> xr.DataArray:
     """``da`` on dask (views of a numpy array, chunked as it will be written),
     so that its pyramid is computed chunk by chunk."""
     if hasattr(da.data, "dask"):
@@ -776,34 +608,23 @@ def _group_attrs(
 
 
 def _label_write(
-    name: Any,
-    value: Any,
+    name: str,
+    given: Sequence[tuple[str, xr.DataArray]],
+    method: str | None,
     image_levels: Sequence[tuple[str, xr.DataArray]],
     types: Sequence[str | None],
     version: str,
     layout: Layout,
     write_id: str,
 ) -> LabelWrite:
-    """What :func:`write_levels` writes for the label image ``name``: its levels on
-    the image's grid (reduced with ``mode`` from ``value`` when it is a
-    DataArray), and its metadata."""
+    """What :func:`write_levels` writes for the label image ``name``: its levels
+    ``given`` (made by ``method``, when known), checked against the image's, and
+    its metadata."""
     from . import labels as lb
 
-    name = lb.label_name(name)
-    given: Any
-    if isinstance(value, xr.DataTree):
-        given = _levels_of(value)
-    elif isinstance(value, xr.DataArray):
-        lb.check_dtype(name, value)
-        given = _as_dask(value, layout)
-    else:
-        raise OmeZarrError(
-            f"labels[{name!r}] is a {type(value).__name__}; pass a DataArray (level 0 on the "
-            "image's grid) or a DataTree of its levels"
-        )
-    levels, made = lb.label_levels(name, given, image_levels, types)
+    levels = lb.label_levels(name, given, image_levels, types)
     base = levels[0][1]
-    ome, label_types = ngff.image_metadata(levels, version, method="mode" if made else None)
+    ome, label_types = ngff.image_metadata(levels, version, method=method)
     attrs = _group_attrs(levels, ome, label_types, version, write_id, f"the label image {name!r}")
     block = lb.image_label_metadata(name, base.attrs.get(lb.IMAGE_LABEL), version, source="../../")
     return LabelWrite(
@@ -814,126 +635,19 @@ def _label_write(
     )
 
 
-def _add_label(
-    obj: xr.DataArray | xr.DataTree,
+def stored_image(
     store: Any,
     name: str,
     *,
-    pyramid: bool,
-    levels: int | None,
     chunks: Any,
-    compressor: Any,
     overwrite: bool,
-    method: str | None,
-    labels: Any,
     storage_options: Mapping[str, Any] | None,
-    progress: bool,
-) -> None:
-    """``to_ome_zarr(obj, store, label=name)``: the options checked, then :func:`add_label`."""
-    from . import labels as lb
-
-    name = lb.label_name(name)
-    if labels:
-        raise OptionError(
-            f"label={name!r} adds one label image to a stored image; to write an image "
-            "with its labels pass labels={...} alone"
-        )
-    if levels is not None or not pyramid:
-        raise OptionError(
-            f"label={name!r} gives the label image the levels of the image it is added "
-            "to; drop levels= and pyramid=False"
-        )
-    pyramid_method(method, as_label=True)
-    add_label(
-        obj,
-        store,
-        name,
-        chunks=chunks,
-        compressor=compressor,
-        overwrite=overwrite,
-        storage_options=storage_options,
-        progress=progress,
-    )
-
-
-def add_label(
-    obj: xr.DataArray | xr.DataTree,
-    store: Any,
-    name: str,
-    *,
-    chunks: Any = None,
-    compressor: Any = None,
-    overwrite: bool = False,
-    storage_options: Mapping[str, Any] | None = None,
-    progress: bool = False,
-) -> None:
-    """Add the label image ``obj`` as ``labels/<name>`` to the image stored at ``store``.
-
-    The image is left as it was, byte for byte: its levels, its group
-    attributes (another tool's or the user's too) and the label images it
-    already has. Three steps, each atomic where the storage allows:
-
-    1. the label image is written to a hidden temporary beside
-       ``labels/<name>`` and swapped in (as :func:`to_ome_zarr` writes an
-       image, see :mod:`xiso.io.targets`), with the image's levels, grid and
-       NGFF version (its levels each the ``mode`` of the previous one);
-    2. ``name`` is added to the ``labels`` list of ``labels/zarr.json``
-       (NGFF 0.5) or ``labels/.zattrs`` (0.4), the only metadata that changes
-       (a temporary file renamed over it; one PUT on an object store);
-    3. if the image has consolidated metadata (ngff-zarr writes it), the new
-       groups and arrays are added to it (``.zmetadata``, or the
-       ``consolidated_metadata`` of the root ``zarr.json`` whose attributes are
-       kept as they are), else zarr readers would not see the label image.
-
-    A label image of that name that another write (or an interrupted add)
-    left unlisted, is refused unless ``overwrite=True``. Two processes adding
-    labels to one image at the same time may each drop the other's name from
-    the list (step 2 reads, then writes it): add labels one at a time.
-
-    Parameters
-    ----------
-    obj : DataArray or DataTree
-        Level 0 of the label image on the image's grid (an integer
-        DataArray), or its levels as a DataTree; see ``labels`` in
-        :func:`to_ome_zarr`.
-    store : str, Path, fsspec URL or zarr store
-        The stored image.
-    name : str
-        The label image's name (its folder below ``labels/``).
-    chunks, compressor, storage_options, progress
-        As in :func:`to_ome_zarr`.
-    overwrite : bool, default False
-        Replace a label image of that name.
-
-    Raises
-    ------
-    StoreExistsError
-        The image has a label image ``name`` (or something is at
-        ``labels/<name>``) and ``overwrite`` is False.
-    OmeZarrError
-        No image at ``store``; a bad name; a label image off the image's
-        grid or with invalid ``image-label`` attrs; a damaged ``labels``
-        group.
-    DtypeError
-        A dtype NGFF does not allow for labels.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> import numpy as np, xarray as xr, xiso
-    >>> coords = {d: np.arange(n) * 1.0 for d, n in zip("zyx", (4, 8, 8))}
-    >>> image = xr.DataArray(np.arange(256, dtype="uint16").reshape(4, 8, 8),
-    ...                      dims=("z", "y", "x"), coords=coords)
-    >>> store = f"{tempfile.mkdtemp()}/image.ome.zarr"
-    >>> xiso.to_ome_zarr(image, store, pyramid=False)
-    >>> add_label((image > 100).astype("uint8"), store, "bright")
-    >>> int(xiso.open_ome_zarr(store, label="bright").sum())
-    155
-    """
-    from . import labels as lb
+) -> tuple[Any, list[tuple[str, xr.DataArray]], str, Layout]:
+    """The target, image levels, NGFF version and layout of the image stored at
+    ``store``, that the label image ``name`` is added to (see
+    :func:`xiso.compose.add_label`)."""
     from .read import open_ome_zarr_pyramid
 
-    name = lb.label_name(name)
     target = resolve(store, storage_options)
     try:
         tree = open_ome_zarr_pyramid(store, storage_options=storage_options)
@@ -943,13 +657,13 @@ def add_label(
             f"opened ({str(err).split('; ')[0]}); write the image first, or both at once "
             f"with to_ome_zarr(image, store, labels={{{name!r}: labels}})"
         ) from None
-    image, existing = _split_labels(tree)
+    image, existing = split_labels(tree)
     if name in existing and not overwrite:
         raise StoreExistsError(
             f"the image at {store!r} already has a label image {name!r}; pass "
             "overwrite=True to replace it, or choose another name"
         )
-    pairs = _levels_of(image)
+    pairs = levels_of(image)
     base = pairs[0][1]
     version = str(base.attrs.get("ngff_version", "0.5"))
     # like the image as stored (its chunk and shard shapes), unless chunks= asks otherwise
@@ -959,7 +673,29 @@ def add_label(
         if chunks is None and stored is not None
         else layout_of(base, chunks=chunks, shards=None, version=version)
     )
-    write = _label_write(name, obj, pairs, ngff.axis_types(base), version, layout, uuid.uuid4().hex)
+    return target, pairs, version, layout
+
+
+def write_label(
+    target: Any,
+    name: str,
+    levels: Sequence[tuple[str, xr.DataArray]],
+    method: str | None,
+    pairs: Sequence[tuple[str, xr.DataArray]],
+    *,
+    version: str,
+    layout: Layout,
+    compressor: Any,
+    overwrite: bool,
+    progress: bool,
+) -> None:
+    """Add the label image ``name`` with ``levels`` (made by ``method``, when
+    known) to the image at ``target`` whose levels are ``pairs``, as they are:
+    the steps :func:`xiso.compose.add_label` describes."""
+    from . import labels as lb
+
+    types = ngff.axis_types(pairs[0][1])
+    write = _label_write(name, levels, method, pairs, types, version, layout, uuid.uuid4().hex)
     inside = f"{lb.LABELS}/{name}"
     from ..progress import progress_bar
 

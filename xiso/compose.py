@@ -17,14 +17,16 @@ from typing import Any
 
 import xarray as xr
 
+from . import blocks, exact
 from .encodings import set_downscaling
 from .errors import OmeZarrError, OptionError
 from .io import labels as lb
-from .io import ngff
+from .io import ngff, read
 from .io import write as w
+from .methods import default_method
 from .plan import layout_of, pyramid_method
 
-__all__ = ["add_label", "label_pyramid", "to_ome_zarr"]
+__all__ = ["add_label", "label_pyramid", "open_ome_zarr", "to_ome_zarr"]
 
 
 def to_ome_zarr(
@@ -245,6 +247,95 @@ def to_ome_zarr(
     )
 
 
+def open_ome_zarr(
+    store: Any,
+    *,
+    level: int | str = 0,
+    label: str | None = None,
+    near_isotropic: bool = False,
+    isotropic: bool = False,
+    method: str | None = None,
+    rounding: str = "pow2",
+    chunks: Any = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> xr.DataArray:
+    """Open one level of an OME-Zarr image as a lazy, labelled DataArray.
+
+    Parameters
+    ----------
+    store : str, Path, zarr store or fsspec URL
+        The image group (NGFF 0.4 on zarr v2, or 0.5 on zarr v3).
+    level : int or str, default 0
+        Index into the multiscale datasets, or a dataset path.
+    label : str, optional
+        Open the label image of that name (``labels/<name>`` of the image)
+        instead of the image: named ``label``, with its NGFF ``image-label``
+        metadata (colors, properties, source) as ``attrs["image-label"]``,
+        which marks it as a label image (see :mod:`xiso.io.labels`).
+    near_isotropic : bool, default False
+        Return ``open_ome_zarr(...).iso.near_isotropic(method=..., rounding=...)``
+        (still lazy).
+    isotropic : bool, default False
+        Return ``open_ome_zarr(...).iso.isotropic(method=...)``: every spatial
+        dim exactly at the coarsest spacing (still lazy).
+    method : str, optional
+        As in :func:`xiso.near_isotropic` (default ``"mode"`` for a label
+        image, else ``"mean"``) or :func:`xiso.isotropic` (default ``"nearest"``
+        for a label image, else ``"area"``).
+    rounding
+        As in :func:`xiso.near_isotropic`.
+    chunks : optional
+        Dask chunks (an int, a tuple, or a mapping keyed by dim name); default
+        the stored chunks.
+    storage_options : mapping, optional
+        Passed to fsspec for a URL (e.g. ``{"anon": True}`` or
+        ``{"endpoint_url": ...}`` for ``s3://``).
+
+    Returns
+    -------
+    DataArray
+        Dask-backed; dims are the axis names, coordinates
+        ``translation + index * scale`` with attrs ``units`` and ``type``, the
+        channel coordinate holds omero labels when present, the name is the
+        multiscale name, attrs keep ``ngff_version`` and ``omero`` (see the
+        reader contract in :mod:`xiso.io.read`).
+
+    Raises
+    ------
+    OmeZarrError
+        Not an OME-Zarr image group (a plain array, a level path, damaged
+        metadata), a missing level or label image, axes that disagree with
+        the array rank, or a zero or negative scale.
+    OptionError
+        Bad ``chunks``, an unknown URL protocol, ``storage_options`` for a
+        local path, or both ``near_isotropic`` and ``isotropic``.
+    """
+    if near_isotropic and isotropic:
+        raise OptionError(
+            "near_isotropic=True and isotropic=True ask for two different grids; pass one "
+            "(isotropic is exact, near_isotropic reduces by power-of-two blocks)"
+        )
+    if isotropic and rounding != "pow2":
+        raise OptionError(
+            f"rounding={rounding!r} rounds the blocks of near_isotropic=True; isotropic=True "
+            "resamples exactly and takes no rounding: drop it"
+        )
+    da, array = read.open_level(
+        store, level=level, label=label, chunks=chunks, storage_options=storage_options
+    )
+    if isotropic:
+        return exact.isotropic(da, method=method)
+    if not near_isotropic:
+        return da
+    if method is None:
+        method = default_method("block", labels=label is not None)
+    if chunks is None:
+        # read whole blocks per task: stored chunks times the factors
+        factors = blocks.near_isotropic_factors(da, rounding=rounding)
+        da = read.read_in_blocks(store, da, array, factors)
+    return blocks.near_isotropic(da, method=method, rounding=rounding)
+
+
 def add_label(
     obj: xr.DataArray | xr.DataTree,
     store: Any,
@@ -405,7 +496,6 @@ def label_pyramid(
     writes it), or a DataTree of its levels, taken as they are. The levels
     are checked by :func:`xiso.io.labels.label_levels` when written.
     """
-    from .blocks import reduce_checked
     from .labelled import check_factors
 
     name = lb.label_name(name)
@@ -425,7 +515,7 @@ def label_pyramid(
     levels = [(image[0][0], current)]
     for (path, _), factors in zip(image[1:], lb.level_factors(image, types)):
         checked = check_factors(current, factors, "trim")
-        current = reduce_checked(
+        current = blocks.reduce_checked(
             current, checked, method="mode", boundary="trim", dtype=None, skipna=None, group=False
         )
         set_downscaling(current, "mode")

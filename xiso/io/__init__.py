@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import FormatError, NiftiError, OmeZarrError, StoreExistsError, TiffError
 
 _LAZY = {
-    "open_ome_zarr": "xiso.io.read",
+    "open_ome_zarr": "xiso.compose",
     "open_ome_zarr_pyramid": "xiso.io.read",
     "to_ome_zarr": "xiso.compose",
     "open_tiff": "xiso.io.tiff",
@@ -38,10 +38,10 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from ..compose import to_ome_zarr
+    from ..compose import open_ome_zarr, to_ome_zarr
     from .formats import open
     from .nifti import open_nifti, to_nifti
-    from .read import open_ome_zarr, open_ome_zarr_pyramid
+    from .read import open_ome_zarr_pyramid
     from .tiff import open_tiff
 
 

@@ -131,7 +131,8 @@ class OmeZarrBackendEntrypoint(BackendEntrypoint):
     ) -> xr.Dataset:
         """One level of the image (or of the label image ``label``) as a Dataset
         of one variable; see :func:`xiso.open_ome_zarr` for the keywords."""
-        from .read import open_level, open_ome_zarr
+        from ..compose import open_ome_zarr
+        from .read import open_level
 
         _no_drop(drop_variables)
         store = _location(filename_or_obj)

@@ -31,7 +31,7 @@ from ..errors import FormatError, OptionError, XisoError
 __all__ = ["FORMATS", "FormatError", "ascending", "format_of", "ngff_order", "open"]
 
 FORMATS: dict[str, tuple[str, str]] = {
-    "ome-zarr": ("xiso.io.read:open_ome_zarr", "an OME-Zarr image group (folder or URL)"),
+    "ome-zarr": ("xiso.compose:open_ome_zarr", "an OME-Zarr image group (folder or URL)"),
     "tiff": (
         "xiso.io.tiff:open_tiff",
         "a TIFF file (.tif, .tiff, .ome.tif), a folder of TIFF planes or a glob pattern",

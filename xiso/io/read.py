@@ -2,7 +2,8 @@
 
 The reader contract
 -------------------
-Every xiso reader (:func:`open_ome_zarr` here, :func:`~xiso.open_tiff` in
+Every xiso reader (:func:`~xiso.open_ome_zarr`, which :mod:`xiso.compose` makes of
+:func:`open_level` here, :func:`~xiso.open_tiff` in
 :mod:`.tiff`, :func:`~xiso.open_nifti` in :mod:`.nifti`) returns a DataArray
 with what follows. ``tests/io/test_contract.py`` checks each promise for each
 reader: one test class, one subclass per format, each reading a file written
@@ -424,106 +425,17 @@ def open_level(
     return _consistent(store, storage_options, read)
 
 
-def open_ome_zarr(
-    store: Any,
-    *,
-    level: int | str = 0,
-    label: str | None = None,
-    near_isotropic: bool = False,
-    isotropic: bool = False,
-    method: str | None = None,
-    rounding: str = "pow2",
-    chunks: Any = None,
-    storage_options: Mapping[str, Any] | None = None,
+def read_in_blocks(
+    store: Any, da: xr.DataArray, array: zarr.Array, factors: Mapping[Any, int]
 ) -> xr.DataArray:
-    """Open one level of an OME-Zarr image as a lazy, labelled DataArray.
-
-    Parameters
-    ----------
-    store : str, Path, zarr store or fsspec URL
-        The image group (NGFF 0.4 on zarr v2, or 0.5 on zarr v3).
-    level : int or str, default 0
-        Index into the multiscale datasets, or a dataset path.
-    label : str, optional
-        Open the label image of that name (``labels/<name>`` of the image)
-        instead of the image: named ``label``, with its NGFF ``image-label``
-        metadata (colors, properties, source) as ``attrs["image-label"]``,
-        which marks it as a label image (see :mod:`xiso.io.labels`).
-    near_isotropic : bool, default False
-        Return ``open_ome_zarr(...).iso.near_isotropic(method=..., rounding=...)``
-        (still lazy).
-    isotropic : bool, default False
-        Return ``open_ome_zarr(...).iso.isotropic(method=...)``: every spatial
-        dim exactly at the coarsest spacing (still lazy).
-    method : str, optional
-        As in :func:`xiso.near_isotropic` (default ``"mode"`` for a label
-        image, else ``"mean"``) or :func:`xiso.isotropic` (default ``"nearest"``
-        for a label image, else ``"area"``).
-    rounding
-        As in :func:`xiso.near_isotropic`.
-    chunks : optional
-        Dask chunks (an int, a tuple, or a mapping keyed by dim name); default
-        the stored chunks.
-    storage_options : mapping, optional
-        Passed to fsspec for a URL (e.g. ``{"anon": True}`` or
-        ``{"endpoint_url": ...}`` for ``s3://``).
-
-    Returns
-    -------
-    DataArray
-        Dask-backed; dims are the axis names, coordinates
-        ``translation + index * scale`` with attrs ``units`` and ``type``, the
-        channel coordinate holds omero labels when present, the name is the
-        multiscale name, attrs keep ``ngff_version`` and ``omero`` (see the
-        reader contract in :mod:`xiso.io.read`).
-
-    Raises
-    ------
-    OmeZarrError
-        Not an OME-Zarr image group (a plain array, a level path, damaged
-        metadata), a missing level or label image, axes that disagree with
-        the array rank, or a zero or negative scale.
-    OptionError
-        Bad ``chunks``, an unknown URL protocol, ``storage_options`` for a
-        local path, or both ``near_isotropic`` and ``isotropic``.
-    """
-    if near_isotropic and isotropic:
-        raise OptionError(
-            "near_isotropic=True and isotropic=True ask for two different grids; pass one "
-            "(isotropic is exact, near_isotropic reduces by power-of-two blocks)"
-        )
-    if isotropic and rounding != "pow2":
-        raise OptionError(
-            f"rounding={rounding!r} rounds the blocks of near_isotropic=True; isotropic=True "
-            "resamples exactly and takes no rounding: drop it"
-        )
-    store = _text(store)
-    da, array = open_level(
-        store, level=level, label=label, chunks=chunks, storage_options=storage_options
-    )
-    if isotropic:
-        from ..exact import isotropic as make_isotropic
-
-        return make_isotropic(da, method=method)
-    if not near_isotropic:
-        return da
-    from ..blocks import near_isotropic as make_near_isotropic
-    from ..blocks import near_isotropic_factors
-    from ..methods import default_method
-
-    if method is None:
-        method = default_method("block", labels=label is not None)
-
-    if chunks is None:
-        # read whole blocks per task: stored chunks times the factors, so each
-        # output chunk is made by one task from one read, with no re-assembly
-        factors = near_isotropic_factors(da, rounding=rounding)
-        grown = tuple(c * factors.get(d, 1) for d, c in zip(da.dims, array.chunks))
-        where = f"level of {store!r}"
-        reduced = any(f > 1 for f in factors.values())  # else the chunks reach the user
-        data = _as_dask(array, grown, [str(d) for d in da.dims], where, consumed=reduced)
-        da = da.copy(data=data)
-    return make_near_isotropic(da, method=method, rounding=rounding)
+    """``da`` and its zarr ``array`` (as :func:`open_level` opens them) read in
+    whole blocks: the stored chunks times ``factors`` per dim, so that each
+    chunk of a reduction by ``factors`` is made by one task from one read,
+    with no re-assembly (see :func:`xiso.compose.open_ome_zarr`)."""
+    grown = tuple(c * factors.get(d, 1) for d, c in zip(da.dims, array.chunks))
+    where = f"level of {_text(store)!r}"
+    reduced = any(f > 1 for f in factors.values())  # else the chunks reach the user
+    return da.copy(data=_as_dask(array, grown, [str(d) for d in da.dims], where, consumed=reduced))
 
 
 def open_ome_zarr_pyramid(

@@ -213,3 +213,20 @@ def test_xiso_info_imports_no_dask(tmp_path):
         "print(json.dumps(type(da.data).__module__))"
     )
     assert kind.startswith("dask.array")
+
+
+def test_io_imports_no_resampling_module():
+    """The edge reads and writes what it is given: no module of :mod:`xiso.io`
+    imports a reduction or resampling module (:mod:`xiso.compose` makes the
+    pyramid, the label levels and the (near-)isotropic opens)."""
+    import ast
+    import pathlib
+
+    compute = {"blocks", "exact", "pyramid", "reduce", "interp"}
+    found = []
+    for path in sorted(pathlib.Path(xiso.__file__).parent.joinpath("io").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 2:
+                names = {node.module} if node.module else {a.name for a in node.names}
+                found += [f"{path.name}: {name}" for name in sorted(names & compute)]
+    assert found == []

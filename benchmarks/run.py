@@ -54,6 +54,7 @@ REFERENCE = {
     "zarr": "codec-floor",
     "pyramid": "xiso-zarr",
     "sharded": "sharded-codec-floor",
+    "resume": "record-off",
     "mode": "scipy-mode",
     "write": "zarr-write-floor",
     "large": "codec-floor-large",
@@ -63,6 +64,7 @@ GROUP_TITLES = {
     "zarr": "OME-Zarr -> near-isotropic OME-Zarr",
     "pyramid": "OME-Zarr -> pyramid",
     "sharded": "OME-Zarr -> OME-Zarr with zarr v3 shards (cases 3 and 4 sharded)",
+    "resume": "cases 3 and 4 killed half-way and resumed; the cost of recording the progress",
     "mode": "labels, mode, z/4",
     "write": "numpy-backed DataArray -> OME-Zarr (not a target case: evidence)",
     "large": "out of core, 4x input",
@@ -216,6 +218,13 @@ def evaluate(name: str, stats: dict[str, Stats]) -> tuple[str, bool | None, str]
         if name != "sharded-codec-floor" and peak is not None:
             checks.append((f"peak < {PEAK_LIMIT_MIB} MiB", peak < PEAK_LIMIT_MIB * MIB))
             checks.append(("exact, every level sharded", s.check_ok))
+    elif name in RESUME_TARGETS:
+        limit, text = RESUME_TARGETS[name]
+        time_target(limit, text)
+        checks.append(("exact, nothing left over", s.check_ok))
+        note = resume_note(name, s, stats)
+    elif name in ("record-no-fsync", "record-no-marker", "pyramid-on"):
+        checks.append(("exact, nothing left over", s.check_ok))
     elif name == "xiso-mode":
         time_target(0.1, ">= 10x faster")
         checks.append(("exact", s.check_ok))
@@ -232,6 +241,29 @@ def evaluate(name: str, stats: dict[str, Stats]) -> tuple[str, bool | None, str]
     if missed and len(checks) > 1:  # say which part of the target was missed
         note = "; ".join(n for n in (f"missed: {', '.join(missed)}", note) if n)
     return text, met, note
+
+
+# the resume group's targets: (at most this ratio to its reference, text)
+RESUME_TARGETS = {
+    "record-on": (1.03, "<= 1.03x `record-off` (recording costs <= 3 %)"),
+    "resume-3": (0.6, "<= 0.6x `record-on` for a kill at 50 %"),
+    "resume-4": (0.6, "<= 0.6x `pyramid-on` for a kill at 50 %"),
+}
+
+
+def resume_note(name: str, s: Stats, stats: dict[str, Stats]) -> str:
+    """A resumed row: the share of the units done at the kills; the
+    recording's overhead: the parts against the whole."""
+    import cases_resume
+
+    if name != "record-on":
+        return cases_resume.killed_note(s.ok_runs)
+    notes = []
+    for part in ("record-no-fsync", "record-no-marker"):
+        r, _ = ratio(stats.get(part), stats.get("record-off"))
+        if r is not None:
+            notes.append(f"`{part}` {r:.3f}x")
+    return ", ".join(notes) + " `record-off`" if notes else ""
 
 
 # what each sharded row is compared with: (its unsharded twin, the floor)
@@ -644,9 +676,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (default 3)")
     parser.add_argument(
         "--only",
-        help="comma-separated case names, groups (mean, zarr, pyramid, sharded, mode, write, "
-        "large) or case numbers (1-6, 4f, 3s, 4s); the references they are measured "
-        "against, and the rows a group is compared with, are added",
+        help="comma-separated case names, groups (mean, zarr, pyramid, sharded, resume, mode, "
+        "write, large) or case numbers (1-6, 4f, 3s, 4s, 3r, 4r); the references they are "
+        "measured against, and the rows a group is compared with, are added",
     )
     parser.add_argument(
         "--large",

@@ -475,6 +475,24 @@ def _cpu_model() -> str:
     return platform.processor() or "?"
 
 
+def _xiso_tree() -> str:
+    """The git tree of xiso/ at HEAD and its uncommitted changes: what the rows
+    ran (commits to benchmarks/ or docs/ during a run leave it as it was)."""
+    try:
+        tree = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD:xiso"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        diff = subprocess.run(
+            ["git", "-C", str(ROOT), "diff", "HEAD", "--", "xiso"], capture_output=True, text=True
+        ).stdout
+        return f"{tree} {hash(diff)}"
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
 def _git() -> str:
     try:
         head = subprocess.run(
@@ -715,11 +733,11 @@ def main(argv: list[str] | None = None) -> int:
     prepare_inputs(selected, shape)
     interleave = args.interleave if args.interleave is not None else not args.quick
     page_cost_start = fresh_page_cost()
-    git_start = _git()
+    git_start, tree_start = _git(), _xiso_tree()
     stats = run_all(selected, shape, repeat, args.timeout, interleave)
     facts = machine_facts()
     facts["fresh_page_cost"] = f"{page_cost_start} at the start, {fresh_page_cost()} at the end"
-    if facts["git"] != git_start:
+    if _xiso_tree() != tree_start:
         facts["git"] = (
             f"{git_start} at the start but {facts['git']} at the end: xiso changed during "
             "the run, so its rows mix two versions; run again"

@@ -3,9 +3,10 @@
 The cases live in one module per group, as ``run.py`` reports them:
 ``cases_mean`` (in memory), ``cases_zarr`` (OME-Zarr -> OME-Zarr),
 ``cases_pyramid``, ``cases_sharded`` (cases 3 and 4 written with
-shards), ``cases_mode`` (label images), ``cases_write`` and
-``cases_large`` (opt-in); what they share (the inputs :class:`Ctx`, the
-:class:`Case` record, the zarr helpers of the I/O floors) is in ``cases_base``.
+shards), ``cases_resume`` (cases 3 and 4 killed and resumed),
+``cases_mode`` (label images), ``cases_write`` and ``cases_large`` (opt-in);
+what they share (the inputs :class:`Ctx`, the :class:`Case` record, the zarr
+helpers of the I/O floors) is in ``cases_base``.
 
 ``run.py`` starts ``python benchmarks/cases.py CASE --shape NZxNYxNX --workdir DIR``
 once per case and repeat. The child
@@ -15,8 +16,10 @@ once per case and repeat. The child
    import memory is counted;
 2. loads the input (a cached ``.npy`` for in-memory cases; nothing for
    OME-Zarr cases, which read the cached store) and records its RSS;
-3. writes and frees 3x the input size of fresh memory (see ``_prefault``),
-   then runs the case once, timed with ``time.perf_counter``;
+3. runs the case's ``prepare(state)`` if it has one (untimed: e.g. a
+   conversion killed half-way, which the timed run resumes), writes and frees
+   3x the input size of fresh memory (see ``_prefault``), then runs the case
+   once, timed with ``time.perf_counter``;
 4. reads ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` (the peak RSS of the
    process) and reports ``extra = peak - RSS after loading``;
 5. checks the result (untimed) and prints one ``@@RESULT {json}`` line.
@@ -42,6 +45,7 @@ import cases_large
 import cases_mean
 import cases_mode
 import cases_pyramid
+import cases_resume
 import cases_sharded
 import cases_write
 import cases_zarr
@@ -61,6 +65,7 @@ CASES: list[Case] = [
     *cases_zarr.CASES,
     *cases_pyramid.CASES,
     *cases_sharded.CASES,
+    *cases_resume.CASES,
     *cases_mode.CASES,
     *cases_write.CASES,
     *cases_large.CASES,
@@ -149,6 +154,8 @@ def child(
     for i in range(repeat):
         if "dst" in state:
             bench_data.remove(Path(state["dst"]))
+        if case.prepare is not None:
+            case.prepare(state)
         gc.collect()
         prefault_s = _prefault(prefault_bytes)
         maxrss_before = _maxrss_bytes()

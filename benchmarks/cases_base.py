@@ -101,6 +101,7 @@ class Case:
     inputs: tuple[str, ...] = ("image",)  # cache entries (see data.make)
     large: bool = False  # opt-in with --large
     ref: str | None = None  # the row its ratio is against, if not its group's reference
+    prepare: Callable[[dict], None] | None = None  # before each timed run, untimed
 
 
 def missing_modules(modules: tuple[str, ...]) -> str | None:

@@ -54,6 +54,7 @@ REFERENCE = {
     "zarr": "codec-floor",
     "pyramid": "xiso-zarr",
     "sharded": "sharded-codec-floor",
+    "resume": "record-off",
     "mode": "scipy-mode",
     "write": "zarr-write-floor",
     "large": "codec-floor-large",
@@ -63,6 +64,7 @@ GROUP_TITLES = {
     "zarr": "OME-Zarr -> near-isotropic OME-Zarr",
     "pyramid": "OME-Zarr -> pyramid",
     "sharded": "OME-Zarr -> OME-Zarr with zarr v3 shards (cases 3 and 4 sharded)",
+    "resume": "cases 3 and 4 killed half-way and resumed; the cost of recording the progress",
     "mode": "labels, mode, z/4",
     "write": "numpy-backed DataArray -> OME-Zarr (not a target case: evidence)",
     "large": "out of core, 4x input",
@@ -216,6 +218,13 @@ def evaluate(name: str, stats: dict[str, Stats]) -> tuple[str, bool | None, str]
         if name != "sharded-codec-floor" and peak is not None:
             checks.append((f"peak < {PEAK_LIMIT_MIB} MiB", peak < PEAK_LIMIT_MIB * MIB))
             checks.append(("exact, every level sharded", s.check_ok))
+    elif name in RESUME_TARGETS:
+        limit, text = RESUME_TARGETS[name]
+        time_target(limit, text)
+        checks.append(("exact, nothing left over", s.check_ok))
+        note = resume_note(name, s, stats)
+    elif name in ("record-no-fsync", "record-no-marker", "pyramid-on"):
+        checks.append(("exact, nothing left over", s.check_ok))
     elif name == "xiso-mode":
         time_target(0.1, ">= 10x faster")
         checks.append(("exact", s.check_ok))
@@ -232,6 +241,29 @@ def evaluate(name: str, stats: dict[str, Stats]) -> tuple[str, bool | None, str]
     if missed and len(checks) > 1:  # say which part of the target was missed
         note = "; ".join(n for n in (f"missed: {', '.join(missed)}", note) if n)
     return text, met, note
+
+
+# the resume group's targets: (at most this ratio to its reference, text)
+RESUME_TARGETS = {
+    "record-on": (1.03, "<= 1.03x `record-off` (recording costs <= 3 %)"),
+    "resume-3": (0.6, "<= 0.6x `record-on` for a kill at 50 %"),
+    "resume-4": (0.6, "<= 0.6x `pyramid-on` for a kill at 50 %"),
+}
+
+
+def resume_note(name: str, s: Stats, stats: dict[str, Stats]) -> str:
+    """A resumed row: the share of the units done at the kills; the
+    recording's overhead: the parts against the whole."""
+    import cases_resume
+
+    if name != "record-on":
+        return cases_resume.killed_note(s.ok_runs)
+    notes = []
+    for part in ("record-no-fsync", "record-no-marker"):
+        r, _ = ratio(stats.get(part), stats.get("record-off"))
+        if r is not None:
+            notes.append(f"`{part}` {r:.3f}x")
+    return ", ".join(notes) + " `record-off`" if notes else ""
 
 
 # what each sharded row is compared with: (its unsharded twin, the floor)
@@ -443,6 +475,24 @@ def _cpu_model() -> str:
     return platform.processor() or "?"
 
 
+def _xiso_tree() -> str:
+    """The git tree of xiso/ at HEAD and its uncommitted changes: what the rows
+    ran (commits to benchmarks/ or docs/ during a run leave it as it was)."""
+    try:
+        tree = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD:xiso"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        diff = subprocess.run(
+            ["git", "-C", str(ROOT), "diff", "HEAD", "--", "xiso"], capture_output=True, text=True
+        ).stdout
+        return f"{tree} {hash(diff)}"
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
 def _git() -> str:
     try:
         head = subprocess.run(
@@ -644,9 +694,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (default 3)")
     parser.add_argument(
         "--only",
-        help="comma-separated case names, groups (mean, zarr, pyramid, sharded, mode, write, "
-        "large) or case numbers (1-6, 4f, 3s, 4s); the references they are measured "
-        "against, and the rows a group is compared with, are added",
+        help="comma-separated case names, groups (mean, zarr, pyramid, sharded, resume, mode, "
+        "write, large) or case numbers (1-6, 4f, 3s, 4s, 3r, 4r); the references they are "
+        "measured against, and the rows a group is compared with, are added",
     )
     parser.add_argument(
         "--large",
@@ -683,11 +733,11 @@ def main(argv: list[str] | None = None) -> int:
     prepare_inputs(selected, shape)
     interleave = args.interleave if args.interleave is not None else not args.quick
     page_cost_start = fresh_page_cost()
-    git_start = _git()
+    git_start, tree_start = _git(), _xiso_tree()
     stats = run_all(selected, shape, repeat, args.timeout, interleave)
     facts = machine_facts()
     facts["fresh_page_cost"] = f"{page_cost_start} at the start, {fresh_page_cost()} at the end"
-    if facts["git"] != git_start:
+    if _xiso_tree() != tree_start:
         facts["git"] = (
             f"{git_start} at the start but {facts['git']} at the end: xiso changed during "
             "the run, so its rows mix two versions; run again"

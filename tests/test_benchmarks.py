@@ -50,6 +50,8 @@ def results(bench, workdir):
                 out[case.name] = {"skipped": missing}
                 continue
             state = case.setup(cases.Ctx(TINY, workdir, tiny=True))
+            if case.prepare is not None:  # untimed in run.py, e.g. a write killed half-way
+                case.prepare(state)
             result = case.run(state)
             out[case.name] = {"info": case.describe(state, result)}
     return out
@@ -270,3 +272,129 @@ def test_plan_time_script(tmp_path):
     page.write_text("a\n<!-- bench:plan:start -->\nold\n<!-- bench:plan:end -->\nb\n")
     plan_time.write(text, page)
     assert "old" not in page.read_text() and text in page.read_text()
+
+
+# --------------------------------------------------------------------------
+# the resume group (issue 22)
+# --------------------------------------------------------------------------
+def _decoded(path) -> dict:
+    import zarr
+
+    group = zarr.open_group(path, mode="r")
+    return {key: group[key][...] for key in sorted(group.array_keys())}
+
+
+@pytest.mark.parametrize("pyramid", [False, True], ids=["case3", "case4"])
+def test_resume_row_kills_half_way_then_resumes_identical(bench, tmp_path, pyramid):
+    """The untimed part of a resumed row leaves a killed write with about half
+    of its units recorded (and not the image); the timed part resumes it to a
+    store that decodes the same, level by level, as an uninterrupted write by
+    zarr-python's reading (not by the code under test)."""
+    import numpy as np
+
+    cases, _ = bench
+    resume = importlib.import_module("cases_resume")
+    ctx = cases.Ctx(TINY, tmp_path, tiny=True)
+    state = (resume.setup_4 if pyramid else resume.setup_3)(ctx)
+    resume.kill_half_way(state)
+    killed = state["killed"]
+    assert killed["total"] == (20 if pyramid else 16)  # 1x4x4 units of level 0 (+ 2x2 above)
+    assert killed["total"] / 2 <= killed["done"] < killed["total"]
+    assert resume.recorded(state["dst"]) == killed["done"]
+    assert not Path(state["dst"]).exists() and len(resume.temporaries(state["dst"])) == 1
+    resume.run_resumed(state)
+    assert not resume.temporaries(state["dst"])
+    plain = {**state, "dst": str(tmp_path / "plain.ome.zarr")}
+    resume.convert(plain)
+    got, want = _decoded(state["dst"]), _decoded(plain["dst"])
+    assert list(got) == list(want) == (["0", "1"] if pyramid else ["0"])
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
+    info = resume.describe_4(state, None) if pyramid else resume.describe_3(state, None)
+    assert info["check_ok"] and info["killed"] == killed
+
+
+@pytest.mark.parametrize(
+    ("mode", "fsyncs", "markers"),
+    [
+        ("off", False, False),
+        ("no-fsync", False, True),
+        ("no-marker", True, False),
+        ("on", True, True),
+    ],
+)
+def test_recording_switch_turns_off_what_it_says(
+    bench, tmp_path, monkeypatch, mode, fsyncs, markers
+):
+    """The overhead rows switch parts of the recording off inside the benchmark
+    only: counted at the system call (``os.fsync``) and at zarr's store (keys
+    under ``.xiso-progress``); xiso is whole again after the run."""
+    import os
+
+    from zarr.storage import LocalStore
+
+    from xiso.io import resume as xiso_resume
+
+    cases, _ = bench
+    resume = importlib.import_module("cases_resume")
+    seen = {"fsync": 0, "marker": 0}
+    real_fsync, real_set = os.fsync, LocalStore.set
+
+    def fsync(fd):
+        seen["fsync"] += 1
+        return real_fsync(fd)
+
+    async def store_set(self, key, value, *args, **kwargs):
+        seen["marker"] += ".xiso-progress/" in key
+        return await real_set(self, key, value, *args, **kwargs)
+
+    state = resume.setup_3(cases.Ctx(TINY, tmp_path, tiny=True))  # writes the source: first
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(LocalStore, "set", store_set)
+    before = dict(vars(xiso_resume.Recorder))
+    resume.run_mode(mode)(state)
+    assert (seen["fsync"] > 0, seen["marker"] > 0) == (fsyncs, markers), seen
+    assert dict(vars(xiso_resume.Recorder)) == before
+    assert resume.describe_3(state, None)["check_ok"]
+    with pytest.raises(ValueError, match="'of'"):
+        with resume.recording("of"):
+            pass
+    assert dict(vars(xiso_resume.Recorder)) == before
+
+
+def test_resume_rows_have_targets_and_notes(bench, results):
+    """The resumed rows are against the uninterrupted run of the same call,
+    with the 0.6 target and the share killed at in the legend; recording's
+    overhead against the run without it, with the 3 % target."""
+    _, run = bench
+    stats = _stats_of(run, results)
+    assert run.reference_of("resume-3") == "record-on"
+    assert run.reference_of("resume-4") == "pyramid-on"
+    assert run.reference_of("record-on") == "record-off"
+    for name, target in (("resume-3", "<= 0.6x"), ("resume-4", "<= 0.6x"), ("record-on", "1.03")):
+        text, met, note = run.evaluate(name, stats)
+        assert target in text and met is not None, (name, text, met)
+        if name.startswith("resume"):
+            assert "killed (SIGKILL) with" in note and "units recorded" in note, note
+        else:
+            assert "`record-no-fsync`" in note and "`record-no-marker`" in note, note
+    selected = {c.name for c in run.select("resume-3", large=False)}
+    assert {"resume-3", "record-on"} <= selected
+
+
+def test_killed_note():
+    sys.path.insert(0, str(BENCH))
+    try:
+        resume = importlib.import_module("cases_resume")
+    finally:
+        sys.path.remove(str(BENCH))
+    runs = [
+        {"killed": {"done": 32, "total": 64, "after_s": 7.5}},
+        {"killed": {"done": 34, "total": 64, "after_s": 8.3}},
+        {"seconds": 1.0},
+    ]
+    assert resume.killed_note(runs) == (
+        "killed (SIGKILL) with 32/64 units recorded, 50-53 % over the rounds, "
+        "7.5-8.3 s after the child started"
+    )
+    assert resume.killed_note([{"seconds": 1.0}]) == ""

@@ -35,6 +35,20 @@ __all__ = ["progress_bar"]
 # a bar is already shown: nested progress_bar() calls (to_ome_zarr(progress=True)
 # inside `with progress_bar():`) add no second bar
 _ACTIVE: ContextVar[bool] = ContextVar("xiso_progress_active", default=False)
+# the share of a resumed write that a killed write had done (shown as done)
+_DONE_BEFORE: ContextVar[float] = ContextVar("xiso_progress_done_before", default=0.0)
+
+
+@contextlib.contextmanager
+def already_done(share: float) -> Iterator[None]:
+    """Inside the block, a bar starts with ``share`` (0..1) of its work shown
+    as done: the part of a resumed write that the killed write had done, whose
+    tasks the resumed computation does not have."""
+    token = _DONE_BEFORE.set(min(max(float(share), 0.0), 0.999))
+    try:
+        yield
+    finally:
+        _DONE_BEFORE.reset(token)
 
 
 def _distributed_client() -> Any:
@@ -79,7 +93,12 @@ def _callback_class() -> Any:
             # what follows ("xiso: interrupted") starts on a line of its own
             before = set(text_bar._instances)
             try:
-                super()._start_state(*args, **kwargs)
+                state = args[1] if len(args) > 1 else kwargs["state"]
+                keys = ("ready", "waiting", "running", "finished")
+                remaining = sum(len(state[k]) for k in keys)
+                share = _DONE_BEFORE.get()
+                whole = round(remaining / (1 - share)) if share else remaining
+                self.pbar = self.tqdm_class(total=whole, initial=whole - remaining)
             except BaseException:
                 for bar in set(text_bar._instances) - before:
                     drawn = hasattr(bar, "sp") and not hasattr(bar, "last_print_t")

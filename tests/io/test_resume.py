@@ -363,3 +363,21 @@ def test_skipped_units_are_never_computed(tmp_path):
     out = np.asarray(skip_done(y, {(0,), (2,)}))
     assert sorted(calls) == [16, 48]
     np.testing.assert_array_equal(out[16:32], np.arange(16, 32))
+
+
+def test_the_bar_shows_the_done_part_as_done(tmp_path):
+    import io
+    import re
+
+    da = _image()
+    _interrupted(da, tmp_path / "out.zarr", at=20, chunks=16)
+    out = io.StringIO()
+    with xiso.progress_bar(file=out):
+        xiso.to_ome_zarr(da, tmp_path / "out.zarr", chunks=16, resume=True)
+    frames = re.findall(r"(\d+)/(\d+)", out.getvalue())
+    assert frames and int(frames[0][0]) > 0, out.getvalue()  # the first frame: done before
+    assert frames[-1][0] == frames[-1][1]
+    fresh = io.StringIO()
+    with xiso.progress_bar(file=fresh):
+        xiso.to_ome_zarr(da, tmp_path / "new.zarr", chunks=16, resume=True)
+    assert re.findall(r"(\d+)/(\d+)", fresh.getvalue())[0][0] == "0"  # the control

@@ -188,9 +188,15 @@ def check_source(
 
     from ..errors import ResumeError
 
+    from dask.callbacks import Callback
+
     cut = source.rechunk(tuple(unit))
     indices = sorted(recorded)
-    values = dask.compute(*(cut.blocks[index] for index in indices))
+    shown, Callback.active = Callback.active, set()  # a check, not the write: no bar
+    try:
+        values = dask.compute(*(cut.blocks[index] for index in indices))
+    finally:
+        Callback.active = shown
     for index, value in zip(indices, values):
         if value_digest(value) != recorded[index]:
             raise ResumeError(

@@ -28,6 +28,7 @@ import zarr
 from ..errors import OmeZarrError, OptionError, StoreExistsError
 from ..layout import Layout, level_chunks, write_unit
 from ..plan import layout_of
+from ..progress import already_done
 from . import engine, ngff
 from . import resume as _resume
 from .targets import Location, resolve
@@ -183,9 +184,12 @@ class _Level:
     sample: frozenset[tuple[int, ...]] = frozenset()  # units whose values are hashed
 
     @property
+    def units(self) -> int:
+        return math.prod(-(-n // u) for n, u in zip(self.da.shape, self.unit))
+
+    @property
     def complete(self) -> bool:
-        units = math.prod(-(-n // u) for n, u in zip(self.da.shape, self.unit))
-        return len(self.done) >= units
+        return len(self.done) >= self.units
 
 
 def _open_levels(
@@ -397,7 +401,10 @@ def write_levels(
             if pending:
                 sources = [s for s, _ in pending]
                 targets: list[Any] = [t for _, t in pending]
-                dsa.store(sources, targets, lock=False, compute=True, **_store_options(sources))
+                units = sum(level.units for level in chosen)
+                done = sum(len(level.done) for level in chosen)
+                with already_done(done / units if units else 0.0):  # a bar shows it as done
+                    dsa.store(sources, targets, lock=False, compute=True, **_store_options(sources))
     except BaseException:
         writes.stop()  # no chunk lands in the temporary after this raises
         raise

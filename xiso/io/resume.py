@@ -185,10 +185,9 @@ def check_source(
     if not recorded:
         return
     import dask
+    from dask.callbacks import Callback
 
     from ..errors import ResumeError
-
-    from dask.callbacks import Callback
 
     cut = source.rechunk(tuple(unit))
     indices = sorted(recorded)

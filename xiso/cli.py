@@ -31,6 +31,7 @@ from typing import Any
 import xiso
 from xiso.errors import Option
 from xiso.methods import TABLE, names
+from xiso.plan import format_bytes
 
 EXAMPLES = """examples:
   xiso demo                                  synthetic lightsheet -> near-isotropic pyramid
@@ -80,14 +81,6 @@ def _disk_size(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def _human(nbytes: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(nbytes) < 1024 or unit == "TiB":
-            return f"{nbytes:.1f} {unit}" if unit != "B" else f"{int(nbytes)} B"
-        nbytes /= 1024
-    return f"{nbytes:.1f} TiB"  # pragma: no cover
 
 
 def _spacing_text(da: Any) -> str:
@@ -212,7 +205,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 " x ".join(f"{d}={n}" for d, n in da.sizes.items()),
                 _spacing_text(da),
                 str(da.dtype),
-                _human(_disk_size(path)),
+                format_bytes(_disk_size(path)),
                 write,
                 convert,
             ]
@@ -365,7 +358,7 @@ def _print_leftovers(leftovers: list[dict[str, Any]]) -> None:
     for lo in leftovers:
         what = "an unfinished write" if lo["kind"] == "tmp" else "an image set aside by a swap"
         state = "its writer is gone; " if lo["writer_dead"] else ""
-        size = _human(lo["bytes"])
+        size = format_bytes(lo["bytes"])
         resume = lo.get("resume")
         if resume and lo["writer_dead"]:
             share = resume["units_done"] / max(resume["units"], 1)

@@ -121,13 +121,13 @@ class Plan:
                 " x ".join(str(s) for s in level.spacing.values()),
                 " x ".join(map(str, level.chunks)),
                 " x ".join(map(str, level.shards)) if level.shards else "-",
-                _human(level.nbytes),
+                format_bytes(level.nbytes),
                 f"{level.files:,}",
                 level.method or "-",
             ]
             for level in self.levels
         ]
-        total = ["total", "", "", "", "", _human(self.nbytes), f"{self.files:,}", ""]
+        total = ["total", "", "", "", "", format_bytes(self.nbytes), f"{self.files:,}", ""]
         return header, rows, total
 
     def _title(self) -> str:
@@ -171,10 +171,15 @@ class Plan:
         )
 
 
-def _human(nbytes: float) -> str:
+def format_bytes(nbytes: float) -> str:
+    """A size for people: ``"512 B"``, ``"4.0 MiB"``, ``"2.0 TiB"`` (binary units).
+
+    >>> format_bytes(4 * 2**20), format_bytes(100)
+    ('4.0 MiB', '100 B')
+    """
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if nbytes < 1024 or unit == "TiB":
-            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        if abs(nbytes) < 1024 or unit == "TiB":
+            return f"{int(nbytes)} B" if unit == "B" else f"{nbytes:.1f} {unit}"
         nbytes /= 1024
     raise AssertionError  # pragma: no cover
 

@@ -4,8 +4,8 @@ What a level looks like on disk is decided here, once, for every writer and
 for :func:`xiso.plan`: no arrays, no xarray, only shapes, item sizes and the
 role of each dim.
 
-The rule (docs/scale.md, "Big volumes: shards and the plan")
--------------------------------------------------------------
+The rule (docs/ome-zarr.md, "Big volumes: shards and the plan")
+---------------------------------------------------------------
 - **Chunks** are what a viewer fetches one at a time. Every space dim gets the
   same power-of-two edge, the largest whose chunk (edges clipped to the
   image) holds at most :data:`CHUNK_BYTES` (4 MiB); other dims (channel,

@@ -42,14 +42,22 @@ import xarray as xr
 from .targets import JOB_KEY, PROGRESS
 
 __all__ = [
+    "COMMAND",
     "JOB_KEY",
     "PROGRESS",
     "SAMPLE_BLOCKS",
     "Recorder",
+    "check_source",
     "differences",
     "done_units",
+    "job_record",
+    "progress",
+    "recorded_digests",
+    "sampled",
     "skip_done",
     "source_fingerprint",
+    "value_digest",
+    "write_job",
 ]
 
 SAMPLE_BLOCKS = 8

@@ -244,16 +244,6 @@ def _level(
     )
 
 
-def _tree_levels(tree: xr.DataTree) -> list[tuple[str, xr.DataArray]]:
-    out = []
-    for node in tree.subtree:
-        if node.has_data and node.data_vars and "labels" not in node.relative_to(tree).split("/"):
-            out.append((str(node.relative_to(tree)), next(iter(node.data_vars.values()))))
-    if not out:
-        raise OptionError("the DataTree holds no image; one node per level is expected")
-    return out
-
-
 def plan(
     obj: xr.DataArray | xr.DataTree,
     *,
@@ -363,9 +353,10 @@ def plan(
 
 
 def _plan_tree(tree: xr.DataTree, *, version: str, chunks: Any, shards: Any) -> Plan:
+    from .io.write import levels_of, split_labels  # the levels to_ome_zarr writes
     from .labelled import spacing_info
 
-    pairs = _tree_levels(tree)
+    pairs = levels_of(split_labels(tree)[0])
     base = pairs[0][1]
     layout = layout_of(base, chunks=chunks, shards=shards, version=version)
     itemsize = np.dtype(base.dtype).itemsize

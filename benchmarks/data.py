@@ -32,6 +32,11 @@ CACHE_VERSION = "v1"
 SPACING = {"z": 0.25, "y": 1.0, "x": 1.0}
 CHUNK = 128  # chunk edge of the OME-Zarr sources (and of the outputs)
 LARGE_FACTOR = 4  # the large source is this many times longer along z
+# the thin slab of the TB-scale job (benchmarks/tb.py): the shape of ngff-zarr #48
+SLAB_SHAPE = (30, 15000, 15000)
+SLAB_SPACING = {"z": 1.0, "y": 1.0, "x": 1.0}
+SLAB_TILE = 1024  # the slab is made of (nz, 1024, 1024) blocks
+SLAB_BASES = 8  # ... each a variant of one of this many lightsheet blocks
 
 
 def cache_dir() -> Path:
@@ -74,6 +79,54 @@ def large_shape(shape: tuple[int, int, int]) -> tuple[int, int, int]:
 
 def large_zarr(shape: tuple[int, int, int]) -> Path:
     return tiled_zarr(shape, LARGE_FACTOR)
+
+
+def slab_zarr(shape: tuple[int, int, int] = SLAB_SHAPE) -> Path:
+    return cache_dir() / f"slab_{_tag(shape)}.ome.zarr"
+
+
+def slab(shape: tuple[int, int, int] = SLAB_SHAPE, tile: int = SLAB_TILE):
+    """A thin slab as a lazy DataArray (uint16, 1 um spacing): blocks of
+    ``(nz, tile, tile)``, each one of ``SLAB_BASES`` lightsheet volumes
+    (:func:`xiso.data.lightsheet`, shot and read noise included), flipped in
+    one of four ways, plus its own Gaussian read noise (sigma 2) and clipped
+    to 12 bits: no two blocks (so no two chunks) are equal, and a block costs
+    a fraction of a fresh lightsheet volume. Deterministic."""
+    import dask.array as dsa
+    import numpy as np
+    import xarray as xr
+
+    import xiso
+
+    nz = shape[0]
+    bases: dict[int, np.ndarray] = {}
+
+    def base(k: int) -> np.ndarray:
+        if k not in bases:  # made once per process, on first use
+            bases[k] = xiso.data.lightsheet(
+                shape=(nz, tile, tile), spacing=SLAB_SPACING, seed=100 + k
+            ).values
+        return bases[k]
+
+    def block(block_id: tuple[int, int, int] | None = None) -> np.ndarray:
+        assert block_id is not None
+        _, i, j = block_id
+        data = base((7 * i + j) % SLAB_BASES)
+        flip = (i + j) % 4
+        data = data[:, :: 1 - 2 * (flip & 1), :: 1 - 2 * (flip >> 1)]
+        ny, nx = min(tile, shape[1] - i * tile), min(tile, shape[2] - j * tile)
+        rng = np.random.default_rng((i, j))
+        noisy = data[:, :ny, :nx] + rng.normal(0.0, 2.0, (nz, ny, nx)).astype(np.float32)
+        return np.clip(np.rint(noisy), 0, 4095).astype(np.uint16)
+
+    chunks = ((nz,), *(tuple(min(tile, n - k) for k in range(0, n, tile)) for n in shape[1:]))
+    data = dsa.map_blocks(block, chunks=chunks, dtype=np.uint16)
+    attrs = {"units": "micrometer"}
+    coords = {
+        d: xr.Variable(d, np.arange(n) * SLAB_SPACING[d], attrs={**attrs, "axis": d.upper()})
+        for d, n in zip(("z", "y", "x"), shape)
+    }
+    return xr.DataArray(data, dims=("z", "y", "x"), coords=coords, name="slab")
 
 
 def _tmp_sibling(path: Path) -> Path:
@@ -206,6 +259,15 @@ def make(shape: tuple[int, int, int], kind: str) -> Path:
             xiso.to_ome_zarr(
                 as_dataarray(big, large_shape(shape)), str(tmp), pyramid=False, chunks=CHUNK
             )
+            tmp.rename(path)
+        return path
+    if kind == "slab":  # an OME-Zarr slab of ``shape``, one level, no shards
+        path = slab_zarr(shape)
+        if not path.exists():
+            import xiso
+
+            tmp = _tmp_sibling(path)
+            xiso.to_ome_zarr(slab(shape), str(tmp), pyramid=False, shards=None)
             tmp.rename(path)
         return path
     raise ValueError(f"unknown kind {kind!r}")

@@ -142,19 +142,20 @@ LABELS = {
 # --------------------------------------------------------------------------
 # what is written: xiso's plan of the job, the layout every row writes
 # --------------------------------------------------------------------------
-def job_plan(src: str) -> Any:
-    """xiso's plan of ``xiso convert src``: the levels every row writes."""
+def job_plan(src: str, **options: Any) -> Any:
+    """xiso's plan of ``xiso convert src`` (``options``: those of
+    ``xiso.to_ome_zarr``, e.g. chunks and shards): the levels every row writes."""
     import xiso
 
-    return xiso.plan(xiso.open_ome_zarr(src, near_isotropic=True))
+    return xiso.plan(xiso.open_ome_zarr(src, near_isotropic=True), **options)
 
 
-def layout(src: str) -> dict:
+def layout(src: str, **options: Any) -> dict:
     """The job's levels as plain data: shapes, chunks, shards, spacing and the
     factor of each level over the source (the near-isotropic step included)."""
     import zarr
 
-    plan = job_plan(src)
+    plan = job_plan(src, **options)
     source = zarr.open_group(src, mode="r")["0"]
     levels = []
     for level in plan.levels:
@@ -180,7 +181,7 @@ def steps(levels: list[dict]) -> list[dict[str, int]]:
 # --------------------------------------------------------------------------
 # the floor
 # --------------------------------------------------------------------------
-def run_floor(src: str, dst: str) -> None:
+def run_floor(src: str, dst: str, **options: Any) -> None:
     """The sharded codec floor (see the module notes). One task per level-0
     shard, taken depth first through the footprints of the higher levels'
     shards, so that few of their buffers are open at a time."""
@@ -191,7 +192,7 @@ def run_floor(src: str, dst: str) -> None:
     import zarr
     from cases_sharded import create_sharded, shard_bytes
 
-    plan = layout(src)
+    plan = layout(src, **options)
     levels = plan["levels"]
     source = zarr.open_group(src, mode="r")["0"]
     (codec,) = source.compressors

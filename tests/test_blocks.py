@@ -1,7 +1,7 @@
 """Tests of xiso.blocks: xiso.downsample, xiso.near_isotropic and the
 ``.iso`` accessor on DataArray and Dataset, numpy- and dask-backed.
 
-Expected values come from an independent numpy reference written here
+Expected values come from the independent numpy reference of tests/reference.py
 (reshape + per-block reduction in exact arithmetic), never from xiso.
 """
 
@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import math
 import re
 import warnings
-from collections import Counter
-from fractions import Fraction
 
 import dask
 import dask.array as dsa
@@ -21,7 +18,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from helpers import no_compute
-from reference import block_values
+from reference import block_reference, nearest_index
 
 import xiso
 
@@ -29,76 +26,16 @@ import xiso
 # --------------------------------------------------------------------------
 # independent reference
 # --------------------------------------------------------------------------
-def _nearest_index(n, b, boundary):
-    m = -(-n // b) if boundary == "pad" else n // b
-    out = []
-    for j in range(m):
-        r = min(b, n - j * b)
-        out.append(j * b + (r - 1) // 2)
-    return np.array(out, dtype=np.intp)
-
-
-def ref(x, factors_by_axis, method="mean", boundary="trim", dtype=None):
-    """Block reduction written from the spec (dtype policy included)."""
-    x = np.asarray(x)
-    block = [factors_by_axis.get(a, 1) for a in range(x.ndim)]
-    out_dtype = np.dtype(x.dtype if dtype is None else dtype)
-    if method == "nearest":
-        idx = [_nearest_index(n, b, boundary) for n, b in zip(x.shape, block)]
-        return x[np.ix_(*idx)].astype(out_dtype)
-    out_shape, items = block_values(x, block, boundary)
-    values = []
-    for _, vals in items:
-        if x.dtype.kind in "iu":
-            v = [int(a) for a in vals.tolist()]
-        else:
-            v = [float(a) for a in vals.tolist()]
-            if method != "mode":
-                v = [a for a in v if not math.isnan(a)]  # skipna default for floats
-                if not v:
-                    values.append(math.nan)
-                    continue
-        n = len(v)
-        if method == "mean":
-            exact = Fraction(sum(v), n) if x.dtype.kind in "iu" else math.fsum(v) / n
-        elif method == "median":
-            s = sorted(v)
-            if n % 2:
-                exact = s[n // 2]
-            elif x.dtype.kind in "iu":
-                exact = Fraction(s[n // 2 - 1] + s[n // 2], 2)
-            else:
-                exact = (s[n // 2 - 1] + s[n // 2]) / 2
-        elif method == "min":
-            exact = min(v)
-        elif method == "max":
-            exact = max(v)
-        elif method == "mode":
-            c = Counter(v)
-            best = max(c.values())
-            exact = min(a for a, k in c.items() if k == best)
-        else:
-            raise AssertionError(method)
-        if out_dtype.kind == "f":
-            values.append(float(exact))
-        else:
-            info = np.iinfo(out_dtype)
-            values.append(min(max(round(Fraction(exact)), int(info.min)), int(info.max)))
-    if out_dtype.kind == "f":
-        return np.array(values, dtype=np.float64).reshape(out_shape).astype(out_dtype)
-    return np.array(values, dtype=out_dtype).reshape(out_shape)
-
-
 def ref_var(var: xr.DataArray | xr.Variable, factors, **kw):
     dims = var.dims
     by_axis = {dims.index(d): f for d, f in factors.items() if d in dims}
-    return ref(np.asarray(var.values), by_axis, **kw)
+    return block_reference(np.asarray(var.values), by_axis, **kw)
 
 
 def ref_coord(values, f, method="mean", boundary="trim"):
     values = np.asarray(values, dtype=np.float64)
     if method == "nearest":
-        return values[_nearest_index(values.size, f, boundary)]
+        return values[nearest_index(values.size, f, boundary)]
     out = []
     for j in range(-(-values.size // f) if boundary == "pad" else values.size // f):
         out.append(values[j * f : (j + 1) * f].mean())
@@ -237,7 +174,7 @@ def test_dataarray_block_methods(backend, method, boundary):
     np.testing.assert_array_equal(out.c.values, arr.c.values)
     np.testing.assert_allclose(out.zi.values, ref_coord(arr.zi.values, 4, boundary=boundary))
     np.testing.assert_allclose(
-        out.zy.values, ref(arr.zy.values, {0: 4, 1: 2}, boundary=boundary), rtol=1e-12
+        out.zy.values, block_reference(arr.zy.values, {0: 4, 1: 2}, boundary=boundary), rtol=1e-12
     )
     np.testing.assert_array_equal(out.wavelength.values, [488.0, 561.0])
     assert float(out.scalar) == 3.5
@@ -686,8 +623,8 @@ def test_dataset_variables_with_other_dim_orders(backend):
         ds = ds.chunk({"z": 1})
     out = _values(xiso.downsample(ds, z=3, boundary="pad"))
     assert out.v.dims == ("x", "z") and out.w.dims == ("z", "x")
-    assert_data(out.v.values, ref(data, {1: 3}, boundary="pad"), exact=False)
-    assert_data(out.w.values, ref(data.T, {0: 3}, boundary="pad"), exact=False)
+    assert_data(out.v.values, block_reference(data, {1: 3}, boundary="pad"), exact=False)
+    assert_data(out.w.values, block_reference(data.T, {0: 3}, boundary="pad"), exact=False)
     np.testing.assert_allclose(out.z.values, [2.0, 0.0])  # mean(3, 2, 1), then 0
     out = _values(xiso.downsample(ds, z=3, boundary="pad", method="nearest"))
     np.testing.assert_array_equal(out.z.values, [2.0, 0.0])
@@ -729,7 +666,7 @@ def test_time_and_channel_dims_untouched(backend):
         out = xiso.near_isotropic(arr)
     out = _values(out)
     assert out.sizes == {"t": 3, "c": 2, "z": 2, "y": 4, "x": 4}
-    assert_data(out.values, ref(data, {2: 4}))
+    assert_data(out.values, block_reference(data, {2: 4}))
     np.testing.assert_array_equal(out.t.values, [0.0, 1.5, 3.0])
     assert out.t.attrs == {"units": "s"}
     np.testing.assert_array_equal(out.c.values, ["a", "b"])

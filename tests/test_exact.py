@@ -1,9 +1,10 @@
 """Tests of exact resampling: xiso.resample, xiso.isotropic, xiso.resample_like
 (labelled layer, xiso/exact.py), xiso.interp (array layer) and xiso.grid.
 
-Expected values come from references independent of xiso:
+Expected values come from references independent of xiso (tests/reference.py,
+but for the ``nearest`` and ``linear`` / ``cubic`` lookups written here):
 
-- the grid formula of the issue, written out in floats here;
+- the grid formula of the issue, written out in floats;
 - ``area``: the overlap of every output cell with every input cell computed
   with Python fractions, the sum done in exact rational arithmetic, rounded
   half to even (integers) or compared to 1e-12 (floats);
@@ -17,7 +18,6 @@ Expected values come from references independent of xiso:
 from __future__ import annotations
 
 import bisect
-import math
 import warnings
 from fractions import Fraction
 
@@ -27,6 +27,17 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import (
+    area_reference,
+    centred,
+    frac,
+    is_tie,
+    out_positions,
+    overlap_matrix,
+    ref_grid,
+    round_half_even,
+    rounded,
+)
 from scipy import ndimage
 
 import xiso
@@ -40,64 +51,6 @@ from xiso.errors import (
     UnitError,
     XisoWarning,
 )
-
-
-# --------------------------------------------------------------------------
-# independent references
-# --------------------------------------------------------------------------
-def ref_grid(n, s, c0, s_new):
-    """(n', first centre) from the issue's formula, in floats."""
-    length = n * s
-    n_new = max(1, round(length / s_new))
-    if abs(length / s_new - (n_new - 0.5)) < 1e-9 and n_new > 1:  # a tie goes to the smaller
-        n_new -= 1
-    first = c0 - s / 2 + (length - n_new * s_new) / 2 + s_new / 2
-    return n_new, first
-
-
-def frac(x):
-    """The fraction a ratio is read as: the nearest with a denominator of at most
-    10**5, or 10**5 * ceil(1 / x) below 1 (the rule of xiso.grid's notes)."""
-    return Fraction(x).limit_denominator(10**5 * max(1, math.ceil(1 / x)))
-
-
-def overlap_matrix(n, n_new, ratio, start):
-    """Fractions: W[j, i] = |output cell j ∩ input cell i| / ratio, outer cells infinite."""
-    w = [[Fraction(0)] * n for _ in range(n_new)]
-    for j in range(n_new):
-        lo = start + j * ratio
-        hi = lo + ratio
-        for i in range(n):
-            left = Fraction(i) if i > 0 else Fraction(-(10**12))
-            right = Fraction(i + 1) if i < n - 1 else Fraction(10**12)
-            ov = min(hi, right) - max(lo, left)
-            if ov > 0:
-                w[j][i] = ov / ratio
-    return w
-
-
-def round_half_even(f: Fraction) -> int:
-    fl = f.numerator // f.denominator
-    rem = f - fl
-    return fl + 1 if rem > Fraction(1, 2) or (rem == Fraction(1, 2) and fl % 2) else fl
-
-
-def area_reference(x, axes):
-    """Exact area resampling: axes = {axis: (n_new, ratio, start)} (Fractions)."""
-    out = x.astype(object)
-    for axis, (n_new, ratio, start) in axes.items():
-        w = overlap_matrix(out.shape[axis], n_new, ratio, start)
-        moved = np.moveaxis(out, axis, 0)
-        rows = [sum((wi * moved[i] for i, wi in enumerate(row) if wi), Fraction(0)) for row in w]
-        out = np.moveaxis(np.array(rows, dtype=object), 0, axis)
-    return out
-
-
-def centred(n, s, s_new):
-    """(n_new, ratio, start) of the centred grid, in input cells (Fractions)."""
-    ratio = frac(s_new / s)
-    n_new, _ = ref_grid(n, s, 0.0, s_new)
-    return n_new, ratio, (n - n_new * ratio) / 2
 
 
 def volume(shape=(10, 6, 5), spacing=(0.3, 1.0, 1.0), dtype="uint16", seed=0, units=None):
@@ -225,17 +178,6 @@ def test_area_skips_nan_like_the_block_mean():
 # --------------------------------------------------------------------------
 # nearest, linear, cubic against independent references
 # --------------------------------------------------------------------------
-def out_positions(n, s_new_over_s, exact=False):
-    """Output centres in input-sample units, from the grid formula (in
-    fractions with ``exact``, so that ties are ties)."""
-    n_new, first = ref_grid(n, 1.0, 0.0, s_new_over_s)
-    if exact:
-        r = frac(s_new_over_s)
-        first = Fraction(-1, 2) + (n - n_new * r) / 2 + r / 2
-        return [first + j * r for j in range(n_new)]
-    return first + np.arange(n_new) * s_new_over_s
-
-
 @pytest.mark.parametrize("ratio", [2.0, 3.0, 10 / 3, 0.5, 0.4, 1.5, 7.0])
 def test_nearest_is_the_cell_holding_the_centre(ratio):
     n = 12
@@ -601,10 +543,6 @@ def test_more_errors(tmp_path):
 INTEGER_DTYPES = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
 
 
-def is_tie(f: Fraction) -> bool:
-    return f - f.numerator // f.denominator == Fraction(1, 2)
-
-
 def spiked(shape, axes, dtype, base, count, seed=0, along=None):
     """Up to ``count`` arrays equal to ``base`` but for one input (or, with
     ``along``, one line or plane: a point along those axes, whole along the
@@ -651,10 +589,6 @@ def spiked(shape, axes, dtype, base, count, seed=0, along=None):
 def frame(x, spacing):
     coords = {d: np.arange(n) * s for d, n, s in zip("zyx", x.shape, spacing)}
     return xr.DataArray(x, dims=("z", "y", "x")[: x.ndim], coords=coords)
-
-
-def rounded(ref):
-    return np.vectorize(round_half_even, otypes=[object])(ref)
 
 
 CHUNKINGS = {"numpy": None, "dask-small": {"z": 5, "y": 7, "x": 4}, "dask-one": -1}

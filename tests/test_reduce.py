@@ -1,6 +1,6 @@
 """Tests of the array layer :func:`xiso.reduce.block_reduce`.
 
-Every result is compared with an independent reference written here with
+Every result is compared with the independent reference of tests/reference.py:
 numpy reshape + a per-block reduction in exact Python arithmetic (integers and
 ``fractions.Fraction``), never with xiso itself.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from fractions import Fraction
 
 import dask
@@ -19,7 +18,7 @@ import pytest
 from helpers import RaiseOnCompute
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from reference import block_values
+from reference import block_reference
 from strategies import arrays_for, chunkings, factor_maps
 
 import xiso
@@ -31,101 +30,6 @@ BLOCK_METHODS = ("mean", "median", "min", "max", "mode")
 METHODS = (*BLOCK_METHODS, "nearest")
 
 PROPERTY = settings(max_examples=80)
-
-
-# --------------------------------------------------------------------------
-# independent reference
-# --------------------------------------------------------------------------
-def _finish(value, out_dtype: np.dtype):
-    """Turn an exact per-block result (Fraction, or float/NaN) into a scalar of
-    ``out_dtype``: integers are rounded half to even and clipped."""
-    if out_dtype.kind == "f":
-        return float(value)
-    info = np.iinfo(out_dtype)
-    r = round(value)  # Fraction/int round: half to even, exact
-    return min(max(r, int(info.min)), int(info.max))
-
-
-def _reduce_block_int(vals: np.ndarray, method: str) -> Fraction:
-    ints = [int(v) for v in vals.tolist()]
-    n = len(ints)
-    if method == "mean":
-        return Fraction(sum(ints), n)
-    if method == "median":
-        s = sorted(ints)
-        if n % 2:
-            return Fraction(s[n // 2])
-        return Fraction(s[n // 2 - 1] + s[n // 2], 2)
-    if method == "min":
-        return Fraction(min(ints))
-    if method == "max":
-        return Fraction(max(ints))
-    if method == "mode":
-        counts = Counter(ints)
-        best = max(counts.values())
-        return Fraction(min(v for v, c in counts.items() if c == best))
-    raise AssertionError(method)
-
-
-def _reduce_block_float(vals: np.ndarray, method: str, skipna: bool) -> float:
-    v = [float(a) for a in vals.astype(np.float64).tolist()]
-    if method == "mode":
-        counts = Counter(v)
-        best = max(counts.values())
-        return min(a for a, c in counts.items() if c == best)
-    nan = [a for a in v if math.isnan(a)]
-    if nan and not skipna:
-        return math.nan
-    v = [a for a in v if not math.isnan(a)]
-    if not v:
-        return math.nan
-    n = len(v)
-    if method == "mean":
-        return math.fsum(v) / n
-    if method == "median":
-        s = sorted(v)
-        return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
-    if method == "min":
-        return min(v)
-    if method == "max":
-        return max(v)
-    raise AssertionError(method)
-
-
-def reference(x, factors, method="mean", boundary="trim", dtype=None, skipna=None):
-    """Block reduction written from the spec with reshape + reduce."""
-    x = np.asarray(x)
-    nd = x.ndim
-    block = [int(factors.get(a, 1)) for a in range(nd)]
-    out_dtype = np.dtype(x.dtype if dtype is None else dtype)
-    if skipna is None:
-        skipna = x.dtype.kind == "f"
-    if boundary == "trim":
-        x = x[tuple(slice(0, n // b * b) for n, b in zip(x.shape, block))]
-    out_shape = tuple(-(-n // b) for n, b in zip(x.shape, block))
-
-    if method == "nearest":
-        index = []
-        for n, b in zip(x.shape, block):
-            idx = []
-            for j in range(-(-n // b)):
-                start = j * b
-                r = min(b, n - start)
-                idx.append(start + (r - 1) // 2)
-            index.append(np.array(idx, dtype=np.intp))
-        return x[np.ix_(*index)].astype(out_dtype)
-
-    out_shape, items = block_values(x, block, "pad")  # x is already trimmed
-    values = []
-    for _, vals in items:
-        if x.dtype.kind in "iu":
-            exact = _reduce_block_int(vals, method)
-        else:
-            exact = _reduce_block_float(vals, method, skipna)
-        values.append(_finish(exact, out_dtype))
-    if out_dtype.kind == "f":
-        return np.array(values, dtype=np.float64).reshape(out_shape).astype(out_dtype)
-    return np.array(values, dtype=out_dtype).reshape(out_shape)
 
 
 def assert_same(got, expected, *, exact: bool, x=None, block_size: int = 1):
@@ -206,7 +110,7 @@ def _sync_compute(arr):
 def test_numpy_matches_reference(case):
     x, factors, method, boundary = case
     x_before = x.copy()
-    expected = reference(x, factors, method, boundary)
+    expected = block_reference(x, factors, method, boundary)
     got = block_reduce(x, factors, method=method, boundary=boundary)
     assert isinstance(got, np.ndarray)
     assert_same(
@@ -225,7 +129,7 @@ def test_dask_matches_reference_whatever_the_chunking(case):
     with dask.config.set(scheduler=RaiseOnCompute()):
         lazy = block_reduce(dx, factors, method=method, boundary=boundary)
     assert isinstance(lazy, da.Array)
-    expected = reference(x, factors, method, boundary)
+    expected = block_reference(x, factors, method, boundary)
     assert lazy.dtype == expected.dtype
     assert lazy.shape == expected.shape
     got = _sync_compute(lazy)
@@ -251,7 +155,7 @@ def test_result_identical_whatever_the_chunking(case):
 @example((np.full(3, -(2**63), dtype="int64"), {0: 3}, "mean", "trim"), "float64")
 def test_integer_mean_median_with_float_dtype_is_unrounded(case, out_dtype):
     x, factors, method, boundary = case
-    expected = reference(x, factors, method, boundary, dtype=out_dtype)
+    expected = block_reference(x, factors, method, boundary, dtype=out_dtype)
     got = block_reduce(x, factors, method=method, boundary=boundary, dtype=out_dtype)
     assert got.dtype == np.dtype(out_dtype)
     np.testing.assert_allclose(
@@ -263,7 +167,7 @@ def test_integer_mean_median_with_float_dtype_is_unrounded(case, out_dtype):
 @given(cases(dtypes=FLOAT_DTYPES, methods=("mean", "median", "min", "max")), st.booleans())
 def test_float_skipna_flag(case, use_dask):
     x, factors, method, boundary = case
-    expected = reference(x, factors, method, boundary, skipna=False)
+    expected = block_reference(x, factors, method, boundary, skipna=False)
     arr = da.from_array(x, chunks=max(1, x.shape[0] // 2)) if use_dask else x
     got = block_reduce(arr, factors, method=method, boundary=boundary, skipna=False)
     if use_dask:
@@ -486,7 +390,7 @@ def test_64bit_order_methods_exact_near_limits(dtype, method):
     info = np.iinfo(dtype)
     x = np.array([info.max, info.max - 1, info.min, info.min + 1, info.max, info.max], dtype=dtype)
     got = block_reduce(x, {0: 3}, method=method)
-    expected = reference(x, {0: 3}, method)
+    expected = block_reference(x, {0: 3}, method)
     np.testing.assert_array_equal(got, expected, strict=True)
 
 
@@ -617,7 +521,7 @@ def test_output_is_in_native_byte_order(dtype, method, boundary, use_dask):
     native = np.dtype(dtype).newbyteorder("=")
     assert got.dtype == native  # the declared dtype of a dask array too
     got = _sync_compute(got) if use_dask else got
-    expected = reference(x.astype(native), {0: 2, 1: 2}, method, boundary)
+    expected = block_reference(x.astype(native), {0: 2, 1: 2}, method, boundary)
     assert got.dtype.byteorder in "=|" and got.dtype == native
     assert_same(got, expected, exact=is_exact(method, native), x=x, block_size=4)
 
@@ -653,7 +557,7 @@ def test_exact_boundary(use_dask):
     got = block_reduce(arr, {0: 3, 1: 2}, boundary="exact")
     if use_dask:
         got = _sync_compute(got)
-    np.testing.assert_array_equal(got, reference(x, {0: 3, 1: 2}), strict=True)
+    np.testing.assert_array_equal(got, block_reference(x, {0: 3, 1: 2}), strict=True)
     with pytest.raises(xiso.FactorError, match="4"):
         block_reduce(arr, {1: 3}, boundary="exact")
 
@@ -666,7 +570,9 @@ def test_dask_input_stays_lazy():
                 out = block_reduce(x, {0: 4, 1: 2}, method=method, boundary=boundary)
                 assert isinstance(out, da.Array)
     got = _sync_compute(block_reduce(x, {0: 4, 1: 2}, method="mean", boundary="pad"))
-    expected = reference(np.arange(40, dtype="uint16").reshape(8, 5), {0: 4, 1: 2}, "mean", "pad")
+    expected = block_reference(
+        np.arange(40, dtype="uint16").reshape(8, 5), {0: 4, 1: 2}, "mean", "pad"
+    )
     np.testing.assert_array_equal(got, expected, strict=True)
 
 
@@ -678,7 +584,9 @@ def test_dask_chunkings_1d(chunks, boundary):
     for f in (2, 3, 4, 5):
         for method in METHODS:
             got = _sync_compute(block_reduce(dx, {0: f}, method=method, boundary=boundary))
-            np.testing.assert_array_equal(got, reference(x, {0: f}, method, boundary), strict=True)
+            np.testing.assert_array_equal(
+                got, block_reference(x, {0: f}, method, boundary), strict=True
+            )
 
 
 # --------------------------------------------------------------------------
@@ -774,7 +682,7 @@ def test_large_inputs_match_reference(shape, dtype, factors, method, boundary):
     if method == "mode" and x.dtype.kind == "f":
         x = np.round(np.nan_to_num(x) / 100).astype(dtype)
     assert x.nbytes > 2**19
-    expected = reference(x, factors, method, boundary)
+    expected = block_reference(x, factors, method, boundary)
     got = block_reduce(x, factors, method=method, boundary=boundary)
     assert_same(
         got, expected, exact=is_exact(method, x.dtype), x=x, block_size=_block_size(factors)
@@ -863,7 +771,7 @@ def test_grouped_and_ungrouped_match_reference(limit, boundary):
             with dask.config.set({"array.chunk-size": limit}):
                 lazy = block_reduce(dx, factors, method=method, boundary=boundary)
             got = _sync_compute(lazy)
-            expected = reference(x, factors, method, boundary)
+            expected = block_reference(x, factors, method, boundary)
             np.testing.assert_array_equal(got, expected, strict=True)
             assert tuple(sum(c) for c in lazy.chunks) == expected.shape
 

@@ -8,7 +8,8 @@ shapes and partial last blocks, small (one kernel call) and large (cut into
 slabs), into the input dtype and into other integer dtypes:
 
 - small arrays: each block's valid values, summed in Python integers and
-  rounded with ``round(Fraction(sum, count))`` (exact, half to even);
+  rounded with ``round(Fraction(sum, count))`` (exact, half to even):
+  ``block_reference`` of tests/reference.py;
 - large arrays: numpy int64 sums of a zero-padded copy divided by the count of
   valid samples in float64 and rounded with ``np.rint``. Sums stay below
   2**53 and counts are small, so the quotient is the exact mean rounded once
@@ -18,7 +19,6 @@ slabs), into the input dtype and into other integer dtypes:
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import dask
 import dask.array as da
@@ -27,32 +27,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from reference import block_reference
 
 from xiso.reduce import SLAB_BYTES, block_reduce
 
 DTYPES = ("bool", "uint8", "uint16", "int16", "uint32", "int32")
 OUT_DTYPES = (None, "bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "int64")
-
-
-def _finish(mean: Fraction, out_dtype: np.dtype) -> int | bool:
-    """Round half to even, then clip to ``out_dtype`` (bool: nonzero)."""
-    r = round(mean)
-    if out_dtype.kind == "b":
-        return r != 0
-    info = np.iinfo(out_dtype)
-    return min(max(r, int(info.min)), int(info.max))
-
-
-def exact_reference(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype) -> np.ndarray:
-    """Block means over the valid samples of each (maybe partial) block, in
-    Python integers."""
-    out_shape = tuple(-(-n // b) for n, b in zip(x.shape, block))
-    out = np.empty(out_shape, dtype=out_dtype)
-    for index in np.ndindex(*out_shape):
-        where = tuple(slice(i * b, (i + 1) * b) for i, b in zip(index, block))
-        values = [int(v) for v in x[where].ravel().tolist()]
-        out[index] = _finish(Fraction(sum(values), len(values)), out_dtype)
-    return out
 
 
 def float_reference(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype) -> np.ndarray:
@@ -114,7 +94,11 @@ def test_integer_mean_matches_python_integers(case):
     x, block, out = case
     out_dtype = np.dtype(x.dtype if out is None else out)
     got = _reduce(x, block, out)
-    np.testing.assert_array_equal(got, exact_reference(x, block, out_dtype), strict=True)
+    np.testing.assert_array_equal(
+        got,
+        block_reference(x, dict(enumerate(block)), boundary="pad", dtype=out_dtype),
+        strict=True,
+    )
     # the same on dask, cut into chunks that do not align with the blocks
     chunks = tuple(max(1, n // 2 + 1) for n in x.shape)
     with dask.config.set(scheduler="synchronous"):

@@ -1,10 +1,10 @@
 """Tests of xiso.upsample: the exact grid of spacing ``s / f`` (xiso/exact.py).
 
-Expected values come from references independent of xiso: ``np.repeat`` for
-``nearest``, ``scipy.ndimage.map_coordinates(order=1, mode="nearest")`` on the
-whole array for ``linear`` on floats, the same interpolation in Python fractions
-for ``linear`` on integers (exact, rounded half to even), and the grid formula
-written out here. Arrays are upsampled as DataArrays without coordinates
+Expected values come from references independent of xiso (tests/reference.py):
+``np.repeat`` for ``nearest``, ``scipy.ndimage.map_coordinates(order=1,
+mode="nearest")`` on the whole array for ``linear`` on floats, the same
+interpolation in Python fractions for ``linear`` on integers (exact, rounded
+half to even), and the grid formula written out. Arrays are upsampled as DataArrays without coordinates
 (:func:`upsample_array`), so the values are those of the engine alone.
 """
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from fractions import Fraction
 
 import dask.array as dsa
 import numpy as np
@@ -20,7 +19,7 @@ import pytest
 import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import ndimage
+from reference import exact_linear, fraction_linear, is_tie, repeat, scipy_linear, upsampled_grid
 
 import xiso
 from xiso.encodings import set_spacing
@@ -33,66 +32,6 @@ def upsample_array(x, factors, *, method="linear", dtype=None):
     da = xr.DataArray(x, dims=dims)
     by_dim = {dims[axis]: f for axis, f in factors.items()}
     return xiso.upsample(da, by_dim, method=method, dtype=dtype).data
-
-
-# --------------------------------------------------------------------------
-# independent references
-# --------------------------------------------------------------------------
-def grid(c, f):
-    """The upsampled centres of a uniform coordinate ``c``, from the formula."""
-    c = np.asarray(c, dtype=np.float64)
-    s = (c[-1] - c[0]) / (c.size - 1)
-    return np.array([ci + (k - (f - 1) / 2) * s / f for ci in c for k in range(f)])
-
-
-def positions(n, f):
-    """Input-index positions of the output samples: i + (k - (f - 1) / 2) / f."""
-    return np.array([i + (k - (f - 1) / 2) / f for i in range(n) for k in range(f)])
-
-
-def scipy_linear(x, factors):
-    """Linear upsampling of the whole array by scipy (float64)."""
-    pos = [positions(n, factors.get(a, 1)) for a, n in enumerate(x.shape)]
-    return ndimage.map_coordinates(
-        np.asarray(x, np.float64), np.meshgrid(*pos, indexing="ij"), order=1, mode="nearest"
-    )
-
-
-def fraction_linear(x, factors):
-    """Linear upsampling in exact fractions: along each axis, output ``i f + k``
-    sits at ``p = i + (2k + 1 - f) / (2f)`` clamped to ``[0, n - 1]``, and is
-    ``(1 - t) x[floor(p)] + t x[floor(p) + 1]`` with ``t = p - floor(p)``."""
-    out = np.asarray(x).astype(object)
-    for axis, f in factors.items():
-        n = out.shape[axis]
-        moved = np.moveaxis(out, axis, 0)
-        rows = []
-        for i in range(n):
-            for k in range(f):
-                p = min(max(i + Fraction(2 * k + 1 - f, 2 * f), Fraction(0)), Fraction(n - 1))
-                i0 = p.numerator // p.denominator
-                t = p - i0
-                rows.append(moved[i0] * (1 - t) + (moved[i0 + 1] * t if t else 0))
-        out = np.moveaxis(np.array(rows, dtype=object).reshape((n * f, *moved.shape[1:])), 0, axis)
-    return out
-
-
-def round_half_even(v):
-    v = Fraction(v)
-    fl = v.numerator // v.denominator
-    rem = v - fl
-    return fl + 1 if rem > Fraction(1, 2) or (rem == Fraction(1, 2) and fl % 2) else fl
-
-
-def exact_linear(x, factors):
-    """``fraction_linear`` rounded half to even, as Python integers."""
-    return np.vectorize(round_half_even, otypes=[object])(fraction_linear(x, factors))
-
-
-def repeat(x, factors):
-    for axis, f in factors.items():
-        x = np.repeat(x, f, axis=axis)
-    return x
 
 
 # --------------------------------------------------------------------------
@@ -113,9 +52,9 @@ def test_grid_is_the_formula_and_downsample_inverts_it(f, origin, step):
     da = xr.DataArray(np.zeros(7), dims="z", coords={"z": c})
     out = xiso.upsample(da, z=f)
     if f & (f - 1) == 0:  # a power of two: the formula, bit for bit
-        np.testing.assert_array_equal(out.z.values, grid(c, f))
+        np.testing.assert_array_equal(out.z.values, upsampled_grid(c, f))
     else:  # cells may be nudged by a few ulps so that their mean is the centre
-        np.testing.assert_allclose(out.z.values, grid(c, f), rtol=1e-14, atol=1e-15)
+        np.testing.assert_allclose(out.z.values, upsampled_grid(c, f), rtol=1e-14, atol=1e-15)
     if f > 1:
         assert out.z.encoding["spacing"] == abs(step) / f
     xr.testing.assert_identical(
@@ -130,7 +69,7 @@ def test_downsample_gives_the_coordinates_back_exactly(f, origin, step):
     da = xr.DataArray(np.zeros(50), dims="z", coords={"z": c})
     up = xiso.upsample(da, z=f)
     # the plain formula up to a few ulps (cells nudged so their mean is exact)
-    np.testing.assert_allclose(up.z.values, grid(c, f), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(up.z.values, upsampled_grid(c, f), rtol=1e-13, atol=0)
     back = xiso.downsample(up, z=f)
     xr.testing.assert_identical(back.coords.to_dataset(), da.coords.to_dataset())
 
@@ -259,7 +198,7 @@ def test_linear_integer_ties_are_exact(dtype, chunks):
         np.iinfo(dtype).max // 2 // 12 * 12 if dtype == "int64" else 0
     )
     ref = fraction_linear(x, {0: f})
-    assert sum(1 for v in ref if v - v.numerator // v.denominator == Fraction(1, 2)) >= 10
+    assert sum(1 for v in ref if is_tie(v)) >= 10
     data = x if chunks is None else dsa.from_array(x, chunks=chunks)
     out = np.asarray(upsample_array(data, {0: f}, method="linear"))
     np.testing.assert_array_equal(out.astype(object), exact_linear(x, {0: f}))
@@ -420,7 +359,7 @@ def test_dataset(chunked):
     assert dict(out.sizes) == {"z": 8, "y": 3, "c": 2}
     assert out.attrs == ds.attrs and out["vol"].attrs == ds["vol"].attrs
     assert out.z.attrs == {"units": "um"} and out.z.encoding["spacing"] == 0.25
-    np.testing.assert_array_equal(out.z.values, grid(ds.z.values, 2))
+    np.testing.assert_array_equal(out.z.values, upsampled_grid(ds.z.values, 2))
     xr.testing.assert_identical(out["t"], ds["t"])  # no upsampled dim: untouched
     xr.testing.assert_identical(out["y"], ds["y"])
     xr.testing.assert_identical(out["c"], ds["c"])

@@ -28,6 +28,7 @@ from .units import (
     from_metres,
     is_quantity,
     length_unit,
+    ngff_name,
     parse_quantity,
     to_metres,
     unit_registry,
@@ -38,6 +39,7 @@ __all__ = [
     "SPACING_RTOL",
     "SpacingInfo",
     "coordinate_step",
+    "given_spacing",
     "nominal_step",
     "read_spacing",
     "recorded_spacing",
@@ -271,28 +273,66 @@ class SpacingInfo:
     unit: str | None
 
 
-def _override(dim: Hashable, value: Any, coord_unit: str | None) -> tuple[float, str | None]:
+def given_spacing(
+    dim: Hashable, value: Any, unit: str | None, *, ngff: bool = False
+) -> tuple[float, str | None]:
+    """A ``spacing=`` value for ``dim`` as (step, unit): the rule of every
+    ``spacing=`` argument, for coordinates (:func:`read_spacing`) and for the
+    readers (``ngff=True``).
+
+    Parameters
+    ----------
+    dim : hashable
+        The dimension, named in the errors.
+    value : number, str or pint.Quantity
+        A number (in ``unit``), a string such as ``'2 um'``, or a pint
+        quantity (a dimensionless one counts as a number).
+    unit : str or None
+        The unit of a plain number: the coordinate's, or the one the file gives.
+    ngff : bool, default False
+        The unit of a quantity must have an NGFF name (a length, or a time for
+        ``'t'``) and is returned as that name; otherwise it must be a length
+        and is returned as pint names it.
+
+    Raises
+    ------
+    UnitError
+        ``value`` cannot be parsed, or its unit is not one allowed.
+    SpacingError
+        ``value`` is neither a number nor a quantity, or is not positive and
+        finite.
+    """
+    given = value
     if isinstance(value, str):
-        parsed = parse_quantity(value)
-        if parsed is None:
+        value = parse_quantity(value)
+        if value is None:
             raise UnitError(
-                f"spacing of {dim!r} is {value!r}, which cannot be parsed; pass a number "
-                "or a quantity such as '250 nm'"
+                f"spacing of {dim!r} is {given!r}, which cannot be parsed; pass a number "
+                "or a quantity such as '2 um'"
             )
-        value = parsed
-    if is_quantity(value):
-        if value.dimensionless:
-            return float(value.magnitude), coord_unit
-        length_unit(dim, f"{value.units:~}")
-        return float(value.magnitude), f"{value.units}"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise SpacingError(
-            f"spacing of {dim!r} is {value!r}; pass a positive number or a quantity "
-            "such as '250 nm'"
-        ) from None
-    return number, coord_unit
+    if is_quantity(value) and not value.dimensionless:
+        step = float(value.magnitude)
+        if not ngff:
+            length_unit(dim, f"{value.units:~}")
+            unit = f"{value.units}"
+        else:
+            unit = ngff_name(f"{value.units}")
+            if unit is None:
+                raise UnitError(
+                    f"spacing of {dim!r} is {given!r}; pass a length (or a time for 't') "
+                    "in a unit such as 'um', 'nm', 'mm' or 's'"
+                )
+    else:
+        try:
+            step = float(value.magnitude if is_quantity(value) else value)
+        except (TypeError, ValueError):
+            raise SpacingError(
+                f"spacing of {dim!r} is {given!r}; pass a positive number or a quantity "
+                "such as '2 um'"
+            ) from None
+    if not np.isfinite(step) or step <= 0:
+        raise SpacingError(f"spacing of {dim!r} is {given!r}; it must be positive and finite")
+    return step, unit
 
 
 def read_spacing(
@@ -321,11 +361,7 @@ def read_spacing(
     for d in dims:
         unit = coordinate_unit(obj, d)
         if d in spacing:
-            step, unit = _override(d, spacing[d], unit)
-            if not np.isfinite(step) or step <= 0:
-                raise SpacingError(
-                    f"spacing of {d!r} is {spacing[d]!r}; it must be positive and finite"
-                )
+            step, unit = given_spacing(d, spacing[d], unit)
         else:
             step = coordinate_step(obj, d, purpose=purpose)
         if unit is not None:

@@ -17,6 +17,7 @@ import pytest
 import xarray as xr
 import zarr
 from helpers import RaiseOnCompute
+from reference import block_reference
 
 import xiso
 from xiso.labelled import looks_like_labels
@@ -46,23 +47,6 @@ def _labels(image: xr.DataArray, seed: int = 1, dtype: str = "uint8") -> xr.Data
     rng = np.random.default_rng(seed)
     values = rng.choice([0, 0, 1, 2, 7], size=image.shape).astype(dtype)
     return image.copy(data=values).rename("seg")
-
-
-def _mode_reference(x: np.ndarray, factors: tuple[int, ...]) -> np.ndarray:
-    """Block mode by reshape (trim), ties to the smallest value: plain numpy."""
-    x = x[tuple(slice(0, n // f * f) for n, f in zip(x.shape, factors))]
-    shape = []
-    for n, f in zip(x.shape, factors):
-        shape += [n // f, f]
-    blocks = x.reshape(shape)
-    nd = x.ndim
-    blocks = blocks.transpose([2 * i for i in range(nd)] + [2 * i + 1 for i in range(nd)])
-    flat = blocks.reshape((*blocks.shape[:nd], -1))
-    out = np.empty(flat.shape[:nd], dtype=x.dtype)
-    for index in np.ndindex(*out.shape):
-        values, counts = np.unique(flat[index], return_counts=True)
-        out[index] = values[np.argmax(counts)]  # unique sorts: first max is the smallest
-    return out
 
 
 def _attrs(store: Path, path: str = "") -> dict:
@@ -151,7 +135,7 @@ def test_label_levels_are_the_mode_of_blocks_on_the_image_grid(tmp_path, version
                 for d in "zyx"
             )
             assert factors != (1, 1, 1)
-            expected = _mode_reference(expected, factors)
+            expected = block_reference(expected, dict(enumerate(factors)), "mode")
         np.testing.assert_array_equal(lab.values, expected)
         for d in "zyx":
             np.testing.assert_array_equal(lab[d].values, img[d].values)
@@ -209,7 +193,9 @@ def test_open_label_near_isotropic_values_are_the_mode(tmp_path):
         warnings.simplefilter("error")  # mode: no label warning
         iso = xiso.open_ome_zarr(store, label="nuclei", near_isotropic=True)
         values = iso.values
-    np.testing.assert_array_equal(values, _mode_reference(seg.values, (4, 1, 1)))
+    np.testing.assert_array_equal(
+        values, block_reference(seg.values, dict(enumerate((4, 1, 1))), "mode")
+    )
 
 
 def test_pyramid_round_trip_keeps_labels(tmp_path):
@@ -263,7 +249,9 @@ def test_label_true_writes_a_standalone_image_label(tmp_path, version):
     xiso.to_ome_zarr(back, again, version=version, min_size=8)
     assert "image-label" in _ome(again, "", version)
     level1 = xiso.open_ome_zarr(again, level=1)
-    np.testing.assert_array_equal(level1.values, _mode_reference(seg.values, (2, 1, 1)))
+    np.testing.assert_array_equal(
+        level1.values, block_reference(seg.values, dict(enumerate((2, 1, 1))), "mode")
+    )
 
 
 def test_label_name_adds_to_a_stored_image_atomically(tmp_path):
@@ -470,7 +458,7 @@ def test_adding_labels_leaves_the_image_byte_for_byte(tmp_path, request, writer,
             break
         img = xiso.open_ome_zarr(place.store, level=k, **options)
         factors = tuple(p // n for p, n in zip(previous.shape, img.shape))
-        previous = _mode_reference(previous, factors)
+        previous = block_reference(previous, dict(enumerate(factors)), "mode")
         np.testing.assert_array_equal(level.values, previous)
         k += 1
     assert k >= 2
@@ -732,7 +720,8 @@ def test_cli_convert_carries_labels_and_info_lists_them(tmp_path, capsys):
     assert len(tree["labels/nuclei"].children) == len(images)
     # level 0 of the output label: the mode over z blocks of 4 (z 0.25 -> 1.0)
     np.testing.assert_array_equal(
-        tree["labels/nuclei/0"]["nuclei"].values, _mode_reference(seg.values, (4, 1, 1))
+        tree["labels/nuclei/0"]["nuclei"].values,
+        block_reference(seg.values, dict(enumerate((4, 1, 1))), "mode"),
     )
     assert _ome(out, "labels/nuclei", "0.5")["image-label"]["colors"] == COLORS
     capsys.readouterr()

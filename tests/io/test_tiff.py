@@ -180,6 +180,8 @@ def test_folder_spacing_is_required(tmp_path):
     ("spacing", "error", "match"),
     [
         ({"z": -1.0}, xiso.SpacingError, "spacing of 'z' is -1.0; it must be positive"),
+        ({"z": "-2 um"}, xiso.SpacingError, "spacing of 'z' is '-2 um'; it must be positive"),
+        ({"z": "2 furlong"}, xiso.UnitError, "spacing of 'z' is '2 furlong'; pass a length"),
         ({"z": "2 parsnips"}, xiso.UnitError, "spacing of 'z' is '2 parsnips', which cannot"),
         ({"z": "2 kelvin"}, xiso.UnitError, "pass a length"),
         ({"z": [1]}, xiso.SpacingError, r"spacing of 'z' is \[1\]; pass a positive number"),

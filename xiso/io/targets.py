@@ -613,7 +613,11 @@ class Target(ABC):
         ``write`` stores in the temporary as :data:`JOB_KEY`) picks it up
         again, and ``write`` gets a :class:`Location` with ``resumed=True``.
         A killed write of another job is refused with :class:`ResumeError`.
+        A target that cannot hold a temporary is written in place
+        (:meth:`_write_in_place`).
         """
+        if self._write_in_place(write, overwrite):
+            return
         with self._errors():
             tmp = self._resumable(job) if resume and job is not None else None
             self.prepare(overwrite)
@@ -624,7 +628,7 @@ class Target(ABC):
                 with _Heartbeat(self._touch) as self._beat:
                     self._alive(tmp)
                     location = self._write_location(tmp)
-                    write(dataclasses.replace(location, resumed=resumed))
+                    self._write_temporary(write, dataclasses.replace(location, resumed=resumed))
                     if not self._complete(tmp):
                         raise OmeZarrError(
                             f"the temporary copy of the image for {self.where} vanished while "
@@ -648,6 +652,16 @@ class Target(ABC):
                     with contextlib.suppress(Exception):
                         if self._read_in(tmp, JOB_KEY) is None:
                             self._discard(tmp)  # nothing to resume from
+
+    def _write_in_place(self, write: Callable[[Location], None], overwrite: bool) -> bool:
+        """Where the target cannot hold a temporary, check it may be written,
+        run ``write`` on the target itself and return True; else return False
+        (every target but a store that cannot list or delete keys)."""
+        return False
+
+    def _write_temporary(self, write: Callable[[Location], None], location: Location) -> None:
+        """Run ``write`` on the temporary at ``location``."""
+        write(location)
 
     def _read_in(self, tmp: Any, key: str) -> bytes | None:
         """The value of ``key`` inside the temporary ``tmp``, None if absent."""
@@ -1365,39 +1379,31 @@ class StoreTarget(_KeyTarget):
             raise OmeZarrError(f"{self.where} is read-only; open it writable or write elsewhere")
         super().check(overwrite)
 
-    def replace(
-        self,
-        write: Callable[[Location], None],
-        overwrite: bool,
-        job: Mapping[str, Any] | None = None,
-        resume: bool = False,
-    ) -> None:
+    def _write_in_place(self, write: Callable[[Location], None], overwrite: bool) -> bool:
         store = self.store
-        if not (
-            getattr(store, "supports_listing", False) and getattr(store, "supports_deletes", False)
-        ):
-            self.prepare(overwrite)
-            if self._list("") if getattr(store, "supports_listing", False) else True:
-                raise OmeZarrError(
-                    f"{self.where} cannot list or delete keys, so xiso cannot write it safely "
-                    "unless it is empty; write to a new store (or a local path) instead"
-                )
-            write(Location(store))
-            return
+        listing = getattr(store, "supports_listing", False)
+        if listing and getattr(store, "supports_deletes", False):
+            return False
+        self.prepare(overwrite)
+        if self._list("") if listing else True:
+            raise OmeZarrError(
+                f"{self.where} cannot list or delete keys, so xiso cannot write it safely "
+                "unless it is empty; write to a new store (or a local path) instead"
+            )
+        write(Location(store))
+        return True
 
-        def write_inside(location: Location) -> None:
-            # zarr writes the metadata of missing parent groups (an empty root
-            # group); remove what it created, so the store holds no new image
-            parts = location.path.split("/")[:-1]
-            parents = ["/".join(parts[:i]) + "/" * (i > 0) for i in range(len(parts) + 1)]
-            keys = [p + k for p in parents for k in ROOT_METADATA]
-            before = {k for k in keys if self._read(k) is not None}
-            try:
-                write(location)
-            finally:
-                self._delete(k for k in keys if k not in before and self._read(k))
-
-        super().replace(write_inside, overwrite, job, resume)
+    def _write_temporary(self, write: Callable[[Location], None], location: Location) -> None:
+        # zarr writes the metadata of missing parent groups (an empty root
+        # group); remove what it created, so the store holds no new image
+        parts = location.path.split("/")[:-1]
+        parents = ["/".join(parts[:i]) + "/" * (i > 0) for i in range(len(parts) + 1)]
+        keys = [p + k for p in parents for k in ROOT_METADATA]
+        before = {k for k in keys if self._read(k) is not None}
+        try:
+            write(location)
+        finally:
+            self._delete(k for k in keys if k not in before and self._read(k))
 
     def _sync(self, coroutine: Any) -> Any:
         from zarr.core.sync import sync

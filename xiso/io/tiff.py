@@ -47,24 +47,22 @@ import re
 import threading
 import uuid
 import warnings
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import xarray as xr
 
 from ..encodings import SPACING
 from ..errors import SpacingError, SpatialDimError, TiffError, UnitError, XisoError, XisoWarning
-from ..units import (
-    check_length,
-    is_quantity,
-    ngff_name,
-    parse_quantity,
-)
+from ..spacing import given_spacing
+from ..units import check_length, ngff_name
 
 __all__ = ["TiffError", "open_tiff"]
+
+_T = TypeVar("_T")
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 """The file name endings of TIFF files (any case), ``.ome.tif`` included."""
@@ -496,41 +494,6 @@ class _TiffArray:
 # --------------------------------------------------------------------------
 # spacing and coordinates
 # --------------------------------------------------------------------------
-def _given(dim: Hashable, value: Any, file_unit: str | None) -> tuple[float, str | None]:
-    """A ``spacing=`` value: a number (in ``file_unit``), a string such as
-    '2 um', or a pint quantity."""
-    if isinstance(value, str):
-        parsed = parse_quantity(value)
-        if parsed is None:
-            raise UnitError(
-                f"spacing of {dim!r} is {value!r}, which cannot be parsed; pass a number "
-                "or a quantity such as '2 um'"
-            )
-        value = parsed
-    if is_quantity(value):
-        if value.dimensionless:
-            step, unit = float(value.magnitude), file_unit
-        else:
-            unit = ngff_name(f"{value.units}")
-            if unit is None:
-                raise UnitError(
-                    f"spacing of {dim!r} is {value!r}; pass a length (or a time for 't') "
-                    "in a unit such as 'um', 'nm', 'mm' or 's'"
-                )
-            step = float(value.magnitude)
-    else:
-        try:
-            step, unit = float(value), file_unit
-        except (TypeError, ValueError):
-            raise SpacingError(
-                f"spacing of {dim!r} is {value!r}; pass a positive number or a quantity "
-                "such as '2 um'"
-            ) from None
-    if not np.isfinite(step) or step <= 0:
-        raise SpacingError(f"spacing of {dim!r} is {value!r}; it must be positive and finite")
-    return step, unit
-
-
 def _number_units(
     steps: dict[str, tuple[float, str | None]],
     bare: Sequence[Hashable],
@@ -605,7 +568,7 @@ def resolve_steps(
     for d, value in spacing.items():
         name = str(d)
         file_unit = said[name][1] if name in said else invalid.get(name, ("", None))[1]
-        steps[name] = _given(d, value, file_unit)
+        steps[name] = given_spacing(d, value, file_unit, ngff=True)
         if name in _SPACE and steps[name][1] is None:
             bare.append(d)
         elif name in _SPACE:
@@ -658,7 +621,6 @@ def _coords(
 
 def _read(path: Any) -> tuple[_TiffArray, list[str], _Meta, str]:
     """The lazy array, dims, metadata and a name for messages of a file or planes."""
-    import tifffile
 
     files = tiff_files(path)
     first = files[0] if files is not None else os.fspath(path)
@@ -668,20 +630,12 @@ def _read(path: Any) -> tuple[_TiffArray, list[str], _Meta, str]:
             f"no file, folder or glob match at {where!r}; check the path "
             "(a folder of planes or a pattern such as 'planes/*.tif' opens as one z stack)"
         )
-    try:
-        with _tifffile_reports() as reports, tifffile.TiffFile(first) as tif:
-            series = tif.series[0]
-            axes = series.axes
-            meta = _file_meta(tif, first)
-            _check_whole(tif, series, repr(first), reports)
-    except XisoError:
-        raise
-    except Exception as err:  # TiffFileError, and struct.error etc. where headers are cut
-        raise TiffError(
-            f"{first!r} is not a readable TIFF file ({err}); if it is a copy, it may be cut "
-            "short: copy it again from its source"
-        ) from None
-    _pass_on(reports)
+    axes, meta = _read_header(
+        first,
+        repr(first),
+        "if it is a copy, it may be cut short: copy it again from its source",
+        lambda tif, series: (series.axes, _file_meta(tif, first)),
+    )
     if files is None:
         return _TiffArray([first], sequence=False), _dims(axes, where), meta, where
     extra = [a for a in axes if a not in "YXS"]
@@ -697,6 +651,26 @@ def _read(path: Any) -> tuple[_TiffArray, list[str], _Meta, str]:
     return _TiffArray(files, sequence=True), ["z", *_dims(axes, where)], meta, where
 
 
+def _read_header(file: str, name: str, fix: str, read: Callable[[Any, Any], _T]) -> _T:
+    """``read(tif, series)`` of the first series of ``file``, which must be
+    whole (see :func:`_check_whole`); no pixel is read. ``name`` is what the
+    errors call the file, ``fix`` what they say to do when it cannot be read.
+    What tifffile logged is passed on once the file is found whole."""
+    import tifffile
+
+    try:
+        with _tifffile_reports() as reports, tifffile.TiffFile(file) as tif:
+            series = tif.series[0]
+            result = read(tif, series)
+            _check_whole(tif, series, name, reports)
+    except XisoError:
+        raise
+    except Exception as err:  # TiffFileError, and struct.error etc. where headers are cut
+        raise TiffError(f"{name} is not a readable TIFF file ({err}); {fix}") from None
+    _pass_on(reports)
+    return result
+
+
 def _pass_on(reports: Sequence[logging.LogRecord]) -> None:
     """Log again what tifffile said while a file that xiso found whole was
     opened (its notes about unusual files are not xiso's to drop)."""
@@ -710,23 +684,15 @@ def _pass_on(reports: Sequence[logging.LogRecord]) -> None:
 def _check_planes(files: Sequence[str], where: str) -> None:
     """Every plane has the shape and dtype of the first, by its header (no
     pixel is read): else the stack would fail, or be reinterpreted, when read."""
-    import tifffile
 
     found: tuple[tuple[int, ...], np.dtype] | None = None
     for file in files:
-        try:
-            with _tifffile_reports() as reports, tifffile.TiffFile(file) as tif:
-                series = tif.series[0]
-                here = (tuple(series.shape), np.dtype(series.dtype))
-                _check_whole(tif, series, f"{file!r}, a plane of {where!r},", reports)
-        except XisoError:
-            raise
-        except Exception as err:  # TiffFileError, and struct.error etc. where headers are cut
-            raise TiffError(
-                f"{file!r}, a plane of {where!r}, is not a readable TIFF file ({err}); "
-                "remove or replace it"
-            ) from None
-        _pass_on(reports)
+        here = _read_header(
+            file,
+            f"{file!r}, a plane of {where!r},",
+            "remove or replace it",
+            lambda tif, series: (tuple(series.shape), np.dtype(series.dtype)),
+        )
         if found is None:
             found = here
         elif here != found:

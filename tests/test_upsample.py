@@ -4,8 +4,9 @@ Expected values come from references independent of xiso (tests/reference.py):
 ``np.repeat`` for ``nearest``, ``scipy.ndimage.map_coordinates(order=1,
 mode="nearest")`` on the whole array for ``linear`` on floats, the same
 interpolation in Python fractions for ``linear`` on integers (exact, rounded
-half to even), and the grid formula written out. Arrays are upsampled as DataArrays without coordinates
-(:func:`upsample_array`), so the values are those of the engine alone.
+half to even), and the grid formula written out. Arrays are upsampled as
+DataArrays without coordinates (:func:`upsample_array`), so the values are
+those of the engine alone.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Two sources (built once into the bench cache by ``data.py``, see there):
 
 - ``slab``: a thin slab of 30 x 15000 x 15000 uint16 (13.5 GB, 1 um spacing),
   the shape of ngff-zarr issue #48, where users measured 1000-2026 s and
-  6.4-16 GB peak memory; and a quarter of it (30 x 7500 x 7500);
+  6.4-16 GB peak memory; and 30 x 10000 x 10000 (both sharded by default);
 - ``lightsheet``: the lightsheet volume at z 0.25 um, y/x 1 um, 16 GiB
   (8192 x 1024 x 1024, copies of the 1 GiB source's chunk files) and 4 GiB.
 
@@ -117,7 +117,7 @@ class Source:
 # the lightsheet sources are copies of this base along z, by y/x size
 LIGHTSHEET_BASE = {1024: (512, 1024, 1024), 128: (128, 128, 128)}
 SOURCES = {
-    "slab": [Source("slab", (30, 7500, 7500)), Source("slab", (30, 15000, 15000))],
+    "slab": [Source("slab", (30, 10000, 10000)), Source("slab", (30, 15000, 15000))],
     "lightsheet": [
         Source("lightsheet", (2048, 1024, 1024)),
         Source("lightsheet", (8192, 1024, 1024)),

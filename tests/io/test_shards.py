@@ -19,6 +19,7 @@ import zarr
 
 import xiso
 from xiso.io import engine
+from xiso.io import write as io_write
 
 
 def _image(shape=(64, 96, 80), dz=0.25, chunks=(8, 16, 16), seed=0, name="img"):
@@ -137,8 +138,10 @@ def test_one_task_writes_each_shard_whole(tmp_path, monkeypatch):
         assert len(starts) == len(keys) == math.prod(-(-n // 32) for n in shape)
 
 
-def test_distributed_two_workers(tmp_path):
+@pytest.mark.parametrize("one_pass_bytes", [2**30, 0], ids=["one-pass", "level-by-level"])
+def test_distributed_two_workers(tmp_path, monkeypatch, one_pass_bytes):
     distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(io_write, "ONE_PASS_BYTES", one_pass_bytes)
     da, data = _image(chunks=(8, 16, 16))
     with (
         distributed.LocalCluster(
@@ -149,6 +152,26 @@ def test_distributed_two_workers(tmp_path):
         for i in range(3):
             xiso.to_ome_zarr(da, tmp_path / f"d{i}.zarr", **OPTIONS)
             _check_store(tmp_path / f"d{i}.zarr", data, da.iso.plan(**OPTIONS))
+
+
+@pytest.mark.parametrize("one_pass_bytes", [2**30, 0], ids=["one-pass", "level-by-level"])
+def test_a_large_pyramid_goes_level_by_level(tmp_path, monkeypatch, one_pass_bytes):
+    """A lazy level 0 larger than ONE_PASS_BYTES is stored one level per
+    computation, each level made from the previous one as stored (memory
+    bounded by a few units per thread); a smaller one in one computation.
+    Either way every level is the independent reference."""
+    monkeypatch.setattr(io_write, "ONE_PASS_BYTES", one_pass_bytes)
+    calls: list[int] = []
+    real = dsa.store
+    monkeypatch.setattr(
+        dsa, "store", lambda sources, *a, **k: calls.append(len(sources)) or real(sources, *a, **k)
+    )
+    da, data = _image(chunks=(5, 7, 11))
+    plan = da.iso.plan(**OPTIONS)
+    xiso.to_ome_zarr(da, tmp_path / "p.zarr", **OPTIONS)
+    _check_store(tmp_path / "p.zarr", data, plan)
+    levels = len(plan.levels)
+    assert calls == ([1] * levels if one_pass_bytes == 0 else [levels])
 
 
 @pytest.mark.parametrize("name", ["zarr", "zarrs", "zarrista"])

@@ -359,6 +359,7 @@ def write_levels(
     ``rebuild(i, data)`` makes the levels after level ``i`` from its stored
     ``data``. The record stays until the image is swapped in (a write killed
     after this resumes straight to the swap); the target leaves it behind.
+    ``rebuild`` also lets a large image go level by level (see :func:`_passes`).
     """
     import dask.array as dsa
 
@@ -387,11 +388,7 @@ def write_levels(
                 _open_levels(sub, label.levels, zarr_format, label.layout, compressor, resumed)
             )
             label_groups.append((sub, label.group_attrs))
-    # a fresh write stores every level in one computation (the source is read
-    # once); a resumed one level by level, each made from the previous one as
-    # stored, so that only what is missing is computed (and the source read
-    # only where level 0 is missing)
-    passes = [[level] for level in opened] if resumed and rebuild is not None else [list(opened)]
+    passes = _passes(opened, resumed, rebuild)
     passes[-1] += [level for found in label_levels for level in found]
     try:
         for i, chosen in enumerate(passes):
@@ -414,6 +411,35 @@ def write_levels(
     if labels:
         parent.attrs.update(dict(labels_attrs or {}))
     group.attrs.update(dict(group_attrs))
+
+
+# a pyramid made here whose level 0 holds more than this is written level by level
+ONE_PASS_BYTES = 2**30
+
+
+def _passes(
+    opened: list[_Level], resumed: bool, rebuild: Callable[[int, Any], list[xr.DataArray]] | None
+) -> list[list[_Level]]:
+    """The levels stored by each computation of :func:`write_levels`.
+
+    A small image stores every level in one computation, reading the source
+    once. A resumed write, or a lazy level 0 of more than ``ONE_PASS_BYTES``
+    (when the levels are made here: ``rebuild``), goes level by level, each
+    level made from the previous one as stored: a resumed write computes only
+    what is missing, and a large one keeps its memory bounded by a few write
+    units per thread. In one computation every unit of an upper level waits
+    for blocks from a whole band of level 0 (dask does not take the units in
+    the order of the pyramid's footprints), so what is held grows with the
+    image's width: 14 GiB for the 30 x 15000 x 15000 slab of benchmarks/tb.py,
+    against 0.9 GiB level by level. The price is reading each stored level
+    back once, which costs a zstd decode of about 1.3x level 0.
+    """
+    if rebuild is None or len(opened) < 2:
+        return [list(opened)]
+    first = opened[0].da
+    if resumed or (hasattr(first.data, "dask") and first.nbytes > ONE_PASS_BYTES):
+        return [[level] for level in opened]
+    return [list(opened)]
 
 
 def split_labels(obj: xr.DataTree) -> tuple[xr.DataTree, dict[str, xr.DataTree]]:

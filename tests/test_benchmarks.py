@@ -327,8 +327,10 @@ def test_recording_switch_turns_off_what_it_says(
     bench, tmp_path, monkeypatch, mode, fsyncs, markers
 ):
     """The overhead rows switch parts of the recording off inside the benchmark
-    only: counted at the system call (``os.fsync``) and at zarr's store (keys
-    under ``.xiso-progress``); xiso is whole again after the run."""
+    only: counted at the system calls (``os.fsync``; ``os.open`` creating a
+    file under ``.xiso-progress``, how markers are made on a local disk) and
+    at zarr's store (keys under ``.xiso-progress``, how they are made
+    elsewhere); xiso is whole again after the run."""
     import os
 
     from zarr.storage import LocalStore
@@ -338,11 +340,15 @@ def test_recording_switch_turns_off_what_it_says(
     cases, _ = bench
     resume = importlib.import_module("cases_resume")
     seen = {"fsync": 0, "marker": 0}
-    real_fsync, real_set = os.fsync, LocalStore.set
+    real_fsync, real_open, real_set = os.fsync, os.open, LocalStore.set
 
     def fsync(fd):
         seen["fsync"] += 1
         return real_fsync(fd)
+
+    def os_open(path, flags, *args, **kwargs):
+        seen["marker"] += bool(flags & os.O_CREAT) and ".xiso-progress" in os.fspath(path)
+        return real_open(path, flags, *args, **kwargs)
 
     async def store_set(self, key, value, *args, **kwargs):
         seen["marker"] += ".xiso-progress/" in key
@@ -350,6 +356,7 @@ def test_recording_switch_turns_off_what_it_says(
 
     state = resume.setup_3(cases.Ctx(TINY, tmp_path, tiny=True))  # writes the source: first
     monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "open", os_open)
     monkeypatch.setattr(LocalStore, "set", store_set)
     before = dict(vars(xiso_resume.Recorder))
     resume.run_mode(mode)(state)

@@ -230,3 +230,33 @@ def test_io_imports_no_resampling_module():
                 names = {node.module} if node.module else {a.name for a in node.names}
                 found += [f"{path.name}: {name}" for name in sorted(names & compute)]
     assert found == []
+
+
+def test_a_lazy_open_and_xiso_info_import_only_what_reading_needs(tmp_path):
+    """A lazy open (reduced too) imports neither the writer (``xiso.io.write``,
+    its progress records ``xiso.io.resume``), nor the NIfTI module for an
+    image without NIfTI attrs, nor the package metadata (which imports the
+    email parser): ``xiso.__version__`` is read on first use, and is then the
+    installed version. ``xiso info`` neither (but the resume module, whose
+    ``COMMAND`` every command sets)."""
+    from importlib.metadata import version
+
+    store = _small_store(tmp_path)
+    unwanted = ("xiso.io.write", "xiso.io.resume", "xiso.io.nifti", "email.policy")
+    loaded, found = _fresh(
+        "import json, sys, xiso\n"
+        f"da = xiso.open_ome_zarr({store!r}, near_isotropic=True)\n"
+        "assert type(da.data).__module__.startswith('dask.array')\n"
+        f"loaded = [m for m in {unwanted!r} if m in sys.modules]\n"
+        "print(json.dumps([loaded, xiso.__version__]))"
+    )
+    assert loaded == []
+    assert found == version("xiso")
+    loaded = _fresh(
+        "import contextlib, io, json, sys\n"
+        "from xiso.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main(['info', {store!r}]) == 0\n"
+        f"print(json.dumps([m for m in {unwanted!r} if m in sys.modules]))"
+    )
+    assert loaded == ["xiso.io.resume"]

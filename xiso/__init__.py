@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -87,7 +86,21 @@ if TYPE_CHECKING:  # what mypy and IDEs see; at run time these come from __getat
     from .progress import progress_bar
 
 
+def _version() -> str:
+    """The installed version: read on first use of ``xiso.__version__`` (reading
+    the package metadata imports the email parser, a lazy open needs neither)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("xiso")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = version = _version()
+        return version
     try:
         module, attribute = _LAZY[name]
     except KeyError:
@@ -104,11 +117,6 @@ def __dir__() -> list[str]:
     one uses (``os``, ``sys``) nor xiso's submodules."""
     return sorted({*__all__, *_NOT_STARRED})
 
-
-try:
-    __version__ = version("xiso")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "METHODS",

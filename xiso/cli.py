@@ -682,6 +682,18 @@ def _progress_options(parser: argparse.ArgumentParser, quiet: str) -> None:
     )
 
 
+class _Version(argparse.Action):
+    """``--version``: the version is read when asked for (reading the package
+    metadata costs every other command its import of the email parser)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(f"xiso {xiso.__version__}")  # on stdout, as argparse's "version" action
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xiso",
@@ -690,7 +702,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"xiso {xiso.__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version of xiso and exit")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

@@ -22,7 +22,6 @@ from .encodings import set_downscaling
 from .errors import OmeZarrError, OptionError
 from .io import labels as lb
 from .io import ngff, read
-from .io import write as w
 from .methods import default_method
 from .plan import layout_of, pyramid_method
 
@@ -197,6 +196,8 @@ def to_ome_zarr(
     >>> [dict(tree[level]["img"].sizes) for level in tree.children]
     [{'z': 4, 'y': 4, 'x': 4}, {'z': 4, 'y': 2, 'x': 2}, {'z': 2, 'y': 2, 'x': 2}]
     """
+    from .io import write as w  # on first write: a lazy open needs none of it
+
     obj = w.check_image(obj, version)
     labels = {k: w.positive_axes(v) for k, v in labels.items()} if labels else labels
     if isinstance(label, str):
@@ -410,6 +411,8 @@ def add_label(
     >>> int(xiso.open_ome_zarr(store, label="bright").sum())
     155
     """
+    from .io import write as w
+
     name = lb.label_name(name)
     target, pairs, version, layout = w.stored_image(
         store, name, chunks=chunks, overwrite=overwrite, storage_options=storage_options
@@ -496,6 +499,7 @@ def label_pyramid(
     writes it), or a DataTree of its levels, taken as they are. The levels
     are checked by :func:`xiso.io.labels.label_levels` when written.
     """
+    from .io import write as w
     from .labelled import check_factors
 
     name = lb.label_name(name)

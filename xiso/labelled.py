@@ -133,6 +133,22 @@ def _as_index(name: Hashable, var: xr.Variable) -> xr.Variable:
     return index
 
 
+# the attrs that xiso.io.nifti.follow_grid moves onto a new grid
+_NIFTI_ATTRS = ("affine", "orientation")
+
+
+def _follow_grid(old: T, new: T) -> T:
+    """``new`` with the NIfTI attrs of ``old`` moved onto its grid; without such
+    attrs (all but NIfTI images) ``new`` itself, and the NIfTI module stays
+    unimported (a lazy open does not pay for it)."""
+    variables = [new, *new.data_vars.values()] if isinstance(new, xr.Dataset) else [new]
+    if not any(key in v.attrs for v in variables for key in _NIFTI_ATTRS):
+        return new
+    from .io.nifti import follow_grid
+
+    return follow_grid(old, new)
+
+
 def rebuild(
     obj: T,
     data_of: Callable[[Hashable, xr.Variable], xr.Variable],
@@ -141,17 +157,15 @@ def rebuild(
     """``obj`` with each data variable and coordinate made anew by ``data_of`` and
     ``coord_of`` (name, variable); names, attrs and the layout-free encoding kept
     (a NIfTI affine and orientation moved onto the new grid)."""
-    from .io.nifti import follow_grid
-
     coords = {k: _as_index(k, coord_of(k, c.variable)) for k, c in obj.coords.items()}
     if isinstance(obj, xr.DataArray):
         new = xr.DataArray(data_of(obj.name, obj.variable), coords=coords, name=obj.name)
-        return follow_grid(obj, new)
+        return _follow_grid(obj, new)
     if isinstance(obj, xr.Dataset):
         data_vars = {k: data_of(k, v.variable) for k, v in obj.data_vars.items()}
         out = xr.Dataset(data_vars, coords=coords, attrs=dict(obj.attrs))
         out.encoding = layout_free(obj.encoding, dtype_changed=False)
-        return follow_grid(obj, out)
+        return _follow_grid(obj, out)
     raise TypeError(f"expected an xarray DataArray or Dataset, got {type(obj).__name__}")
 
 

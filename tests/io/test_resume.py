@@ -381,3 +381,80 @@ def test_the_bar_shows_the_done_part_as_done(tmp_path):
     with xiso.progress_bar(file=fresh):
         xiso.to_ome_zarr(da, tmp_path / "new.zarr", chunks=16, resume=True)
     assert re.findall(r"(\d+)/(\d+)", fresh.getvalue())[0][0] == "0"  # the control
+
+
+def _logged(monkeypatch, fail_flush_at=None):
+    """Log every flush and marker of :class:`Recorder` as (what, array path,
+    unit, thread name); the ``fail_flush_at``-th flush raises OSError."""
+    import threading
+
+    from xiso.io import resume
+
+    log: list[tuple[str, str, tuple[int, ...], str]] = []
+    lock = threading.Lock()
+    flush, record = resume.Recorder._flush, resume.Recorder._record
+
+    calls = []
+
+    def logged_flush(self, index):
+        with lock:
+            calls.append(index)
+            if len(calls) == fail_flush_at:
+                raise OSError(28, "No space left on device (test)")
+        flush(self, index)
+        with lock:
+            log.append(("flush", self.array.path, index, threading.current_thread().name))
+
+    def logged_record(self, index, digest):
+        record(self, index, digest)
+        with lock:
+            log.append(("record", self.array.path, index, threading.current_thread().name))
+
+    monkeypatch.setattr(resume.Recorder, "_flush", logged_flush)
+    monkeypatch.setattr(resume.Recorder, "_record", logged_record)
+    return log
+
+
+def test_units_are_flushed_then_recorded_off_the_writer_threads(tmp_path, monkeypatch):
+    """Every unit is recorded once, after its file is flushed, on the write's
+    progress threads (the threads storing units never wait for the disk), and
+    all of it before to_ome_zarr returns."""
+    import threading
+
+    log = _logged(monkeypatch)
+    da = _image()
+    with dask.config.set(scheduler="threads", num_workers=2):
+        xiso.to_ome_zarr(da.chunk(16), tmp_path / "out.zarr", chunks=16, min_size=8)
+    units = {(e[1], e[2]) for e in log}
+    group = zarr.open_group(tmp_path / "out.zarr", mode="r")
+    stored = {  # a unit per chunk (no shards at this size), of every level
+        (f"{group.path}/{key}".lstrip("/"), index)
+        for key, array in group.arrays()
+        for index in np.ndindex(*(-(-n // c) for n, c in zip(array.shape, array.chunks)))
+    }
+    assert len(stored) > 64 and units == stored
+    for unit in units:
+        kinds = [e[0] for e in log if (e[1], e[2]) == unit]
+        assert kinds == ["flush", "record"], (unit, kinds)
+    assert all(e[3].startswith("xiso-progress") for e in log), {e[3] for e in log}
+    assert not [t for t in threading.enumerate() if t.name.startswith("xiso-progress")]
+    xr.testing.assert_equal(xiso.open_ome_zarr(tmp_path / "out.zarr").load(), da)
+
+
+def test_a_failed_flush_records_nothing_after_it_and_raises(tmp_path, monkeypatch):
+    """A unit whose bytes could not be flushed is never recorded (no unit is
+    recorded before its flush); the write raises what the flush raised (and,
+    that not being an interruption, removes its temporary), and the next
+    write writes the image whole."""
+    log = _logged(monkeypatch, fail_flush_at=5)
+    da = _image()
+    with dask.config.set(scheduler="threads", num_workers=2):
+        with pytest.raises(OSError, match="No space left on device"):
+            xiso.to_ome_zarr(da.chunk(16), tmp_path / "out.zarr", chunks=16, min_size=8)
+    flushed = [(e[1], e[2]) for e in log if e[0] == "flush"]
+    recorded = [(e[1], e[2]) for e in log if e[0] == "record"]
+    assert len(flushed) >= 4 and set(recorded) <= set(flushed)
+    assert not (tmp_path / "out.zarr").exists() and _recorded(tmp_path / "out.zarr") == 0
+    monkeypatch.undo()
+    xiso.to_ome_zarr(da, tmp_path / "out.zarr", chunks=16, min_size=8, resume=True)
+    xr.testing.assert_equal(xiso.open_ome_zarr(tmp_path / "out.zarr").load(), da)

@@ -20,6 +20,11 @@ What is recorded (docs/scale.md, "When a conversion is killed")
   ``.xiso-progress/<array path>/<i.j.k>`` in the temporary. A kill at any
   instant leaves each unit recorded (and complete) or not recorded (and then
   written again whole on resume); a key half-made by a kill does not exist.
+  The flushing and recording run on threads of the write's own
+  (:class:`Journal`), each unit's marker after its flush, so the threads that
+  compute and store units never wait for the disk; the write waits for them
+  before its metadata, and on a failure records what was stored whole before
+  it raises.
 - On resume, recorded units are not computed again, and levels whose every
   unit is recorded are the source of the next ones (a level is computed from
   the stored previous level, not from the source).
@@ -33,7 +38,10 @@ import hashlib
 import json
 import math
 import os
+import threading
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -44,6 +52,7 @@ from .targets import JOB_KEY, PROGRESS
 __all__ = [
     "COMMAND",
     "JOB_KEY",
+    "Journal",
     "PROGRESS",
     "SAMPLE_BLOCKS",
     "Recorder",
@@ -214,13 +223,68 @@ def check_source(
             )
 
 
+FLUSH_THREADS = 4
+"""Threads of a :class:`Journal`: the ``fsync`` calls of several units run at
+once (a file system commits them together), as they did when each writer
+thread flushed its own unit."""
+
+
+class Journal:
+    """Records the units of one write on threads of its own: each unit's file
+    is flushed (:meth:`Recorder._flush`, ``fsync`` on a local disk), then its
+    marker written (:meth:`Recorder._record`), so a marker is never written
+    before its unit's bytes are flushed, and the threads that compute and
+    store units never wait for the disk.
+
+    :meth:`close` waits until every unit handed over is recorded and raises
+    what the recording failed with. After a failure no unit is recorded any
+    more, and units handed over later raise it in the thread that stores
+    them (the write stops, as when a marker cannot be written).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    def add(self, recorder: Recorder, index: tuple[int, ...], digest: str) -> None:
+        """Record unit ``index`` of ``recorder`` (its bytes stored) soon."""
+        with self._lock:
+            if self._error is not None:
+                raise self._error
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(FLUSH_THREADS, thread_name_prefix="xiso-progress")
+            self._pool.submit(self._record, recorder, index, digest)
+
+    def _record(self, recorder: Recorder, index: tuple[int, ...], digest: str) -> None:
+        if self._error is not None:
+            return
+        try:
+            recorder._flush(index)
+            recorder._record(index, digest)  # only once the bytes are flushed
+        except BaseException as err:  # this unit is not recorded: written again on resume
+            with self._lock:
+                self._error = self._error or err
+
+    def close(self, *, failed: bool = False) -> None:
+        """Wait until every unit handed over is recorded; raise what the
+        recording failed with, unless the write ``failed`` already (then its
+        own error is the one to see)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        if self._error is not None and not failed:
+            raise self._error
+
+
 class Recorder:
     """Stores regions (whole units) into ``target`` and records each unit
     written; units already recorded are skipped.
 
     ``target`` is what xiso stores into (the zarr array, zarrista's view of
-    it, or a guard around either); ``array`` the zarr array. It pickles (for
-    dask.distributed) as its parts.
+    it, or a guard around either); ``array`` the zarr array. Units are
+    recorded by ``journal`` (see :class:`Journal`), or at once without one.
+    It pickles (for dask.distributed) as its parts, without the journal: in
+    another process each unit is recorded at once.
     """
 
     def __init__(
@@ -231,12 +295,17 @@ class Recorder:
         unit: Sequence[int],
         done: Iterable[tuple[int, ...]],
         sample: Iterable[tuple[int, ...]] = (),
+        journal: Journal | None = None,
     ) -> None:
         self.target, self.array, self.unit = target, array, tuple(unit)
         self.prefix = _progress_prefix(array, group_path)
         self.sampled = frozenset(sample)
         self.done = frozenset(done)
         self.shape, self.dtype, self.ndim = target.shape, target.dtype, target.ndim
+        self.journal = journal
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**vars(self), "journal": None}
 
     def __dask_tokenize__(self) -> Any:
         tokenize = getattr(self.target, "__dask_tokenize__", None)
@@ -251,8 +320,12 @@ class Recorder:
         if index in self.done:
             return
         self.target[key] = value
-        self._flush(index)
-        self._record(index, value_digest(value) if index in self.sampled else "")
+        digest = value_digest(value) if index in self.sampled else ""
+        if self.journal is None:
+            self._flush(index)
+            self._record(index, digest)
+        else:
+            self.journal.add(self, index, digest)
 
     def _flush(self, index: tuple[int, ...]) -> None:
         """On a local disk, the unit's bytes reach the disk before it is recorded."""
@@ -272,12 +345,36 @@ class Recorder:
                 os.close(fd)
 
     def _record(self, index: tuple[int, ...], digest: str) -> None:
+        """Write the marker of unit ``index``: a plain file on a local disk (no
+        round trip through zarr's event loop), else a key of zarr's store."""
+        from zarr.storage import LocalStore
+
+        key = self.prefix + unit_name(index)
+        if isinstance(self.array.store, LocalStore):
+            _write_marker(os.path.join(str(self.array.store.root), key), digest.encode())
+            return
         from zarr.core.buffer import default_buffer_prototype
         from zarr.core.sync import sync
 
-        key = self.prefix + unit_name(index)
         value = default_buffer_prototype().buffer.from_bytes(digest.encode())
         sync(self.array.store.set(key, value))
+
+
+def _write_marker(path: str, content: bytes) -> None:
+    """The file ``path`` holding ``content``, whole or not at all: an empty one
+    is made by one call; one with content is written beside it and renamed
+    (a name that :func:`done_units` does not read as a unit)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if not content:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o666))
+        return
+    partial = f"{path}.{uuid.uuid4().hex}.partial"
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        os.write(fd, content)
+    finally:
+        os.close(fd)
+    os.replace(partial, path)
 
 
 def _placeholder(shape: tuple[int, ...], dtype: Any) -> np.ndarray:

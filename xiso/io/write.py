@@ -262,15 +262,18 @@ def _stored(level: _Level) -> Any:
     return dsa.from_array(engine.regions(level.array), chunks=level.unit, lock=False)
 
 
-def _sources(opened: list[_Level], group_path: str, writes: _Writes) -> list[tuple[Any, Any]]:
+def _sources(
+    opened: list[_Level], group_path: str, writes: _Writes, journal: _resume.Journal
+) -> list[tuple[Any, Any]]:
     """Write the in-memory levels; return (dask source, target) of the others,
     to be stored in one computation.
 
     Every source is cut into the level's write units (its shards, or its
     chunks without shards), so exactly one task writes each stored object:
     no task ever reads a shard back to change part of it (zarr-python #3682).
-    Each unit is recorded once written (:class:`.resume.Recorder`); units a
-    killed write recorded are neither computed nor written again.
+    Each unit is recorded once written (:class:`.resume.Recorder`, by
+    ``journal``); units a killed write recorded are neither computed nor
+    written again.
     """
     import dask.array as dsa
 
@@ -286,6 +289,7 @@ def _sources(opened: list[_Level], group_path: str, writes: _Writes) -> list[tup
                 level.unit,
                 level.done,
                 level.sample,
+                journal,
             )
         )
         if level.complete:
@@ -375,6 +379,7 @@ def write_levels(
     if job is not None:
         _resume.write_job(group, job)
     writes = _Writes()
+    journal = _resume.Journal()  # records the units stored, on threads of its own
     opened = _open_levels(group, levels, zarr_format, layout, compressor, resumed)
     label_groups = []
     label_levels: list[list[_Level]] = []
@@ -394,7 +399,7 @@ def write_levels(
         for i, chosen in enumerate(passes):
             if i and rebuild is not None:
                 chosen[0].da = rebuild(i - 1, _stored(opened[i - 1]))[0]
-            pending = _sources(chosen, group.path, writes)
+            pending = _sources(chosen, group.path, writes, journal)
             if pending:
                 sources = [s for s, _ in pending]
                 targets: list[Any] = [t for _, t in pending]
@@ -402,8 +407,10 @@ def write_levels(
                 done = sum(len(level.done) for level in chosen)
                 with already_done(done / units if units else 0.0):  # a bar shows it as done
                     dsa.store(sources, targets, lock=False, compute=True, **_store_options(sources))
+        journal.close()  # every unit stored is recorded before the metadata is written
     except BaseException:
         writes.stop()  # no chunk lands in the temporary after this raises
+        journal.close(failed=True)  # what was stored whole is recorded, for a resume
         raise
     # metadata last: a store that failed above never looks like a valid image
     for sub, attrs in label_groups:

@@ -17,6 +17,14 @@ shifted z keys (no hardlinks, so every chunk is its own file in the page
 cache, as in a real store) and the level's metadata with the longer shape:
 16x (8192x1024x1024, 16 GiB of uint16, ~11 GiB on disk) takes minutes to copy
 instead of an hour to encode.
+
+The "noisy" source (kind ``noisy``, and ``noisy-tiledM`` M times longer along
+z, made of copies of its chunk files for every M > 1) is the lightsheet signal
+recorded by a camera-like model: Poisson shot noise on it, Gaussian read noise,
+a gain and an offset, rounded and clipped to 12 bits (uint16 values 0..4095),
+like raw sCMOS data. It is drawn chunk by chunk (one random stream per
+chunk, seeded by the chunk's index, so it is deterministic and never needs
+the whole volume in memory) from the memory-mapped lightsheet volume.
 """
 
 from __future__ import annotations
@@ -37,6 +45,9 @@ SLAB_SHAPE = (30, 15000, 15000)
 SLAB_SPACING = {"z": 1.0, "y": 1.0, "x": 1.0}
 SLAB_TILE = 1024  # the slab is made of (nz, 1024, 1024) blocks
 SLAB_BASES = 8  # ... each a variant of one of this many lightsheet blocks
+SOURCES = ("lightsheet", "noisy")  # the kinds of OME-Zarr source
+# the camera of the noisy source: ADU = OFFSET + GAIN * (Poisson(signal) + N(0, READ_NOISE))
+CAMERA = {"offset": 100.0, "gain": 2.0, "read_noise": 2.0, "bits": 12}
 
 
 def cache_dir() -> Path:
@@ -71,6 +82,62 @@ def tiled_zarr(shape: tuple[int, int, int], multiplier: int) -> Path:
     if multiplier == 1:
         return image_zarr(shape)
     return cache_dir() / f"lightsheet_{_tag(tiled_shape(shape, multiplier))}_tiled.ome.zarr"
+
+
+def noisy_zarr(shape: tuple[int, int, int], multiplier: int = 1) -> Path:
+    """The noisy OME-Zarr source (``multiplier`` times longer along z: copies of its chunks)."""
+    if multiplier == 1:
+        return cache_dir() / f"noisy_{_tag(shape)}.ome.zarr"
+    return cache_dir() / f"noisy_{_tag(tiled_shape(shape, multiplier))}_tiled.ome.zarr"
+
+
+def source_zarr(source: str, shape: tuple[int, int, int], multiplier: int = 1) -> Path:
+    """The OME-Zarr source of kind ``source`` (one of SOURCES), ``multiplier`` times longer."""
+    if source == "lightsheet":
+        return tiled_zarr(shape, multiplier)
+    if source == "noisy":
+        return noisy_zarr(shape, multiplier)
+    raise ValueError(f"unknown source {source!r}; one of {', '.join(SOURCES)}")
+
+
+def source_kind(source: str, multiplier: int = 1) -> str:
+    """The ``make`` kind that builds ``source_zarr(source, shape, multiplier)``."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; one of {', '.join(SOURCES)}")
+    prefix = "" if source == "lightsheet" else "noisy-"
+    if multiplier == 1:
+        return "zarr" if source == "lightsheet" else "noisy"
+    return f"{prefix}tiled{multiplier}"
+
+
+def camera_block(signal, index: tuple[int, ...], seed: int = 0):
+    """The noisy source's values over one block of the lightsheet ``signal``
+    (any array of counts), whose chunk index is ``index``: a uint16 array of
+    the same shape with values in 0 .. 2**bits - 1 (see CAMERA)."""
+    import numpy as np
+
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2, *index]))
+    electrons = rng.poisson(np.asarray(signal, dtype=np.float64))
+    adu = electrons.astype(np.float64)
+    adu += rng.normal(0.0, CAMERA["read_noise"], size=adu.shape)
+    adu *= CAMERA["gain"]
+    adu += CAMERA["offset"]
+    np.rint(adu, out=adu)
+    np.clip(adu, 0, 2 ** CAMERA["bits"] - 1, out=adu)
+    return adu.astype(np.uint16)
+
+
+def noisy_dask(signal, chunk: int = CHUNK):
+    """A lazy dask array of the noisy source over ``signal`` (numpy or memory
+    map, read one chunk at a time), chunks ``chunk`` on every axis."""
+    import dask.array as dsa
+
+    lazy = dsa.from_array(signal, chunks=chunk, asarray=False)
+
+    def block(values, block_info=None):
+        return camera_block(values, tuple(block_info[0]["chunk-location"]))
+
+    return lazy.map_blocks(block, dtype="uint16")
 
 
 def large_shape(shape: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -188,6 +255,19 @@ def _copy_tiled(src: Path, dst: Path, multiplier: int) -> None:
             shutil.copytree(iz_dir, target, copy_function=shutil.copyfile)
 
 
+def _tile(src: Path, path: Path, multiplier: int) -> Path:
+    """``path``, made (if missing) of ``multiplier`` copies of ``src``'s chunks along z."""
+    if not path.exists():
+        tmp = _tmp_sibling(path)
+        try:
+            _copy_tiled(src, tmp, multiplier)
+        except BaseException:
+            remove(tmp)
+            raise
+        tmp.rename(path)
+    return path
+
+
 def make(shape: tuple[int, int, int], kind: str) -> Path:
     """Build one cache entry if it is missing; return its path.
 
@@ -196,27 +276,35 @@ def make(shape: tuple[int, int, int], kind: str) -> Path:
     tiled from four flipped copies of the image, written chunk-row by
     chunk-row so that it never needs the whole volume in memory) or
     "tiledM" (M times longer along z: "large" for M = LARGE_FACTOR, the source
-    itself for M = 1, otherwise copies of the source's chunk files).
+    itself for M = 1, otherwise copies of the source's chunk files), "noisy"
+    (the camera-like OME-Zarr source, drawn chunk by chunk from the memory-mapped
+    image) or "noisy-tiledM" (copies of its chunk files, M times longer).
     """
     import numpy as np
 
+    if kind == "noisy":
+        path = noisy_zarr(shape)
+        if not path.exists():
+            import xiso
+
+            signal = np.load(make(shape, "image"), mmap_mode="r")
+            tmp = _tmp_sibling(path)
+            data = as_dataarray(noisy_dask(signal), shape, name="noisy")
+            xiso.to_ome_zarr(data, str(tmp), pyramid=False, chunks=CHUNK)
+            tmp.rename(path)
+        return path
+    if kind.startswith("noisy-tiled"):
+        multiplier = int(kind[len("noisy-tiled") :])
+        if multiplier == 1:
+            return make(shape, "noisy")
+        return _tile(make(shape, "noisy"), noisy_zarr(shape, multiplier), multiplier)
     if kind.startswith("tiled"):
         multiplier = int(kind[len("tiled") :])
         if multiplier == 1:
             return make(shape, "zarr")
         if multiplier == LARGE_FACTOR:
             return make(shape, "large")
-        path = tiled_zarr(shape, multiplier)
-        if not path.exists():
-            src = make(shape, "zarr")
-            tmp = _tmp_sibling(path)
-            try:
-                _copy_tiled(src, tmp, multiplier)
-            except BaseException:
-                remove(tmp)
-                raise
-            tmp.rename(path)
-        return path
+        return _tile(make(shape, "zarr"), tiled_zarr(shape, multiplier), multiplier)
 
     if kind == "image":
         path = image_npy(shape)

@@ -2,6 +2,7 @@
 
     python benchmarks/scaling.py [--sizes 1,4,16] [--repeat N] [--base 512x1024x1024]
                                  [--cluster/--no-cluster] [--peers/--no-peers] [--resume]
+                                 [--source lightsheet|noisy]
 
 Case 3 (``open_ome_zarr(src, near_isotropic=True)`` -> ``to_ome_zarr(pyramid=False)``)
 and its reference rows (the codec floor; the peers ngff-zarr and zarrnii) run on
@@ -370,15 +371,18 @@ def child_main(argv: list[str]) -> int:
 # --------------------------------------------------------------------------
 # the driver
 # --------------------------------------------------------------------------
-def prepare(base: tuple[int, int, int], multipliers: list[int]) -> dict[int, Path]:
-    """Build (once, in a separate process) the source of every size."""
+def prepare(
+    base: tuple[int, int, int], multipliers: list[int], source: str = "lightsheet"
+) -> dict[int, Path]:
+    """Build (once, in a separate process) the ``source`` of every size."""
     paths = {}
     for m in multipliers:
-        path = bench_data.tiled_zarr(base, m)
+        path = bench_data.source_zarr(source, base, m)
         if not path.exists():
             print(f"preparing the {m}x source {path.name} ...", file=sys.stderr)
             t0 = time.perf_counter()
-            cmd = [sys.executable, str(HERE / "data.py"), _tag(base), f"tiled{m}"]
+            kind = bench_data.source_kind(source, m)
+            cmd = [sys.executable, str(HERE / "data.py"), _tag(base), kind]
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             print(f"  done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         paths[m] = path
@@ -693,9 +697,14 @@ def report(doc: dict, summary: list[dict], figure: Path | None) -> str:
         f"Machine: {f.get('nproc', '?')} cores ({f.get('cpu', '?')}), {f.get('memory', '?')} "
         f"RAM, load average at the end {f.get('loadavg', '?')}  ",
         "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + "  ",
-        f"Sources: the {_tag(base)} uint16 OME-Zarr source (chunks 128^3, zstd) and "
-        "sources 4x (case 6's, four flipped copies) and 16x (copies of its chunk files) "
-        "longer along z; output z/4, chunks 128^3; before its rows in each round, every "
+        f"Sources: the {_tag(base)} uint16 OME-Zarr {doc.get('source', 'lightsheet')} "
+        "source (chunks 128^3, zstd) and "
+        + (
+            "sources 4x (case 6's, four flipped copies) and 16x (copies of its chunk files) "
+            if doc.get("source", "lightsheet") == "lightsheet"
+            else "sources made of copies of its chunk files, "
+        )
+        + "longer along z; output z/4, chunks 128^3; before its rows in each round, every "
         "file of a size's source is read once (untimed) so that reads come from the page "
         f"cache (slowest read-through: {slowest})  ",
         f"Rows: {rows}  ",
@@ -754,6 +763,12 @@ def main(argv: list[str] | None = None) -> int:
         "--peers", action=argparse.BooleanOptionalAction, default=True, help="ngff-zarr, zarrnii"
     )
     parser.add_argument("--rows", help="only these rows (comma-separated names)")
+    parser.add_argument(
+        "--source",
+        default="lightsheet",
+        choices=bench_data.SOURCES,
+        help="the source volume: the lightsheet demo or the noisy, camera-like one",
+    )
     parser.add_argument("--json", type=Path, help="raw results (default: cache dir)")
     parser.add_argument("--resume", action="store_true", help="keep the runs --json holds")
     parser.add_argument("--figure", type=Path, default=FIGURE, help="SVG or PNG to draw")
@@ -786,13 +801,15 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"--rows: unknown {sorted(unknown)}; rows: {', '.join(BY_NAME)}")
         rows = [r for r in rows if r.name in wanted]
-    json_path = args.json or bench_data.cache_dir() / f"scaling-{_tag(base)}.json"
+    suffix = "" if args.source == "lightsheet" else f"-{args.source}"
+    json_path = args.json or bench_data.cache_dir() / f"scaling-{_tag(base)}{suffix}.json"
     command = "python benchmarks/scaling.py " + shlex.join(argv)
     started = dt.datetime.now(dt.UTC)
     doc: dict[str, Any] = {
         "command": command.strip(),
         "started": f"{started:%Y-%m-%d %H:%M} UTC",
         "base": list(base),
+        "source": args.source,
         "multipliers": multipliers,
         "repeat": args.repeat,
         "rows": [r.name for r in rows],
@@ -801,13 +818,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.resume and json_path.exists():
         old = json.loads(json_path.read_text())
-        if old.get("base") == list(base):
+        if old.get("base") == list(base) and old.get("source", "lightsheet") == args.source:
             doc["runs"] = [r for r in old["runs"] if r["multiplier"] in multipliers]
             doc["started"] = old.get("started", doc["started"])
             doc["elapsed_min"] = old.get("elapsed_min", 0)
             print(f"resuming: {len(doc['runs'])} runs from {json_path}", file=sys.stderr)
     t0 = time.perf_counter()
-    sources = prepare(base, multipliers)
+    sources = prepare(base, multipliers, args.source)
     run_all(
         rows,
         base,

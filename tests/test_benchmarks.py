@@ -447,3 +447,154 @@ def test_tb_floor_writes_every_level_as_planned(tmp_path, job):
         got = out[str(i)]
         assert got.shape == tuple(level["shape"])
         np.testing.assert_array_equal(got[:], want)
+
+
+# --------------------------------------------------------------------------
+# the noisy source and the whole-process rows (issue 23)
+# --------------------------------------------------------------------------
+WHOLE_BASE = (64, 128, 128)
+
+
+@pytest.fixture
+def bench_data(bench, tmp_path, monkeypatch):
+    """benchmarks/data.py with its cache in a temporary folder."""
+    monkeypatch.setenv("XISO_BENCH_CACHE", str(tmp_path / "cache"))
+    return importlib.import_module("data")
+
+
+def test_camera_model_against_its_formula(bench_data):
+    """camera_block over a flat signal: ADU = offset + gain * (Poisson(s) +
+    N(0, read noise)), rounded, in 12 bits; its mean and variance are the
+    formula's, it is the same for the same chunk index and differs for another."""
+    import numpy as np
+
+    cam = bench_data.CAMERA
+    signal = np.full((64, 64, 64), 300, dtype=np.uint16)
+    a = bench_data.camera_block(signal, (0, 1, 2))
+    assert a.dtype == np.uint16 and a.shape == signal.shape
+    assert a.min() >= 0 and a.max() <= 2 ** cam["bits"] - 1
+    mean = cam["offset"] + cam["gain"] * 300
+    var = cam["gain"] ** 2 * (300 + cam["read_noise"] ** 2) + 1 / 12  # + rounding
+    assert abs(a.mean() - mean) < 5 * np.sqrt(var / a.size)
+    assert abs(a.var() / var - 1) < 0.02
+    np.testing.assert_array_equal(a, bench_data.camera_block(signal, (0, 1, 2)))
+    assert (a != bench_data.camera_block(signal, (0, 1, 3))).mean() > 0.9
+    bright = bench_data.camera_block(np.full((8, 8, 8), 5000, dtype=np.uint16), (0, 0, 0))
+    assert (bright == 2 ** cam["bits"] - 1).all()  # clipped to 12 bits
+
+
+def test_noisy_source_is_drawn_chunk_by_chunk(bench_data):
+    """The noisy OME-Zarr source is the camera model over each 128-chunk of the
+    lightsheet volume (a numpy loop over the chunks is the reference), lazy
+    until written, and its tiled copy is it repeated along z."""
+    import numpy as np
+
+    import xiso
+
+    shape = (256, 128, 192)
+    signal = np.load(bench_data.make(shape, "image"))
+    lazy = bench_data.noisy_dask(signal)
+    assert lazy.chunksize == (128, 128, 128) and lazy.npartitions == 4
+    expected = np.empty(shape, dtype=np.uint16)
+    c = bench_data.CHUNK
+    for iz in range(2):
+        for ix in range(2):
+            region = (slice(iz * c, (iz + 1) * c), slice(None), slice(ix * c, (ix + 1) * c))
+            expected[region] = bench_data.camera_block(signal[region], (iz, 0, ix))
+    path = bench_data.make(shape, bench_data.source_kind("noisy"))
+    assert path == bench_data.source_zarr("noisy", shape)
+    noisy = xiso.open_ome_zarr(path)
+    np.testing.assert_array_equal(noisy.values, expected)
+    assert noisy.iso.spacing == bench_data.SPACING
+    tiled = xiso.open_ome_zarr(bench_data.make(shape, bench_data.source_kind("noisy", 2)))
+    np.testing.assert_array_equal(tiled.values, np.concatenate([expected, expected]))
+    assert bench_data.source_zarr("noisy", shape, 2).exists()
+
+
+def test_source_names_and_kinds(bench_data):
+    shape = WHOLE_BASE
+    assert bench_data.source_zarr("lightsheet", shape) == bench_data.image_zarr(shape)
+    assert bench_data.source_zarr("lightsheet", shape, 8) == bench_data.tiled_zarr(shape, 8)
+    assert bench_data.source_kind("lightsheet") == "zarr"
+    assert bench_data.source_kind("lightsheet", 8) == "tiled8"
+    assert bench_data.source_kind("noisy", 8) == "noisy-tiled8"
+    with pytest.raises(ValueError, match="unknown source 'raw'"):
+        bench_data.source_zarr("raw", shape)
+    with pytest.raises(ValueError, match="unknown source 'raw'"):
+        bench_data.source_kind("raw")
+
+
+def test_whole_process_rows_end_to_end(bench, tmp_path):
+    """benchmarks/whole.py on a tiny base, both sources, two sizes: every row
+    runs once as a process, and the table has its median, ratio to xiso and
+    bytes written (never a time compared)."""
+    out = tmp_path / "whole.json"
+    cmd = [
+        sys.executable,
+        str(BENCH / "whole.py"),
+        "--base",
+        "x".join(map(str, WHOLE_BASE)),
+        "--sizes",
+        "1,2",
+        "--repeat",
+        "1",
+        "--rows",
+        "xiso,xiso-cli,ngff-zarr",
+        "--json",
+        str(out),
+    ]
+    env = {**__import__("os").environ, "XISO_BENCH_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    rows = ["xiso", "xiso-cli", "ngff-zarr"]
+    got = sorted((r["row"], r["source"], r["multiplier"]) for r in doc["runs"] if "seconds" in r)
+    assert got == sorted((r, s, m) for r in rows for s in ("lightsheet", "noisy") for m in (1, 2))
+    for run in doc["runs"]:
+        assert run["seconds"] > run["cpu_s"] / 4 > 0 and run["peak_rss"] > 2**20
+        assert run["written_bytes"] > 0
+    summary = {(e["row"], e["source"], e["multiplier"]): e for e in doc["summary"]}
+    for (_, source, m), e in summary.items():
+        xiso_median = summary[("xiso", source, m)]["median_s"]
+        assert e["vs_xiso"] == pytest.approx(e["median_s"] / xiso_median)
+    table = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ")]
+    assert table[0].startswith("| source | size GiB | row | median s")
+    assert len(table) == 1 + 3 * 2 * 2  # header, then 3 rows x 2 sources x 2 sizes
+    verdicts = [ln for ln in proc.stdout.splitlines() if ln.startswith("- ")]
+    assert len(verdicts) == 4 and all("xiso is" in ln for ln in verdicts)
+
+
+def test_whole_process_summary_and_verdict(bench):
+    """summarize / verdict on made-up runs: medians, ratios to xiso, a peer
+    that is faster named as such, a missing peer reported with its reason."""
+    whole = importlib.import_module("whole")
+    runs = []
+    for rnd, (x, n) in enumerate([(2.0, 3.0), (4.0, 1.0), (3.0, 2.5)], start=1):
+        for row, s in (("xiso", x), ("ngff-zarr", n)):
+            runs.append(
+                {
+                    "row": row,
+                    "source": "noisy",
+                    "multiplier": 1,
+                    "round": rnd,
+                    "seconds": s,
+                    "cpu_s": s,
+                    "peak_rss": 2**28,
+                    "written_bytes": 2**20,
+                }
+            )
+    runs.append({"row": "zarrnii", "skipped": "zarrnii not installed"})
+    doc = {
+        "base": [8, 8, 8],
+        "sources": ["noisy"],
+        "multipliers": [1],
+        "rows": ["xiso", "ngff-zarr", "zarrnii"],
+        "runs": runs,
+    }
+    summary = {e["row"]: e for e in whole.summarize(doc)}
+    assert summary["xiso"]["median_s"] == 3.0 and summary["ngff-zarr"]["median_s"] == 2.5
+    assert summary["ngff-zarr"]["vs_xiso"] == pytest.approx(2.5 / 3.0)
+    assert summary["zarrnii"]["why"] == "zarrnii not installed"
+    (line,) = whole.verdict(list(summary.values()))
+    assert "**behind**" in line and "ngff-zarr 0.83x" in line
+    assert "zarrnii not installed" in whole.table(list(summary.values()))

@@ -580,3 +580,48 @@ def test_docs_cli_names_every_option_and_choice_of_help(command, capsys):
     if command == "convert":
         assert {"--boundary", "--isotropic", "--spacing", "--input-spacing"} <= options
         assert set(xiso.methods.TABLE) <= choices  # every method, in --help and the page
+
+
+def test_convert_reads_whole_blocks_through_the_fast_engine(tmp_path, monkeypatch):
+    """An OME-Zarr input with the default target and boundary is made
+    near-isotropic as it is read (whole blocks per task, through xiso's fast
+    chunk engine where installed), as ``open_ome_zarr(near_isotropic=True)``
+    does; image and label image hold the block mean and mode of a numpy
+    reference, and a label-like image name still picks mode."""
+    from xiso.io import engine
+
+    if not engine._installed("zarrista"):
+        pytest.skip("zarrista not installed")
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 4000, (16, 8, 8)).astype(np.uint16)
+    cells = rng.integers(0, 3, (16, 8, 8)).astype(np.uint16)
+    coords = {d: (d, np.arange(n) * s, {"units": "micrometer"}) for d, n, s in
+              zip("zyx", values.shape, (0.25, 1, 1))}  # fmt: skip
+    image = xr.DataArray(values, dims=("z", "y", "x"), coords=coords, name="raw")
+    src = tmp_path / "in.ome.zarr"
+    xiso.to_ome_zarr(image, src, pyramid=False, chunks=4, labels={"cells": image.copy(data=cells)})
+    reads = []
+    original = engine.ZarristaRegions.__getitem__
+
+    def counted(self, key):
+        reads.append(key)
+        return original(self, key)
+
+    monkeypatch.setattr(engine.ZarristaRegions, "__getitem__", counted)
+    out = tmp_path / "out.ome.zarr"
+    assert main(["convert", str(src), str(out), "--no-pyramid", "--quiet"]) == 0
+    assert len(reads) == 2 * 2 * 2  # image and label: each of their 16x4x4 blocks read once
+    blocks = values.reshape(4, 4, 8, 8).astype(np.float64).mean(axis=1)
+    np.testing.assert_array_equal(xiso.open_ome_zarr(out).values, np.round(blocks))
+    four = cells.reshape(4, 4, 8, 8)
+    counts = np.stack([(four == k).sum(axis=1) for k in range(3)])
+    # mode; ties go to the smallest label, as scipy.stats.mode
+    np.testing.assert_array_equal(
+        xiso.open_ome_zarr(out, label="cells").values, counts.argmax(axis=0)
+    )
+    # a label-like name: the default method is mode, as on a plain open
+    named = image.copy(data=cells).rename("cell_labels")
+    xiso.to_ome_zarr(named, tmp_path / "named.ome.zarr", pyramid=False, chunks=4)
+    args = ["convert", str(tmp_path / "named.ome.zarr"), str(tmp_path / "n.zarr"), "--quiet"]
+    assert main([*args, "--no-pyramid"]) == 0
+    np.testing.assert_array_equal(xiso.open_ome_zarr(tmp_path / "n.zarr").values, counts.argmax(0))

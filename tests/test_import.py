@@ -260,3 +260,53 @@ def test_a_lazy_open_and_xiso_info_import_only_what_reading_needs(tmp_path):
         f"print(json.dumps([m for m in {unwanted!r} if m in sys.modules]))"
     )
     assert loaded == ["xiso.io.resume"]
+
+
+def test_a_conversion_imports_neither_ome_zarr_models_nor_distributed(tmp_path):
+    """The whole OME-Zarr -> near-isotropic OME-Zarr job in a fresh process:
+    the metadata it writes (the plain form) is built without ome-zarr-models
+    and pydantic, and the write picks dask's threaded scheduler without dask's
+    import of distributed (no client can exist when nothing imported it):
+    about 0.3 s each of a whole conversion. The output holds the block means."""
+    import numpy as np
+    import xarray as xr
+
+    means = np.random.default_rng(0).integers(10, 60000, (2, 8, 8)).astype(np.uint16)
+    offsets = np.array([-3, 3, -7, 7])[None, :, None, None]  # each block of 4 sums to 0
+    values = (means[:, None].astype(np.int64) + offsets).reshape(8, 8, 8).astype(np.uint16)
+    coords = {
+        d: (d, np.arange(8) * s, {"units": "micrometer"}) for d, s in zip("zyx", (0.25, 1, 1))
+    }
+    store = str(tmp_path / "src.ome.zarr")
+    xiso.to_ome_zarr(xr.DataArray(values, dims=("z", "y", "x"), coords=coords), store)
+    out = str(tmp_path / "iso.ome.zarr")
+    loaded = _fresh(
+        "import json, sys, xiso\n"
+        f"iso = xiso.open_ome_zarr({store!r}, near_isotropic=True)\n"
+        f"xiso.to_ome_zarr(iso, {out!r}, pyramid=False)\n"
+        "heavy = ('ome_zarr_models', 'pydantic', 'distributed')\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))"
+    )
+    assert loaded == []
+    back = xiso.open_ome_zarr(out)
+    assert back.sizes == {"z": 2, "y": 8, "x": 8}
+    np.testing.assert_array_equal(back.values, means)
+
+
+def test_a_client_still_gets_the_write(tmp_path):
+    """With distributed imported and a client active, the write is left to the
+    client, as dask would choose it (the control of the test above)."""
+    store = _small_store(tmp_path)
+    out = str(tmp_path / "iso.ome.zarr")
+    options = _fresh(
+        "import json, xiso\n"
+        "from distributed import Client\n"
+        "from xiso.io import write\n"
+        "with Client(processes=False, n_workers=1, dashboard_address=None):\n"
+        f"    iso = xiso.open_ome_zarr({store!r}, near_isotropic=True)\n"
+        "    options = write._store_options([iso.data])\n"
+        f"    xiso.to_ome_zarr(iso, {out!r}, pyramid=False)\n"
+        "print(json.dumps(sorted(options)))"
+    )
+    assert options == []  # none of xiso's threaded-scheduler options
+    assert xiso.open_ome_zarr(out).sizes["z"] == 2

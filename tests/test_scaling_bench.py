@@ -139,3 +139,18 @@ def test_a_missing_peer_is_skipped(bench_modules, tmp_path, monkeypatch):
     row = scaling.BY_NAME["zarrnii"]
     result = scaling.child_single(row, BASE, BASE, tmp_path / "nowhere", tmp_path, False)
     assert result == {"skipped": "no_such_module_xiso not installed"}
+
+
+def test_noisy_sources_are_prepared(bench_modules, tmp_path, monkeypatch):
+    """--source noisy: the base noisy source and its tiled copy (data.py's
+    kinds ``noisy`` and ``noisy-tiledM``), built once in a separate process."""
+    scaling, data = bench_modules
+    monkeypatch.setenv("XISO_BENCH_CACHE", str(tmp_path))
+    paths = scaling.prepare(BASE, [1, 2], "noisy")
+    assert paths == {1: data.noisy_zarr(BASE), 2: data.noisy_zarr(BASE, 2)}
+    import xiso
+
+    base = xiso.open_ome_zarr(paths[1]).values
+    tiled = xiso.open_ome_zarr(paths[2]).values
+    np.testing.assert_array_equal(tiled, np.concatenate([base, base]))
+    assert base.max() <= 2 ** data.CAMERA["bits"] - 1

@@ -317,3 +317,97 @@ def test_what_xiso_writes_takes_the_plain_path(tmp_path, version, dims, shape):
         parsed_version, parsed = ngff.parse_image_attrs(attrs, str(path))
         assert parsed_version == version and parsed is not None
         assert type(parsed).__module__ == "types"  # the plain object, not a pydantic model
+
+
+def _reference_image_metadata(levels, version, method):
+    """What xiso wrote before it built plain JSON: ome-zarr-models' models of
+    the same axes, transforms and multiscale fields, dumped."""
+    from ome_zarr_models.common.coordinate_transformations import VectorScale, VectorTranslation
+
+    if version == "0.5":
+        from ome_zarr_models.v05.axes import Axis
+        from ome_zarr_models.v05.image import ImageAttrs
+        from ome_zarr_models.v05.multiscales import Dataset, Multiscale
+    else:
+        from ome_zarr_models.v04.axes import Axis
+        from ome_zarr_models.v04.image import ImageAttrs
+        from ome_zarr_models.v04.multiscales import Dataset, Multiscale
+
+    base = levels[0][1]
+    types = ngff.axis_types(base)
+    axes = []
+    for dim, kind in zip(base.dims, types):
+        unit = base[dim].attrs.get("units") if kind in ("space", "time") else None
+        axes.append(Axis(name=str(dim), type=kind, unit=unit))
+    datasets, scales, previous = [], [], None
+    for path, da in levels:
+        scale, translation = ngff.level_transform(da, types, previous)
+        previous = (scale, da.shape)
+        scales.append(scale)
+        transforms = (VectorScale.build(scale), VectorTranslation.build(translation))
+        datasets.append(Dataset(path=path, coordinateTransformations=transforms))
+    kind, metadata = ngff.downscaling(method, levels, scales)
+    options = {"version": "0.4"} if version == "0.4" else {}
+    if kind is not None:
+        options["type"] = kind
+    name = str(base.name) if base.name is not None else "image"
+    ms = Multiscale(axes=axes, datasets=tuple(datasets), name=name, metadata=metadata, **options)
+    attrs = ImageAttrs(multiscales=[ms], **({"version": "0.5"} if version == "0.5" else {}))
+    return attrs.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+def _levels(dims, shape, count, name):
+    da = _image(dims, shape).rename(name)
+    for d in ("t", "c"):
+        if d in dims:
+            da = da.assign_coords({d: np.arange(da.sizes[d])})
+    if "t" in dims:
+        da["t"].attrs["units"] = "second"
+    levels = [("0", da)]
+    for k in range(1, count):
+        da = da.iso.downsample(x=2)
+        levels.append((str(k), da))
+    return levels
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+@pytest.mark.parametrize("dims", LAYOUTS)
+@pytest.mark.parametrize("method", [None, "mean", "mode"])
+@pytest.mark.parametrize(("count", "name"), [(1, None), (3, "img")])
+def test_written_metadata_is_what_ome_zarr_models_builds(version, dims, method, count, name):
+    """image_metadata builds the attributes as plain JSON without
+    ome-zarr-models: the same JSON, key order included, as its models dump."""
+    shape = tuple(8 if d in "zyx" else 2 for d in dims)
+    levels = _levels(dims, shape, count, name)
+    got, types = ngff.image_metadata(levels, version, method=method)
+    want = _reference_image_metadata(levels, version, method)
+    assert json.dumps(got) == json.dumps(want)
+    assert types == ngff.axis_types(levels[0][1])
+
+
+def test_written_metadata_outside_the_plain_form_is_built_by_ome_zarr_models():
+    """omero (channel labels) is left to ome-zarr-models: the attributes then
+    carry it, and the multiscales are the same as without it."""
+    levels = _levels(("c", "y", "x"), (2, 8, 8), 2, "img")
+    da = levels[0][1].assign_coords(c=["DAPI", "GFP"])
+    levels = [("0", da), ("1", da.iso.downsample(x=2))]
+    got, _ = ngff.image_metadata(levels, "0.5", method="mean")
+    assert [ch["label"] for ch in got["omero"]["channels"]] == ["DAPI", "GFP"]
+    plain = ngff.image_metadata([(p, d.drop_vars("c")) for p, d in levels], "0.5", method="mean")
+    assert {k: v for k, v in got.items() if k != "omero"}["multiscales"][0]["datasets"] == (
+        plain[0]["multiscales"][0]["datasets"]
+    )
+
+
+def test_dims_ngff_cannot_hold_are_refused_as_before():
+    """Dims that no plain form holds go to ome-zarr-models, whose refusal is
+    xiso's error (an axis of no type after the space axes; seven axes)."""
+    odd = xr.DataArray(np.zeros((4, 4, 2)), dims=("y", "x", "w"), name="img")
+    with pytest.raises(
+        xiso.OmeZarrError,
+        match=r"dims \('y', 'x', 'w'\) cannot be written as NGFF 0.5: .*space axes must be at",
+    ):
+        ngff.image_metadata([("0", odd)], "0.5")
+    many = xr.DataArray(np.zeros((1,) * 7), dims=tuple("abcdzyx"), name="img")
+    with pytest.raises(xiso.OmeZarrError, match=r"cannot be written as NGFF 0\.4"):
+        ngff.image_metadata([("0", many)], "0.4")

@@ -670,24 +670,21 @@ def image_metadata(
     the multiscale ``type``, see :func:`downscaling`). An unnamed image is
     named ``"image"``, as :func:`xiso.pyramid` names it (NGFF's strict schema
     asks for a name).
+
+    The attributes are built as plain JSON; when they have the plain form
+    that :func:`plain_image_attrs` checks (no ``omero``, axes NGFF names),
+    they are returned as they are, which ome-zarr-models would accept and dump
+    the same (tests/io/test_ngff_plain.py compares the two), without importing
+    it and pydantic (about 0.3 s of a whole conversion). Anything else is
+    built and validated by ome-zarr-models.
     """
-    from ome_zarr_models.common.coordinate_transformations import VectorScale, VectorTranslation
-
-    if version == "0.5":
-        from ome_zarr_models.v05.axes import Axis
-        from ome_zarr_models.v05.image import ImageAttrs
-        from ome_zarr_models.v05.multiscales import Dataset, Multiscale
-    else:
-        from ome_zarr_models.v04.axes import Axis  # type: ignore[assignment]
-        from ome_zarr_models.v04.image import ImageAttrs  # type: ignore[assignment]
-        from ome_zarr_models.v04.multiscales import Dataset, Multiscale  # type: ignore[assignment]
-
     base = levels[0][1]
     types = axis_types(base)
-    axes = []
+    axes: list[dict[str, Any]] = []
     for dim, kind in zip(base.dims, types):
         unit = coordinate_unit(base, dim) if kind in ("space", "time") else None
-        axes.append(Axis(name=str(dim), type=kind, unit=ngff_unit(dim, unit)))
+        axis = {"name": str(dim), "type": kind, "unit": ngff_unit(dim, unit)}
+        axes.append({k: v for k, v in axis.items() if v is not None})
     datasets = []
     scales = []
     previous: tuple[Sequence[float], Sequence[int]] | None = None
@@ -700,40 +697,91 @@ def image_metadata(
         scale, translation = level_transform(da, types, previous)
         previous = (scale, da.shape)
         scales.append(scale)
+        transforms = [
+            {"type": "scale", "scale": [float(v) for v in scale]},
+            {"type": "translation", "translation": [float(v) for v in translation]},
+        ]
+        datasets.append({"path": path, "coordinateTransformations": transforms})
+    name = str(base.name) if base.name is not None else "image"
+    kind, metadata = downscaling(method, levels, scales)
+    multiscale: dict[str, Any] = {
+        "axes": axes,
+        "datasets": datasets,
+        "metadata": json.loads(json.dumps(metadata)),
+        "name": name,
+    }
+    if kind is not None:
+        multiscale["type"] = kind
+    if version == "0.5":
+        plain: dict[str, Any] = {"version": "0.5", "multiscales": [multiscale]}
+    else:
+        plain = {"multiscales": [{**multiscale, "version": "0.4"}]}
+    omero = omero_for(base, types)
+    if omero is None and plain_image_attrs(plain, version) is not None:
+        return plain, types
+    return _validated_image_metadata(multiscale, kind, omero, version, base.dims), types
+
+
+def _validated_image_metadata(
+    multiscale: Mapping[str, Any],
+    kind: Any,
+    omero: dict[str, Any] | None,
+    version: str,
+    dims: tuple[Hashable, ...],
+) -> dict[str, Any]:
+    """The OME attributes of :func:`image_metadata` built by ome-zarr-models
+    (with pydantic): for metadata outside the plain form, and the errors."""
+    import pydantic
+    from ome_zarr_models.common.coordinate_transformations import VectorScale, VectorTranslation
+
+    if version == "0.5":
+        from ome_zarr_models.v05.axes import Axis
+        from ome_zarr_models.v05.image import ImageAttrs
+        from ome_zarr_models.v05.multiscales import Dataset, Multiscale
+    else:
+        from ome_zarr_models.v04.axes import Axis  # type: ignore[assignment]
+        from ome_zarr_models.v04.image import ImageAttrs  # type: ignore[assignment]
+        from ome_zarr_models.v04.multiscales import Dataset, Multiscale  # type: ignore[assignment]
+
+    axes = [
+        Axis(name=a["name"], type=a.get("type"), unit=a.get("unit")) for a in multiscale["axes"]
+    ]
+    datasets = []
+    for dataset in multiscale["datasets"]:
+        scale, translation = dataset["coordinateTransformations"]
         datasets.append(
             Dataset(
-                path=path,
+                path=dataset["path"],
                 coordinateTransformations=(
-                    VectorScale.build(scale),
-                    VectorTranslation.build(translation),
+                    VectorScale.build(scale["scale"]),
+                    VectorTranslation.build(translation["translation"]),
                 ),
             )
         )
-    name = str(base.name) if base.name is not None else "image"
-    kind, metadata = downscaling(method, levels, scales)
-    import pydantic
-
-    omero = omero_for(base, types)
     try:
         ms_options: dict[str, Any] = {"version": "0.4"} if version == "0.4" else {}
         if kind is not None:
             ms_options["type"] = kind
-        multiscale = Multiscale(
-            axes=axes, datasets=tuple(datasets), name=name, metadata=metadata, **ms_options
+        model_ms = Multiscale(
+            axes=axes,
+            datasets=tuple(datasets),
+            name=multiscale["name"],
+            metadata=multiscale["metadata"],
+            **ms_options,
         )
         extra: dict[str, Any] = {"omero": omero} if omero is not None else {}
         if version == "0.5":
-            model = ImageAttrs(version="0.5", multiscales=[multiscale], **extra)
+            model = ImageAttrs(version="0.5", multiscales=[model_ms], **extra)
         else:
-            model = ImageAttrs(multiscales=[multiscale], **extra)
+            model = ImageAttrs(multiscales=[model_ms], **extra)
     except pydantic.ValidationError as err:
         first = err.errors()[0]
         raise OmeZarrError(
-            f"these dims {tuple(base.dims)!r} cannot be written as NGFF {version}: "
+            f"these dims {tuple(dims)!r} cannot be written as NGFF {version}: "
             f"{first.get('msg')}. NGFF wants 2-5 axes ordered (t, c, z, y, x) with 2 or 3 "
             "space axes last; transpose or rename the dims"
         ) from None
-    return model.model_dump(mode="json", exclude_none=True, by_alias=True), types
+    return model.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
 # --------------------------------------------------------------------------

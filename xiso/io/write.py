@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import math
 import os
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -311,17 +312,29 @@ def _store_options(sources: Sequence[Any]) -> dict[str, Any]:
     (case 3 of benchmarks/run.py: about 10 % faster on 2 cores). A scheduler,
     pool or ``num_workers`` the user chose, or a distributed client, is left
     as it is.
+
+    The threaded scheduler is then passed as the function itself: dask's own
+    choice of a scheduler imports ``distributed`` where it is installed (to
+    look for a client; about 0.3 s of a whole conversion), which is needed
+    only when some code imported it already: no client exists otherwise.
     """
     import dask
     import dask.threaded
-    from dask.base import get_scheduler
     from dask.system import CPU_COUNT
 
-    if get_scheduler(collections=list(sources)) is not dask.threaded.get:
+    if dask.config.get("scheduler", None) is None and "distributed" not in sys.modules:
+        # what dask.base.get_scheduler decides, without its import of distributed
+        chosen = {getattr(s, "__dask_scheduler__", None) for s in sources}
+        scheduler = chosen.pop() if len(chosen) == 1 else None
+    else:
+        from dask.base import get_scheduler
+
+        scheduler = get_scheduler(collections=list(sources))
+    if scheduler is not dask.threaded.get:
         return {}
     if dask.config.get("pool", None) is not None or dask.config.get("num_workers", None):
         return {}
-    return {"num_workers": CPU_COUNT + 1}
+    return {"scheduler": dask.threaded.get, "num_workers": CPU_COUNT + 1}
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,7 @@ SMALL = {
 }
 ROWS = ("floor", "xiso", "xiso-cluster", "ngff-zarr", "ngff-zarr-bin", "ome-zarr")
 PEERS = ("ngff-zarr", "ngff-zarr-bin", "ome-zarr")
+LARGEST_ONLY = (*PEERS, "xiso-cluster")  # with --peers-at largest
 LABELS = {
     "floor": "sharded codec floor (raw chunks + zstd, strided levels, shards by hand)",
     "xiso": "xiso convert SRC DST",
@@ -576,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         "--peers-at",
         choices=("largest", "all"),
         default="largest",
-        help="run the peers at the largest size only (default) or at every size",
+        help="the peers and the cluster at the largest size only (default) or at every size",
     )
     parser.add_argument("--small", action="store_true", help="small sources (a test run)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per row")
@@ -603,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
             source.make()
             largest = k == len(sources) - 1
             for row in rows:
-                if row in PEERS and args.peers_at == "largest" and not largest:
+                if row in LARGEST_ONLY and args.peers_at == "largest" and not largest:
                     continue
                 print(f"{source.label}: {row} ...", file=sys.stderr, flush=True)
                 result = run_row(row, source, workdir, args.timeout, args.max_rss_gib * GIB)

@@ -533,27 +533,73 @@ def check_output(dst: str, src: str) -> str:
 
 
 def summarize(results: list[dict]) -> str:
+    """One markdown table: every run, by source, with its ratio to xiso's and
+    to the floor's time on the same source (a stopped run's time is a lower
+    bound: ``>``)."""
     lines = [
-        "| source | row | time | vs xiso | peak RSS | on disk | note |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "| source | row | time | vs xiso | vs floor | peak RSS | on disk | note |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     by_source: dict[str, list[dict]] = {}
     for r in results:
         by_source.setdefault(r["source"], []).append(r)
+
+    def ok(rows: list[dict], name: str) -> float | None:
+        return next((r["seconds"] for r in rows if r["row"] == name and "error" not in r), None)
+
     for source, rows in by_source.items():
-        xiso_s = next((r["seconds"] for r in rows if r["row"] == "xiso" and "error" not in r), None)
+        xiso_s, floor_s = ok(rows, "xiso"), ok(rows, "floor")
         for r in rows:
-            ratio = f"{r['seconds'] / xiso_s:.2f}x" if xiso_s and "error" not in r else "—"
-            time_s = f"{r['seconds']:.0f} s" if "error" not in r else f"> {r['seconds']:.0f} s"
+            bound = ">" if "error" in r else ""
+            ratios = [f"{bound}{r['seconds'] / b:.2f}x" if b else "—" for b in (xiso_s, floor_s)]
+            time_s = f"{bound}{r['seconds']:.0f} s"
             peak = r.get("peak_rss") or r.get("group_rss_sampled") or 0
             disk = f"{r['disk_bytes'] / GIB:.2f} GiB" if r.get("disk_bytes") else "—"
             note = r.get("error", r.get("check", ""))
             if "worker_peaks" in r:
                 peaks = ", ".join(f"{p / MIB:.0f}" for p in r["worker_peaks"])
                 note += f"; workers {peaks} MiB, driver {r['driver_peak'] / MIB:.0f} MiB"
-            cells = [source, r["row"], time_s, ratio, f"{peak / MIB:.0f} MiB", disk, note]
+            cells = [source, f"`{r['row']}`", time_s, *ratios, f"{peak / MIB:.0f} MiB", disk, note]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def report(doc: dict, figure: Path | None) -> str:
+    """The table with what it was measured on, for docs/performance.md."""
+    import run as bench_run
+
+    facts = bench_run.machine_facts()
+    versions = dict(facts["versions"])
+    for name in ("ome-zarr", "zarrista", "distributed"):
+        try:
+            from importlib.metadata import version
+
+            versions[name] = version(name)
+        except Exception:
+            versions[name] = "not installed"
+    rows = list(dict.fromkeys(r["row"] for r in doc["results"]))
+    head = [
+        f"Command: `{doc.get('command', 'python benchmarks/tb.py')}`  ",
+        f"Date: {doc['started']} (xiso at `{doc.get('git', facts['git'])}`)  ",
+        f"Machine: {facts['nproc']} cores ({facts['cpu']}), {facts['memory']} RAM  ",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "  ",
+        "Rows: " + "; ".join(f"`{r}`: {LABELS[r]}" for r in rows) + "  ",
+        "Each row is one whole process, timed from outside; peak RSS is the kernel's "
+        "`ru_maxrss` of the process (for the cluster, the worst worker's).",
+        "",
+        summarize(doc["results"]),
+    ]
+    if figure is not None:
+        head += [
+            "",
+            f"```{{figure}} _static/{figure.name}",
+            ":alt: wall time and peak RSS of the TB-scale job per source and row",
+            "",
+            "Wall time (left, log scale) and peak RSS (right) of every row on each source, "
+            "from the run above; hatched bars were stopped. Drawn by `docs/figures/tb.py`.",
+            "```",
+        ]
+    return "\n".join(head)
 
 
 def write_docs(body: str) -> None:
@@ -585,6 +631,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--report", type=Path, help="only write the report of this JSON")
     args = parser.parse_args(argv)
     table = SMALL if args.small else SOURCES
     rows = [r for r in args.rows.split(",") if r]
@@ -593,7 +640,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown rows {sorted(unknown)}; known: {', '.join(ROWS)}")
     path = args.json or bench_data.cache_dir() / ("tb-small.json" if args.small else "tb.json")
     workdir = args.workdir or bench_data.cache_dir() / "tb-work"
+    if args.report is not None:
+        return finish(json.loads(args.report.read_text()), args.report, args.write_docs)
     doc = {
+        "command": "python benchmarks/tb.py " + " ".join(argv),
+        "git": bench_run_git(),
         "started": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count()},
         "results": [],
@@ -612,9 +663,26 @@ def main(argv: list[str] | None = None) -> int:
                 doc["results"].append(result)
                 path.write_text(json.dumps(doc, indent=1))
     shutil.rmtree(workdir, ignore_errors=True)
-    body = summarize(doc["results"])
+    return finish(doc, path, args.write_docs)
+
+
+def bench_run_git() -> str:
+    import run as bench_run
+
+    return bench_run._git()
+
+
+def finish(doc: dict, path: Path, docs: bool) -> int:
+    """Print the report of ``doc`` (saved at ``path``); with ``docs``, draw the
+    figure and put both in docs/performance.md."""
+    figure = None
+    if docs:
+        cmd = [sys.executable, str(PLOT_SCRIPT), str(path), "--out", str(FIGURE)]
+        if subprocess.run(cmd, check=False).returncode == 0:
+            figure = FIGURE
+    body = report(doc, figure)
     print(body)
-    if args.write_docs:
+    if docs:
         write_docs(body)
     return 0
 

@@ -598,3 +598,42 @@ def test_whole_process_summary_and_verdict(bench):
     (line,) = whole.verdict(list(summary.values()))
     assert "**behind**" in line and "ngff-zarr 0.83x" in line
     assert "zarrnii not installed" in whole.table(list(summary.values()))
+
+
+def test_tb_summary_bounds_stopped_rows_and_takes_ratios_per_source():
+    """The TB table: each row's time over xiso's and over the floor's on the
+    same source; a stopped row (timeout or memory) shows its time as a lower
+    bound and no output; sources are kept apart."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        tb = importlib.import_module("tb")
+    finally:
+        sys.path.remove(str(BENCH))
+    mib = 2**20
+    runs = [
+        {"row": "floor", "source": "A", "seconds": 50.0, "peak_rss": 200 * mib},
+        {"row": "xiso", "source": "A", "seconds": 60.0, "peak_rss": 900 * mib},
+        {
+            "row": "ngff-zarr",
+            "source": "A",
+            "seconds": 600.0,
+            "peak_rss": 5000 * mib,
+            "error": "stopped after 600 s (--timeout)",
+        },
+        {
+            "row": "xiso",
+            "source": "B",
+            "seconds": 10.0,
+            "peak_rss": 100 * mib,
+            "disk_bytes": 2**30,
+            "check": "levels as planned",
+        },
+    ]
+    lines = tb.summarize(runs).splitlines()[2:]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    assert cells[0][:5] == ["A", "`floor`", "50 s", "0.83x", "1.00x"]
+    assert cells[1][:5] == ["A", "`xiso`", "60 s", "1.00x", "1.20x"]
+    assert cells[2][:6] == ["A", "`ngff-zarr`", ">600 s", ">10.00x", ">12.00x", "5000 MiB"]
+    assert cells[2][6] == "—" and "timeout" in cells[2][7]
+    assert cells[3][:5] == ["B", "`xiso`", "10 s", "1.00x", "—"]
+    assert cells[3][6] == "1.00 GiB"

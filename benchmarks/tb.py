@@ -156,10 +156,18 @@ def layout(src: str, **options: Any) -> dict:
     factor of each level over the source (the near-isotropic step included)."""
     import zarr
 
+    import xiso
+
     plan = job_plan(src, **options)
     source = zarr.open_group(src, mode="r")["0"]
+    given = xiso.open_ome_zarr(src).iso.spacing
+    # the factor of each level over the source: the near-isotropic step, then
+    # the plan's steps (not shape ratios: a trimmed level is not a whole multiple)
+    factor = [round(plan.levels[0].spacing[d].value / given[d]) for d in plan.dims]
     levels = []
-    for level in plan.levels:
+    for i, level in enumerate(plan.levels):
+        if i:
+            factor = [f * level.factors.get(d, 1) for f, d in zip(factor, plan.dims)]
         shape = tuple(level.shape[d] for d in plan.dims)
         levels.append(
             {
@@ -167,7 +175,7 @@ def layout(src: str, **options: Any) -> dict:
                 "chunks": tuple(level.chunks),
                 "shards": tuple(level.shards or level.chunks),
                 "spacing": [level.spacing[d].value for d in plan.dims],
-                "factor": tuple(n // m for n, m in zip(source.shape, shape)),
+                "factor": tuple(factor),
             }
         )
     return {"dims": [str(d) for d in plan.dims], "levels": levels, "source": list(source.shape)}

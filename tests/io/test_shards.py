@@ -154,10 +154,10 @@ def test_distributed_two_workers(tmp_path, monkeypatch, one_pass_bytes):
             _check_store(tmp_path / f"d{i}.zarr", data, da.iso.plan(**OPTIONS))
 
 
-@pytest.mark.parametrize("one_pass_bytes", [2**30, 0], ids=["one-pass", "level-by-level"])
-def test_a_large_pyramid_goes_level_by_level(tmp_path, monkeypatch, one_pass_bytes):
-    """A lazy level 0 larger than ONE_PASS_BYTES is stored one level per
-    computation, each level made from the previous one as stored (memory
+@pytest.mark.parametrize("one_pass_bytes", [2**30, 0], ids=["one-pass", "two-by-two"])
+def test_a_large_pyramid_goes_two_levels_at_a_time(tmp_path, monkeypatch, one_pass_bytes):
+    """A lazy level 0 larger than ONE_PASS_BYTES is stored two levels per
+    computation, each pair made from the level below it as stored (memory
     bounded by a few units per thread); a smaller one in one computation.
     Either way every level is the independent reference."""
     monkeypatch.setattr(io_write, "ONE_PASS_BYTES", one_pass_bytes)
@@ -171,7 +171,8 @@ def test_a_large_pyramid_goes_level_by_level(tmp_path, monkeypatch, one_pass_byt
     xiso.to_ome_zarr(da, tmp_path / "p.zarr", **OPTIONS)
     _check_store(tmp_path / "p.zarr", data, plan)
     levels = len(plan.levels)
-    assert calls == ([1] * levels if one_pass_bytes == 0 else [levels])
+    pairs = [min(2, levels - i) for i in range(0, levels, 2)]  # two levels a computation
+    assert calls == (pairs if one_pass_bytes == 0 else [levels])
 
 
 @pytest.mark.parametrize("name", ["zarr", "zarrs", "zarrista"])
@@ -199,7 +200,12 @@ def test_object_store(s3_server, tmp_path):
     np.testing.assert_array_equal(back.values, np.full(data.shape, 7, "uint16"))
 
 
-def test_labels_are_sharded_like_their_image(tmp_path):
+@pytest.mark.parametrize("one_pass_bytes", [2**30, 0], ids=["one-pass", "two-by-two"])
+def test_labels_are_sharded_like_their_image(tmp_path, monkeypatch, one_pass_bytes):
+    """Also when the image goes two levels at a time: its labels come with
+    the last pair, and every level is the reference (the image's mean, the
+    labels' values at level 0)."""
+    monkeypatch.setattr(io_write, "ONE_PASS_BYTES", one_pass_bytes)
     da, data = _image(chunks=(8, 16, 16))
     seg = xr.DataArray(
         (data % 5).astype("uint32"), dims=da.dims, coords=da.coords, name="cells"
@@ -211,6 +217,7 @@ def test_labels_are_sharded_like_their_image(tmp_path):
         assert label.shards == image.shards == (32, 32, 32)
         assert label.chunks == image.chunks
     np.testing.assert_array_equal(group["labels/cells/0"][...], data % 5)
+    _check_store(tmp_path / "l.zarr", data, da.iso.plan(**OPTIONS))
 
 
 # --------------------------------------------------------------------------

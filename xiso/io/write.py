@@ -410,8 +410,12 @@ def write_levels(
     passes[-1] += [level for found in label_levels for level in found]
     try:
         for i, chosen in enumerate(passes):
-            if i and rebuild is not None:
-                chosen[0].da = rebuild(i - 1, _stored(opened[i - 1]))[0]
+            if i and rebuild is not None:  # made from the level below, as stored
+                ids = [id(level) for level in opened]  # _Level compares by value: by identity
+                image = [level for level in chosen if id(level) in ids]  # labels aside
+                below = ids.index(id(image[0])) - 1
+                for level, da in zip(image, rebuild(below, _stored(opened[below]))):
+                    level.da = da
             pending = _sources(chosen, group.path, writes, journal)
             if pending:
                 sources = [s for s, _ in pending]
@@ -443,22 +447,26 @@ def _passes(
     """The levels stored by each computation of :func:`write_levels`.
 
     A small image stores every level in one computation, reading the source
-    once. A resumed write, or a lazy level 0 of more than ``ONE_PASS_BYTES``
-    (when the levels are made here: ``rebuild``), goes level by level, each
-    level made from the previous one as stored: a resumed write computes only
-    what is missing, and a large one keeps its memory bounded by a few write
-    units per thread. In one computation every unit of an upper level waits
-    for blocks from a whole band of level 0 (dask does not take the units in
-    the order of the pyramid's footprints), so what is held grows with the
-    image's width: 14 GiB for the 30 x 15000 x 15000 slab of benchmarks/tb.py,
-    against 0.9 GiB level by level. The price is reading each stored level
-    back once, which costs a zstd decode of about 1.3x level 0.
+    once. A resumed write goes level by level, each level made from the
+    previous one as stored, so that only what is missing is computed. A lazy
+    level 0 of more than ``ONE_PASS_BYTES`` (when the levels are made here:
+    ``rebuild``) goes two levels at a time, each pair made from the level
+    below it as stored: the units of the pair's upper level are made from
+    whole units of its lower one, so what is held stays a few units per
+    thread. In one computation every unit of a high level waits for blocks
+    from a whole band of level 0 (dask does not take the units in the order
+    of the pyramid's footprints), so what is held grows with the image's
+    width: 14 GiB for the 30 x 15000 x 15000 slab of benchmarks/tb.py. The
+    price is reading levels 1, 3, 5, ... back once (a zstd decode of a
+    quarter of level 0 or less).
     """
     if rebuild is None or len(opened) < 2:
         return [list(opened)]
-    first = opened[0].da
-    if resumed or (hasattr(first.data, "dask") and first.nbytes > ONE_PASS_BYTES):
+    if resumed:
         return [[level] for level in opened]
+    first = opened[0].da
+    if hasattr(first.data, "dask") and first.nbytes > ONE_PASS_BYTES:
+        return [list(opened[i : i + 2]) for i in range(0, len(opened), 2)]
     return [list(opened)]
 
 

@@ -228,7 +228,9 @@ def to_ome_zarr(
         made = method
         if pyramid:
             # on dask, chunked as level 0 is written (see xiso.plan)
-            obj = w.as_dask(obj, layout_of(obj, chunks=chunks, shards=shards, version=version))
+            # on dask, in the units level 0 is written in (see xiso.plan), so that
+            # each block of a level is made of whole blocks of the one below
+            obj = w.as_units(obj, layout_of(obj, chunks=chunks, shards=shards, version=version))
             obj, steps = _pyramid(obj, levels, method, min_size, as_label)
     pairs, given = w.image_and_labels(obj, labels)
     layout = layout_of(pairs[0][1], chunks=chunks, shards=shards, version=version)

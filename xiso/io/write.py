@@ -647,6 +647,21 @@ def as_dask(da: xr.DataArray, layout: Layout) -> xr.DataArray:
     return da.copy(data=_numpy_as_dask(np.asarray(da.data), view_chunks))
 
 
+def as_units(da: xr.DataArray, layout: Layout) -> xr.DataArray:
+    """``da`` on dask in the units its level is written in (shards, or
+    chunks without shards; :func:`as_dask` for a numpy array): a pyramid made
+    from it has blocks made of whole blocks of the level below, so that a
+    source block is freed once its unit is made (see :func:`_passes`)."""
+    if not hasattr(da.data, "dask"):
+        return as_dask(da, layout)
+    unit = write_unit(layout, da.shape)
+    if da.data.chunks == tuple(
+        ((u,) * (n // u) + ((n % u,) if n % u else ())) for u, n in zip(unit, da.shape)
+    ):
+        return da
+    return da.copy(data=da.data.rechunk(unit))
+
+
 def _group_attrs(
     pairs: Sequence[tuple[str, xr.DataArray]],
     ome: Mapping[str, Any],

@@ -90,6 +90,7 @@ users ask for ``xr.open_dataset(path, engine=...)``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -214,23 +215,47 @@ class _Level:
         try:
             return np.asarray(self.regions[key])
         except Exception as err:
-            where = ", ".join(region(key, self.shape))
-            chunks = tuple(
-                (k.start or 0) // c if isinstance(k, slice) else 0
-                for k, c in zip(key if isinstance(key, tuple) else (key,), self.array.chunks)
-            )
             from .targets import is_remote, storage_problem
 
             problem = storage_problem(
-                err, f"{self.where} at [{where}]", remote=is_remote(self.array.store)
+                err,
+                f"{self.where} at [{', '.join(region(key, self.shape))}]",
+                remote=is_remote(self.array.store),
             )
             if problem is not None:  # the storage failed, not the chunk
                 raise problem from err
+            key, chunks = self._failing_chunk(key)
+            where = ", ".join(region(key, self.shape))
             raise OmeZarrError(
                 f"reading {self.where} at [{where}] (chunk {'/'.join(map(str, chunks))}) "
                 f"failed: {err.__class__.__name__}: {err}; the stored chunk is damaged or "
                 "unreadable"
             ) from err
+
+    def _failing_chunk(self, key: Any) -> tuple[Any, tuple[int, ...]]:
+        """The region and index of the first stored chunk of ``key`` that
+        cannot be read (a read of whole blocks spans several chunks): on the
+        error path only, chunk by chunk; the first chunk if each reads alone."""
+        key = key if isinstance(key, tuple) else (key,)
+        bounds = [
+            (k.start or 0, n if k.stop is None else k.stop) if isinstance(k, slice) else (k, k + 1)
+            for k, n in zip(key, self.shape)
+        ]
+        size = self.array.chunks
+        ranges = [range(lo // c, -(-hi // c)) for (lo, hi), c in zip(bounds, size)]
+        first: tuple[Any, tuple[int, ...]] | None = None
+        for index in itertools.product(*ranges):
+            one = tuple(
+                slice(max(lo, i * c), min(hi, (i + 1) * c))
+                for (lo, hi), i, c in zip(bounds, index, size)
+            )
+            first = first or (one, index)
+            try:
+                self.array[one]
+            except Exception:
+                return one, index
+        assert first is not None
+        return first
 
 
 def _level_array(group: zarr.Group, path: str, ndim: int, names: list[str], where: Any) -> Any:
@@ -433,7 +458,7 @@ def read_in_blocks(
     chunk of a reduction by ``factors`` is made by one task from one read,
     with no re-assembly (see :func:`xiso.compose.open_ome_zarr`)."""
     grown = tuple(c * factors.get(d, 1) for d, c in zip(da.dims, array.chunks))
-    where = f"level of {_text(store)!r}"
+    where = f"level {array.basename!r} of {_text(store)!r}"
     reduced = any(f > 1 for f in factors.values())  # else the chunks reach the user
     return da.copy(data=_as_dask(array, grown, [str(d) for d in da.dims], where, consumed=reduced))
 

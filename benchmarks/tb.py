@@ -41,7 +41,7 @@ Rows:
 
 Nothing asserts a time. ``--write-docs`` puts the table between the
 ``bench:tb`` markers of docs/performance.md; raw results go to
-``tb.json`` in the bench cache after every row; ``docs/figures/tb.py`` draws
+``tb.json`` in the bench cache after every row; ``docs/figures/tb_scale.py`` draws
 the figure from it. ``--small`` runs the same rows on small sources (what
 tests/test_benchmarks.py runs).
 """
@@ -77,7 +77,7 @@ RESULT_TAG = "TB-RESULT "
 MARKERS = ("<!-- bench:tb:start -->", "<!-- bench:tb:end -->")
 DOCS = ROOT / "docs" / "performance.md"
 FIGURE = ROOT / "docs" / "_static" / "tb.svg"
-PLOT_SCRIPT = ROOT / "docs" / "figures" / "tb.py"
+PLOT_SCRIPT = ROOT / "docs" / "figures" / "tb_scale.py"
 
 
 @dataclass(frozen=True)
@@ -604,7 +604,7 @@ def report(doc: dict, figure: Path | None) -> str:
             ":alt: wall time and peak RSS of the TB-scale job per source and row",
             "",
             "Wall time (left, log scale) and peak RSS (right) of every row on each source, "
-            "from the run above; hatched bars were stopped. Drawn by `docs/figures/tb.py`.",
+            "from the run above; hatched bars were stopped. Drawn by `docs/figures/tb_scale.py`.",
             "```",
         ]
     return "\n".join(head)

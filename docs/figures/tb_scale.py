@@ -7,7 +7,7 @@ the worst worker's), with the 1 GiB memory bound drawn across. A row that was
 stopped (``--timeout`` or ``--max-rss-gib``) is drawn hatched at the time or
 memory it had reached. To redraw from saved results::
 
-    python docs/figures/tb.py ~/.cache/xiso-bench/v1/tb.json
+    python docs/figures/tb_scale.py ~/.cache/xiso-bench/v1/tb.json
 
 The format follows the suffix of ``--out`` (SVG or PNG).
 """

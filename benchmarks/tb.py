@@ -68,13 +68,13 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import data as bench_data  # noqa: E402
+from scaling import group_rss  # noqa: E402
 
 GIB = 2**30
 MIB = 2**20
 THREADS = 2
 WORKERS = 2  # the LocalCluster row
 RESULT_TAG = "TB-RESULT "
-MARKERS = ("<!-- bench:tb:start -->", "<!-- bench:tb:end -->")
 DOCS = ROOT / "docs" / "performance.md"
 FIGURE = ROOT / "docs" / "_static" / "tb.svg"
 PLOT_SCRIPT = ROOT / "docs" / "figures" / "tb_scale.py"
@@ -430,23 +430,6 @@ def command(row: str, src: Path, dst: Path) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "child", row, str(src), str(dst)]
 
 
-def group_rss(pgid: int) -> int:
-    """Resident bytes of every process in process group ``pgid`` (Linux /proc)."""
-    total = 0
-    page = os.sysconf("SC_PAGE_SIZE")
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            total += int(fields[21]) * page
-    return total
-
-
 def run_row(row: str, source: Source, workdir: Path, timeout: float, max_rss: float) -> dict:
     """One whole-process run of ``row``: wall time, ``ru_maxrss``, the group's
     sampled RSS and the output's size; the output is removed afterwards."""
@@ -610,16 +593,6 @@ def report(doc: dict, figure: Path | None) -> str:
     return "\n".join(head)
 
 
-def write_docs(body: str) -> None:
-    text = DOCS.read_text()
-    start, end = MARKERS
-    if start not in text:
-        raise SystemExit(f"{DOCS} has no {start} marker")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    DOCS.write_text(f"{head}{start}\n{body}\n{end}{tail}")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "child":
@@ -691,7 +664,9 @@ def finish(doc: dict, path: Path, docs: bool) -> int:
     body = report(doc, figure)
     print(body)
     if docs:
-        write_docs(body)
+        import run as bench_run
+
+        bench_run.write_docs(DOCS, "tb", body)
     return 0
 
 

@@ -52,6 +52,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import data as bench_data  # noqa: E402
+from scaling import _nbytes, _shape, _tag  # noqa: E402
 
 GIB = 2**30
 MIB = 2**20
@@ -125,19 +126,6 @@ ROWS = [
 ]
 BY_NAME = {r.name: r for r in ROWS}
 PEERS = ("ngff-zarr", "zarrnii")
-
-
-def _tag(shape: tuple[int, ...]) -> str:
-    return "x".join(map(str, shape))
-
-
-def _shape(text: str) -> tuple[int, int, int]:
-    nz, ny, nx = (int(v) for v in text.lower().split("x"))
-    return nz, ny, nx
-
-
-def _nbytes(shape: tuple[int, ...]) -> int:
-    return 2 * shape[0] * shape[1] * shape[2]  # uint16
 
 
 def tree_bytes(path: Path) -> int:

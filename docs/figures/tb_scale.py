@@ -60,9 +60,9 @@ def draw(results: Path, out: Path = OUT) -> Path:
             hatch = "//" if stopped else None
             left.bar(x, r["seconds"], width, color=colour, hatch=hatch, edgecolor="white")
             right.bar(x, peak / GIB, width, color=colour, hatch=hatch, edgecolor="white")
-    names = [s.replace(" (", "\n(") for s in sources]
+    names = [s.replace(" (", "\n(").replace(" ", "\n", 1) for s in sources]
     for ax in (left, right):
-        ax.set_xticks(range(len(sources)), names)
+        ax.set_xticks(range(len(sources)), names, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     left.set_yscale("log")
     left.set_ylabel("wall time, whole process (s, log scale)")

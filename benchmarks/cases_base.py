@@ -5,6 +5,7 @@ floors (read level 0, create an array like it, walk its chunks, describe a store
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -179,3 +180,34 @@ def describe_store(s: dict, result: Any) -> dict:
         "objects": objects,
         "note": f"written {disk / 2**20:.0f} MiB on disk in {objects} files",
     }
+
+
+# helpers of the whole-process scripts (scaling.py, whole.py, tb.py)
+def _tag(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    nz, ny, nx = (int(v) for v in text.lower().split("x"))
+    return nz, ny, nx
+
+
+def _nbytes(shape: tuple[int, ...]) -> int:
+    return 2 * shape[0] * shape[1] * shape[2]  # uint16
+
+
+def group_rss(pgid: int) -> int:
+    """Resident bytes of every process in process group ``pgid`` (Linux /proc)."""
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after "(comm)": state ppid pgrp ...
+            total += int(fields[21]) * page  # rss, in pages
+    return total

@@ -53,6 +53,7 @@ sys.path.insert(0, str(HERE))
 
 import cases as bench_cases  # noqa: E402
 import data as bench_data  # noqa: E402
+from cases_base import _nbytes, _shape, _tag, group_rss  # noqa: E402
 
 GIB = 2**30
 MIB = 2**20
@@ -89,19 +90,6 @@ ROWS = [
     ),
 ]
 BY_NAME = {r.name: r for r in ROWS}
-
-
-def _tag(shape: tuple[int, ...]) -> str:
-    return "x".join(map(str, shape))
-
-
-def _shape(text: str) -> tuple[int, int, int]:
-    nz, ny, nx = (int(v) for v in text.lower().split("x"))
-    return nz, ny, nx
-
-
-def _nbytes(shape: tuple[int, ...]) -> int:
-    return 2 * shape[0] * shape[1] * shape[2]  # uint16
 
 
 # --------------------------------------------------------------------------
@@ -387,23 +375,6 @@ def prepare(
             print(f"  done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         paths[m] = path
     return paths
-
-
-def group_rss(pgid: int) -> int:
-    """Resident bytes of every process in process group ``pgid`` (Linux /proc)."""
-    total = 0
-    page = os.sysconf("SC_PAGE_SIZE")
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # fields after "(comm)": state ppid pgrp ...
-            total += int(fields[21]) * page  # rss, in pages
-    return total
 
 
 def run_child(

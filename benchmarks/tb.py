@@ -68,7 +68,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import data as bench_data  # noqa: E402
-from scaling import group_rss  # noqa: E402
+from cases_base import group_rss  # noqa: E402
 
 GIB = 2**30
 MIB = 2**20

@@ -169,8 +169,10 @@ def _small_store(path) -> str:
     import numpy as np
     import xarray as xr
 
+    # attrs beyond NGFF's units: xiso keeps them in its own record of each coordinate
     coords = {
-        d: (d, np.arange(8) * s, {"units": "micrometer"}) for d, s in zip("zyx", (0.25, 1, 1))
+        d: (d, np.arange(8) * s, {"units": "micrometer", "long_name": f"{d} position"})
+        for d, s in zip("zyx", (0.25, 1, 1))
     }
     da = xr.DataArray(np.zeros((8, 8, 8), "uint8"), dims=("z", "y", "x"), coords=coords)
     xiso.to_ome_zarr(da, path / "a.ome.zarr", labels={"cells": xr.zeros_like(da)})
@@ -275,7 +277,8 @@ def test_a_conversion_imports_neither_ome_zarr_models_nor_distributed(tmp_path):
     offsets = np.array([-3, 3, -7, 7])[None, :, None, None]  # each block of 4 sums to 0
     values = (means[:, None].astype(np.int64) + offsets).reshape(8, 8, 8).astype(np.uint16)
     coords = {
-        d: (d, np.arange(8) * s, {"units": "micrometer"}) for d, s in zip("zyx", (0.25, 1, 1))
+        d: (d, np.arange(8) * s, {"units": "micrometer", "long_name": d})
+        for d, s in zip("zyx", (0.25, 1, 1))
     }
     store = str(tmp_path / "src.ome.zarr")
     xiso.to_ome_zarr(xr.DataArray(values, dims=("z", "y", "x"), coords=coords), store)
@@ -284,13 +287,14 @@ def test_a_conversion_imports_neither_ome_zarr_models_nor_distributed(tmp_path):
         "import json, sys, xiso\n"
         f"iso = xiso.open_ome_zarr({store!r}, near_isotropic=True)\n"
         f"xiso.to_ome_zarr(iso, {out!r}, pyramid=False)\n"
-        "heavy = ('ome_zarr_models', 'pydantic', 'distributed')\n"
+        "heavy = ('ome_zarr_models', 'pydantic', 'distributed', 'pint')\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))"
     )
     assert loaded == []
     back = xiso.open_ome_zarr(out)
     assert back.sizes == {"z": 2, "y": 8, "x": 8}
     np.testing.assert_array_equal(back.values, means)
+    assert back.z.attrs["long_name"] == "z"
 
 
 def test_a_client_still_gets_the_write(tmp_path):

@@ -853,7 +853,11 @@ def _restored(
             raise KeyError(f"the image has no dimension {name!r}")
         known = coords[name]
         if "values" not in record:
-            return xr.Variable(known.dims, known.data, {**known.attrs, **attrs}, known.encoding)
+            # a shallow copy keeps the pandas Index the reader made (``known.data``
+            # would be numpy, and xarray imports pint to check it; see level_coords)
+            restored = known.copy(deep=False)
+            restored.attrs = {**known.attrs, **attrs}
+            return restored
         if known.attrs.get("type") == "space":
             raise ValueError("the values of a space axis come from the NGFF transforms")
         values = decode_values(record, known.shape)

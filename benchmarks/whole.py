@@ -26,7 +26,9 @@ M times longer along z by copies of their chunk files. Before the rows of a
 so reads come from the page cache. Repeats are interleaved in rounds (every
 source, size and row once, then again); the table gives medians, the ratio of
 each peer's median to xiso's (> 1: xiso is faster), and the bytes each tool
-wrote (round 1). Nothing asserts a time. Raw results go to
+wrote (round 1). xiso's bytecode is written first, as ``pip install`` writes every
+tool's (a source checkout under ``PYTHONDONTWRITEBYTECODE`` would compile xiso's
+modules in every process, about 0.1 s). Nothing asserts a time. Raw results go to
 ``whole-BASE.json`` in the cache directory; ``--write-docs`` puts the table
 between the ``bench:whole`` markers of docs/performance.md.
 """
@@ -52,7 +54,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import data as bench_data  # noqa: E402
-from cases_base import _nbytes, _shape, _tag  # noqa: E402
+from cases_base import _nbytes, _shape, _tag, compile_xiso  # noqa: E402
 
 GIB = 2**30
 MIB = 2**20
@@ -354,7 +356,8 @@ def report(doc: dict, summary: list[dict]) -> str:
         + (f" (slowest read-through {slowest:.1f} GiB/s)" if slowest else "")
         + "  ",
         f"Repeats: {doc['repeat']} interleaved rounds, each run a fresh process timed from "
-        "outside (start, imports, job, exit); medians; `/ xiso` is a row's median over "
+        "outside (start, imports, job, exit; every tool's bytecode compiled beforehand, as "
+        "pip does at install); medians; `/ xiso` is a row's median over "
         "xiso's (> 1: xiso is faster); CPU s is the child's user + system time; written is "
         "what the tool wrote (round 1)",
         "",
@@ -385,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         help="write the table between the bench:whole markers of this page",
     )
     args = parser.parse_args(argv)
+    compile_xiso()  # as installed: no process compiles xiso's sources
 
     sources = [s.strip() for s in args.source.split(",") if s.strip()]
     unknown = [s for s in sources if s not in bench_data.SOURCES]

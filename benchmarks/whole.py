@@ -2,6 +2,7 @@
 
     python benchmarks/whole.py [--source lightsheet,noisy] [--base 256x1024x1024]
                                [--sizes 1,8] [--repeat 3] [--rows xiso,xiso-cli,...]
+                               [--write-docs] [--report RAW.json]
 
 Each row is one command, run as a fresh process and timed from outside (the wall
 time from ``fork`` to ``wait``, so Python's start, every import, the job and
@@ -387,7 +388,12 @@ def main(argv: list[str] | None = None) -> int:
         const=ROOT / "docs" / "performance.md",
         help="write the table between the bench:whole markers of this page",
     )
+    parser.add_argument(
+        "--report", type=Path, help="only print (and --write-docs) the report of this raw JSON"
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        return _report_only(args.report, args.write_docs)
     compile_xiso()  # as installed: no process compiles xiso's sources
 
     sources = [s.strip() for s in args.source.split(",") if s.strip()]
@@ -438,6 +444,19 @@ def main(argv: list[str] | None = None) -> int:
         bench_run.write_docs(args.write_docs, "whole", body)
         print(f"updated {args.write_docs}", file=sys.stderr)
     return 1 if any("error" in r for r in doc["runs"]) else 0
+
+
+def _report_only(path: Path, docs: Path | None) -> int:
+    """Print the report of the raw results at ``path`` (and write it into ``docs``)."""
+    import run as bench_run
+
+    doc = json.loads(path.read_text())
+    body = report(doc, doc["summary"])
+    print(body)
+    if docs:
+        bench_run.write_docs(docs, "whole", body)
+        print(f"updated {docs}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

@@ -263,3 +263,66 @@ def test_refusing_progress_keeps_the_signature(lazy):
     params = inspect.signature(lazy.iso.near_isotropic).parameters
     assert "progress" not in params and {"method", "boundary", "target"} <= set(params)
     assert lazy.iso.near_isotropic.__doc__.startswith("Downsample the finer spatial dims")
+
+
+def _frames(text: str) -> list[tuple[int, int]]:
+    """(n, total) of every frame a tqdm text bar drew."""
+    return [(int(n), int(t)) for n, t in re.findall(r"\| *(\d+)/(\d+) \[", text)]
+
+
+@pytest.mark.parametrize("shards", [None, 32])
+def test_a_write_in_several_computations_shows_one_bar_in_its_units(tmp_path, monkeypatch, shards):
+    """A pyramid whose level 0 is stored two levels at a time (here: any
+    lazy level 0) takes several computations and shows one bar, counted in
+    the chunks (shards) it stores: its total is every level's count of them,
+    read back from the store with zarr, and it ends there."""
+    import dask.array as dsa
+    import zarr
+
+    from xiso.io import write
+
+    monkeypatch.setattr(write, "ONE_PASS_BYTES", 0)
+    computations: list[int] = []
+    real = dsa.store
+    monkeypatch.setattr(
+        dsa, "store", lambda s, *a, **k: computations.append(len(s)) or real(s, *a, **k)
+    )
+    da = xiso.data.lightsheet(shape=(64, 64, 64), chunks=16, seed=3)
+    out = io.StringIO()
+    with progress_bar(file=out):
+        xiso.to_ome_zarr(da, tmp_path / "a.zarr", chunks=16, shards=shards, min_size=8)
+    group = zarr.open_group(tmp_path / "a.zarr", mode="r")
+    arrays = [group[path] for path in sorted(k for k in group.array_keys())]
+    unit = "shard" if shards else "chunk"
+    stored = [a.shards or a.chunks for a in arrays]
+    total = sum(
+        int(np.prod([-(-n // c) for n, c in zip(a.shape, u)])) for a, u in zip(arrays, stored)
+    )
+    text = out.getvalue()
+    assert len(computations) > 1 and len(arrays) > 2
+    assert text.count(BAR) == 1, text
+    frames = _frames(text)
+    assert {t for _, t in frames} == {total} and frames[-1][0] == total
+    assert [n for n, _ in frames] == sorted(n for n, _ in frames)  # never back
+    assert f"{unit}/s" in text or f"s/{unit}" in text, text
+
+
+def test_a_job_bar_moves_over_its_tasks_and_a_plain_bar_counts_tasks(lazy):
+    """Inside work(), each computation moves the one bar on by its step's
+    units, evenly over its tasks; outside, a bar counts tasks (the control)."""
+    from xiso.progress import work
+
+    out = io.StringIO()
+    with progress_bar(file=out, mininterval=0, miniters=1), work(10, 4, unit="u") as job:
+        with job.step(2):
+            lazy.sum().compute()
+        with job.step(4):
+            lazy.max().compute()
+    frames = _frames(out.getvalue())
+    assert frames[0] == (4, 10) and frames[-1] == (10, 10), frames
+    assert len({n for n, _ in frames}) > 3  # moved within the steps, not only at their ends
+    plain = io.StringIO()
+    with progress_bar(file=plain):
+        lazy.sum().compute()
+    n, total = _frames(plain.getvalue())[-1]
+    assert n == total >= lazy.data.npartitions  # tasks: at least one per block

@@ -30,25 +30,88 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any, TextIO
 
-__all__ = ["progress_bar"]
+__all__ = ["progress_bar", "work"]
 
 # a bar is already shown: nested progress_bar() calls (to_ome_zarr(progress=True)
 # inside `with progress_bar():`) add no second bar
 _ACTIVE: ContextVar[bool] = ContextVar("xiso_progress_active", default=False)
-# the share of a resumed write that a killed write had done (shown as done)
-_DONE_BEFORE: ContextVar[float] = ContextVar("xiso_progress_done_before", default=0.0)
+
+
+class _Work:
+    """One job of several computations, shown as one bar counted in its units
+    of work (see :func:`work`)."""
+
+    def __init__(self, total: int, done: int, unit: str) -> None:
+        self.total, self.unit = int(total), unit
+        self.done = float(done)  # units done, the computation running included
+        self.end = float(done)  # where the computation running now ends
+        self.per_task = 0.0  # units per task of the computation running now
+        self.pbar: Any = None
+
+    def start(self, make_bar: Any, tasks: int) -> Any:
+        """The bar (made once, for the first computation), for a computation of
+        ``tasks`` tasks that does the units of the current :meth:`step`."""
+        if self.pbar is None:
+            self.pbar = make_bar(total=self.total, initial=round(self.done), unit=self.unit)
+        self.per_task = (self.end - self.done) / tasks if tasks else 0.0
+        return self.pbar
+
+    def advance(self, units: float) -> None:
+        self.done = min(self.done + units, self.end)
+        self._show()
+
+    def _show(self) -> None:
+        if self.pbar is not None and round(self.done) > self.pbar.n:
+            self.pbar.update(round(self.done) - self.pbar.n)
+
+    @contextlib.contextmanager
+    def step(self, units: int) -> Iterator[None]:
+        """The computation run inside the block does ``units`` units of the job."""
+        self.end = self.done + units
+        try:
+            yield
+        finally:
+            self.per_task = 0.0
+        self.done = self.end  # all of them, whatever the rounding per task
+        self._show()
+
+
+# the job whose computations share one bar (see work())
+_WORK: ContextVar[_Work | None] = ContextVar("xiso_progress_work", default=None)
 
 
 @contextlib.contextmanager
-def already_done(share: float) -> Iterator[None]:
-    """Inside the block, a bar starts with ``share`` (0..1) of its work shown
-    as done: the part of a resumed write that the killed write had done, whose
-    tasks the resumed computation does not have."""
-    token = _DONE_BEFORE.set(min(max(float(share), 0.0), 0.999))
+def work(total: int, done: int = 0, unit: str = "unit") -> Iterator[_Work]:
+    """Inside the block, the computations of one job share one bar.
+
+    The bar counts the job's ``total`` units of work (say the chunks or shards
+    a write stores), of which ``done`` were done before (the part of a resumed
+    write that the killed write had done, shown as done); each computation is
+    run inside ``with job.step(n):``, the ``n`` units it does, and moves the
+    bar on evenly over its tasks. Without a bar (no :func:`progress_bar`, or a
+    dask.distributed client) it shows nothing. The bar closes with the block.
+
+    Examples
+    --------
+    >>> import io, xiso
+    >>> from xiso.progress import progress_bar, work
+    >>> da = xiso.data.lightsheet(shape=(16, 32, 32), chunks=8)
+    >>> out = io.StringIO()
+    >>> with progress_bar(file=out), work(total=3, unit="pass") as job:
+    ...     for _ in range(3):
+    ...         with job.step(1):
+    ...             total = da.sum().compute()
+    >>> out.getvalue().count("100%"), "3/3" in out.getvalue()
+    (1, True)
+    """
+    job = _Work(total, done, unit)
+    token = _WORK.set(job)
     try:
-        yield
+        yield job
     finally:
-        _DONE_BEFORE.reset(token)
+        _WORK.reset(token)
+        if job.pbar is not None:
+            job.pbar.close()
 
 
 def _distributed_client() -> Any:
@@ -86,6 +149,7 @@ def _callback_class() -> Any:
 
     class Callback(TqdmCallback):
         pbar: Any = None  # no bar before the first _start_state, none after _finish
+        job: _Work | None = None  # the job whose bar this computation moves on
 
         def _start_state(self, *args: Any, **kwargs: Any) -> None:
             # an interrupt while tqdm draws the new bar leaves it unassigned and
@@ -95,10 +159,12 @@ def _callback_class() -> Any:
             try:
                 state = args[1] if len(args) > 1 else kwargs["state"]
                 keys = ("ready", "waiting", "running", "finished")
-                remaining = sum(len(state[k]) for k in keys)
-                share = _DONE_BEFORE.get()
-                whole = round(remaining / (1 - share)) if share else remaining
-                self.pbar = self.tqdm_class(total=whole, initial=whole - remaining)
+                tasks = sum(len(state[k]) for k in keys)
+                self.job = _WORK.get()
+                if self.job is not None:  # one bar for the job, in its units
+                    self.pbar = self.job.start(self.tqdm_class, tasks)
+                else:
+                    self.pbar = self.tqdm_class(total=tasks)
             except BaseException:
                 for bar in set(text_bar._instances) - before:
                     drawn = hasattr(bar, "sp") and not hasattr(bar, "last_print_t")
@@ -109,12 +175,16 @@ def _callback_class() -> Any:
                 raise
 
         def _posttask(self, *args: Any, **kwargs: Any) -> None:
-            if self.pbar is not None:
+            if self.job is not None:
+                self.job.advance(self.job.per_task)
+            elif self.pbar is not None:
                 self.pbar.update()
 
         def _finish(self, *args: Any, **kwargs: Any) -> None:
             pbar, self.pbar = self.pbar, None
-            if pbar is not None:
+            if self.job is not None:  # the job's bar closes with the job
+                self.job = None
+            elif pbar is not None:
                 pbar.close()
 
     return Callback
@@ -159,7 +229,10 @@ def progress_bar(*, file: TextIO | None = None, **tqdm_options: Any) -> Iterator
     Notes
     -----
     One bar per computation (``.compute()``, ``dask.array.store``, ...), in
-    tasks; nothing is computed by entering the block. Inside another
+    tasks, or one per job of several computations run inside :func:`work`, in
+    the job's units (``to_ome_zarr`` counts the chunks or shards it stores,
+    in one bar however many computations it takes); nothing is computed by
+    entering the block. Inside another
     ``progress_bar`` block it adds nothing. With a dask.distributed
     ``Client`` as the default scheduler it prints one line pointing at the
     client's dashboard instead of a bar (local callbacks do not see the

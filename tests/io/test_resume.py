@@ -5,6 +5,7 @@ changed source or changed options are refused."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import signal
@@ -371,12 +372,18 @@ def test_the_bar_shows_the_done_part_as_done(tmp_path):
 
     da = _image()
     _interrupted(da, tmp_path / "out.zarr", at=20, chunks=16)
+    before = _recorded(tmp_path / "out.zarr")
     out = io.StringIO()
     with xiso.progress_bar(file=out):
         xiso.to_ome_zarr(da, tmp_path / "out.zarr", chunks=16, resume=True)
-    frames = re.findall(r"(\d+)/(\d+)", out.getvalue())
-    assert frames and int(frames[0][0]) > 0, out.getvalue()  # the first frame: done before
-    assert frames[-1][0] == frames[-1][1]
+    # one bar for the levels (a resumed write stores them one computation
+    # each), in chunks: it starts at those the killed write recorded
+    group = zarr.open_group(tmp_path / "out.zarr", mode="r")
+    total = sum(math.prod(-(-n // 16) for n in group[k].shape) for k in group.array_keys())
+    frames = [(int(n), int(t)) for n, t in re.findall(r"(\d+)/(\d+) \[", out.getvalue())]
+    assert 0 < before < total and len(group) > 1
+    assert frames[0] == (before, total) and frames[-1] == (total, total), out.getvalue()
+    assert out.getvalue().count("100%|") == 1 and "chunk" in out.getvalue()
     fresh = io.StringIO()
     with xiso.progress_bar(file=fresh):
         xiso.to_ome_zarr(da, tmp_path / "new.zarr", chunks=16, resume=True)

@@ -67,3 +67,28 @@ def test_a_users_pool_is_kept(tmp_path):
     assert all(name.startswith("users-pool") for name in seen)
     assert len(seen) == 1
     assert (values == 1).all()
+
+
+@pytest.mark.parametrize("fit", [1, 2])
+def test_threads_are_capped_where_their_units_would_not_fit_in_memory(tmp_path, monkeypatch, fit):
+    """On a machine whose memory holds the units (``UNIT_COPIES`` each) of only
+    ``fit`` threads in its half, the write runs on that many, however many
+    cores; the values are written whole."""
+    from xiso.io import write
+
+    if CPU_COUNT + 1 <= fit:
+        pytest.skip("the cap would not show on so few cores")
+    unit_bytes = 4 * 8 * 8 * 2  # one chunk (4, 8, 8) of uint16
+    memory = 2 * fit * write.UNIT_COPIES * unit_bytes
+    monkeypatch.setattr(write, "_physical_memory", lambda: memory)
+    seen, values = _threads_used(tmp_path)
+    assert len(seen) == fit
+    assert (values == 1).all()
+
+
+def test_threads_are_not_capped_where_the_memory_is_unknown(tmp_path, monkeypatch):
+    from xiso.io import write
+
+    monkeypatch.setattr(write, "_physical_memory", lambda: None)
+    seen, _ = _threads_used(tmp_path)
+    assert len(seen) == CPU_COUNT + 1

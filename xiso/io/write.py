@@ -29,7 +29,7 @@ import zarr
 from ..errors import OmeZarrError, OptionError, StoreExistsError
 from ..layout import Layout, level_chunks, write_unit
 from ..plan import layout_of
-from ..progress import already_done
+from ..progress import work
 from . import engine, ngff
 from . import resume as _resume
 from .targets import Location, resolve
@@ -303,13 +303,31 @@ def _sources(
     return pending
 
 
-def _store_options(sources: Sequence[Any]) -> dict[str, Any]:
-    """Keyword arguments for computing ``sources`` into zarr arrays.
+# what a store thread holds, in copies of the largest unit it stores: its
+# source blocks, the unit and its encoded bytes (the 30 x 15000 x 15000 slab of
+# benchmarks/tb.py: 3 threads of 60 MiB shards held about 650 MiB more than
+# the imports, 3.6 copies each)
+UNIT_COPIES = 4
+
+
+def _physical_memory() -> int | None:
+    """The machine's memory in bytes, or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows), or no such name
+        return None
+
+
+def _store_options(sources: Sequence[Any], unit_bytes: int = 0) -> dict[str, Any]:
+    """Keyword arguments for computing ``sources`` into zarr arrays, whose
+    largest unit (shard, or chunk without shards) holds ``unit_bytes``.
 
     Each store task spends part of its time waiting for zarr (its event loop,
     the codec threads, the files) with its core idle, so on dask's default
     threaded scheduler the store runs one thread more than there are cores
-    (case 3 of benchmarks/run.py: about 10 % faster on 2 cores). A scheduler,
+    (case 3 of benchmarks/run.py: about 10 % faster on 2 cores), and fewer
+    where the units of that many threads (``UNIT_COPIES`` each) would not fit
+    in half the machine's memory: large shards on many cores. A scheduler,
     pool or ``num_workers`` the user chose, or a distributed client, is left
     as it is.
 
@@ -334,7 +352,11 @@ def _store_options(sources: Sequence[Any]) -> dict[str, Any]:
         return {}
     if dask.config.get("pool", None) is not None or dask.config.get("num_workers", None):
         return {}
-    return {"scheduler": dask.threaded.get, "num_workers": CPU_COUNT + 1}
+    threads = CPU_COUNT + 1
+    memory = _physical_memory()
+    if memory and unit_bytes:
+        threads = max(1, min(threads, memory // 2 // (UNIT_COPIES * unit_bytes)))
+    return {"scheduler": dask.threaded.get, "num_workers": threads}
 
 
 @dataclass(frozen=True)
@@ -378,7 +400,6 @@ def write_levels(
     after this resumes straight to the swap); the target leaves it behind.
     ``rebuild`` also lets a large image go level by level (see :func:`_passes`).
     """
-    import dask.array as dsa
 
     zarr_format: Literal[2, 3] = 3 if version == "0.5" else 2
     resumed = bool(location.resumed)
@@ -408,22 +429,12 @@ def write_levels(
             label_groups.append((sub, label.group_attrs))
     passes = _passes(opened, resumed, rebuild)
     passes[-1] += [level for found in label_levels for level in found]
+    every = [level for chosen in passes for level in chosen]
+    unit = "shard" if any(getattr(lv.array, "shards", None) for lv in every) else "chunk"
+    done = sum(len(level.done) for level in every)  # by a killed write: shown as done
     try:
-        for i, chosen in enumerate(passes):
-            if i and rebuild is not None:  # made from the level below, as stored
-                ids = [id(level) for level in opened]  # _Level compares by value: by identity
-                image = [level for level in chosen if id(level) in ids]  # labels aside
-                below = ids.index(id(image[0])) - 1
-                for level, da in zip(image, rebuild(below, _stored(opened[below]))):
-                    level.da = da
-            pending = _sources(chosen, group.path, writes, journal)
-            if pending:
-                sources = [s for s, _ in pending]
-                targets: list[Any] = [t for _, t in pending]
-                units = sum(level.units for level in chosen)
-                done = sum(len(level.done) for level in chosen)
-                with already_done(done / units if units else 0.0):  # a bar shows it as done
-                    dsa.store(sources, targets, lock=False, compute=True, **_store_options(sources))
+        with work(sum(level.units for level in every), done, unit) as bar:
+            _store_passes(passes, opened, rebuild, group.path, writes, journal, bar)
         journal.close()  # every unit stored is recorded before the metadata is written
     except BaseException:
         writes.stop()  # no chunk lands in the temporary after this raises
@@ -435,6 +446,38 @@ def write_levels(
     if labels:
         parent.attrs.update(dict(labels_attrs or {}))
     group.attrs.update(dict(group_attrs))
+
+
+def _store_passes(
+    passes: list[list[_Level]],
+    opened: list[_Level],
+    rebuild: Callable[[int, Any], list[xr.DataArray]] | None,
+    group_path: str,
+    writes: _Writes,
+    journal: _resume.Journal,
+    bar: Any,
+) -> None:
+    """Store the levels of each pass in one computation, a pass after the first
+    made from the level below it as stored; each moves ``bar`` on by the
+    units it stores."""
+    import dask.array as dsa
+
+    for i, chosen in enumerate(passes):
+        if i and rebuild is not None:  # made from the level below, as stored
+            ids = [id(level) for level in opened]  # _Level compares by value: by identity
+            image = [level for level in chosen if id(level) in ids]  # labels aside
+            below = ids.index(id(image[0])) - 1
+            for level, da in zip(image, rebuild(below, _stored(opened[below]))):
+                level.da = da
+        pending = _sources(chosen, group_path, writes, journal)
+        todo = sum(level.units - len(level.done) for level in chosen)
+        if pending:
+            sources = [s for s, _ in pending]
+            targets: list[Any] = [t for _, t in pending]
+            largest = max(math.prod(lv.unit) * lv.da.dtype.itemsize for lv in chosen)
+            with bar.step(todo):
+                options = _store_options(sources, largest)
+                dsa.store(sources, targets, lock=False, compute=True, **options)
 
 
 # a pyramid made here whose level 0 holds more than this is written level by level
@@ -654,12 +697,8 @@ def as_units(da: xr.DataArray, layout: Layout) -> xr.DataArray:
     source block is freed once its unit is made (see :func:`_passes`)."""
     if not hasattr(da.data, "dask"):
         return as_dask(da, layout)
-    unit = write_unit(layout, da.shape)
-    if da.data.chunks == tuple(
-        ((u,) * (n // u) + ((n % u,) if n % u else ())) for u, n in zip(unit, da.shape)
-    ):
-        return da
-    return da.copy(data=da.data.rechunk(unit))
+    rechunked = da.data.rechunk(write_unit(layout, da.shape))
+    return da if rechunked is da.data else da.copy(data=rechunked)  # dask keeps a match
 
 
 def _group_attrs(

@@ -99,3 +99,17 @@ def test_cli_scheduler_option(source, tmp_path, client):
         main(["convert", str(src), str(tmp_path / "p.zarr"), "--scheduler", "tcp://127.0.0.1:9"])
         == 1
     )
+
+
+def test_label_colours_on_a_cluster(tmp_path, client):
+    """The values of a label image's units are gathered where they are stored:
+    on the workers, whose copies the write never sees; it reads the stored
+    level back instead, and lists a colour for every value."""
+    da = xiso.data.lightsheet(shape=(32, 32, 32), seed=5)
+    seg = (da // 100).astype("uint16").chunk(8).rename("seg")
+    out = tmp_path / "a.ome.zarr"
+    xiso.to_ome_zarr(da.chunk(16), out, labels={"seg": seg}, chunks=8, min_size=8)
+    meta = json.loads((out / "labels" / "seg" / "zarr.json").read_text())
+    listed = [c["label-value"] for c in meta["attributes"]["ome"]["image-label"]["colors"]]
+    values = set(np.unique(seg.values).tolist())
+    assert len(values) > 3 and listed == sorted(values | {0})

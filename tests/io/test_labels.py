@@ -237,10 +237,12 @@ def test_label_true_writes_a_standalone_image_label(tmp_path, version):
     store = tmp_path / "s.ome.zarr"
     seg.iso.to_ome_zarr(store, label=True, version=version, min_size=8)
     ome = _ome(store, "", version)
-    # no parent image: no source; no colours given: value 0 transparent (the
-    # strict schema requires colors, see test_schema.py)
-    transparent = [{"label-value": 0, "rgba": [0, 0, 0, 0]}]
-    assert ome["image-label"] == {"version": version, "colors": transparent}
+    # no parent image: no source; no colours given: value 0 transparent and one
+    # colour for each other value found (see test_colours_of_the_values_found)
+    assert set(ome["image-label"]) == {"version", "colors"}
+    assert ome["image-label"]["version"] == version
+    listed = [c["label-value"] for c in ome["image-label"]["colors"]]
+    assert listed == sorted(set(np.unique(seg.values).tolist()) | {0})
     assert ome["multiscales"][0]["type"] == "mode"
     back = xiso.open_ome_zarr(store)
     assert looks_like_labels(back)
@@ -761,6 +763,8 @@ def test_napari_ome_zarr_sees_labels(tmp_path, version, shards):
     assert kinds == ["image", "labels"]
     data, meta, _ = layers[kinds.index("labels")]
     assert meta["name"].endswith("nuclei")
+    given = {c["label-value"]: [x / 255 for x in c["rgba"]] for c in COLORS}
+    assert meta["colormap"] == given
     tree = xiso.open_ome_zarr_pyramid(store)
     assert len(data) == len(tree["labels/nuclei"].children)
     for k, level in enumerate(data):
@@ -776,6 +780,101 @@ def test_napari_ome_zarr_sees_labels(tmp_path, version, shards):
         assert len(images) == len(levels) > 1
         for k, level in zip(levels, images):  # the image, read by napari, at every level
             np.testing.assert_array_equal(np.asarray(level), tree[k]["img"].values)
+
+
+def _check_found_colours(block: dict, values) -> None:
+    """``colors`` lists 0 transparent and every other value of ``values``
+    opaque, each in a colour of its own, and nothing else."""
+    listed = {c["label-value"]: c["rgba"] for c in block["colors"]}
+    assert sorted(listed) == sorted(set(np.unique(values).tolist()) | {0})
+    assert listed[0] == [0, 0, 0, 0]
+    others = [tuple(rgba) for v, rgba in listed.items() if v != 0]
+    assert all(len(c) == 4 and c[3] == 255 and all(0 <= x <= 255 for x in c) for c in others)
+    assert len(set(others)) == len(others)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("how", ["labels=", "label=True", "label='cells'", "numpy"])
+def test_colours_of_the_values_found(tmp_path, version, how):
+    """A label image given no colours gets one for each value its level 0
+    holds, gathered as it is written (napari draws a value without a listed
+    colour transparent): dask input over several chunks and shards, values
+    beyond 16 bits, value 0 absent; numpy input too."""
+    image = _image(nz=32, n=32)
+    rng = np.random.default_rng(4)
+    values = rng.choice([5, 9, 70000, 123456, 2**31 + 7], size=image.shape).astype("uint32")
+    values[:8, :8, :8] = 3  # a value in one block only
+    seg = image.copy(data=values).rename("cells")
+    if how != "numpy":
+        seg = seg.chunk(8)
+    store = tmp_path / "a.ome.zarr"
+    group = "labels/cells"
+    if how in ("labels=", "numpy"):
+        xiso.to_ome_zarr(image, store, labels={"cells": seg}, version=version, min_size=8)
+    elif how == "label=True":
+        shards = 16 if version == "0.5" else None  # zarr v2 (NGFF 0.4) has no shards
+        seg.iso.to_ome_zarr(store, label=True, version=version, min_size=8, chunks=8, shards=shards)
+        group = ""
+    else:
+        xiso.to_ome_zarr(image, store, version=version, min_size=8)
+        xiso.to_ome_zarr(seg, store, label="cells")
+    _check_found_colours(_ome(store, group, version)["image-label"], values)
+    back = xiso.open_ome_zarr(store, label=None if how == "label=True" else "cells")
+    np.testing.assert_array_equal(back.values, values)
+
+
+def test_too_many_values_list_no_colours(tmp_path, monkeypatch):
+    """Past LISTED_COLORS values no colours are listed (valid NGFF; napari then
+    uses its own colours for every label), not a partial list that would hide
+    the others; at the limit they are listed (the control)."""
+    from xiso.io import labels
+
+    image = _image(nz=16, n=16)
+    seg = image.copy(data=np.arange(image.size, dtype="uint16").reshape(image.shape) % 5)
+    monkeypatch.setattr(labels, "LISTED_COLORS", 5)  # values 0..4: five
+    xiso.to_ome_zarr(image, tmp_path / "a.zarr", labels={"seg": seg.chunk(8)}, min_size=8)
+    _check_found_colours(_ome(tmp_path / "a.zarr", "labels/seg", "0.5")["image-label"], seg)
+    monkeypatch.setattr(labels, "LISTED_COLORS", 4)
+    xiso.to_ome_zarr(image, tmp_path / "b.zarr", labels={"seg": seg.chunk(8)}, min_size=8)
+    assert "colors" not in _ome(tmp_path / "b.zarr", "labels/seg", "0.5")["image-label"]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "uint32", "int64"])
+def test_block_values_are_the_distinct_values(dtype):
+    from xiso.io.labels import block_values
+
+    rng = np.random.default_rng(2)
+    info = np.iinfo(dtype)
+    pool = rng.integers(info.min, info.max, size=6, dtype=dtype, endpoint=True)
+    block = np.repeat(rng.choice(pool, size=400), rng.integers(1, 9, size=400))[:1000]
+    block = block.reshape(10, 10, 10)
+    np.testing.assert_array_equal(block_values(block), np.unique(block))
+    np.testing.assert_array_equal(block_values(block[:, ::2, 1:]), np.unique(block[:, ::2, 1:]))
+    assert block_values(block[:0]).size == 0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_napari_draws_every_label_given_no_colours(tmp_path, version):
+    """A label image given no colours: napari-ome-zarr hands napari a colour
+    for every value present, opaque (napari draws a value missing from that
+    mapping transparent), and value 0 transparent."""
+    if not os.environ.get("XISO_REQUIRE_NAPARI"):
+        pytest.importorskip("napari_ome_zarr", reason="napari-ome-zarr (and napari) not installed")
+    from napari_ome_zarr import napari_get_reader
+
+    image = _image()
+    seg = _labels(image)
+    store = str(tmp_path / "nap.ome.zarr")
+    xiso.to_ome_zarr(image, store, labels={"nuclei": seg}, version=version, min_size=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layers = napari_get_reader(store)(store)
+    (meta,) = [meta for _, meta, kind in layers if kind == "labels"]
+    colormap = meta["colormap"]
+    present = set(np.unique(seg.values).tolist())
+    assert present - {0} and set(colormap) == present | {0}
+    assert all(colormap[v][3] == 1.0 for v in present - {0})
+    assert colormap[0] == [0, 0, 0, 0]
 
 
 @pytest.mark.parametrize("where", ["store", "url"])

@@ -179,7 +179,8 @@ def test_label_images_without_colours_validate_against_the_strict_label_schema(
     tmp_path, version, how
 ):
     """A label image given no colours (no ``attrs["image-label"]``) is written
-    with value 0 transparent: valid strict NGFF, without computing the labels."""
+    with value 0 transparent and a colour for each value found as it is
+    written: valid strict NGFF."""
     image = _volume((16, 16, 16))
     seg = (image // 300).astype("uint8").rename("seg")
     store = tmp_path / "img.zarr"
@@ -196,7 +197,10 @@ def test_label_images_without_colours_validate_against_the_strict_label_schema(
     assert _errors(_validator(version, "strict_label.schema"), attrs) == []
     assert _errors(_validator(version, "strict_image.schema"), attrs) == []  # an image too
     block = (attrs["ome"] if version == "0.5" else attrs)["image-label"]
-    assert block["colors"] == [{"label-value": 0, "rgba": [0, 0, 0, 0]}]
+    assert block["colors"][0] == {"label-value": 0, "rgba": [0, 0, 0, 0]}
+    assert [c["label-value"] for c in block["colors"]] == sorted(
+        set(np.unique(seg.values).tolist()) | {0}
+    )
     # colours that are given are written as they are
     seg.attrs["image-label"] = {"colors": [{"label-value": 2, "rgba": [9, 8, 7, 255]}]}
     xiso.to_ome_zarr(image, tmp_path / "c.zarr", version=version, labels={"cells": seg})

@@ -41,6 +41,12 @@ __all__ = [
     "BACKGROUND",
     "IMAGE_LABEL",
     "LABELS",
+    "LISTED_COLORS",
+    "block_values",
+    "colors_given",
+    "found_colors",
+    "label_color",
+    "with_colors",
     "check_grid",
     "image_label_metadata",
     "image_label_of",
@@ -58,11 +64,14 @@ __all__ = [
 LABELS = "labels"
 # the NGFF key of a label image's metadata, and the DataArray attr that marks a label image
 IMAGE_LABEL = "image-label"
-# the colours of a label image that names none: the strict NGFF schemas require
-# ``colors`` (at least one entry), and value 0, the background by convention
-# (napari, ome-zarr-py), drawn transparent, says nothing a viewer does not already
-# assume. Listing the values present instead would compute the whole label image.
+# value 0, the background by convention (napari, ome-zarr-py), drawn transparent
 BACKGROUND: tuple[dict[str, Any], ...] = ({"label-value": 0, "rgba": [0, 0, 0, 0]},)
+# a label image that names no colours gets one for each value found in its level
+# 0 as it is written (see found_colors), up to this many values; napari draws a
+# label without a listed colour transparent, and the strict NGFF schemas
+# require ``colors``. A segmentation with more values gets none listed (valid
+# NGFF; viewers use their own colours), so that its metadata stays small.
+LISTED_COLORS = 4096
 # the dtypes NGFF allows for label images
 LABEL_DTYPES = tuple(np.dtype(f"{k}int{n}") for n in (8, 16, 32, 64) for k in ("u", ""))
 
@@ -259,8 +268,8 @@ def image_label_metadata(
     ``version`` and ``source`` are set here (``source`` is the relative path
     of the image, ``"../../"`` below an image, or None for a label image
     written by itself, which then has no source). Without ``colors``, value 0
-    gets a transparent colour (:data:`BACKGROUND`): the strict NGFF label
-    schema requires ``colors``, and this keeps writing lazy.
+    gets a transparent colour (:data:`BACKGROUND`) here; a write replaces
+    that with a colour for each value it finds (:func:`with_colors`).
     """
     if stored is None:
         stored = {}
@@ -393,3 +402,70 @@ def image_label_of(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
     ome = attrs.get("ome")
     block = ome.get(IMAGE_LABEL) if isinstance(ome, Mapping) else attrs.get(IMAGE_LABEL)
     return dict(block) if isinstance(block, Mapping) else None
+
+
+def colors_given(stored: Any) -> bool:
+    """Whether the ``image-label`` block ``stored`` (a label's
+    ``attrs["image-label"]``, or None) names its colours."""
+    return isinstance(stored, Mapping) and "colors" in stored
+
+
+def label_color(value: int) -> list[int]:
+    """The RGBA colour (0-255) xiso gives label ``value``: the same in every
+    write; neighbouring values far apart in hue (golden-ratio steps).
+
+    Examples
+    --------
+    >>> from xiso.io.labels import label_color
+    >>> label_color(1), label_color(2)
+    ([61, 114, 242, 255], [167, 242, 61, 255])
+    """
+    import colorsys
+
+    hue = (int(value) * 0.6180339887498949) % 1.0
+    rgb = colorsys.hsv_to_rgb(hue, 0.75, 0.95)
+    return [round(255 * c) for c in rgb] + [255]
+
+
+def found_colors(values: Any) -> list[dict[str, Any]] | None:
+    """The ``colors`` of a label image whose level 0 holds ``values`` (None:
+    too many to list): 0 transparent (:data:`BACKGROUND`, also when absent),
+    every other value its :func:`label_color`; None for more than
+    :data:`LISTED_COLORS` values."""
+    if values is None:
+        return None
+    found = sorted({int(v) for v in values} | {0})
+    if len(found) > LISTED_COLORS:
+        return None
+    return [dict(BACKGROUND[0])] + [
+        {"label-value": v, "rgba": label_color(v)} for v in found if v != 0
+    ]
+
+
+def with_colors(
+    attrs: Mapping[str, Any], version: str, colors: list[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """The attributes of a label image group (see :func:`with_image_label`)
+    with ``colors`` in its ``image-label`` block, or none (None)."""
+    out = json.loads(json.dumps(attrs))  # a deep copy, of plain JSON
+    block = (out["ome"] if version == "0.5" else out)[IMAGE_LABEL]
+    if colors is None:
+        block.pop("colors", None)
+    else:
+        block["colors"] = colors
+    return out
+
+
+def block_values(block: np.ndarray) -> np.ndarray:
+    """The distinct values of a block of a label image, sorted.
+
+    Segmentations hold long runs of one value: the run starts are found in
+    one pass and only they are sorted (``np.unique`` of a 60 MiB block of
+    uint32 labels sorts 15 million values, about a second)."""
+    flat = np.ravel(block)
+    if flat.size == 0:
+        return flat
+    starts = np.empty(flat.size, dtype=bool)
+    starts[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=starts[1:])
+    return np.unique(flat[starts])

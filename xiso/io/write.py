@@ -172,6 +172,64 @@ def _unguarded(array: Any) -> Any:
     return array
 
 
+class _Values:
+    """Stores units into ``target`` and gathers the distinct values of those
+    this process stores (a label image's level 0, for its colours: see
+    :func:`.labels.found_colors`), until there are more than
+    :data:`.labels.LISTED_COLORS`.
+
+    :meth:`found` adds the values of every unit it did not see (stored by a
+    killed write that this one resumes, or on a dask.distributed worker,
+    where a copy gathers them), read back from ``array``.
+    """
+
+    def __init__(self, target: Any, array: Any, unit: tuple[int, ...], done: set) -> None:
+        self.target, self.array, self.unit, self.done = target, array, unit, done
+        self.shape, self.dtype, self.ndim = target.shape, target.dtype, target.ndim
+        self.seen: set[tuple[int, ...]] = set()
+        self.values: set[int] | None = set()  # None: more than can be listed
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self._lock = threading.Lock()
+
+    def __dask_tokenize__(self) -> Any:
+        tokenize = getattr(self.target, "__dask_tokenize__", None)
+        return ("xiso-values", tokenize() if tokenize else id(self.target))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.target[key] = value
+        index = tuple(int(k.start or 0) // u for k, u in zip(key, self.unit))
+        if index not in self.done:  # a done unit's block is a placeholder
+            self._add(index, value)
+
+    def _add(self, index: tuple[int, ...], value: Any) -> None:
+        from .labels import LISTED_COLORS, block_values
+
+        found = block_values(value) if self.values is not None else ()
+        with self._lock:
+            self.seen.add(index)
+            if self.values is not None:
+                self.values.update(int(v) for v in found)
+                if len(self.values) > LISTED_COLORS:
+                    self.values = None
+
+    def found(self) -> set[int] | None:
+        """Every distinct value of the stored level (None: too many to list)."""
+        counts = [-(-n // u) for n, u in zip(self.shape, self.unit)]
+        for index in np.ndindex(*counts):
+            if self.values is None:
+                break
+            if index not in self.seen:
+                region = tuple(slice(i * u, (i + 1) * u) for i, u in zip(index, self.unit))
+                self._add(index, self.array[region])
+        return self.values
+
+
 @dataclass
 class _Level:
     """A level being written: its image, zarr array, write unit and the units
@@ -183,6 +241,8 @@ class _Level:
     unit: tuple[int, ...]
     done: set[tuple[int, ...]]
     sample: frozenset[tuple[int, ...]] = frozenset()  # units whose values are hashed
+    gather: bool = False  # gather its distinct values as it is stored (see _Values)
+    values: _Values | None = None
 
     @property
     def units(self) -> int:
@@ -282,7 +342,7 @@ def _sources(
     for level in opened:
         # the array (or zarrista's view of it), its units recorded once written,
         # no write after a failure (the guard)
-        target = writes.guard(
+        target: Any = writes.guard(
             _resume.Recorder(
                 engine.regions(level.array),
                 level.array,
@@ -293,6 +353,8 @@ def _sources(
                 journal,
             )
         )
+        if level.gather:
+            level.values = target = _Values(target, level.array, level.unit, level.done)
         if level.complete:
             continue
         if isinstance(level.da.data, dsa.Array):
@@ -368,6 +430,7 @@ class LabelWrite:
     levels: Sequence[tuple[str, xr.DataArray]]
     group_attrs: Mapping[str, Any]
     layout: Layout
+    colors: bool = False  # list a colour for each value found (none were given)
 
 
 def write_levels(
@@ -381,6 +444,7 @@ def write_levels(
     labels_attrs: Mapping[str, Any] | None = None,
     job: Mapping[str, Any] | None = None,
     rebuild: Callable[[int, Any], list[xr.DataArray]] | None = None,
+    colors: bool = False,
 ) -> None:
     """Write ``levels`` as arrays of a new group at ``location``, its attributes last.
 
@@ -399,6 +463,11 @@ def write_levels(
     ``data``. The record stays until the image is swapped in (a write killed
     after this resumes straight to the swap); the target leaves it behind.
     ``rebuild`` also lets a large image go level by level (see :func:`_passes`).
+
+    A label image (the image itself with ``colors``, or a :class:`LabelWrite`
+    with ``colors``) gets a colour for each value its level 0 holds, gathered
+    as it is stored (:class:`_Values`), in the ``image-label`` block of its
+    attributes (:func:`.labels.with_colors`).
     """
 
     zarr_format: Literal[2, 3] = 3 if version == "0.5" else 2
@@ -415,6 +484,7 @@ def write_levels(
     writes = _Writes()
     journal = _resume.Journal()  # records the units stored, on threads of its own
     opened = _open_levels(group, levels, zarr_format, layout, compressor, resumed)
+    opened[0].gather = colors
     label_groups = []
     label_levels: list[list[_Level]] = []
     if labels:
@@ -423,10 +493,10 @@ def write_levels(
         parent = group.require_group(LABELS) if resumed else group.create_group(LABELS)
         for label in labels:
             sub = parent.require_group(label.name) if resumed else parent.create_group(label.name)
-            label_levels.append(
-                _open_levels(sub, label.levels, zarr_format, label.layout, compressor, resumed)
-            )
-            label_groups.append((sub, label.group_attrs))
+            found = _open_levels(sub, label.levels, zarr_format, label.layout, compressor, resumed)
+            found[0].gather = label.colors
+            label_levels.append(found)
+            label_groups.append((sub, label.group_attrs, found[0]))
     passes = _passes(opened, resumed, rebuild)
     passes[-1] += [level for found in label_levels for level in found]
     every = [level for chosen in passes for level in chosen]
@@ -441,11 +511,22 @@ def write_levels(
         journal.close(failed=True)  # what was stored whole is recorded, for a resume
         raise
     # metadata last: a store that failed above never looks like a valid image
-    for sub, attrs in label_groups:
-        sub.attrs.update(dict(attrs))
+    for sub, attrs, first in label_groups:
+        sub.attrs.update(_with_found_colors(attrs, first, version))
     if labels:
         parent.attrs.update(dict(labels_attrs or {}))
-    group.attrs.update(dict(group_attrs))
+    group.attrs.update(_with_found_colors(group_attrs, opened[0], version))
+
+
+def _with_found_colors(attrs: Mapping[str, Any], first: _Level, version: str) -> dict[str, Any]:
+    """``attrs`` of a group, with a colour for each value of its level 0 ``first``
+    when that gathered its values (see :class:`_Values`)."""
+    if not first.gather:
+        return dict(attrs)
+    from .labels import found_colors, with_colors
+
+    values = first.values or _Values(first.array, first.array, first.unit, first.done)
+    return with_colors(attrs, version, found_colors(values.found()))
 
 
 def _store_passes(
@@ -648,7 +729,8 @@ def write_image(
         name = str(base.name) if base.name is not None else "image"
         for _, da in pairs:
             lb.check_dtype(name, da)
-        block = lb.image_label_metadata(name, base.attrs.get(lb.IMAGE_LABEL), version, source=None)
+        stored = base.attrs.get(lb.IMAGE_LABEL)
+        block = lb.image_label_metadata(name, stored, version, source=None)
         group_attrs = lb.with_image_label(group_attrs, block, version, name)
     label_writes = [
         _label_write(name, levels, made, pairs, types, version, layout, write_id)
@@ -674,6 +756,7 @@ def write_image(
                 labels_attrs,
                 job=job,
                 rebuild=rebuild,
+                colors=as_label and not lb.colors_given(base.attrs.get(lb.IMAGE_LABEL)),
             ),
             overwrite,
             job=job,
@@ -741,12 +824,14 @@ def _label_write(
     base = levels[0][1]
     ome, label_types = ngff.image_metadata(levels, version, method=method)
     attrs = _group_attrs(levels, ome, label_types, version, write_id, f"the label image {name!r}")
-    block = lb.image_label_metadata(name, base.attrs.get(lb.IMAGE_LABEL), version, source="../../")
+    stored = base.attrs.get(lb.IMAGE_LABEL)
+    block = lb.image_label_metadata(name, stored, version, source="../../")
     return LabelWrite(
         name,
         levels,
         lb.with_image_label(attrs, block, version, name),
         layout,  # sharded like the image: the same chunk and shard shapes
+        colors=not lb.colors_given(stored),
     )
 
 
@@ -818,7 +903,13 @@ def write_label(
     with bar:
         target.inside(inside).replace(
             lambda location: write_levels(
-                location, write.levels, write.group_attrs, version, write.layout, compressor
+                location,
+                write.levels,
+                write.group_attrs,
+                version,
+                write.layout,
+                compressor,
+                colors=write.colors,
             ),
             overwrite,
         )

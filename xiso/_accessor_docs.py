@@ -568,7 +568,11 @@ labels : mapping of str to DataArray or DataTree, optional
     image's levels; a DataTree gives its levels as they are. The
     ``image-label`` metadata gets ``source`` (the image) and what the
     label's ``attrs["image-label"]`` holds, e.g. ``{"colors":
-    [{"label-value": 1, "rgba": [255, 0, 0, 255]}]}``. A DataTree
+    [{"label-value": 1, "rgba": [255, 0, 0, 255]}]}``; a label image that
+    names no ``colors`` gets one for each value found in its level 0 as
+    it is written (0 transparent; none listed past
+    :data:`xiso.io.labels.LISTED_COLORS` values: viewers such as napari
+    draw a value without a listed colour transparent). A DataTree
     ``obj`` writes the label images below its ``labels`` node too.
 label : bool or str, optional
     ``True``: ``obj`` is a label image written by itself (an image group
@@ -941,7 +945,11 @@ labels : mapping of str to DataArray or DataTree, optional
     image's levels; a DataTree gives its levels as they are. The
     ``image-label`` metadata gets ``source`` (the image) and what the
     label's ``attrs["image-label"]`` holds, e.g. ``{"colors":
-    [{"label-value": 1, "rgba": [255, 0, 0, 255]}]}``. A DataTree
+    [{"label-value": 1, "rgba": [255, 0, 0, 255]}]}``; a label image that
+    names no ``colors`` gets one for each value found in its level 0 as
+    it is written (0 transparent; none listed past
+    :data:`xiso.io.labels.LISTED_COLORS` values: viewers such as napari
+    draw a value without a listed colour transparent). A DataTree
     ``obj`` writes the label images below its ``labels`` node too.
 label : bool or str, optional
     ``True``: ``obj`` is a label image written by itself (an image group

@@ -823,6 +823,33 @@ def test_colours_of_the_values_found(tmp_path, version, how):
     np.testing.assert_array_equal(back.values, values)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_found_colours_follow_the_values_when_written_again(tmp_path, version):
+    """Colours a write listed for the values it found are marked so in xiso's
+    block and left out when the label image is read back: written again after
+    a relabelling, it lists the values it then holds, not the stale ones.
+    Colours that were given come back and are written again as they are."""
+    image = _image(nz=16, n=16)
+    seg = _labels(image)  # values 0, 1, 2, 7
+    store = tmp_path / "a.ome.zarr"
+    xiso.to_ome_zarr(image, store, labels={"cells": seg}, version=version, min_size=8)
+    assert _attrs(store, "labels/cells")["xiso"]["colors"] == "found"
+    back = xiso.open_ome_zarr(store, label="cells")
+    assert "colors" not in back.attrs["image-label"]
+    relabelled = back.where(back == 0, back + 100).astype(back.dtype)  # 101, 102, 107
+    again = tmp_path / "again.ome.zarr"
+    xiso.to_ome_zarr(image, again, labels={"cells": relabelled}, version=version, min_size=8)
+    _check_found_colours(_ome(again, "labels/cells", version)["image-label"], relabelled.values)
+    tree = xiso.open_ome_zarr_pyramid(store)
+    assert "colors" not in tree["labels/cells/0"]["cells"].attrs["image-label"]
+    # the control: given colours are kept through the round trip
+    seg.attrs["image-label"] = {"colors": COLORS}
+    given = tmp_path / "given.ome.zarr"
+    xiso.to_ome_zarr(image, given, labels={"cells": seg}, version=version, min_size=8)
+    assert "colors" not in _attrs(given, "labels/cells")["xiso"]
+    assert xiso.open_ome_zarr(given, label="cells").attrs["image-label"]["colors"] == COLORS
+
+
 def test_too_many_values_list_no_colours(tmp_path, monkeypatch):
     """Past LISTED_COLORS values no colours are listed (valid NGFF; napari then
     uses its own colours for every label), not a partial list that would hide

@@ -72,6 +72,8 @@ BACKGROUND: tuple[dict[str, Any], ...] = ({"label-value": 0, "rgba": [0, 0, 0, 0
 # require ``colors``. A segmentation with more values gets none listed (valid
 # NGFF; viewers use their own colours), so that its metadata stays small.
 LISTED_COLORS = 4096
+# xiso's mark of colours it listed for the values it found (see with_colors)
+FOUND = "found"
 # the dtypes NGFF allows for label images
 LABEL_DTYPES = tuple(np.dtype(f"{k}int{n}") for n in (8, 16, 32, 64) for k in ("u", ""))
 
@@ -398,10 +400,22 @@ def label_names(attrs: Mapping[str, Any], where: Any) -> list[str]:
 
 
 def image_label_of(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The ``image-label`` block of an image group's attributes, None if it has none."""
+    """The ``image-label`` block of an image group's attributes, None if it has none.
+
+    Colours that a write listed for the values it found (marked ``"colors":
+    "found"`` in xiso's block, see :func:`with_colors`) are left out: they
+    describe the values as written, and writing the label image again lists
+    the values it then holds (a relabelled image would keep stale colours,
+    and napari hides a value without one)."""
     ome = attrs.get("ome")
     block = ome.get(IMAGE_LABEL) if isinstance(ome, Mapping) else attrs.get(IMAGE_LABEL)
-    return dict(block) if isinstance(block, Mapping) else None
+    if not isinstance(block, Mapping):
+        return None
+    out = dict(block)
+    mine = attrs.get(ngff.XISO_KEY)
+    if isinstance(mine, Mapping) and mine.get("colors") == FOUND:
+        out.pop("colors", None)
+    return out
 
 
 def colors_given(stored: Any) -> bool:
@@ -446,13 +460,16 @@ def with_colors(
     attrs: Mapping[str, Any], version: str, colors: list[dict[str, Any]] | None
 ) -> dict[str, Any]:
     """The attributes of a label image group (see :func:`with_image_label`)
-    with ``colors`` in its ``image-label`` block, or none (None)."""
+    with the ``colors`` found for its values in its ``image-label`` block, or
+    none (None), marked as found in xiso's block (``"colors": "found"``, so
+    that reading it back leaves them out: see :func:`image_label_of`)."""
     out = json.loads(json.dumps(attrs))  # a deep copy, of plain JSON
     block = (out["ome"] if version == "0.5" else out)[IMAGE_LABEL]
     if colors is None:
         block.pop("colors", None)
     else:
         block["colors"] = colors
+    out.setdefault(ngff.XISO_KEY, {})["colors"] = FOUND
     return out
 
 

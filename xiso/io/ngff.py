@@ -20,7 +20,9 @@ What NGFF cannot say, xiso keeps in its own block of the group attributes,
         "t": {"values": ["2024-01-01T00:00:00.000000000", ...],
               "dtype": "datetime64[ns]"},
         "z": {"attrs": {"long_name": "depth"}},          # space axes: attrs only
-        "wavelength": {"dims": ["c"], "values": [...], "dtype": "float64"}}}
+        "wavelength": {"dims": ["c"], "values": [...], "dtype": "float64"}},
+     "colors": "found"}                    # a label image's colours: xiso's, of the
+                                           # values found (see labels.with_colors)
 
 A dimension coordinate is recorded only when reading the NGFF metadata alone
 would not give it back exactly (values and dtype); its attrs other than the

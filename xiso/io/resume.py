@@ -276,6 +276,13 @@ class Journal:
             raise self._error
 
 
+def unit_index(key: Any, unit: Sequence[int]) -> tuple[int, ...]:
+    """The index of the write unit whose region is ``key`` (slices, as
+    ``dask.array.store`` gives them)."""
+    key = key if isinstance(key, tuple) else (key,)
+    return tuple(int(k.start or 0) // u for k, u in zip(key, unit))
+
+
 class Recorder:
     """Stores regions (whole units) into ``target`` and records each unit
     written; units already recorded are skipped.
@@ -312,8 +319,7 @@ class Recorder:
         return ("xiso-recorder", tokenize() if tokenize else id(self.target), self.unit)
 
     def index(self, key: Any) -> tuple[int, ...]:
-        key = key if isinstance(key, tuple) else (key,)
-        return tuple(int(k.start or 0) // u for k, u in zip(key, self.unit))
+        return unit_index(key, self.unit)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         index = self.index(key)

@@ -203,7 +203,7 @@ class _Values:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self.target[key] = value
-        index = tuple(int(k.start or 0) // u for k, u in zip(key, self.unit))
+        index = _resume.unit_index(key, self.unit)
         if index not in self.done:  # a done unit's block is a placeholder
             self._add(index, value)
 
@@ -521,12 +521,11 @@ def write_levels(
 def _with_found_colors(attrs: Mapping[str, Any], first: _Level, version: str) -> dict[str, Any]:
     """``attrs`` of a group, with a colour for each value of its level 0 ``first``
     when that gathered its values (see :class:`_Values`)."""
-    if not first.gather:
+    if first.values is None:  # made by _sources for a level that gathers (first.gather)
         return dict(attrs)
     from .labels import found_colors, with_colors
 
-    values = first.values or _Values(first.array, first.array, first.unit, first.done)
-    return with_colors(attrs, version, found_colors(values.found()))
+    return with_colors(attrs, version, found_colors(first.values.found()))
 
 
 def _store_passes(

@@ -53,7 +53,7 @@ sys.path.insert(0, str(HERE))
 
 import cases as bench_cases  # noqa: E402
 import data as bench_data  # noqa: E402
-from cases_base import _nbytes, _shape, _tag, group_rss  # noqa: E402
+from cases_base import _nbytes, _shape, _tag, group_rss, read_through, save_json  # noqa: E402
 
 GIB = 2**30
 MIB = 2**20
@@ -432,24 +432,6 @@ def run_child(
     return {"error": f"exit code {proc.returncode}", "stderr": stderr[-4000:]}
 
 
-def read_through(source: Path) -> float:
-    """Read every file of ``source`` once (untimed) so that each row finds it
-    in the page cache, as run.py's rows do with their 1 GiB source; returns
-    GiB/s (a low figure says the source did not fit in the page cache)."""
-    t0, nbytes = time.perf_counter(), 0
-    for path in sorted(p for p in source.rglob("*") if p.is_file()):
-        with open(path, "rb") as f:
-            while chunk := f.read(2**24):
-                nbytes += len(chunk)
-    return nbytes / GIB / max(time.perf_counter() - t0, 1e-9)
-
-
-def _save(path: Path, doc: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=1, default=str))
-    tmp.replace(path)
-
-
 def run_all(
     rows: list[Row],
     base: tuple[int, int, int],
@@ -488,7 +470,7 @@ def run_all(
                     result = run_child(row, base, m, source, root / row.name, check, limit, max_rss)
                     entry = {"row": row.name, "multiplier": m, "round": rnd, **result}
                     doc["runs"].append(entry)
-                    _save(json_path, doc)
+                    save_json(json_path, doc)
                     if "skipped" in result:
                         print(f"{where}: skipped ({result['skipped']})", file=sys.stderr)
                         given_up |= {(row.name, k) for k in sources}
@@ -813,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
     doc["facts"] = bench_run.machine_facts()
     doc["elapsed_min"] = doc.get("elapsed_min", 0) + (time.perf_counter() - t0) / 60
     doc["summary"] = summarize(doc)
-    _save(json_path, doc)
+    save_json(json_path, doc)
     figure = None if args.no_figure else args.figure
     if figure is not None and not draw(json_path, figure):
         figure = None

@@ -68,7 +68,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import data as bench_data  # noqa: E402
-from cases_base import compile_xiso, group_rss  # noqa: E402
+from cases_base import compile_xiso, group_rss, save_json  # noqa: E402
 
 GIB = 2**30
 MIB = 2**20
@@ -643,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = run_row(row, source, workdir, args.timeout, args.max_rss_gib * GIB)
                 print(f"  {json.dumps(result)}", file=sys.stderr, flush=True)
                 doc["results"].append(result)
-                path.write_text(json.dumps(doc, indent=1))
+                save_json(path, doc)
     shutil.rmtree(workdir, ignore_errors=True)
     return finish(doc, path, args.write_docs)
 

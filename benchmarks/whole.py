@@ -55,7 +55,14 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import data as bench_data  # noqa: E402
-from cases_base import _nbytes, _shape, _tag, compile_xiso  # noqa: E402
+from cases_base import (  # noqa: E402
+    _nbytes,
+    _shape,
+    _tag,
+    compile_xiso,
+    read_through,
+    save_json,
+)
 
 GIB = 2**30
 MIB = 2**20
@@ -136,16 +143,6 @@ def tree_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def read_through(path: Path) -> float:
-    """Read every file under ``path`` once (into the page cache); GiB/s."""
-    t0 = time.perf_counter()
-    total = 0
-    for p in path.rglob("*"):
-        if p.is_file():
-            total += len(p.read_bytes())
-    return total / GIB / max(time.perf_counter() - t0, 1e-9)
-
-
 def available(row: Row) -> str | None:
     """Why ``row`` cannot run here (its module is missing), or None."""
     probe = [sys.executable, "-c", f"import {row.module}"]
@@ -222,7 +219,7 @@ def run_all(rows, paths, repeat, timeout, doc, json_path, workdir: Path) -> None
                 result = run_one(row, src, workdir / f"{row.name}.ome.zarr", timeout)
                 entry = {"row": row.name, "source": source, "multiplier": m, "round": rnd}
                 doc["runs"].append({**entry, **result})
-                _save(json_path, doc)
+                save_json(json_path, doc)
                 if "error" in result:
                     print(f"{where}: ERROR {result['error']}\n{result['stderr']}", file=sys.stderr)
                 else:
@@ -231,12 +228,6 @@ def run_all(rows, paths, repeat, timeout, doc, json_path, workdir: Path) -> None
                         f"peak {result['peak_rss'] / MIB:.0f} MiB",
                         file=sys.stderr,
                     )
-
-
-def _save(path: Path, doc: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1))
-    tmp.replace(path)
 
 
 def summarize(doc: dict) -> list[dict]:
@@ -436,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     doc["facts"] = bench_run.machine_facts()
     doc["elapsed_min"] = (time.perf_counter() - t0) / 60
     doc["summary"] = summarize(doc)
-    _save(json_path, doc)
+    save_json(json_path, doc)
     body = report(doc, doc["summary"])
     print(body)
     print(f"\nraw results: {json_path}", file=sys.stderr)

@@ -215,6 +215,17 @@ def group_rss(pgid: int) -> int:
     return total
 
 
+def scratch_env(dst: Path) -> tuple[dict[str, str], Path]:
+    """The environment of a timed child writing ``dst``, and its scratch folder.
+
+    Dask's ``temporary-directory`` points at a folder beside ``dst``, so that what
+    a tool spills there (ngff-zarr writes its cache arrays for large images into
+    it, and leaves them behind when it is killed at a timeout) is removed with
+    the output rather than piling up in the user's cache folder."""
+    scratch = dst.with_name(dst.name + ".scratch")
+    return {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(scratch)}, scratch
+
+
 def compile_xiso() -> None:
     """Write the bytecode of xiso's modules, as ``pip install`` does.
 

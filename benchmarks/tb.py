@@ -68,7 +68,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import data as bench_data  # noqa: E402
-from cases_base import compile_xiso, group_rss, save_json  # noqa: E402
+from cases_base import compile_xiso, group_rss, save_json, scratch_env  # noqa: E402
 
 GIB = 2**30
 MIB = 2**20
@@ -437,6 +437,7 @@ def run_row(row: str, source: Source, workdir: Path, timeout: float, max_rss: fl
     bench_data.remove(dst)
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / f"{row}.log"
+    env, scratch = scratch_env(dst)
     with open(log, "w+") as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
@@ -445,6 +446,7 @@ def run_row(row: str, source: Source, workdir: Path, timeout: float, max_rss: fl
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            env=env,
         )
         worst, killed, usage = 0, None, None
         while True:
@@ -471,6 +473,7 @@ def run_row(row: str, source: Source, workdir: Path, timeout: float, max_rss: fl
             pass
         out.seek(0)
         text = out.read()
+    bench_data.remove(scratch)
     result: dict[str, Any] = {
         "row": row,
         "source": source.label,
@@ -631,20 +634,22 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count()},
         "results": [],
     }
-    for job in args.jobs.split(","):
-        sources = table[job]
-        for k, source in enumerate(sources):
-            source.make()
-            largest = k == len(sources) - 1
-            for row in rows:
-                if row in LARGEST_ONLY and args.peers_at == "largest" and not largest:
-                    continue
-                print(f"{source.label}: {row} ...", file=sys.stderr, flush=True)
-                result = run_row(row, source, workdir, args.timeout, args.max_rss_gib * GIB)
-                print(f"  {json.dumps(result)}", file=sys.stderr, flush=True)
-                doc["results"].append(result)
-                save_json(path, doc)
-    shutil.rmtree(workdir, ignore_errors=True)
+    try:
+        for job in args.jobs.split(","):
+            sources = table[job]
+            for k, source in enumerate(sources):
+                source.make()
+                largest = k == len(sources) - 1
+                for row in rows:
+                    if row in LARGEST_ONLY and args.peers_at == "largest" and not largest:
+                        continue
+                    print(f"{source.label}: {row} ...", file=sys.stderr, flush=True)
+                    result = run_row(row, source, workdir, args.timeout, args.max_rss_gib * GIB)
+                    print(f"  {json.dumps(result)}", file=sys.stderr, flush=True)
+                    doc["results"].append(result)
+                    save_json(path, doc)
+    finally:  # an interrupted run leaves no outputs or spilled caches behind
+        shutil.rmtree(workdir, ignore_errors=True)
     return finish(doc, path, args.write_docs)
 
 

@@ -62,6 +62,7 @@ from cases_base import (  # noqa: E402
     compile_xiso,
     read_through,
     save_json,
+    scratch_env,
 )
 
 GIB = 2**30
@@ -155,9 +156,10 @@ def run_one(row: Row, src: Path, dst: Path, timeout: float) -> dict:
     outside), peak RSS and CPU seconds of the child (``wait4``), bytes written."""
     bench_data.remove(dst)
     cmd = row.command(src, dst)
+    env, scratch = scratch_env(dst)
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
         deadline = t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -172,6 +174,7 @@ def run_one(row: Row, src: Path, dst: Path, timeout: float) -> dict:
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         stderr = err.read().decode(errors="replace")
+    bench_data.remove(scratch)
     if time.perf_counter() > deadline:
         return {"error": f"timed out after {timeout:.0f} s", "stderr": stderr[-2000:]}
     if proc.returncode:

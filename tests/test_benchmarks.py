@@ -637,3 +637,20 @@ def test_tb_summary_bounds_stopped_rows_and_takes_ratios_per_source():
     assert cells[2][6] == "—" and "timeout" in cells[2][7]
     assert cells[3][:5] == ["B", "`xiso`", "10 s", "1.00x", "—"]
     assert cells[3][6] == "1.00 GiB"
+
+
+def test_peers_spill_beside_their_output_not_into_the_users_cache(bench, tmp_path):
+    """A timed child gets dask's temporary-directory beside its output: ngff-zarr,
+    imported there, writes its cache arrays for large images into that folder
+    (which the runners remove with the output, even after a kill at a timeout),
+    not into ~/.cache/ngff-zarr, where killed runs left gigabytes behind."""
+    pytest.importorskip("ngff_zarr")
+    cases_base = importlib.import_module("cases_base")
+    dst = tmp_path / "work" / "ngff-zarr.ome.zarr"
+    env, scratch = cases_base.scratch_env(dst)
+    assert scratch.parent == dst.parent and scratch != dst
+    probe = "import ngff_zarr as nz; print(nz.config.cache_store)"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    )
+    assert proc.stdout.strip() == str(scratch)

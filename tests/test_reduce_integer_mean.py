@@ -140,3 +140,35 @@ def test_large_integer_mean_matches_reference(shape, block, dtype, out):
             else x[tuple(slice(0, n // b * b) for n, b in zip(x.shape, block))]
         )
         np.testing.assert_array_equal(got, float_reference(kept, block, out_dtype), strict=True)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+@pytest.mark.parametrize(
+    ("shape", "block"),
+    [((517, 130, 3), (4, 1, 1)), ((66, 97, 131), (2, 2, 2)), ((31, 129, 257), (3, 1, 5))],
+)
+@pytest.mark.parametrize("over", [0, 1])
+def test_mean_of_low_values_summed_in_the_input_type(dtype, shape, block, over):
+    """Small unsigned values (a 12-bit camera image in uint16) are summed in
+    their own type when the largest block sum and the rounding offset fit
+    ((max + 1) * n <= the type's max): at that edge, and one above it (the
+    wider sum), every mean is the float reference's, ties included, full
+    blocks and partial last blocks, in one kernel call and cut into slabs."""
+    from xiso.reduce import _sum_type
+
+    dtype = np.dtype(dtype)
+    n = math.prod(block)
+    top = (int(np.iinfo(dtype).max) // n - 1) + over  # the largest value
+    rng = np.random.default_rng(n + over)
+    x = rng.integers(top - 3, top, size=shape, endpoint=True).astype(dtype)
+    x[::2] = rng.integers(0, top, size=x[::2].shape, endpoint=True)
+    x.flat[0] = top
+    assert _sum_type(x, n) == (dtype if over == 0 else np.dtype(np.uint32))
+    for sliced in (x[: max(1, shape[0] // 8)], x):  # one call, then slabs
+        for boundary in ("pad", "trim"):
+            got = _reduce(sliced, block, None, boundary)
+            kept = sliced
+            if boundary == "trim":
+                kept = sliced[tuple(slice(0, m // b * b) for m, b in zip(sliced.shape, block))]
+            want = float_reference(kept, block, dtype)
+            np.testing.assert_array_equal(got, want, strict=True)

@@ -243,10 +243,25 @@ def _mean_int64(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype) -> n
     return _cast((result ^ _TOP_BIT).view(np.int64) if signed else result, out_dtype)
 
 
+def _sum_type(x: np.ndarray, n: int) -> np.dtype | None:
+    """The type to sum blocks of ``n`` integers of ``x`` in: ``x``'s own type
+    when its largest value allows (unsigned only, headroom for the rounding
+    offset included), else the smallest wider one (None: 64-bit, no wider one).
+
+    A 12-bit camera image in uint16 sums blocks of up to 15 in uint16: half the
+    bytes of a uint32 sum, with the same exact result. Finding the largest
+    value is one pass, a tenth of the sum's cost."""
+    if x.dtype.kind == "u" and x.dtype.itemsize <= 2 and x.size:
+        top = int(np.iinfo(x.dtype).max)
+        if top // n > 1 and (int(x.max()) + 1) * n <= top:
+            return x.dtype
+    return _wide_int(x.dtype, n)
+
+
 def _mean(x: np.ndarray, block: tuple[int, ...], out_dtype: np.dtype, skipna: bool) -> np.ndarray:
     n = math.prod(block)
     if x.dtype.kind in "biu":
-        acc = _wide_int(x.dtype, n)
+        acc = _sum_type(x, n)
         if acc is None:
             return _mean_int64(x, block, out_dtype)
         s = _reduce_blocks(x, block, np.add, acc)

@@ -654,3 +654,18 @@ def test_peers_spill_beside_their_output_not_into_the_users_cache(bench, tmp_pat
         [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
     )
     assert proc.stdout.strip() == str(scratch)
+
+
+def test_narrow_sum_benchmark_runs_and_agrees(bench):
+    """benchmarks/narrow_sum.py, one round: its table has the four rows, and it
+    checked that xiso's mean equals the uint32-summed one on each (it raises
+    otherwise)."""
+    cmd = [sys.executable, str(BENCH / "narrow_sum.py"), "--rounds", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True)
+    rows = [ln for ln in proc.stdout.splitlines() if ln.startswith("| 1")]
+    assert [r.split(" | ")[:2] for r in rows] == [
+        ["| 12-bit", "(4, 1, 1)"],
+        ["| 12-bit", "(2, 2, 2)"],
+        ["| 16-bit", "(4, 1, 1)"],
+        ["| 16-bit", "(2, 2, 2)"],
+    ]

@@ -253,7 +253,7 @@ def _sum_type(x: np.ndarray, n: int) -> np.dtype | None:
     value is one pass, a tenth of the sum's cost."""
     if x.dtype.kind == "u" and x.dtype.itemsize <= 2 and x.size:
         top = int(np.iinfo(x.dtype).max)
-        if top // n > 1 and (int(x.max()) + 1) * n <= top:
+        if (int(x.max()) + 1) * n <= top:
             return x.dtype
     return _wide_int(x.dtype, n)
 

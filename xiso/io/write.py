@@ -493,12 +493,12 @@ def write_levels(
         parent = group.require_group(LABELS) if resumed else group.create_group(LABELS)
         for label in labels:
             sub = parent.require_group(label.name) if resumed else parent.create_group(label.name)
-            found = _open_levels(sub, label.levels, zarr_format, label.layout, compressor, resumed)
-            found[0].gather = label.colors
-            label_levels.append(found)
-            label_groups.append((sub, label.group_attrs, found[0]))
+            own = _open_levels(sub, label.levels, zarr_format, label.layout, compressor, resumed)
+            own[0].gather = label.colors
+            label_levels.append(own)
+            label_groups.append((sub, label.group_attrs, own[0]))
     passes = _passes(opened, resumed, rebuild)
-    passes[-1] += [level for found in label_levels for level in found]
+    passes[-1] += [level for own in label_levels for level in own]
     every = [level for chosen in passes for level in chosen]
     unit = "shard" if any(getattr(lv.array, "shards", None) for lv in every) else "chunk"
     done = sum(len(level.done) for level in every)  # by a killed write: shown as done
@@ -724,6 +724,7 @@ def write_image(
     ome, types = ngff.image_metadata(pairs, version, method=method)
     write_id = uuid.uuid4().hex
     group_attrs = _group_attrs(pairs, ome, types, version, write_id, "the image")
+    colors = False  # list a colour for each value found (a label image naming none)
     if as_label:
         name = str(base.name) if base.name is not None else "image"
         for _, da in pairs:
@@ -731,6 +732,7 @@ def write_image(
         stored = base.attrs.get(lb.IMAGE_LABEL)
         block = lb.image_label_metadata(name, stored, version, source=None)
         group_attrs = lb.with_image_label(group_attrs, block, version, name)
+        colors = not lb.colors_given(stored)
     label_writes = [
         _label_write(name, levels, made, pairs, types, version, layout, write_id)
         for name, (levels, made) in labels.items()
@@ -755,7 +757,7 @@ def write_image(
                 labels_attrs,
                 job=job,
                 rebuild=rebuild,
-                colors=as_label and not lb.colors_given(base.attrs.get(lb.IMAGE_LABEL)),
+                colors=colors,
             ),
             overwrite,
             job=job,
